@@ -1,0 +1,353 @@
+"""The engine facade: what the CLI and the chat side call. One ``Engine`` per app (config file).
+
+``deploy`` resolves the ref once, takes the environment's run slot in the store (one run per environment,
+atomically), plans, runs, and records the result however the run ends; ``rollback``, ``run_task``, ``status`` and
+``history`` work the same way. Progress goes to the caller's :data:`~deploy.events.EventSink`; the store keeps
+every run and step. Cancelling the task that awaits ``deploy`` reverts the fleet, records the run as cancelled,
+and re-raises ``CancelledError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+
+import structlog
+from pydantic import SecretStr
+
+from deploy import remote
+from deploy.config import Config
+from deploy.errors import EnvironmentLocked, NothingToRollBack, ShipbotError, UsageError
+from deploy.events import Event, EventSink, Outcome, RunFinished, RunStarted, null_sink
+from deploy.mirror import Mirror
+from deploy.plan import DeployPlan, new_release_id, plan_deploy, select_hosts
+from deploy.records import Commit, EnvironmentStatus, HostStatus, RunRecord
+from deploy.redact import Redactor
+from deploy.refs import ref_problem
+from deploy.runner import Runner
+from deploy.ssh import Connector, SshConnector, StepResult
+from deploy.store import Store
+
+log = structlog.get_logger("shipbot.engine")
+_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+
+
+def new_run_id() -> str:
+    """A short id people can type: ``r`` and six unambiguous characters."""
+    return "r" + "".join(secrets.choice(_ALPHABET) for _ in range(6))
+
+
+def secret_values(config: Config, environ: Mapping[str, str] | None = None) -> dict[str, SecretStr]:
+    """The controller environment variables the config names under ``secret_env``."""
+    environ = os.environ if environ is None else environ
+    return {name: SecretStr(environ[name]) for name in config.secret_env if name in environ}
+
+
+class Engine:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        data_dir: Path,
+        connector: Connector | None = None,
+        secrets: Mapping[str, SecretStr] | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.mirror = Mirror(config.repo, data_dir, config.app)
+        self._secrets = dict(secrets if secrets is not None else secret_values(config))
+        self.redactor = Redactor(s.get_secret_value() for s in self._secrets.values())
+        self._connector = connector
+        self._release_lock = asyncio.Lock()
+        self._last_release = ""
+
+    def _connector_for_run(self) -> Connector:
+        return self._connector or SshConnector(self.config.ssh, self.redactor)
+
+    async def _release_id(self) -> str:
+        """A new Capistrano release id, unique even for two runs in the same second."""
+        async with self._release_lock:
+            rid = new_release_id()
+            while rid <= self._last_release:
+                await asyncio.sleep(0.2)
+                rid = new_release_id()
+            self._last_release = rid
+            return rid
+
+    # -- queries --------------------------------------------------------------------------------------------
+
+    async def resolve_ref(self, ref: str) -> str:
+        return await self.mirror.resolve(ref)
+
+    async def commits_between(self, old_sha: str | None, new_sha: str, limit: int = 20) -> list[Commit]:
+        return await self.mirror.commits_between(old_sha, new_sha, limit)
+
+    def deployed_sha(self, environment: str) -> str | None:
+        run = self.store.last_success(self.config.app, environment)
+        return run.sha if run else None
+
+    def history(self, environment: str | None = None, limit: int = 20) -> list[RunRecord]:
+        if environment is not None:
+            select_hosts(self.config, environment, None)
+        return self.store.list_runs(self.config.app, environment, limit)
+
+    async def status(self, environment: str) -> EnvironmentStatus:
+        """Reads from each host which release ``current`` points to and its REVISION."""
+        hosts = select_hosts(self.config, environment, None)
+        connector = self._connector_for_run()
+
+        async def one(host_index: int) -> HostStatus:
+            host = hosts[host_index]
+            try:
+                conn = await connector.connect(host, self.config.timeouts.connect)
+            except ShipbotError as exc:
+                return HostStatus(host.name, False, error=str(exc))
+            try:
+                result = await conn.run(remote.probe(host.deploy_to), self.config.timeouts.command)
+            finally:
+                await conn.close()
+            lines = result.output.splitlines()
+            if not result.ok or len(lines) < 2:
+                return HostStatus(host.name, True, error=result.describe())
+            release, sha = (None if v == remote.NO_CURRENT else v for v in lines[-2:])
+            return HostStatus(host.name, True, release, sha)
+
+        try:
+            results = await asyncio.gather(*(one(i) for i in range(len(hosts))))
+        finally:
+            await connector.close()
+        return EnvironmentStatus(
+            app=self.config.app,
+            environment=environment,
+            hosts=tuple(results),
+            active_run=self.store.active_run(self.config.app, environment),
+            lock=self.store.get_lock(environment),
+        )
+
+    # -- runs -----------------------------------------------------------------------------------------------
+
+    def _check_lock(self, environment: str, user: str, forced: bool) -> None:
+        lock = self.store.get_lock(environment)
+        if lock and lock.owner != user and not forced:
+            since = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(lock.since))
+            raise EnvironmentLocked(environment, lock.owner, lock.reason, since)
+
+    def plan(self, environment: str, sha: str, release: str, user: str, hosts_filter: str | None = None) -> DeployPlan:
+        return plan_deploy(
+            self.config,
+            environment,
+            sha,
+            release,
+            user,
+            hosts_filter,
+            {k: v.get_secret_value() for k, v in self._secrets.items()},
+        )
+
+    def _runner(self, run_id: str, sink: EventSink) -> Runner:
+        def record(host: str, step: str, result: StepResult) -> None:
+            self.store.record_step(
+                run_id, host, step, result.ok, result.exit_status, result.duration, result.output,
+                "" if result.ok else result.describe(),
+            )  # fmt: skip
+
+        t = self.config.timeouts
+        return Runner(
+            self._connector_for_run(),
+            run_id,
+            sink,
+            record,
+            connect_timeout=t.connect,
+            switch_timeout=t.switch,
+            command_timeout=t.command,
+        )
+
+    async def deploy(
+        self,
+        environment: str,
+        ref: str | None = None,
+        *,
+        user: str,
+        hosts_filter: str | None = None,
+        sink: EventSink = null_sink,
+        run_id: str | None = None,
+        sha: str | None = None,
+        forced: bool = False,
+        dry_run: bool = False,
+    ) -> RunFinished:
+        """Put ``ref`` (default: the environment's ``ref``) live on every selected host, or change nothing."""
+        hosts = select_hosts(self.config, environment, hosts_filter)
+        ref = ref or self.config.environments[environment].ref
+        problem = ref_problem(ref)
+        if problem:
+            raise UsageError(f"{ref!r} is not a valid ref: {problem}")
+        self._check_lock(environment, user, forced)
+        sha = sha or await self.resolve_ref(ref)
+        release = await self._release_id()
+        plan = self.plan(environment, sha, release, user, hosts_filter)
+        if dry_run:
+            raise UsageError(plan.describe())
+        run_id = run_id or new_run_id()
+        previous = self.deployed_sha(environment)
+        record = RunRecord(
+            run_id, "deploy", self.config.app, environment, user, ref, sha, release, "running", time.time(),
+            hosts=len(hosts), forced=forced,
+        )  # fmt: skip
+        self.store.start_run(record, f"{self.config.app} {ref} ({sha[:7]})")
+        return await self._drive(
+            record,
+            sink,
+            RunStarted(
+                run_id,
+                "deploy",
+                self.config.app,
+                environment,
+                ref,
+                sha,
+                release,
+                user,
+                tuple(h.name for h in hosts),
+                previous,
+            ),
+            lambda runner, archive: runner.deploy(plan, archive),
+            need_archive=self.config.pipeline.transfer == "upload",
+        )
+
+    async def rollback(
+        self,
+        environment: str,
+        *,
+        to: str | None = None,
+        user: str,
+        sink: EventSink = null_sink,
+        run_id: str | None = None,
+        forced: bool = False,
+    ) -> RunFinished:
+        """Go back to the previous good release recorded in the hosts' journals (or ``to``)."""
+        hosts = select_hosts(self.config, environment, None)
+        if to is not None and ref_problem(to):
+            raise UsageError(f"{to!r} is not a release id or SHA")
+        self._check_lock(environment, user, forced)
+        plan = self.plan(environment, "", "", user)
+        run_id = run_id or new_run_id()
+        record = RunRecord(
+            run_id, "rollback", self.config.app, environment, user, to or "previous", "", "", "running", time.time(),
+            hosts=len(hosts), forced=forced,
+        )  # fmt: skip
+        self.store.start_run(record, f"a rollback of {self.config.app}")
+
+        def started(event: Event) -> None:
+            sink(event)
+            if isinstance(event, RunFinished) and event.outcome is Outcome.SUCCESS and event.hosts:
+                self.store.update_run(run_id, sha=event.hosts[0].sha or "", release=event.hosts[0].release or "")
+
+        return await self._drive(
+            record,
+            started,
+            RunStarted(
+                run_id,
+                "rollback",
+                self.config.app,
+                environment,
+                to or "previous",
+                "",
+                "",
+                user,
+                tuple(h.name for h in hosts),
+                self.deployed_sha(environment),
+            ),
+            lambda runner, _archive: runner.rollback(plan, to),
+        )
+
+    async def run_task(
+        self,
+        name: str,
+        environment: str,
+        *,
+        user: str,
+        hosts_filter: str | None = None,
+        sink: EventSink = null_sink,
+        run_id: str | None = None,
+    ) -> RunFinished:
+        """Run the named task on the environment's hosts that have its roles (and match the filter)."""
+        task = self.config.tasks.get(name)
+        if task is None:
+            known = ", ".join(sorted(self.config.tasks)) or "none configured"
+            raise UsageError(f"unknown task {name!r}; tasks: {known}")
+        hosts = select_hosts(self.config, environment, hosts_filter)
+        if task.roles:
+            hosts = [h for h in hosts if set(task.roles) & set(h.roles)]
+            if not hosts:
+                raise UsageError(f"no host in {environment} has the roles {', '.join(task.roles)} that {name} needs")
+        run_id = run_id or new_run_id()
+        record = RunRecord(
+            run_id, "task", self.config.app, environment, user, name, "", "", "running", time.time(), hosts=len(hosts)
+        )
+        self.store.start_run(record, f"the task {name}")
+        env = {
+            **self.config.env,
+            **{k: v.get_secret_value() for k, v in self._secrets.items()},
+            "SHIPBOT_APP": self.config.app,
+            "SHIPBOT_ENV": environment,
+            "SHIPBOT_USER": user,
+        }
+        timeout = task.timeout or self.config.timeouts.task
+        return await self._drive(
+            record,
+            sink,
+            RunStarted(run_id, "task", self.config.app, environment, name, "", "", user, tuple(h.name for h in hosts)),
+            lambda runner, _archive: runner.task(
+                hosts, name, lambda h: remote.in_current(h.deploy_to, env, task.run), timeout
+            ),
+        )
+
+    async def _drive(
+        self,
+        record: RunRecord,
+        sink: EventSink,
+        started: RunStarted,
+        body: Callable[[Runner, bytes | None], Awaitable[RunFinished]],
+        need_archive: bool = False,
+    ) -> RunFinished:
+        """Run ``body`` with the run slot held; record and report the end however it comes."""
+        finished: RunFinished | None = None
+
+        def tee(event: Event) -> None:
+            nonlocal finished
+            if isinstance(event, RunFinished):
+                finished = event
+            try:
+                sink(event)
+            except Exception:  # a broken renderer must never fail or stall a deploy
+                log.exception("event_sink_failed", run_id=record.run_id, event=type(event).__name__)
+
+        runner = self._runner(record.run_id, tee)
+        began = time.monotonic()
+        log.info("run_started", run_id=record.run_id, kind=record.kind, app=record.app,
+                 environment=record.environment, user=record.user, ref=record.ref, sha=record.sha)  # fmt: skip
+        try:
+            tee(started)
+            archive = await self.mirror.archive(record.sha) if need_archive else None
+            return await body(runner, archive)
+        except (asyncio.CancelledError, NothingToRollBack):
+            raise
+        except Exception as exc:
+            if finished is None:
+                message = str(exc) if isinstance(exc, ShipbotError) else f"internal error: {exc!r}"
+                if not isinstance(exc, ShipbotError):
+                    log.exception("run_crashed", run_id=record.run_id)
+                tee(RunFinished(record.run_id, Outcome.FAILED, message, time.monotonic() - began))
+            raise
+        finally:
+            end = finished or RunFinished(record.run_id, Outcome.CANCELLED, "cancelled", time.monotonic() - began)
+            self.store.finish_run(record.run_id, end.outcome.value, end.message)
+            self.store.record_outcomes(
+                record.run_id,
+                [(h.host, h.state.value, h.release, h.sha, h.failed_step, h.error) for h in end.hosts],
+            )
+            log.info("run_finished", run_id=record.run_id, kind=record.kind, environment=record.environment,
+                     outcome=end.outcome.value, duration=round(end.duration, 3), hosts=len(end.hosts),
+                     failed_hosts=len(end.failed_hosts), message=end.message)  # fmt: skip

@@ -1,0 +1,101 @@
+"""The engine's error tree.
+
+::
+
+    ShipbotError                      base of everything the engine raises on purpose
+    ├── ConfigError                   the config file is malformed (names file, key path, expectation)
+    ├── UsageError                    unknown environment, bad host filter, bad ref name
+    │   └── RefNotFound               the ref is well-formed but the repository has no such ref
+    ├── EnvironmentBusy               another run holds the environment (names who deploys what)
+    ├── EnvironmentLocked             someone locked the environment (names who, why and since)
+    ├── RepositoryError               the controller could not fetch or read the repository
+    ├── HostError                     a step failed on a host (names host and step, carries exit status and output)
+    │   └── HostUnreachable           connecting or authenticating failed (includes host key mismatch)
+    └── NothingToRollBack             the journal holds no earlier good release
+
+Lower-level errors (asyncssh, sqlite3, subprocess) are mapped to these at one boundary with ``raise ... from``.
+Every message says what happened, where, and what to do.
+"""
+
+from __future__ import annotations
+
+
+class ShipbotError(Exception):
+    """Base class: ``str(err)`` is a complete, user-facing sentence."""
+
+    exit_code: int = 2
+
+
+class ConfigError(ShipbotError):
+    """The config file is malformed. ``str()`` names the file, the key path and what was expected."""
+
+    def __init__(self, file: str, problems: list[str]) -> None:
+        self.file = file
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{file}: invalid config\n{lines}")
+
+
+class UsageError(ShipbotError):
+    """The request does not fit the config: unknown environment, bad filter, malformed ref."""
+
+
+class RefNotFound(UsageError):
+    """The ref is well-formed but does not exist in the repository."""
+
+
+class EnvironmentBusy(ShipbotError):
+    """Another run is in flight in this environment."""
+
+    exit_code = 3
+
+    def __init__(self, environment: str, run_id: str, user: str, what: str) -> None:
+        self.environment = environment
+        self.run_id = run_id
+        self.user = user
+        self.what = what
+        super().__init__(f"{environment} is busy: {user} is deploying {what} (run {run_id}). Try again when it ends.")
+
+
+class EnvironmentLocked(ShipbotError):
+    """The environment is locked by someone else."""
+
+    exit_code = 3
+
+    def __init__(self, environment: str, owner: str, reason: str, since: str) -> None:
+        self.environment = environment
+        self.owner = owner
+        self.reason = reason
+        self.since = since
+        super().__init__(
+            f"{environment} is locked by {owner} since {since}: {reason or 'no reason given'}. Ask them to unlock it."
+        )
+
+
+class RepositoryError(ShipbotError):
+    """The controller could not fetch or read the repository."""
+
+    exit_code = 1
+
+
+class HostError(ShipbotError):
+    """A step failed on a host."""
+
+    exit_code = 1
+
+    def __init__(self, host: str, step: str, message: str, exit_status: int | None = None, output: str = "") -> None:
+        self.host = host
+        self.step = step
+        self.exit_status = exit_status
+        self.output = output
+        super().__init__(f"{host}: {step} failed: {message}")
+
+
+class HostUnreachable(HostError):
+    """Connecting or authenticating to a host failed, including a host key that is unknown or changed."""
+
+
+class NothingToRollBack(ShipbotError):
+    """No earlier good release is recorded for this environment."""
+
+    exit_code = 1

@@ -1,0 +1,123 @@
+"""Typed progress events the engine emits while a run goes on; the chat side and the CLI render them.
+
+A run emits, in order: one :class:`RunStarted`; :class:`PhaseChanged` at each phase; for every host and step a
+:class:`HostStepStarted` and a :class:`HostStepFinished`; :class:`HostStateChanged` as a host moves through
+``pending -> preparing -> prepared -> switched -> healthy`` (or ``failed`` / ``reverted`` / ``untouched``);
+and always exactly one :class:`RunFinished` with every host's outcome, however the run ends.
+Events are frozen dataclasses with no behaviour; nothing here knows about Slack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Phase(StrEnum):
+    CONNECT = "connect"
+    PREPARE = "prepare"
+    MIGRATE = "migrate"
+    SWITCH = "switch"
+    REVERT = "revert"
+    CLEANUP = "cleanup"
+    TASK = "task"
+    DONE = "done"
+
+
+class HostState(StrEnum):
+    PENDING = "pending"
+    CONNECTING = "connecting"
+    PREPARING = "preparing"
+    PREPARED = "prepared"
+    SWITCHED = "switched"
+    HEALTHY = "healthy"
+    FAILED = "failed"
+    REVERTED = "reverted"
+    UNTOUCHED = "untouched"
+    DONE = "done"
+
+
+class Outcome(StrEnum):
+    SUCCESS = "success"
+    FAILED = "failed"  # failed and the fleet was returned to its previous release
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"  # the process died mid-run; recorded on the next start
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    run_id: str
+    kind: str  # deploy | rollback | task
+    app: str
+    environment: str
+    ref: str
+    sha: str
+    release: str
+    user: str
+    hosts: tuple[str, ...]
+    previous_sha: str | None = None
+
+
+@dataclass(frozen=True)
+class PhaseChanged:
+    run_id: str
+    phase: Phase
+
+
+@dataclass(frozen=True)
+class HostStateChanged:
+    run_id: str
+    host: str
+    state: HostState
+
+
+@dataclass(frozen=True)
+class HostStepStarted:
+    run_id: str
+    host: str
+    step: str
+
+
+@dataclass(frozen=True)
+class HostStepFinished:
+    run_id: str
+    host: str
+    step: str
+    ok: bool
+    exit_status: int | None
+    duration: float
+    output_tail: str = ""
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class HostOutcome:
+    host: str
+    state: HostState
+    release: str | None  # the release ``current`` points to when the run ended
+    sha: str | None
+    failed_step: str | None = None
+    error: str = ""
+    output_tail: str = ""
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    run_id: str
+    outcome: Outcome
+    message: str
+    duration: float
+    hosts: tuple[HostOutcome, ...] = field(default_factory=tuple)
+
+    @property
+    def failed_hosts(self) -> tuple[HostOutcome, ...]:
+        return tuple(h for h in self.hosts if h.failed_step or h.state is HostState.FAILED)
+
+
+Event = RunStarted | PhaseChanged | HostStateChanged | HostStepStarted | HostStepFinished | RunFinished
+EventSink = Callable[[Event], None]
+
+
+def null_sink(event: Event) -> None:
+    """An event sink that drops everything."""

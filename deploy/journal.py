@@ -1,0 +1,81 @@
+"""The per-host journal (``<deploy_to>/.shipbot/journal.jsonl``) and the rollback target choice (pure).
+
+Each deploy or rollback appends one JSON line on every host it touched::
+
+    {"time": "2026-11-23T09:00:00Z", "action": "deploy", "run": "r1a2b3", "user": "U0ALICE",
+     "sha": "<40 hex>", "release": "20261123090000", "previous": "20261122170000", "outcome": "success"}
+
+Rollback goes to the previous *successful* release recorded here, not the previous folder by time: a release
+that failed, was reverted, or was rolled back from is never chosen again.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+
+@dataclass(frozen=True)
+class Entry:
+    time: str
+    action: str  # deploy | rollback
+    run: str
+    user: str
+    sha: str
+    release: str
+    previous: str | None
+    outcome: str  # success | failed | reverted | cancelled
+
+    def to_line(self) -> str:
+        return json.dumps(self.__dict__, sort_keys=True, separators=(",", ":"))
+
+
+def entry(*, action: str, run: str, user: str, sha: str, release: str, previous: str | None, outcome: str) -> Entry:
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return Entry(now, action, run, user, sha, release, previous, outcome)
+
+
+def parse(text: str) -> list[Entry]:
+    """Entries in file order; lines that are not valid entries are skipped (a torn last line, a hand edit)."""
+    out = []
+    for line in text.splitlines():
+        try:
+            data = json.loads(line)
+            out.append(
+                Entry(
+                    str(data["time"]),
+                    str(data["action"]),
+                    str(data["run"]),
+                    str(data["user"]),
+                    str(data["sha"]),
+                    str(data["release"]),
+                    data.get("previous"),
+                    str(data["outcome"]),
+                )
+            )
+        except (ValueError, KeyError, TypeError):
+            continue
+    return out
+
+
+def rollback_target(entries: list[Entry], current: str | None, existing: set[str]) -> Entry | None:
+    """The newest successful deploy whose release still exists, is not ``current``, and was never rolled back from."""
+    bad = {e.previous for e in entries if e.action == "rollback" and e.outcome == "success" and e.previous}
+    for e in reversed(entries):
+        if e.action != "deploy" or e.outcome != "success":
+            continue
+        if e.release == current or e.release in bad or e.release not in existing:
+            continue
+        return e
+    return None
+
+
+def find(entries: list[Entry], wanted: str, existing: set[str]) -> Entry | None:
+    """A release by id, or by full or abbreviated SHA, among releases that still exist (newest first)."""
+    for e in reversed(entries):
+        if e.release not in existing or e.outcome != "success":
+            continue
+        if e.release == wanted or (len(wanted) >= 7 and e.sha.startswith(wanted)):
+            return e
+    return None

@@ -1,0 +1,193 @@
+"""What a run will do, per host, before a single connection opens (pure).
+
+``plan_deploy`` turns a config, an environment, a pinned SHA and a release id into a :class:`DeployPlan`: for each
+host the prepare steps (command line and timeout), the switch, restart and healthcheck, and the one host that runs
+the migration. The runner executes a plan; ``shipbot deploy --dry-run`` prints one; tests compare plans by equality.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from deploy import remote
+from deploy.config import Config, HealthCheck
+from deploy.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Host:
+    """One host of an environment, with the config's defaults applied."""
+
+    address: str
+    port: int
+    user: str
+    deploy_to: str
+    roles: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        """How the host is named in reports: the address, plus the port when it is not 22."""
+        return self.address if self.port == 22 else f"{self.address}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    command: str
+    timeout: float
+    stdin_archive: bool = False  # feed the controller's git archive on standard input
+
+
+@dataclass(frozen=True)
+class HostPlan:
+    host: Host
+    prepare: tuple[Step, ...]
+    restart: Step | None
+    healthcheck: HealthCheck | None
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DeployPlan:
+    app: str
+    environment: str
+    sha: str
+    release: str
+    user: str
+    transfer: str
+    hosts: tuple[HostPlan, ...]
+    migrate_host: str | None = None
+    migrate: Step | None = None
+    keep_releases: int = 5
+    keep_failed_releases: bool = False
+    restart_command: str | None = None  # the operator's restart, also run in the previous release on revert
+
+    def restart_in(self, hp: HostPlan, release: str, sha: str | None) -> str | None:
+        """The restart command run in another release (a revert or a rollback), with that release's variables."""
+        if not self.restart_command:
+            return None
+        env = {**hp.env, "SHIPBOT_RELEASE": release, "SHIPBOT_SHA": sha or ""}
+        return remote.in_release(hp.host.deploy_to, release, env, self.restart_command)
+
+    def describe(self) -> str:
+        """A readable listing of every step on every host (``--dry-run``)."""
+        lines = [f"deploy {self.app} {self.sha[:12]} as release {self.release} to {self.environment}"]
+        for hp in self.hosts:
+            lines.append(f"  {hp.host.name} ({hp.host.user}, {hp.host.deploy_to}):")
+            for step in hp.prepare:
+                lines.append(f"    prepare {step.name}: {step.command}")
+            if self.migrate and self.migrate_host == hp.host.name:
+                lines.append(f"    migrate: {self.migrate.command}")
+            lines.append(f"    switch: {remote.switch(hp.host.deploy_to, self.release)}")
+            if hp.restart:
+                lines.append(f"    restart: {hp.restart.command}")
+            if hp.healthcheck:
+                lines.append(f"    healthcheck: {hp.healthcheck.run}")
+        return "\n".join(lines)
+
+
+def new_release_id(now: datetime | None = None) -> str:
+    """Capistrano's release id: UTC ``YYYYMMDDHHMMSS``."""
+    return (now or datetime.now(UTC)).strftime("%Y%m%d%H%M%S")
+
+
+def environment_hosts(config: Config, environment: str) -> list[Host]:
+    env = config.environments.get(environment)
+    if env is None:
+        known = ", ".join(sorted(config.environments))
+        raise UsageError(f"unknown environment {environment!r} for {config.app}; configured: {known}")
+    return [
+        Host(
+            address=h.address,
+            port=h.port or config.ssh.port,
+            user=h.user or config.ssh.user,
+            deploy_to=h.deploy_to or config.deploy_to,
+            roles=tuple(h.roles),
+        )
+        for h in env.hosts
+    ]
+
+
+def select_hosts(config: Config, environment: str, hosts_filter: str | None) -> list[Host]:
+    """All hosts of the environment, or those whose role, address or name equals ``hosts_filter``."""
+    hosts = environment_hosts(config, environment)
+    if not hosts_filter:
+        return hosts
+    chosen = [h for h in hosts if hosts_filter in h.roles or hosts_filter in (h.address, h.name)]
+    if not chosen:
+        roles = sorted({r for h in hosts for r in h.roles})
+        names = ", ".join(h.name for h in hosts)
+        raise UsageError(
+            f"no host in {environment} has the role or address {hosts_filter!r}; "
+            f"roles: {', '.join(roles) or 'none'}; hosts: {names}"
+        )
+    return chosen
+
+
+def run_env(config: Config, environment: str, release: str, sha: str, user: str) -> dict[str, str]:
+    return {
+        **config.env,
+        "SHIPBOT_APP": config.app,
+        "SHIPBOT_RELEASE": release,
+        "SHIPBOT_SHA": sha,
+        "SHIPBOT_ENV": environment,
+        "SHIPBOT_USER": user,
+    }
+
+
+def plan_deploy(
+    config: Config,
+    environment: str,
+    sha: str,
+    release: str,
+    user: str,
+    hosts_filter: str | None = None,
+    secrets: Mapping[str, str] | None = None,
+) -> DeployPlan:
+    hosts = select_hosts(config, environment, hosts_filter)
+    env = {**run_env(config, environment, release, sha, user), **(secrets or {})}
+    p, t = config.pipeline, config.timeouts
+    dirs, files = config.shared.dirs, config.shared.files
+    host_plans = []
+    for host in hosts:
+        d = host.deploy_to
+        steps = [Step("setup", remote.setup(d, release, dirs, files), t.command)]
+        if p.transfer == "upload":
+            steps.append(Step("upload", remote.unpack(d, release), t.transfer, stdin_archive=True))
+        else:
+            steps.append(Step("fetch", remote.git_fetch(d, release, config.repo, sha), t.transfer))
+        steps.append(Step("link", remote.finish_release(d, release, sha, dirs, files), t.command))
+        for i, cmd in enumerate(p.build):
+            steps.append(
+                Step(
+                    "build" if len(p.build) == 1 else f"build {i + 1}",
+                    remote.in_release(d, release, env, cmd),
+                    t.build,
+                )
+            )
+        restart = Step("restart", remote.in_release(d, release, env, p.restart), t.restart) if p.restart else None
+        host_plans.append(HostPlan(host, tuple(steps), restart, p.healthcheck, env))
+
+    migrate_host = migrate = None
+    if p.migrate:
+        roles = set(p.migrate.roles)
+        candidate = next((h for h in hosts if roles & set(h.roles)), None)
+        if candidate is not None:
+            migrate_host = candidate.name
+            migrate = Step("migrate", remote.in_release(candidate.deploy_to, release, env, p.migrate.run), t.migrate)
+    return DeployPlan(
+        app=config.app,
+        environment=environment,
+        sha=sha,
+        release=release,
+        user=user,
+        transfer=p.transfer,
+        hosts=tuple(host_plans),
+        migrate_host=migrate_host,
+        migrate=migrate,
+        keep_releases=config.keep_releases,
+        keep_failed_releases=config.keep_failed_releases,
+        restart_command=p.restart,
+    )

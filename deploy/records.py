@@ -1,0 +1,84 @@
+"""Plain records the engine returns and the store keeps: runs, locks, host status (pure data)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One deploy, rollback or task run as the store keeps it."""
+
+    run_id: str
+    kind: str  # deploy | rollback | task
+    app: str
+    environment: str
+    user: str
+    ref: str
+    sha: str
+    release: str
+    state: str  # running | success | failed | cancelled | interrupted
+    started_at: float
+    finished_at: float | None = None
+    message: str = ""
+    hosts: int = 0
+    forced: bool = False
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.finished_at is None else self.finished_at - self.started_at
+
+
+@dataclass(frozen=True)
+class LockRecord:
+    """A person's lock on an environment: only the owner (or an admin, recorded) unlocks it."""
+
+    environment: str
+    owner: str
+    reason: str
+    since: float
+    expires_at: float | None = None
+
+
+@dataclass(frozen=True)
+class HostStatus:
+    address: str
+    reachable: bool
+    release: str | None = None
+    sha: str | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class EnvironmentStatus:
+    app: str
+    environment: str
+    hosts: tuple[HostStatus, ...] = field(default_factory=tuple)
+    active_run: RunRecord | None = None
+    lock: LockRecord | None = None
+
+    @property
+    def consistent(self) -> bool:
+        """Every host reachable and on the same SHA."""
+        shas = {h.sha for h in self.hosts}
+        return all(h.reachable for h in self.hosts) and len(shas) == 1 and None not in shas
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "environment": self.environment,
+            "consistent": self.consistent,
+            "hosts": [
+                {"address": h.address, "release": h.release, "sha": h.sha, "reachable": h.reachable} for h in self.hosts
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    author: str
+    subject: str

@@ -1,0 +1,176 @@
+"""Builders for every command shipbot runs on a host (pure).
+
+Each function returns one POSIX ``sh`` command line. Every value that did not come from the operator's own config
+commands (paths, SHAs, release ids, user names, JSON lines) is quoted with :func:`shlex.quote`, so nothing a person
+types in chat reaches a shell unquoted. The operator's own commands (``build``, ``restart``, ``healthcheck``, tasks)
+are theirs to write and run as written, in the release directory, with ``SHIPBOT_*`` variables exported.
+
+Host layout (Capistrano's)::
+
+    <deploy_to>/releases/<release-id>/   REVISION holds the full SHA
+    <deploy_to>/current -> releases/<release-id>
+    <deploy_to>/shared/                  linked files and dirs
+    <deploy_to>/.shipbot/journal.jsonl   one JSON line per deploy or rollback
+    <deploy_to>/.shipbot/repo            the host's git cache (transfer: git)
+"""
+
+from __future__ import annotations
+
+import posixpath
+import shlex
+from collections.abc import Mapping, Sequence
+
+q = shlex.quote
+
+# Markers the runner parses from a probe's output.
+NO_CURRENT = "-"
+
+
+def releases_dir(deploy_to: str) -> str:
+    return posixpath.join(deploy_to, "releases")
+
+
+def release_dir(deploy_to: str, release: str) -> str:
+    return posixpath.join(deploy_to, "releases", release)
+
+
+def journal_path(deploy_to: str) -> str:
+    return posixpath.join(deploy_to, ".shipbot", "journal.jsonl")
+
+
+def exports(env: Mapping[str, str]) -> str:
+    """``export A='x' B='y';`` for the given variables (names are validated by the config)."""
+    if not env:
+        return ""
+    return "export " + " ".join(f"{k}={q(v)}" for k, v in env.items()) + "; "
+
+
+def probe(deploy_to: str) -> str:
+    """Print two lines: the release ``current`` points to (or ``-``) and its REVISION (or ``-``)."""
+    cur = q(posixpath.join(deploy_to, "current"))
+    return (
+        f"t=$(readlink {cur} 2>/dev/null) && printf '%s\\n' \"${{t##*/}}\" || echo {NO_CURRENT}; "
+        f"cat {cur}/REVISION 2>/dev/null || echo {NO_CURRENT}"
+    )
+
+
+def setup(deploy_to: str, release: str, shared_dirs: Sequence[str], shared_files: Sequence[str]) -> str:
+    """Create the layout and check that every linked shared file exists; fails naming the missing file."""
+    dirs = [
+        releases_dir(deploy_to),
+        posixpath.join(deploy_to, "shared"),
+        posixpath.join(deploy_to, ".shipbot"),
+    ]
+    dirs += [posixpath.join(deploy_to, "shared", d) for d in shared_dirs]
+    parts = [f"mkdir -p {' '.join(q(d) for d in dirs)}"]
+    for f in shared_files:
+        path = posixpath.join(deploy_to, "shared", f)
+        parts.append(
+            f"{{ test -e {q(path)} || {{ echo {q(f'shared file {path} is missing: create it on the host')} >&2; "
+            f"exit 3; }}; }}"
+        )
+    rel = release_dir(deploy_to, release)
+    parts.append(f"{{ test ! -e {q(rel)} || {{ echo {q(f'release {rel} already exists')} >&2; exit 3; }}; }}")
+    return " && ".join(parts)
+
+
+def unpack(deploy_to: str, release: str) -> str:
+    """Unpack a tar archive read from standard input into the new release."""
+    rel = q(release_dir(deploy_to, release))
+    return f"mkdir -p {rel} && tar -x -f - -C {rel}"
+
+
+def git_fetch(deploy_to: str, release: str, repo: str, sha: str) -> str:
+    """The host fetches the repository into its cache and exports exactly ``sha`` into the new release."""
+    cache = q(posixpath.join(deploy_to, ".shipbot", "repo"))
+    rel = q(release_dir(deploy_to, release))
+    return (
+        f"{{ test -d {cache} || git clone --quiet --mirror {q(repo)} {cache}; }} && "
+        f"git -C {cache} remote set-url origin {q(repo)} && "
+        f"git -C {cache} fetch --quiet --prune origin '+refs/heads/*:refs/heads/*' '+refs/tags/*:refs/tags/*' && "
+        f'test "$(git -C {cache} rev-parse --verify --quiet {q(sha + "^{commit}")})" = {q(sha)} && '
+        f"mkdir -p {rel} && git -C {cache} archive --format=tar {q(sha)} | tar -x -f - -C {rel}"
+    )
+
+
+def finish_release(
+    deploy_to: str, release: str, sha: str, shared_dirs: Sequence[str], shared_files: Sequence[str]
+) -> str:
+    """Write REVISION, link shared files and dirs into the release, and read REVISION back."""
+    rel = release_dir(deploy_to, release)
+    parts = [f"printf '%s\\n' {q(sha)} > {q(rel + '/REVISION')}"]
+    for item in [*shared_dirs, *shared_files]:
+        target = posixpath.join(deploy_to, "shared", item)
+        link = posixpath.join(rel, item)
+        parts.append(f"mkdir -p {q(posixpath.dirname(link))} && rm -rf {q(link)} && ln -s {q(target)} {q(link)}")
+    parts.append(f'test "$(cat {q(rel + "/REVISION")})" = {q(sha)}')
+    return " && ".join(parts)
+
+
+def in_release(deploy_to: str, release: str, env: Mapping[str, str], command: str) -> str:
+    """Run an operator command in the release dir with the SHIPBOT_* variables exported."""
+    return f"cd {q(release_dir(deploy_to, release))} && {exports(env)}{command}"
+
+
+def in_current(deploy_to: str, env: Mapping[str, str], command: str) -> str:
+    """Run an operator command (a task) in ``current`` (or ``deploy_to`` before the first deploy)."""
+    cur = q(posixpath.join(deploy_to, "current"))
+    return f"{{ cd {cur} 2>/dev/null || cd {q(deploy_to)}; }} && {exports(env)}{command}"
+
+
+def verify(deploy_to: str, release: str, sha: str) -> str:
+    """Check the release holds exactly ``sha`` before it may be switched to."""
+    rel = release_dir(deploy_to, release)
+    return f'test "$(cat {q(rel + "/REVISION")} 2>/dev/null)" = {q(sha)}'
+
+
+def switch(deploy_to: str, release: str | None) -> str:
+    """Point ``current`` at ``release`` atomically: a new symlink renamed over the old one (one rename(2)).
+
+    ``release=None`` removes ``current`` (a host that had no release before the run goes back to having none).
+    """
+    cur = posixpath.join(deploy_to, "current")
+    if release is None:
+        return f"rm -f {q(cur)}"
+    tmp = posixpath.join(deploy_to, f".current.{release}.tmp")
+    return (
+        f"test -d {q(release_dir(deploy_to, release))} && "
+        f"ln -sfn {q('releases/' + release)} {q(tmp)} && mv -Tf {q(tmp)} {q(cur)}"
+    )
+
+
+def append_journal(deploy_to: str, line: str) -> str:
+    path = journal_path(deploy_to)
+    return f"mkdir -p {q(posixpath.dirname(path))} && printf '%s\\n' {q(line)} >> {q(path)}"
+
+
+def read_journal(deploy_to: str) -> str:
+    return f"cat {q(journal_path(deploy_to))} 2>/dev/null || true"
+
+
+def list_releases(deploy_to: str) -> str:
+    return f"ls -1 {q(releases_dir(deploy_to))} 2>/dev/null || true"
+
+
+def remove_releases(deploy_to: str, releases: Sequence[str]) -> str:
+    if not releases:
+        return "true"
+    return "rm -rf " + " ".join(q(release_dir(deploy_to, r)) for r in releases)
+
+
+def mark_failed(deploy_to: str, release: str) -> str:
+    return f"touch {q(release_dir(deploy_to, release) + '/.shipbot-failed')} 2>/dev/null || true"
+
+
+def kill_group(pgid: int, signal: str = "TERM") -> str:
+    """Signal a whole remote process group (a step that timed out or was cancelled)."""
+    return f"kill -{signal} -- -{int(pgid)} 2>/dev/null || true"
+
+
+def with_pgid(command: str) -> str:
+    """Wrap ``command`` so its first output line is its process group id, for killing it on timeout or cancel.
+
+    sshd starts every session in a new session (setsid), so the login shell's pid is the process group of the
+    whole command tree.
+    """
+    return f"echo $$; exec sh -c {q(command)}"

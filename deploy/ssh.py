@@ -1,0 +1,241 @@
+"""The asyncssh adapter: one connection per host per run, handshakes bounded, every step killable.
+
+``SshConnector.connect(host)`` opens one authenticated connection (host keys checked strictly against
+``known_hosts``; through the jump host when one is configured), and ``HostConnection.run(step)`` runs one step on
+it as its own channel. The first output line of every step is its remote process group id
+(:func:`deploy.remote.with_pgid`), so a step that times out or is cancelled is killed on the host with its whole
+process tree, not left running. asyncssh errors are mapped to :class:`~deploy.errors.HostUnreachable` /
+:class:`StepResult` here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import asyncssh
+
+from deploy import remote
+from deploy.config import Ssh
+from deploy.errors import HostUnreachable
+from deploy.plan import Host
+from deploy.redact import Redactor, tail
+
+_TAIL_BYTES = 64 * 1024
+_KILL_GRACE = 2.0
+
+
+@dataclass(frozen=True)
+class StepResult:
+    exit_status: int | None
+    output: str  # tail of stdout+stderr, redacted
+    duration: float
+    timed_out: bool = False
+    error: str = ""  # what went wrong besides a non-zero exit (timeout, connection lost)
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_status == 0 and not self.timed_out and not self.error
+
+    def describe(self) -> str:
+        if self.timed_out:
+            return self.error or "timed out"
+        if self.error:
+            return self.error
+        last = self.output.strip().splitlines()[-1:] if self.output.strip() else []
+        detail = f": {last[0][:300]}" if last else ""
+        return f"exit status {self.exit_status}{detail}"
+
+
+class HostConnection(Protocol):
+    host: Host
+
+    async def run(self, command: str, timeout: float, stdin: bytes | None = None) -> StepResult: ...
+
+    async def close(self) -> None: ...
+
+
+class Connector(Protocol):
+    async def connect(self, host: Host, timeout: float) -> HostConnection: ...
+
+    async def close(self) -> None: ...
+
+
+class _Tail:
+    """Keeps the last bytes of a stream, so 500 hosts of build output stay small."""
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+
+    def add(self, chunk: bytes) -> None:
+        self.buf += chunk
+        if len(self.buf) > _TAIL_BYTES:
+            del self.buf[: len(self.buf) - _TAIL_BYTES]
+
+    def text(self) -> str:
+        return self.buf.decode("utf-8", errors="replace")
+
+
+class SshHostConnection:
+    def __init__(self, host: Host, conn: asyncssh.SSHClientConnection, redact: Callable[[str], str]) -> None:
+        self.host = host
+        self._conn = conn
+        self._redact = redact
+
+    async def run(self, command: str, timeout: float, stdin: bytes | None = None) -> StepResult:
+        started = time.monotonic()
+        out = _Tail()
+        pgid: int | None = None
+        try:
+            proc = await self._conn.create_process(remote.with_pgid(command), stderr=asyncssh.STDOUT, encoding=None)
+        except (asyncssh.Error, OSError) as exc:
+            return StepResult(None, "", time.monotonic() - started, error=f"connection lost: {_reason(exc)}")
+
+        async def drive() -> int | None:
+            nonlocal pgid
+            first = await proc.stdout.readline()
+            with contextlib.suppress(ValueError):
+                pgid = int(first.strip() or b"x")
+            if stdin is not None:
+                proc.stdin.write(stdin)
+                await proc.stdin.drain()
+            proc.stdin.write_eof()
+            while chunk := await proc.stdout.read(65536):
+                out.add(chunk)
+            completed = await proc.wait()
+            return completed.exit_status
+
+        try:
+            status = await asyncio.wait_for(drive(), timeout)
+        except TimeoutError:
+            await asyncio.shield(self._kill(pgid, proc))
+            return StepResult(
+                None, self._redact(tail(out.text())), time.monotonic() - started, True, f"timed out after {timeout:g}s"
+            )
+        except asyncio.CancelledError:
+            await asyncio.shield(self._kill(pgid, proc))
+            raise
+        except (asyncssh.Error, OSError, BrokenPipeError) as exc:
+            proc.close()
+            return StepResult(
+                None,
+                self._redact(tail(out.text())),
+                time.monotonic() - started,
+                error=f"connection lost: {_reason(exc)}",
+            )
+        if status is None or status < 0:
+            sig = proc.exit_signal[0] if proc.exit_signal else "a signal"
+            return StepResult(
+                None, self._redact(tail(out.text())), time.monotonic() - started, error=f"killed by {sig}"
+            )
+        return StepResult(status, self._redact(tail(out.text())), time.monotonic() - started)
+
+    async def _kill(self, pgid: int | None, proc: asyncssh.SSHClientProcess[bytes]) -> None:
+        """Kill the step's remote process group: TERM, then KILL after a grace period."""
+        try:
+            if pgid is not None:
+                await asyncio.wait_for(self._conn.run(remote.kill_group(pgid, "TERM")), 10)
+                await asyncio.sleep(_KILL_GRACE if proc.exit_status is None else 0)
+                await asyncio.wait_for(self._conn.run(remote.kill_group(pgid, "KILL")), 10)
+        except (asyncssh.Error, OSError, TimeoutError):
+            pass
+        finally:
+            proc.close()
+
+    async def close(self) -> None:
+        self._conn.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._conn.wait_closed(), 5)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, asyncssh.HostKeyNotVerifiable):
+        return "its host key is not trusted (unknown, or changed since it was recorded in known_hosts)"
+    if isinstance(exc, asyncssh.PermissionDenied):
+        return "authentication was refused (check ssh.user and ssh.identity)"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (is sshd running on that port?)"
+    if isinstance(exc, TimeoutError):
+        return "connection timed out"
+    if isinstance(exc, asyncssh.DisconnectError):
+        return f"disconnected: {exc.reason}"
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    return str(exc) or type(exc).__name__
+
+
+def _expand(path: str | None) -> str | None:
+    return None if path is None else os.path.expanduser(path)
+
+
+class SshConnector:
+    """Opens host connections with at most ``connect_concurrency`` handshakes in flight."""
+
+    def __init__(self, ssh: Ssh, redactor: Redactor | None = None) -> None:
+        self._ssh = ssh
+        self._redact: Callable[[str], str] = redactor or Redactor()
+        self._handshakes = asyncio.Semaphore(ssh.connect_concurrency)
+        self._jump: asyncssh.SSHClientConnection | None = None
+        self._jump_lock = asyncio.Lock()
+        known = _expand(ssh.known_hosts)
+        assert known is not None
+        self._known_hosts = known
+        identity = _expand(ssh.identity)
+        self._client_keys: list[str] | None = [identity] if identity and Path(identity).exists() else None
+
+    def _options(self, host: Host, timeout: float) -> asyncssh.SSHClientConnectionOptions:
+        if not Path(self._known_hosts).exists():
+            raise HostUnreachable(
+                host.name, "connect", f"known_hosts file {self._known_hosts} does not exist (ssh.known_hosts)"
+            )
+        return asyncssh.SSHClientConnectionOptions(
+            username=host.user,
+            known_hosts=self._known_hosts,
+            client_keys=self._client_keys,
+            agent_path=None if self._client_keys else (),
+            connect_timeout=timeout,
+            login_timeout=timeout,
+            keepalive_interval=self._ssh.keepalive_interval,
+            keepalive_count_max=3,
+            compression_algs=None,
+        )
+
+    async def _jump_conn(self, timeout: float) -> asyncssh.SSHClientConnection | None:
+        spec = self._ssh.jump_host
+        if not spec:
+            return None
+        async with self._jump_lock:
+            if self._jump is None:
+                user, _, hostport = spec.rpartition("@")
+                address, _, port = hostport.partition(":")
+                jump = Host(address, int(port or 22), user or self._ssh.user, "/")
+                try:
+                    self._jump = await asyncssh.connect(address, int(port or 22), options=self._options(jump, timeout))
+                except (asyncssh.Error, OSError) as exc:
+                    raise HostUnreachable(spec, "connect", f"jump host: {_reason(exc)}") from exc
+            return self._jump
+
+    async def connect(self, host: Host, timeout: float) -> HostConnection:
+        options = self._options(host, timeout)
+        tunnel = await self._jump_conn(timeout)
+        async with self._handshakes:
+            try:
+                conn = await asyncio.wait_for(
+                    asyncssh.connect(host.address, host.port, tunnel=tunnel, options=options), timeout + 1
+                )
+            except (asyncssh.Error, OSError, TimeoutError) as exc:
+                raise HostUnreachable(host.name, "connect", _reason(exc)) from exc
+        return SshHostConnection(host, conn, self._redact)
+
+    async def close(self) -> None:
+        if self._jump is not None:
+            self._jump.close()
+            with contextlib.suppress(Exception):
+                await self._jump.wait_closed()
+            self._jump = None

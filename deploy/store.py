@@ -1,0 +1,306 @@
+"""The embedded SQLite store: runs, per-host step results, environment locks, dedupe keys, audit.
+
+One file under the data dir (``<data_dir>/shipbot.sqlite3``), WAL mode, so the CLI and the bot can share it.
+
+Two kinds of lock per environment, both taken atomically by an ``INSERT`` on a primary key (never check-then-write):
+
+- the *run slot* (``active_runs``): one run per environment at a time, held from before the first connection
+  until the run has fully ended (reverts and journal included), released however the run ends;
+- a person's *lock* (``locks``): owner, reason, since, optional expiry; only the owner, or an admin with force
+  (recorded in the audit table), removes it.
+
+A run slot records the pid and host name of the process that holds it. :meth:`Store.recover` (called at start-up)
+marks runs whose process is gone as ``interrupted``, frees their slots and records the fact: nothing stays
+"running" forever.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from deploy.errors import EnvironmentBusy, EnvironmentLocked
+from deploy.records import LockRecord, RunRecord
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, kind TEXT NOT NULL, app TEXT NOT NULL, environment TEXT NOT NULL,
+    user TEXT NOT NULL, ref TEXT NOT NULL, sha TEXT NOT NULL, release TEXT NOT NULL,
+    state TEXT NOT NULL, started_at REAL NOT NULL, finished_at REAL, message TEXT NOT NULL DEFAULT '',
+    hosts INTEGER NOT NULL DEFAULT 0, forced INTEGER NOT NULL DEFAULT 0, pid INTEGER, node TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_env ON runs (app, environment, started_at);
+CREATE TABLE IF NOT EXISTS host_steps (
+    run_id TEXT NOT NULL, host TEXT NOT NULL, step TEXT NOT NULL, ok INTEGER NOT NULL,
+    exit_status INTEGER, duration REAL NOT NULL, output_tail TEXT NOT NULL, error TEXT NOT NULL DEFAULT '',
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS host_steps_run ON host_steps (run_id);
+CREATE TABLE IF NOT EXISTS host_outcomes (
+    run_id TEXT NOT NULL, host TEXT NOT NULL, state TEXT NOT NULL, release TEXT, sha TEXT,
+    failed_step TEXT, error TEXT NOT NULL DEFAULT '', PRIMARY KEY (run_id, host)
+);
+CREATE TABLE IF NOT EXISTS active_runs (
+    slot TEXT PRIMARY KEY, run_id TEXT NOT NULL, user TEXT NOT NULL, what TEXT NOT NULL,
+    since REAL NOT NULL, pid INTEGER NOT NULL, node TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS locks (
+    environment TEXT PRIMARY KEY, owner TEXT NOT NULL, reason TEXT NOT NULL, since REAL NOT NULL, expires_at REAL
+);
+CREATE TABLE IF NOT EXISTS seen (key TEXT PRIMARY KEY, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (
+    at REAL NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, environment TEXT NOT NULL, detail TEXT NOT NULL
+);
+"""
+
+_RUN_COLUMNS = (
+    "run_id, kind, app, environment, user, ref, sha, release, state, started_at, finished_at, message, hosts, forced"
+)
+
+
+def _fmt_time(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._node = socket.gethostname()
+
+    @classmethod
+    def in_data_dir(cls, data_dir: Path) -> Store:
+        return cls(data_dir / "shipbot.sqlite3")
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        else:
+            self._db.execute("COMMIT")
+
+    # -- runs ---------------------------------------------------------------------------------------------
+
+    def start_run(self, run: RunRecord, what: str) -> None:
+        """Record the run and take the environment's run slot atomically; raises EnvironmentBusy."""
+        slot = f"{run.app}/{run.environment}"
+        with self._tx() as db:
+            self._recover_locked(db)
+            row = db.execute("SELECT run_id, user, what FROM active_runs WHERE slot = ?", (slot,)).fetchone()
+            if row:
+                raise EnvironmentBusy(run.environment, row[0], row[1], row[2])
+            db.execute(
+                "INSERT INTO active_runs VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (slot, run.run_id, run.user, what, run.started_at, os.getpid(), self._node),
+            )
+            db.execute(
+                f"INSERT INTO runs ({_RUN_COLUMNS}, pid, node) VALUES ({', '.join('?' * 16)})",
+                (
+                    run.run_id, run.kind, run.app, run.environment, run.user, run.ref, run.sha, run.release,
+                    "running", run.started_at, None, "", run.hosts, int(run.forced), os.getpid(), self._node,
+                ),
+            )  # fmt: skip
+
+    def update_run(self, run_id: str, *, sha: str | None = None, release: str | None = None) -> None:
+        if sha is not None:
+            self._db.execute("UPDATE runs SET sha = ? WHERE run_id = ?", (sha, run_id))
+        if release is not None:
+            self._db.execute("UPDATE runs SET release = ? WHERE run_id = ?", (release, run_id))
+
+    def finish_run(self, run_id: str, state: str, message: str) -> None:
+        """Record how the run ended and free its environment's run slot."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE runs SET state = ?, message = ?, finished_at = ? WHERE run_id = ? AND state = 'running'",
+                (state, message, time.time(), run_id),
+            )
+            db.execute("DELETE FROM active_runs WHERE run_id = ?", (run_id,))
+
+    def record_step(
+        self,
+        run_id: str,
+        host: str,
+        step: str,
+        ok: bool,
+        exit_status: int | None,
+        duration: float,
+        output: str,
+        error: str,
+    ) -> None:
+        self._db.execute(
+            "INSERT INTO host_steps VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (run_id, host, step, int(ok), exit_status, duration, output, error, time.time()),
+        )
+
+    def record_outcomes(
+        self, run_id: str, outcomes: list[tuple[str, str, str | None, str | None, str | None, str]]
+    ) -> None:
+        with self._tx() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO host_outcomes VALUES (?, ?, ?, ?, ?, ?, ?)", [(run_id, *o) for o in outcomes]
+            )
+
+    def host_steps(self, run_id: str) -> list[dict[str, object]]:
+        cur = self._db.execute(
+            "SELECT host, step, ok, exit_status, duration, output_tail, error FROM host_steps "
+            "WHERE run_id = ? ORDER BY at",
+            (run_id,),
+        )
+        names = [c[0] for c in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        row = self._db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return _run(row) if row else None
+
+    def list_runs(self, app: str | None = None, environment: str | None = None, limit: int = 20) -> list[RunRecord]:
+        where, args = [], []
+        if app:
+            where.append("app = ?")
+            args.append(app)
+        if environment:
+            where.append("environment = ?")
+            args.append(environment)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = self._db.execute(
+            f"SELECT {_RUN_COLUMNS} FROM runs {clause} ORDER BY started_at DESC LIMIT ?", (*args, limit)
+        ).fetchall()
+        return [_run(r) for r in rows]
+
+    def last_success(
+        self, app: str, environment: str, kinds: tuple[str, ...] = ("deploy", "rollback")
+    ) -> RunRecord | None:
+        marks = ", ".join("?" * len(kinds))
+        row = self._db.execute(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE app = ? AND environment = ? AND state = 'success' "
+            f"AND kind IN ({marks}) ORDER BY started_at DESC LIMIT 1",
+            (app, environment, *kinds),
+        ).fetchone()
+        return _run(row) if row else None
+
+    def active_run(self, app: str, environment: str) -> RunRecord | None:
+        row = self._db.execute("SELECT run_id FROM active_runs WHERE slot = ?", (f"{app}/{environment}",)).fetchone()
+        return self.get_run(row[0]) if row else None
+
+    def recover(self) -> list[RunRecord]:
+        """Mark runs whose process is gone as interrupted and free their slots (call at start-up)."""
+        with self._tx() as db:
+            return self._recover_locked(db)
+
+    def _recover_locked(self, db: sqlite3.Connection) -> list[RunRecord]:
+        rows = db.execute("SELECT run_id, pid, node FROM runs WHERE state = 'running'").fetchall()
+        dead = [r[0] for r in rows if r[2] == self._node and (r[1] is None or not _pid_alive(r[1]))]
+        out = []
+        for run_id in dead:
+            db.execute(
+                "UPDATE runs SET state = 'interrupted', finished_at = ?, "
+                "message = 'the shipbot process running it stopped before it ended; check status' WHERE run_id = ?",
+                (time.time(), run_id),
+            )
+            db.execute("DELETE FROM active_runs WHERE run_id = ?", (run_id,))
+            db.execute(
+                "INSERT INTO audit VALUES (?, 'shipbot', 'interrupted', '', ?)",
+                (time.time(), json.dumps({"run": run_id})),
+            )
+            row = db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            out.append(_run(row))
+        return out
+
+    # -- people's locks -----------------------------------------------------------------------------------
+
+    def lock(self, environment: str, owner: str, reason: str, expires_at: float | None = None) -> LockRecord:
+        """Lock ``environment`` for ``owner``; relocking your own lock updates the reason."""
+        with self._tx() as db:
+            self._expire(db)
+            row = db.execute("SELECT owner, reason, since FROM locks WHERE environment = ?", (environment,)).fetchone()
+            if row and row[0] != owner:
+                raise EnvironmentLocked(environment, row[0], row[1], _fmt_time(row[2]))
+            since = row[2] if row else time.time()
+            db.execute(
+                "INSERT OR REPLACE INTO locks VALUES (?, ?, ?, ?, ?)", (environment, owner, reason, since, expires_at)
+            )
+        return LockRecord(environment, owner, reason, since, expires_at)
+
+    def unlock(self, environment: str, by: str, force: bool = False) -> LockRecord | None:
+        """Remove the lock. Someone other than the owner needs ``force`` (the caller checks they may); recorded."""
+        with self._tx() as db:
+            self._expire(db)
+            row = db.execute(
+                "SELECT owner, reason, since, expires_at FROM locks WHERE environment = ?", (environment,)
+            ).fetchone()
+            if not row:
+                return None
+            if row[0] != by and not force:
+                raise EnvironmentLocked(environment, row[0], row[1], _fmt_time(row[2]))
+            db.execute("DELETE FROM locks WHERE environment = ?", (environment,))
+            if row[0] != by:
+                db.execute(
+                    "INSERT INTO audit VALUES (?, ?, 'force-unlock', ?, ?)",
+                    (time.time(), by, environment, json.dumps({"owner": row[0], "reason": row[1]})),
+                )
+        return LockRecord(environment, row[0], row[1], row[2], row[3])
+
+    def get_lock(self, environment: str) -> LockRecord | None:
+        with self._tx() as db:
+            self._expire(db)
+            row = db.execute(
+                "SELECT environment, owner, reason, since, expires_at FROM locks WHERE environment = ?", (environment,)
+            ).fetchone()
+        return LockRecord(*row) if row else None
+
+    def _expire(self, db: sqlite3.Connection) -> None:
+        db.execute("DELETE FROM locks WHERE expires_at IS NOT NULL AND expires_at <= ?", (time.time(),))
+
+    # -- dedupe and audit ---------------------------------------------------------------------------------
+
+    def first_time(self, key: str, ttl: float = 3600.0) -> bool:
+        """True the first time ``key`` is seen within ``ttl`` seconds (atomic across processes)."""
+        now = time.time()
+        with self._tx() as db:
+            db.execute("DELETE FROM seen WHERE at < ?", (now - ttl,))
+            cur = db.execute("INSERT OR IGNORE INTO seen VALUES (?, ?)", (key, now))
+            return cur.rowcount == 1
+
+    def record_audit(self, actor: str, action: str, environment: str, detail: str) -> None:
+        self._db.execute("INSERT INTO audit VALUES (?, ?, ?, ?, ?)", (time.time(), actor, action, environment, detail))
+
+    def audit(self, limit: int = 50) -> list[tuple[float, str, str, str, str]]:
+        rows = self._db.execute("SELECT * FROM audit ORDER BY at DESC LIMIT ?", (limit,)).fetchall()
+        return [tuple(r) for r in rows]
+
+
+def _run(row: tuple[object, ...]) -> RunRecord:
+    (run_id, kind, app, env, user, ref, sha, release, state, started, finished, message, hosts, forced) = row
+    return RunRecord(
+        run_id=str(run_id), kind=str(kind), app=str(app), environment=str(env), user=str(user), ref=str(ref),
+        sha=str(sha), release=str(release), state=str(state), started_at=float(started),  # type: ignore[arg-type]
+        finished_at=None if finished is None else float(finished),  # type: ignore[arg-type]
+        message=str(message), hosts=int(hosts), forced=bool(forced),  # type: ignore[call-overload]
+    )  # fmt: skip
