@@ -1,0 +1,291 @@
+"""Deploys through real OpenSSH sshd hosts on loopback and a real git repository."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from deploy.errors import EnvironmentBusy, EnvironmentLocked, RefNotFound, UsageError
+from deploy.events import Event, HostState, HostStepStarted, Outcome
+from tests.engine.conftest import PIPELINE, EngineFactory
+from tests.support.gitrepo import GitRepo
+from tests.support.sshd_fleet import SshdFleet
+
+pytestmark = pytest.mark.sshd
+
+
+def current_of(fleet: SshdFleet, i: int) -> str | None:
+    link = fleet.hosts[i].local_deploy_to / "current"
+    return os.readlink(link) if link.is_symlink() else None
+
+
+def name(fleet: SshdFleet, i: int) -> str:
+    """How shipbot names host ``i`` in reports: address:port."""
+    return f"{fleet.hosts[i].address}:{fleet.hosts[i].port}"
+
+
+def releases_of(fleet: SshdFleet, i: int) -> list[str]:
+    d = fleet.hosts[i].local_deploy_to / "releases"
+    return sorted(p.name for p in d.iterdir()) if d.exists() else []
+
+
+def pgrep(pattern: str) -> list[str]:
+    out = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
+    return out.stdout.split()
+
+
+async def test_deploy_puts_the_resolved_sha_live_on_every_host(make_engine: EngineFactory, app_repo: GitRepo) -> None:
+    engine, fleet = await make_engine(hosts=3)
+    events: list[Event] = []
+
+    result = await engine.deploy("staging", "feature/new-login", user="U0ALICE", sink=events.append)
+
+    sha = app_repo.sha("feature/new-login")
+    assert Outcome.SUCCESS == result.outcome
+    status = await engine.status("staging")
+    assert status.consistent
+    assert {sha} == {h.sha for h in status.hosts}
+    release = result.hosts[0].release
+    for i, host in enumerate(fleet.hosts):
+        rel = host.local_deploy_to / "releases" / str(release)
+        assert f"releases/{release}" == current_of(fleet, i)
+        assert f"{sha}\n" == (rel / "REVISION").read_text()
+        assert "v2\n" == (rel / "VERSION").read_text()
+        assert (rel / "BUILT").exists(), "the build ran in the release dir"
+        assert (rel / "log").resolve() == (host.local_deploy_to / "shared" / "log").resolve()
+        journal = (host.local_deploy_to / ".shipbot" / "journal.jsonl").read_text()
+        assert f'"sha":"{sha}"' in journal and '"outcome":"success"' in journal
+    assert [e for e in events if type(e).__name__ == "RunFinished"] == [result], "exactly one RunFinished"
+
+
+async def test_git_transfer_makes_each_host_fetch_the_pinned_sha(make_engine: EngineFactory, app_repo: GitRepo) -> None:
+    engine, fleet = await make_engine(hosts=2, pipeline={**PIPELINE, "transfer": "git"})
+
+    result = await engine.deploy("staging", "v1.0.0", user="U0ALICE")
+
+    assert Outcome.SUCCESS == result.outcome
+    assert {app_repo.sha("v1.0.0")} == {h.sha for h in (await engine.status("staging")).hosts}
+    assert (fleet.hosts[1].local_deploy_to / ".shipbot" / "repo" / "HEAD").exists()
+
+
+async def test_failing_build_on_one_host_switches_no_host(make_engine: EngineFactory) -> None:
+    engine, fleet = await make_engine(hosts=3, pipeline={**PIPELINE, "build": ["test ! -e ../../FAIL_BUILD && ./build.sh"]})
+    first = await engine.deploy("staging", "main", user="U0ALICE")
+    before = [current_of(fleet, i) for i in range(3)]
+    (fleet.hosts[1].local_deploy_to / "FAIL_BUILD").touch()
+
+    result = await engine.deploy("staging", "feature/new-login", user="U0ALICE")
+
+    assert Outcome.FAILED == result.outcome
+    assert result.message.startswith(f"{name(fleet, 1)}: build failed: exit status 1")
+    assert before == [current_of(fleet, i) for i in range(3)]
+    assert [[first.hosts[0].release]] * 3 == [releases_of(fleet, i) for i in range(3)], "half-made releases removed"
+    assert not any(h.state is HostState.SWITCHED for h in result.hosts)
+
+
+async def test_failing_healthcheck_reverts_every_switched_host(make_engine: EngineFactory, app_repo: GitRepo) -> None:
+    engine, fleet = await make_engine(hosts=3)
+    good = await engine.deploy("staging", "main", user="U0ALICE")
+
+    result = await engine.deploy("staging", "broken-health", user="U0ALICE")
+
+    assert Outcome.FAILED == result.outcome
+    assert "healthcheck failed" in result.message and "unhealthy" in result.hosts[0].output_tail
+    assert [HostState.REVERTED] * 3 == [h.state for h in result.hosts]
+    status = await engine.status("staging")
+    assert {app_repo.sha("main")} == {h.sha for h in status.hosts}
+    for i, host in enumerate(fleet.hosts):
+        assert f"releases/{good.hosts[0].release}" == current_of(fleet, i)
+        restarts = (host.local_deploy_to / "restarts.log").read_text().splitlines()
+        assert f"{good.hosts[0].release} {app_repo.sha('main')}" == restarts[-1], "the old release was restarted"
+        assert [str(good.hosts[0].release)] == releases_of(fleet, i)
+
+
+async def test_rollback_goes_to_the_previous_good_release_not_the_failed_one(
+    make_engine: EngineFactory, app_repo: GitRepo
+) -> None:
+    engine, fleet = await make_engine(hosts=2)
+    v1 = await engine.deploy("staging", "main", user="U0ALICE")
+    await engine.deploy("staging", "broken-health", user="U0ALICE")  # fails, reverted
+    await engine.deploy("staging", "feature/new-login", user="U0ALICE")
+
+    result = await engine.rollback("staging", user="U0BOB")
+
+    assert Outcome.SUCCESS == result.outcome
+    assert {app_repo.sha("main")} == {h.sha for h in (await engine.status("staging")).hosts}
+    assert [f"releases/{v1.hosts[0].release}"] * 2 == [current_of(fleet, i) for i in range(2)]
+    assert "rolled back to release" in result.message
+    from deploy.errors import NothingToRollBack
+
+    with pytest.raises(NothingToRollBack, match="nothing to roll back to"):
+        await engine.rollback("staging", user="U0BOB")
+
+
+async def test_rollback_to_a_named_sha(make_engine: EngineFactory, app_repo: GitRepo) -> None:
+    engine, _ = await make_engine(hosts=2)
+    await engine.deploy("staging", "main", user="U0ALICE")
+    await engine.deploy("staging", "feature/new-login", user="U0ALICE")
+    await engine.deploy("staging", "v1.0.0", user="U0ALICE")
+
+    result = await engine.rollback("staging", to=app_repo.sha("feature/new-login")[:10], user="U0BOB")
+
+    assert Outcome.SUCCESS == result.outcome
+    assert {app_repo.sha("feature/new-login")} == {h.sha for h in (await engine.status("staging")).hosts}
+
+
+async def test_retention_keeps_the_newest_releases_and_the_rollback_target(make_engine: EngineFactory) -> None:
+    engine, fleet = await make_engine(hosts=1, keep_releases=2)
+    ids = []
+    for ref in ["main", "feature/new-login", "v1.0.0", "main"]:
+        ids.append((await engine.deploy("staging", ref, user="U0ALICE")).hosts[0].release)
+
+    assert sorted(ids[-2:]) == releases_of(fleet, 0)
+    assert f"releases/{ids[-1]}" == current_of(fleet, 0)
+
+
+async def test_cancel_kills_remote_steps_and_leaves_the_fleet_as_it_was(make_engine: EngineFactory) -> None:
+    engine, fleet = await make_engine(hosts=2, pipeline={**PIPELINE, "build": ["sleep 4711"]})
+    started = asyncio.Event()
+
+    def sink(event: Event) -> None:
+        if isinstance(event, HostStepStarted) and event.step == "build":
+            started.set()
+
+    task = asyncio.create_task(engine.deploy("staging", "main", user="U0ALICE", sink=sink))
+    await asyncio.wait_for(started.wait(), 20)
+    await asyncio.sleep(0.3)
+    assert pgrep("sleep 4711"), "the build is running on the hosts"
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    assert [] == pgrep("sleep 4711"), "no remote process left running"
+    assert [None, None] == [current_of(fleet, i) for i in range(2)]
+    assert [[], []] == [releases_of(fleet, i) for i in range(2)]
+    run = engine.history("staging")[0]
+    assert ("cancelled", False) == (run.state, run.running)
+    assert engine.store.active_run("shop", "staging") is None, "the environment is free again"
+
+
+async def test_a_step_that_times_out_is_killed_on_the_host(make_engine: EngineFactory) -> None:
+    engine, fleet = await make_engine(
+        hosts=1, pipeline={**PIPELINE, "build": ["sleep 4712"]}, timeouts={"build": "1s"}
+    )
+
+    result = await engine.deploy("staging", "main", user="U0ALICE")
+
+    assert Outcome.FAILED == result.outcome
+    assert f"{name(fleet, 0)}: build failed: timed out after 1s" in result.message
+    assert [] == pgrep("sleep 4712")
+
+
+async def test_a_changed_host_key_is_refused_and_nothing_is_touched(make_engine: EngineFactory) -> None:
+    engine, fleet = await make_engine(hosts=3)
+    await fleet.areplace_host_key(2)
+
+    result = await engine.deploy("staging", "main", user="U0ALICE")
+
+    assert Outcome.FAILED == result.outcome
+    assert f"{name(fleet, 2)}: connect failed" in result.message
+    assert "host key is not trusted" in result.message
+    assert [[], [], []] == [releases_of(fleet, i) for i in range(3)]
+
+
+async def test_an_unreachable_host_fails_the_run_before_any_change(make_engine: EngineFactory) -> None:
+    engine, fleet = await make_engine(hosts=3)
+    await engine.deploy("staging", "main", user="U0ALICE")
+    fleet.stop_host(1)
+
+    result = await engine.deploy("staging", "feature/new-login", user="U0ALICE")
+
+    assert Outcome.FAILED == result.outcome
+    assert f"{name(fleet, 1)}: connect failed: connection refused" in result.message
+    assert [1, 1] == [len(releases_of(fleet, i)) for i in (0, 2)]
+    status = await engine.status("staging")
+    assert [True, False, True] == [h.reachable for h in status.hosts]
+    assert not status.consistent
+
+
+async def test_migrate_runs_on_exactly_one_host(make_engine: EngineFactory) -> None:
+    pipeline = {**PIPELINE, "migrate": {"roles": ["migrate"], "run": "touch ../../MIGRATED"}}
+    engine, fleet = await make_engine(hosts=3, pipeline=pipeline)
+
+    await engine.deploy("staging", "main", user="U0ALICE")
+
+    assert [True, False, False] == [(h.local_deploy_to / "MIGRATED").exists() for h in fleet.hosts]
+
+
+async def test_deploy_to_a_role_subset_touches_only_those_hosts(make_engine: EngineFactory) -> None:
+    engine, fleet = await make_engine(hosts=3)
+
+    result = await engine.deploy("staging", "main", user="U0ALICE", hosts_filter="migrate")
+
+    assert [name(fleet, 0)] == [h.host for h in result.hosts]
+    assert [1, 0, 0] == [len(releases_of(fleet, i)) for i in range(3)]
+    with pytest.raises(UsageError, match="no host in staging has the role or address 'db'"):
+        await engine.deploy("staging", "main", user="U0ALICE", hosts_filter="db")
+
+
+async def test_a_second_run_in_the_same_environment_is_refused_naming_the_first(make_engine: EngineFactory) -> None:
+    engine, _ = await make_engine(hosts=1, pipeline={**PIPELINE, "build": ["sleep 2"]})
+    first = asyncio.create_task(engine.deploy("staging", "main", user="U0ALICE"))
+    while engine.store.active_run("shop", "staging") is None:
+        await asyncio.sleep(0.05)
+
+    with pytest.raises(EnvironmentBusy, match="U0ALICE is deploying shop main"):
+        await engine.deploy("staging", "feature/new-login", user="U0BOB")
+    assert Outcome.SUCCESS == (await first).outcome
+
+
+async def test_a_locked_environment_refuses_others_but_not_the_owner(make_engine: EngineFactory) -> None:
+    engine, _ = await make_engine(hosts=1)
+    engine.store.lock("staging", "U0CAROL", "testing the payment flow")
+
+    with pytest.raises(EnvironmentLocked, match="locked by U0CAROL .*testing the payment flow"):
+        await engine.deploy("staging", "main", user="U0ALICE")
+    assert Outcome.SUCCESS == (await engine.deploy("staging", "main", user="U0CAROL")).outcome
+
+
+async def test_an_unknown_ref_is_refused_with_a_suggestion(make_engine: EngineFactory) -> None:
+    engine, fleet = await make_engine(hosts=1)
+
+    with pytest.raises(RefNotFound, match="'feature/new-logn' is not a branch, tag or commit.*feature/new-login"):
+        await engine.deploy("staging", "feature/new-logn", user="U0ALICE")
+    assert [] == releases_of(fleet, 0)
+
+
+async def test_secrets_are_redacted_from_step_output(make_engine: EngineFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHOP_DB_PASSWORD", "hunter2-very-secret")
+    pipeline = {**PIPELINE, "build": ['echo "connecting with $SHOP_DB_PASSWORD"; exit 1']}
+    engine, _ = await make_engine(hosts=1, pipeline=pipeline, secret_env=["SHOP_DB_PASSWORD"])
+
+    result = await engine.deploy("staging", "main", user="U0ALICE")
+
+    assert "connecting with [redacted]" == result.hosts[0].output_tail
+    assert "hunter2" not in str(engine.store.host_steps(result.run_id))
+
+
+async def test_a_task_reports_each_hosts_output_and_status(make_engine: EngineFactory) -> None:
+    tasks = {"whoami": {"roles": ["web"], "run": "echo on $SHIPBOT_ENV; test ! -e ../../NOPE"}}
+    engine, fleet = await make_engine(hosts=2, tasks=tasks)
+    await engine.deploy("staging", "main", user="U0ALICE")
+    (fleet.hosts[1].local_deploy_to / "NOPE").touch()
+
+    result = await engine.run_task("whoami", "staging", user="U0ALICE")
+
+    assert Outcome.FAILED == result.outcome
+    assert [("on staging", None), ("on staging", "whoami")] == [(h.output_tail, h.failed_step) for h in result.hosts]
+
+
+async def test_a_missing_shared_file_names_the_file_and_host(make_engine: EngineFactory, tmp_path: Path) -> None:
+    engine, fleet = await make_engine(hosts=1, shared={"files": [".env"]})
+
+    result = await engine.deploy("staging", "main", user="U0ALICE")
+
+    assert Outcome.FAILED == result.outcome
+    assert f"{name(fleet, 0)}: setup failed: exit status 3" in result.message
+    assert "shared file" in result.hosts[0].output_tail and ".env is missing" in result.hosts[0].output_tail
