@@ -1,0 +1,158 @@
+"""Live run reports in a channel: one message per run updated in place, detail in its thread.
+
+A ``RunReporter`` is an :data:`~deploy.events.EventSink` (the engine calls it synchronously; it only folds the
+event into a :class:`~bot.run_view.RunView` and wakes its task) plus one owned task that talks to Slack:
+
+- the first event posts the run message; later events mark it dirty and the task calls ``chat.update`` at most
+  once per ``interval`` (about one a second, within Slack's limits even for 500 hosts): updates are coalesced,
+  the newest state wins;
+- step-level detail (per-phase tallies, each failing host's output tail, secrets already redacted by the engine)
+  goes to the thread, batched into as few messages as fit;
+- at the end, a plain line is broadcast from the thread to the channel so the team is notified, with no
+  ``@channel``/``@here``.
+
+Every Slack call goes through :func:`bot.slack_calls.safe`: a failing Slack never fails or slows a deploy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import structlog
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.metrics import Metrics
+from bot.run_view import RunView
+from bot.slack_calls import safe
+from deploy.events import Event, RunFinished, RunStarted
+from deploy.records import Commit
+
+log = structlog.get_logger("shipbot.report")
+CommitsLoader = Callable[[str | None, str], Awaitable[list[Commit]]]
+_THREAD_CHUNK = 2900
+
+
+class RunReporter:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        metrics: Metrics,
+        channel: str,
+        run_id: str,
+        *,
+        interval: float = 1.0,
+        commits: CommitsLoader | None = None,
+        forced: bool = False,
+        on_finished: Callable[[RunView], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.metrics = metrics
+        self.view = RunView(run_id, channel, forced=forced)
+        self.interval = interval
+        self.ts: str | None = None
+        self._commits = commits
+        self._on_finished = on_finished
+        self._dirty = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    # -- the sink ---------------------------------------------------------------------------------------------
+
+    def __call__(self, event: Event) -> None:
+        self.view.apply(event)
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._loop(), name=f"report-{self.view.run_id}")
+        self._dirty.set()
+
+    async def wait(self, timeout: float = 30.0) -> None:
+        """Until the final report is out (or ``timeout``)."""
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout)
+            except TimeoutError:
+                log.warning("report_slow", run_id=self.view.run_id)
+
+    async def aclose(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    # -- the task ---------------------------------------------------------------------------------------------
+
+    async def _loop(self) -> None:
+        view = self.view
+        while True:
+            await self._dirty.wait()
+            self._dirty.clear()
+            await self._publish()
+            if view.finished is not None:
+                await self._post_thread(view.thread_lines())
+                await self._final()
+                return
+            await asyncio.sleep(self.interval)
+
+    async def _publish(self) -> None:
+        view = self.view
+        if self.ts is None:
+            if view.started is not None and self._commits is not None and view.started.kind == "deploy":
+                await self._load_commits(view.started)
+            data = await safe(
+                self.metrics,
+                "chat.postMessage",
+                self.client.chat_postMessage(
+                    channel=view.channel, text=view.summary_text(), blocks=view.blocks(), unfurl_links=False
+                ),
+            )
+            if data is not None:
+                self.ts = str(data.get("ts"))
+        else:
+            await safe(
+                self.metrics,
+                "chat.update",
+                self.client.chat_update(
+                    channel=view.channel, ts=self.ts, text=view.summary_text(), blocks=view.blocks()
+                ),
+            )
+        await self._post_thread(view.thread_lines())
+
+    async def _load_commits(self, started: RunStarted) -> None:
+        assert self._commits is not None
+        try:
+            self.view.commits = await asyncio.wait_for(self._commits(started.previous_sha, started.sha), 5)
+        except Exception:  # the commit list is a courtesy; the report goes out without it
+            log.warning("commit_list_unavailable", run_id=started.run_id)
+
+    async def _post_thread(self, lines: list[str]) -> None:
+        if not lines or self.ts is None:
+            return
+        chunks: list[str] = []
+        for line in lines:
+            if chunks and len(chunks[-1]) + len(line) + 1 <= _THREAD_CHUNK:
+                chunks[-1] += "\n" + line
+            else:
+                chunks.append(line[:_THREAD_CHUNK])
+        for chunk in chunks:
+            await safe(
+                self.metrics,
+                "chat.postMessage",
+                self.client.chat_postMessage(
+                    channel=self.view.channel, thread_ts=self.ts, text=chunk,
+                    blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": chunk}}],
+                ),
+            )  # fmt: skip
+
+    async def _final(self) -> None:
+        view = self.view
+        finished: RunFinished | None = view.finished
+        assert finished is not None
+        line = view.final_line()
+        await safe(
+            self.metrics,
+            "chat.postMessage",
+            self.client.chat_postMessage(
+                channel=view.channel, text=line, thread_ts=self.ts, reply_broadcast=self.ts is not None,
+                unfurl_links=False,
+            ),
+        )  # fmt: skip
+        if self._on_finished is not None:
+            self._on_finished(view)

@@ -1,0 +1,245 @@
+"""What the channel should show about one run, folded from the engine's events (pure, no Slack calls).
+
+``RunView.apply(event)`` updates host states, the current phase, per-phase tallies and failures; ``blocks()``
+renders the one message that is updated in place, and ``thread_lines()`` hands out the step-level detail for the
+thread, coalesced per phase so a 500-host run posts a handful of thread messages, not thousands.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.mrkdwn import code, code_block, esc, truncate, user
+from deploy.durations import format_duration
+from deploy.events import (
+    Event,
+    HostState,
+    HostStateChanged,
+    HostStepFinished,
+    Outcome,
+    Phase,
+    PhaseChanged,
+    RunFinished,
+    RunStarted,
+)
+from deploy.records import Commit
+
+LIGHT = {"running": ":large_yellow_circle:", "success": ":large_green_circle:", "failed": ":red_circle:"}
+_PROGRESS = {
+    HostState.PENDING: 0.0,
+    HostState.CONNECTING: 0.05,
+    HostState.PREPARING: 0.2,
+    HostState.PREPARED: 0.5,
+    HostState.SWITCHED: 0.75,
+}
+_SHOWN_STATES = ("pending", "preparing", "switched", "healthy", "failed")
+MAX_FAILURES_SHOWN = 10
+
+
+@dataclass
+class Failure:
+    host: str
+    step: str
+    error: str
+    output: str
+
+
+@dataclass
+class RunView:
+    run_id: str
+    channel: str
+    started: RunStarted | None = None
+    states: dict[str, HostState] = field(default_factory=dict)
+    phase: Phase | None = None
+    finished: RunFinished | None = None
+    commits: list[Commit] = field(default_factory=list)
+    forced: bool = False
+    started_at: float = field(default_factory=time.monotonic)
+    failures: list[Failure] = field(default_factory=list)
+    _phase_ok: dict[str, int] = field(default_factory=dict)
+    _phase_started: float = field(default_factory=time.monotonic)
+    _pending_lines: list[str] = field(default_factory=list)
+
+    # -- folding events ---------------------------------------------------------------------------------------
+
+    def apply(self, event: Event) -> None:
+        match event:
+            case RunStarted():
+                self.started = event
+                self.states = dict.fromkeys(event.hosts, HostState.PENDING)
+            case PhaseChanged():
+                self._close_phase()
+                self.phase = event.phase
+                self._phase_started = time.monotonic()
+                self._phase_ok = {}
+            case HostStateChanged():
+                self.states[event.host] = event.state
+            case HostStepFinished():
+                if event.ok:
+                    self._phase_ok[event.step] = self._phase_ok.get(event.step, 0) + 1
+                else:
+                    self.failures.append(Failure(event.host, event.step, event.error, event.output_tail))
+                    if len(self.failures) <= MAX_FAILURES_SHOWN:
+                        self._pending_lines.append(
+                            f":x: *{esc(event.host)}* {esc(event.step)} failed: {esc(truncate(event.error, 300))}\n"
+                            + code_block(event.output_tail, 2000)
+                        )
+                    elif len(self.failures) == MAX_FAILURES_SHOWN + 1:
+                        self._pending_lines.append("_More hosts failed; the final summary lists them._")
+            case RunFinished():
+                self._close_phase()
+                self.finished = event
+                for h in event.hosts:
+                    self.states[h.host] = h.state
+            case _:
+                pass
+
+    def _close_phase(self) -> None:
+        if self.phase is None or self.phase is Phase.DONE or not self._phase_ok:
+            return
+        took = format_duration(time.monotonic() - self._phase_started)
+        steps = ", ".join(f"{esc(step)} {n}/{len(self.states)}" for step, n in self._phase_ok.items())
+        self._pending_lines.append(f"*{self.phase.value}* ({took}): {steps} ok")
+        self._phase_ok = {}
+
+    def thread_lines(self) -> list[str]:
+        """Step-level detail not yet posted to the thread (and forget it)."""
+        lines, self._pending_lines = self._pending_lines, []
+        return lines
+
+    # -- rendering --------------------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> str:
+        if self.finished is None:
+            return "running"
+        return "success" if self.finished.outcome is Outcome.SUCCESS else "failed"
+
+    def counts(self) -> dict[str, int]:
+        out = dict.fromkeys(_SHOWN_STATES, 0)
+        for st in self.states.values():
+            key = {
+                HostState.CONNECTING: "pending",
+                HostState.PREPARED: "preparing",
+                HostState.DONE: "healthy",
+                HostState.REVERTED: "reverted",
+                HostState.UNTOUCHED: "untouched",
+            }.get(st, st.value)
+            out[key] = out.get(key, 0) + 1
+        return {k: v for k, v in out.items() if v or k in _SHOWN_STATES}
+
+    def progress(self) -> float:
+        if not self.states:
+            return 0.0
+        if self.finished:
+            return 1.0
+        return sum(_PROGRESS.get(s, 1.0) for s in self.states.values()) / len(self.states)
+
+    def title(self) -> str:
+        s = self.started
+        if s is None:
+            return f"Run {self.run_id}"
+        kind = {"deploy": "Deploy", "rollback": "Rollback", "task": "Task"}.get(s.kind, s.kind)
+        what = f"{s.app} {s.ref}" if s.kind != "rollback" else s.app
+        return truncate(f"{kind} {self.run_id}: {what} → {s.environment}", 140)
+
+    def summary_text(self) -> str:
+        """The notification text (also the fallback text of the message)."""
+        s = self.started
+        done = sum(1 for st in self.states.values() if st in (HostState.HEALTHY, HostState.DONE))
+        base = self.title()
+        if self.finished is None:
+            return f"{base}: running ({done}/{len(self.states)} hosts done)"
+        return f"{base}: {self.finished.outcome.value} — {self.finished.message}" if s else base
+
+    def blocks(self) -> list[dict[str, Any]]:
+        s = self.started
+        light = LIGHT[self.state]
+        blocks: list[dict[str, Any]] = [
+            {"type": "header", "text": {"type": "plain_text", "text": f"{self.title()}", "emoji": True}},
+        ]
+        if s is not None:
+            status = {"running": f"running ({self.phase.value if self.phase else 'starting'})"}.get(
+                self.state, self.state
+            )
+            sha = f" ({code(s.sha[:7])})" if s.sha else ""
+            fields = [
+                f"*Status:*\n{light} {status}",
+                f"*Requested by:*\n{user(s.user)}",
+                f"*Ref:*\n{code(s.ref)}{sha}",
+                f"*Where:*\n{esc(s.environment)} · {len(s.hosts)} host(s) · all at once",
+            ]
+            blocks.append({"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]})
+        if self.forced:
+            blocks.append(
+                {"type": "section", "text": {"type": "mrkdwn", "text": ":warning: *Forced* past a freeze or the queue"}}
+            )
+        bar = _bar(self.progress())
+        tally = " · ".join(f"{n} {k}" for k, n in self.counts().items())
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"`{bar}` {tally}"}})
+        if self.commits:
+            lines = [f"{code(c.sha[:7])} {esc(truncate(c.subject, 80))} — {esc(c.author)}" for c in self.commits[:5]]
+            more = f"\n…and {len(self.commits) - 5} more" if len(self.commits) > 5 else ""
+            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": "\n".join(lines) + more}]})
+        elapsed = self.finished.duration if self.finished else time.monotonic() - self.started_at
+        context = f"run {code(self.run_id)} · {format_duration(elapsed)}"
+        if self.finished is not None:
+            context += f" · {esc(truncate(self.finished.message, 500))}"
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
+        actions = self._actions()
+        if actions:
+            blocks.append({"type": "actions", "block_id": f"run-{self.run_id}", "elements": actions})
+        return blocks
+
+    def _actions(self) -> list[dict[str, Any]]:
+        if self.finished is None:
+            return [
+                {
+                    "type": "button",
+                    "action_id": "run_cancel",
+                    "style": "danger",
+                    "value": self.run_id,
+                    "text": {"type": "plain_text", "text": "Cancel"},
+                    "confirm": {
+                        "title": {"type": "plain_text", "text": f"Cancel {self.run_id}?"},
+                        "text": {"type": "mrkdwn", "text": "Remote steps are stopped and switched hosts go back."},
+                        "confirm": {"type": "plain_text", "text": "Cancel it"},
+                        "deny": {"type": "plain_text", "text": "Keep running"},
+                    },
+                }
+            ]
+        if self.started and self.started.kind == "deploy" and self.finished.outcome is Outcome.SUCCESS:
+            return [
+                {
+                    "type": "button",
+                    "action_id": "run_rollback",
+                    "value": self.run_id,
+                    "text": {"type": "plain_text", "text": "Roll back"},
+                }
+            ]
+        return []
+
+    def final_line(self) -> str:
+        """The plain channel line at the end (no broadcast mentions)."""
+        assert self.finished is not None
+        s = self.started
+        who = user(s.user) if s else ""
+        if self.finished.outcome is Outcome.SUCCESS:
+            return (
+                f"{LIGHT['success']} {esc(self.title())} finished in {format_duration(self.finished.duration)} ({who})"
+            )
+        failed = self.finished.failed_hosts
+        names = ", ".join(esc(h.host) for h in failed[:5]) + (f" and {len(failed) - 5} more" if len(failed) > 5 else "")
+        where = f" on {names}" if names else ""
+        return (
+            f"{LIGHT['failed']} {esc(self.title())} {self.finished.outcome.value}{where}: "
+            + esc(truncate(self.finished.message, 1500))
+            + f" ({who})"
+        )
+
+
+def _bar(fraction: float, width: int = 20) -> str:
+    filled = round(fraction * width)
+    return "█" * filled + "░" * (width - filled)

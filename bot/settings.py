@@ -1,0 +1,69 @@
+"""The bot's settings, from the environment (twelve-factor), validated with pydantic-settings.
+
+Every setting is listed with a comment in ``.env.example``. Tokens are ``SecretStr``: they never appear in logs,
+reprs or error messages. ``shipbot run`` fails fast with one clear line per missing or invalid setting.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    from bot.cli import default_data_dir  # noqa: PLC0415 (one definition of the default)
+
+    return default_data_dir()
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True)
+
+    slack_bot_token: SecretStr = Field(alias="SLACK_BOT_TOKEN")
+    slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
+    slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
+    mode: Literal["socket", "http"] = Field("socket", alias="SHIPBOT_MODE")
+    http_port: int = Field(3000, alias="SHIPBOT_HTTP_PORT", ge=1, le=65535)
+    http_host: str = Field("0.0.0.0", alias="SHIPBOT_HTTP_HOST")  # noqa: S104 (the Events API must reach it)
+    config: str = Field("shipbot.yml", alias="SHIPBOT_CONFIG")
+    data_dir: Path = Field(default_factory=_default_data_dir, alias="SHIPBOT_DATA_DIR")
+    log_format: Literal["auto", "json", "console"] = Field("auto", alias="SHIPBOT_LOG_FORMAT")
+    log_level: str = Field("INFO", alias="SHIPBOT_LOG_LEVEL")
+    ops_port: int = Field(9102, alias="SHIPBOT_OPS_PORT", ge=0, le=65535)
+    ops_host: str = Field("127.0.0.1", alias="SHIPBOT_OPS_HOST")
+    on_shutdown: Literal["finish", "cancel"] = Field("finish", alias="SHIPBOT_ON_SHUTDOWN")
+    shutdown_grace: float = Field(600.0, alias="SHIPBOT_SHUTDOWN_GRACE", ge=0)
+    dedupe_ttl: float = Field(3600.0, alias="SHIPBOT_DEDUPE_TTL", ge=600)
+    update_interval: float = Field(1.0, alias="SHIPBOT_UPDATE_INTERVAL", ge=0.1)
+    sentry_dsn: SecretStr | None = Field(None, alias="SENTRY_DSN")
+
+    @model_validator(mode="after")
+    def _mode_needs(self) -> Settings:
+        if self.mode == "socket" and self.slack_app_token is None:
+            raise ValueError("SLACK_APP_TOKEN is required in Socket Mode (an xapp- token with connections:write)")
+        if self.mode == "http" and self.slack_signing_secret is None:
+            raise ValueError("SLACK_SIGNING_SECRET is required in HTTP mode (SHIPBOT_MODE=http)")
+        return self
+
+    @property
+    def config_files(self) -> list[str]:
+        return [p.strip() for p in self.config.split(",") if p.strip()]
+
+
+def settings_problems(exc: ValidationError) -> list[str]:
+    """One line per missing or invalid setting, naming the environment variable."""
+    lines = []
+    for err in exc.errors():
+        name = str(err["loc"][0]) if err["loc"] else ""
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "missing":
+            lines.append(f"{name} is not set: see .env.example")
+        elif name:
+            lines.append(f"{name}: {msg}")
+        else:
+            lines.append(msg)
+    return lines
