@@ -197,9 +197,8 @@ def _history(args: argparse.Namespace) -> int:
 async def _check(args: argparse.Namespace) -> int:
     config = load_config(args.config or default_config())
     hosts = sum(len(e.hosts) for e in config.environments.values())
-    print(
-        f"{args.config or default_config()}: ok ({config.app}, {len(config.environments)} environment(s), {hosts} host(s))"
-    )
+    envs = len(config.environments)
+    print(f"{args.config or default_config()}: ok ({config.app}, {envs} environment(s), {hosts} host(s))")
     if not args.connect:
         return EXIT_OK
     _, engine, _ = _load(args)

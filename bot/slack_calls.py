@@ -80,5 +80,6 @@ async def safe(metrics: Metrics, method: str, call: Any) -> dict[str, Any] | Non
         metrics.slack_errors.labels(method, type(exc).__name__).inc()
         log.warning("slack_call_failed", method=method, error=type(exc).__name__)
         return None
-    data: dict[str, Any] = dict(response.data) if isinstance(response.data, dict) else {}
+    raw = getattr(response, "data", None)
+    data: dict[str, Any] = dict(raw) if isinstance(raw, dict) else {}
     return data

@@ -1,0 +1,179 @@
+"""The Slack app: bolt listeners stay thin (ack, drop re-deliveries, hand the text to the command language,
+render the reply). Deploys run in tasks owned by the command language's supervisor, never in a listener.
+
+Inputs: ``/deploy <text>``, mentions (``app_mention`` in channels), and direct messages (``message`` in an IM).
+Slack re-delivers events it thinks were not acknowledged (``retry_attempt`` 1..3) and sends one mention both as
+``app_mention`` and as ``message``; :meth:`SlackBot.first_delivery` lets each human message through once, keyed by
+``event_id`` and by ``(channel, ts)`` in the store (atomic across processes, remembered for ``dedupe_ttl``).
+Buttons (Cancel, Approve, Reject, Roll back) go through the same service entry points, which check the clicker's
+permission; a refusal is shown only to the clicker.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.chat_reporter import SlackRunReporter
+from bot.metrics import Metrics
+from bot.render_replies import Message, render
+from bot.slack_calls import safe
+from commands.replies import Approved, AwaitingApproval, Reply
+from commands.usecases import ChatService
+from deploy.store import Store
+
+log = structlog.get_logger("shipbot.bot")
+_MENTION = re.compile(r"^\s*<@[UW][A-Z0-9]+>\s*")
+RESTARTING = "shipbot is restarting and is not taking commands right now; try again in a minute."
+
+
+class SlackBot:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        service: ChatService,
+        store: Store,
+        reporter: SlackRunReporter,
+        metrics: Metrics,
+        *,
+        signing_secret: str | None = None,
+        dedupe_ttl: float = 3600.0,
+    ) -> None:
+        self.client = client
+        self.service = service
+        self.store = store
+        self.reporter = reporter
+        self.metrics = metrics
+        self.dedupe_ttl = dedupe_ttl
+        self.accepting = True
+        self.app = AsyncApp(
+            client=client,
+            signing_secret=signing_secret,
+            request_verification_enabled=signing_secret is not None,
+            process_before_response=False,
+        )
+        self._register()
+
+    # -- exactly once -----------------------------------------------------------------------------------------
+
+    def first_delivery(self, body: dict[str, Any]) -> bool:
+        """True for the first delivery of a human message; False for re-deliveries and the mention's twin."""
+        event = body.get("event") or {}
+        keys = []
+        if body.get("event_id"):
+            keys.append(f"event:{body['event_id']}")
+        if event.get("channel") and event.get("ts"):
+            keys.append(f"msg:{event['channel']}:{event['ts']}")
+        fresh = [self.store.first_time(k, self.dedupe_ttl) for k in keys]
+        if not all(fresh):
+            log.info("duplicate_delivery_dropped", keys=keys, retry=body.get("retry_attempt"))
+            return False
+        return True
+
+    # -- answering --------------------------------------------------------------------------------------------
+
+    async def answer(
+        self, text: str, user: str, channel: str, *, thread_ts: str | None = None, respond: AsyncRespond | None = None
+    ) -> None:
+        if not self.accepting:
+            await self._post(Message(RESTARTING, ephemeral=True), user, channel, thread_ts, respond)
+            return
+        log.info("command_received", user=user, channel=channel)
+        reply = await self.service.handle(text, user, channel)
+        word = text.split(maxsplit=1)[0].lower() if text.strip() else "-"
+        self.metrics.commands.labels(word[:20], type(reply).__name__).inc()
+        await self._deliver(reply, user, channel, thread_ts, respond)
+
+    async def _deliver(
+        self, reply: Reply, user: str, channel: str, thread_ts: str | None, respond: AsyncRespond | None
+    ) -> None:
+        ts = await self._post(render(reply), user, channel, thread_ts, respond)
+        approval = reply if isinstance(reply, AwaitingApproval) else None
+        if isinstance(reply, Approved) and isinstance(reply.then, AwaitingApproval):  # pragma: no cover
+            approval = reply.then
+        if approval is not None and ts:
+            self.reporter.approval_messages[approval.run.run_id] = (channel, ts)
+
+    async def _post(
+        self, message: Message, user: str, channel: str, thread_ts: str | None, respond: AsyncRespond | None
+    ) -> str | None:
+        if message.ephemeral:
+            if respond is not None:
+                call = respond(
+                    text=message.text, blocks=message.blocks, response_type="ephemeral", replace_original=False
+                )
+                await safe(self.metrics, "response_url", call)
+                return None
+            if not channel.startswith("D"):
+                await safe(
+                    self.metrics,
+                    "chat.postEphemeral",
+                    self.client.chat_postEphemeral(
+                        channel=channel, user=user, text=message.text, blocks=message.blocks, thread_ts=thread_ts
+                    ),
+                )
+                return None
+        data = await safe(
+            self.metrics,
+            "chat.postMessage",
+            self.client.chat_postMessage(
+                channel=channel, text=message.text, blocks=message.blocks, thread_ts=thread_ts, unfurl_links=False
+            ),
+        )
+        return str(data["ts"]) if data and data.get("ts") else None
+
+    # -- listeners --------------------------------------------------------------------------------------------
+
+    def _register(self) -> None:
+        app = self.app
+
+        @app.command("/deploy")
+        async def slash(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+            await ack()
+            await self.answer(str(body.get("text", "")), str(body.get("user_id", "")), str(body.get("channel_id", "")),
+                              respond=respond)  # fmt: skip
+
+        @app.event("app_mention")
+        async def mention(body: dict[str, Any], event: dict[str, Any]) -> None:
+            if not self.first_delivery(body):
+                return
+            text = _MENTION.sub("", str(event.get("text", "")), count=1)
+            await self.answer(text, str(event.get("user", "")), str(event.get("channel", "")),
+                              thread_ts=event.get("thread_ts"))  # fmt: skip
+
+        @app.event("message")
+        async def message(body: dict[str, Any], event: dict[str, Any]) -> None:
+            if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+                return  # channel messages reach the bot as app_mention; edits and bot posts are not commands
+            if not self.first_delivery(body):
+                return
+            text = _MENTION.sub("", str(event.get("text", "")), count=1)
+            await self.answer(text, str(event.get("user", "")), str(event.get("channel", "")))
+
+        def button(handler: Callable[[str, str, str], Awaitable[Reply]]) -> Callable[..., Awaitable[None]]:
+            async def on_click(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+                await ack()
+                user = str((body.get("user") or {}).get("id", ""))
+                channel = str((body.get("channel") or {}).get("id", "")) or str(
+                    (body.get("container") or {}).get("channel_id", "")
+                )
+                value = str(((body.get("actions") or [{}])[0]).get("value", ""))
+                if not self.accepting:
+                    await self._post(Message(RESTARTING, ephemeral=True), user, channel, None, respond)
+                    return
+                reply = await handler(value, user, channel)
+                self.metrics.commands.labels("button", type(reply).__name__).inc()
+                await self._deliver(reply, user, channel, None, respond)
+
+            return on_click
+
+        svc = self.service
+        app.action("run_cancel")(button(svc.cancel))
+        app.action("run_rollback")(button(svc.rollback_run))
+        app.action("run_approve")(button(svc.approve))
+        app.action("run_reject")(button(lambda run_id, user, channel: svc.reject(run_id, user, "", channel)))

@@ -1,0 +1,97 @@
+"""The bot's side of runs and requests (implements :class:`commands.ports.RunReporter`).
+
+``sink_for(run)`` gives each run its own :class:`~bot.reporter.RunReporter` (the live message in the run's channel);
+``notify(notice)`` posts what happens to requests later (queue moves, approvals expiring or decided, runs that could
+not start), updates approval messages so their buttons disappear once decided, and records run metrics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import structlog
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.metrics import Metrics
+from bot.render_replies import render_notice
+from bot.reporter import RunReporter
+from bot.run_view import RunView
+from bot.slack_calls import safe
+from commands.ports import ApprovalDecided, ApprovalExpired, EnginePort, Notice, RunEnded
+from commands.runs import RunRequest
+from deploy.events import EventSink
+
+log = structlog.get_logger("shipbot.bot")
+
+
+class SlackRunReporter:
+    def __init__(
+        self, client: AsyncWebClient, metrics: Metrics, engines: Mapping[str, EnginePort], interval: float = 1.0
+    ) -> None:
+        self.client = client
+        self.metrics = metrics
+        self.engines = engines
+        self.interval = interval
+        self.reports: dict[str, RunReporter] = {}
+        self.approval_messages: dict[str, tuple[str, str]] = {}  # run id -> (channel, ts)
+
+    def sink_for(self, run: RunRequest) -> EventSink:
+        engine = self.engines.get(run.app)
+        report = RunReporter(
+            self.client,
+            self.metrics,
+            run.channel,
+            run.run_id,
+            interval=self.interval,
+            commits=engine.commits_between if engine else None,
+            forced=run.forced,
+            on_finished=self._finished,
+        )
+        self.reports[run.run_id] = report
+        return report
+
+    def _finished(self, view: RunView) -> None:
+        if view.started is None or view.finished is None:
+            return
+        s, f = view.started, view.finished
+        self.metrics.runs.labels(s.kind, s.environment, f.outcome.value).inc()
+        self.metrics.run_duration.labels(s.kind, s.environment).observe(f.duration)
+        self.metrics.run_hosts.observe(len(s.hosts))
+
+    async def notify(self, notice: Notice) -> None:
+        run = notice.run
+        if isinstance(notice, ApprovalDecided | ApprovalExpired):
+            await self._close_approval(notice)
+        if isinstance(notice, RunEnded):
+            report = self.reports.pop(run.run_id, None)
+            if report is not None:
+                await report.wait()
+        message = render_notice(notice)
+        if message is not None:
+            await safe(
+                self.metrics,
+                "chat.postMessage",
+                self.client.chat_postMessage(channel=run.channel, text=message.text, blocks=message.blocks),
+            )
+
+    async def _close_approval(self, notice: ApprovalDecided | ApprovalExpired) -> None:
+        where = self.approval_messages.pop(notice.run.run_id, None)
+        if where is None:
+            return
+        if isinstance(notice, ApprovalDecided):
+            verdict = "approved" if notice.approved else "rejected"
+            line = f"{notice.run.run_id} {verdict} by <@{notice.by}>" if notice.by.isalnum() else verdict
+        else:
+            line = f"{notice.run.run_id}: approval expired"
+        await safe(
+            self.metrics,
+            "chat.update",
+            self.client.chat_update(
+                channel=where[0], ts=where[1], text=line,
+                blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": line}}],
+            ),
+        )  # fmt: skip
+
+    async def drain(self) -> None:
+        for report in list(self.reports.values()):
+            await report.wait()

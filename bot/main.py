@@ -1,0 +1,178 @@
+"""The composition root: the real pieces wired together, for ``shipbot run`` and ``shipbot demo``.
+
+``serve(settings)`` loads every app's config, opens the store (marking runs a dead process left behind as
+interrupted), builds one engine per app, the command language's service, the Slack app, and the ops server, then
+connects over Socket Mode (default) or serves the Events API over HTTP. On SIGTERM or SIGINT it stops taking
+commands, tells waiting requesters, lets running deploys finish within the grace period or cancels and reverts
+them (SHIPBOT_ON_SHUTDOWN), says so in the run's channel, and returns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import structlog
+from aiohttp import web
+from pydantic import ValidationError
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+from bot import logs
+from bot.app import SlackBot
+from bot.chat_reporter import SlackRunReporter
+from bot.groups import SlackGroups
+from bot.metrics import Metrics, start_ops_server
+from bot.settings import Settings, settings_problems
+from bot.slack_calls import make_client
+from commands.usecases import ChatService
+from deploy.config import load_config
+from deploy.engine import Engine
+from deploy.errors import ConfigError
+from deploy.store import Store
+
+log = structlog.get_logger("shipbot.bot")
+
+
+@dataclass
+class Running:
+    """Handles to a started bot, for the demo and for tests."""
+
+    bot: SlackBot
+    service: ChatService
+    store: Store
+    metrics: Metrics
+    ops_port: int
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    connected: Callable[[], bool] = lambda: False
+
+
+def _init_sentry(settings: Settings) -> None:
+    if settings.sentry_dsn is None:
+        return
+    try:
+        import sentry_sdk  # noqa: PLC0415 (optional extra)
+    except ImportError:
+        log.warning("sentry_not_installed", hint="pip install 'shipbot[sentry]'")
+        return
+    sentry_sdk.init(dsn=settings.sentry_dsn.get_secret_value(), send_default_pii=False)
+
+
+async def serve(settings: Settings, ready: Callable[[Running], Awaitable[None]] | None = None) -> None:
+    """Run the bot until SIGTERM/SIGINT (or ``Running.stop`` is set)."""
+    _init_sentry(settings)
+    configs = [load_config(path) for path in settings.config_files]
+    store = Store.in_data_dir(settings.data_dir)
+    for run in store.recover():
+        log.warning("run_interrupted", run_id=run.run_id, environment=run.environment, user=run.user)
+    engines = {c.app: Engine(c, store, settings.data_dir) for c in configs}
+    metrics = Metrics()
+    client = make_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url, metrics)
+    auth = await client.auth_test()
+    bot_user_id = str(auth.get("user_id", ""))
+    reporter = SlackRunReporter(client, metrics, engines, settings.update_interval)
+    service = ChatService(
+        engines, dict.fromkeys(engines, store), SlackGroups(client, metrics), reporter, bot_user_id=bot_user_id
+    )
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    bot = SlackBot(
+        client, service, store, reporter, metrics,
+        signing_secret=secret if settings.mode == "http" else None, dedupe_ttl=settings.dedupe_ttl,
+    )  # fmt: skip
+
+    socket: AsyncSocketModeHandler | None = None
+    http_runner: web.AppRunner | None = None
+
+    def connected() -> bool:
+        if not bot.accepting:
+            return False
+        if socket is not None:
+            return bool(socket.client.is_connected()) if hasattr(socket.client, "is_connected") else True
+        return http_runner is not None
+
+    ops_runner, ops_port = await start_ops_server(metrics, settings.ops_host, settings.ops_port, connected)
+    running = Running(bot, service, store, metrics, ops_port, connected=connected)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, running.stop.set)
+    try:
+        if settings.mode == "socket":
+            assert settings.slack_app_token is not None
+            socket = AsyncSocketModeHandler(bot.app, settings.slack_app_token.get_secret_value(), web_client=client)
+            await socket.connect_async()  # type: ignore[no-untyped-call]
+        else:
+            http_runner = await _serve_http(bot, settings)
+        log.info("bot_started", mode=settings.mode, bot_user_id=bot_user_id, apps=sorted(engines), ops_port=ops_port)
+        if ready is not None:
+            await ready(running)
+        await running.stop.wait()
+    finally:
+        await _shutdown(settings, running, reporter)
+        if socket is not None:
+            with contextlib.suppress(Exception):
+                await socket.close_async()  # type: ignore[no-untyped-call]
+        if http_runner is not None:
+            await http_runner.cleanup()
+        await ops_runner.cleanup()
+        store.close()
+        log.info("bot_stopped")
+
+
+async def _shutdown(settings: Settings, running: Running, reporter: SlackRunReporter) -> None:
+    """Stop taking commands; finish or cancel-and-revert running deploys; report; return."""
+    running.bot.accepting = False
+    active = running.service.supervisor.active()
+    log.info("bot_stopping", active_runs=len(active), on_shutdown=settings.on_shutdown)
+    cancel = settings.on_shutdown == "cancel"
+    try:
+        await asyncio.wait_for(running.service.shutdown(cancel=cancel), None if cancel else settings.shutdown_grace)
+    except TimeoutError:
+        log.warning("shutdown_grace_over", cancelling=len(running.service.supervisor.active()))
+        await running.service.shutdown(cancel=True)
+    await reporter.drain()
+
+
+async def _serve_http(bot: SlackBot, settings: Settings) -> web.AppRunner:
+    async def events(request: web.Request) -> web.Response:
+        bolt_request = await to_bolt_request(request)
+        bolt_response = await bot.app.async_dispatch(bolt_request)
+        return await to_aiohttp_response(bolt_response)
+
+    app = web.Application()
+    app.router.add_post("/slack/events", events)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.http_host, settings.http_port).start()
+    return runner
+
+
+def load_settings() -> Settings | list[str]:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        return settings_problems(exc)
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        from bot.demo import run_demo  # noqa: PLC0415
+
+        return run_demo(args)
+    settings = load_settings()
+    if isinstance(settings, list):
+        for line in settings:
+            print(f"shipbot: {line}", file=sys.stderr)
+        return 2
+    logs.configure(settings.log_format, settings.log_level)
+    try:
+        asyncio.run(serve(settings))
+    except ConfigError as exc:
+        print(f"shipbot: {exc}", file=sys.stderr)
+        return 2
+    return 0

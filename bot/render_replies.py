@@ -1,0 +1,260 @@
+"""Replies and notices from the command language, rendered as Slack messages (pure).
+
+Each function returns a :class:`Message`: fallback text, blocks, and whether it should be ephemeral (only the
+asker sees refusals and help). Everything that came from a person, a host or the repository is escaped.
+Blocks are written to read well on a phone: short sections, no wide tables.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.mrkdwn import code, esc, truncate, user
+from commands.ports import ApprovalDecided, ApprovalExpired, Notice, QueueMoved, RunDropped, RunEnded
+from commands.replies import (
+    Approved,
+    AwaitingApproval,
+    Cancelled,
+    HelpReply,
+    HistoryReply,
+    Locked,
+    NotLocked,
+    Queued,
+    Refusal,
+    Rejected,
+    Reply,
+    RunAccepted,
+    StatusReply,
+    Unlocked,
+    WhereReply,
+)
+from commands.runs import RunRequest
+from deploy.records import Commit, LockRecord
+
+Block = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Message:
+    text: str
+    blocks: list[Block] = field(default_factory=list)
+    ephemeral: bool = False
+
+
+def _section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, 2900)}}
+
+
+def _context(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(text, 2900)}]}
+
+
+def _when(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
+
+
+def _principal(p: str) -> str:
+    if p == "*":
+        return "anyone"
+    return esc(p) if p.startswith("@") else user(p)
+
+
+def _button(action_id: str, label: str, value: str, style: str | None = None) -> Block:
+    b: Block = {"type": "button", "action_id": action_id, "value": value, "text": {"type": "plain_text", "text": label}}
+    if style:
+        b["style"] = style
+    return b
+
+
+def _commits(commits: tuple[Commit, ...] | list[Commit], limit: int = 10) -> str:
+    lines = [f"{code(c.sha[:7])} {esc(truncate(c.subject, 80))} — {esc(c.author)}" for c in commits[:limit]]
+    if len(commits) > limit:
+        lines.append(f"…and {len(commits) - limit} more")
+    return "\n".join(lines)
+
+
+def _lock_line(lock: LockRecord) -> str:
+    until = f", until {_when(lock.expires_at)}" if lock.expires_at else ""
+    return f":lock: locked by {user(lock.owner)} since {_when(lock.since)}{until}: {esc(lock.reason or 'no reason')}"
+
+
+def _run_what(run: RunRequest) -> str:
+    return f"{esc(run.app)} {esc(run.what)} → {esc(run.environment)}"
+
+
+def render(reply: Reply) -> Message:
+    match reply:
+        case Refusal():
+            hint = f"\n{esc(reply.hint)}" if reply.hint else ""
+            return Message(f"{reply.reason}", [_section(f":no_entry: {esc(reply.reason)}{hint}")], ephemeral=True)
+        case HelpReply():
+            if not reply.commands:
+                return Message(
+                    "You may not run any command here.", [_section("You may not run any command here.")], True
+                )
+            lines = [f"{code(c.syntax)} — {esc(c.summary)}" for c in reply.commands]
+            head = f"*{esc(reply.topic)}*" if reply.topic else "*What you can do here*"
+            if reply.topic and not reply.allowed_here:
+                head += " (not allowed for you in this channel)"
+            return Message("shipbot help", [_section(head), _section("\n".join(lines))], ephemeral=True)
+        case StatusReply():
+            blocks: list[Block] = []
+            for view in reply.environments[:12]:
+                title = f"*{esc(view.app)} {esc(view.environment)}*"
+                if view.error:
+                    blocks.append(_section(f"{title}: status unavailable: {esc(view.error)}"))
+                    continue
+                st = view.status
+                lines = []
+                if st is not None:
+                    verdict = ":white_check_mark: consistent" if st.consistent else ":warning: drifted or unreachable"
+                    title += f" — {verdict}"
+                    for h in st.hosts[:20]:
+                        if not h.reachable:
+                            lines.append(f"• {esc(h.address)}: unreachable ({esc(truncate(h.error, 120))})")
+                        else:
+                            lines.append(
+                                f"• {esc(h.address)}: {esc(h.release or 'no release')} {code((h.sha or '-')[:7])}"
+                            )
+                    if len(st.hosts) > 20:
+                        lines.append(f"…and {len(st.hosts) - 20} more hosts")
+                if view.lock:
+                    lines.append(_lock_line(view.lock))
+                for r in view.running:
+                    lines.append(f":large_yellow_circle: running {code(r.run_id)}: {esc(r.what)} by {user(r.user)}")
+                for i, r in enumerate(view.queued, 1):
+                    lines.append(f":hourglass: queued #{i} {code(r.run_id)}: {esc(r.what)} by {user(r.user)}")
+                for r in view.awaiting_approval:
+                    lines.append(f":raised_hand: awaiting approval {code(r.run_id)}: {esc(r.what)} by {user(r.user)}")
+                blocks.append(_section(title + ("\n" + "\n".join(lines) if lines else "")))
+            return Message("status", blocks or [_section("No environments to show.")])
+        case HistoryReply():
+            blocks = []
+            for entry in reply.entries:
+                head = f"*{esc(entry.app)} {esc(entry.environment or 'all environments')}*"
+                lines = [
+                    f"{_when(r.started_at)} {code(r.run_id)} {esc(r.kind)} {esc(r.ref)} {code(r.sha[:7] or '-')} "
+                    f"*{esc(r.state)}* by {user(r.user)}"
+                    for r in entry.runs
+                ] or ["no runs yet"]
+                blocks.append(_section(head + "\n" + "\n".join(lines)))
+            return Message("history", blocks[:40])
+        case WhereReply():
+            lines = [
+                f"{':white_check_mark:' if e.allowed else ':no_entry_sign:'} {esc(e.app)} *{esc(e.environment)}*"
+                + ("" if e.allowed else f" — {esc(e.reason)}")
+                for e in reply.entries
+            ]
+            return Message("where you can deploy", [_section("\n".join(lines) or "No environments configured.")], True)
+        case Locked():
+            return Message(
+                f"{reply.lock.environment} locked",
+                [_section(f"{esc(reply.lock.environment)}: {_lock_line(reply.lock)}")],
+            )
+        case Unlocked():
+            forced = f" (forced: was {user(reply.previous.owner)}'s lock, recorded)" if reply.forced else ""
+            return Message("unlocked", [_section(f":unlock: {esc(reply.previous.environment)} unlocked{forced}")])
+        case NotLocked():
+            return Message("not locked", [_section(f"{esc(reply.environment)} is not locked.")], True)
+        case RunAccepted():
+            forced = " :warning: *forced*" if reply.run.forced else ""
+            return Message(
+                f"starting {reply.run.run_id}",
+                [_context(f"Starting {code(reply.run.run_id)}: {_run_what(reply.run)}{forced}")],
+            )
+        case Queued():
+            ahead = f" behind {esc(reply.ahead.what)} by {user(reply.ahead.user)}" if reply.ahead else ""
+            return Message(
+                f"queued at position {reply.position}",
+                [
+                    _section(
+                        f":hourglass: {_run_what(reply.run)} is queued, position *{reply.position}*{ahead}. "
+                        "It starts by itself when its turn comes."
+                    ),
+                    {"type": "actions", "elements": [_button("run_cancel", "Cancel", reply.run.run_id, "danger")]},
+                ],
+            )
+        case AwaitingApproval():
+            approvers = ", ".join(_principal(p) for p in reply.approvers) or "an approver"
+            blocks = [
+                _section(
+                    f":raised_hand: {user(reply.run.user)} wants to deploy {_run_what(reply.run)}.\n"
+                    f"Needs approval by {approvers} (not the requester), before {_when(reply.expires_at)}."
+                )
+            ]
+            if reply.commits:
+                blocks.append(_context("What will ship:\n" + _commits(reply.commits)))
+            blocks.append(
+                {
+                    "type": "actions",
+                    "block_id": f"approval-{reply.run.run_id}",
+                    "elements": [
+                        _button("run_approve", "Approve", reply.run.run_id, "primary"),
+                        _button("run_reject", "Reject", reply.run.run_id, "danger"),
+                    ],
+                }
+            )
+            return Message(f"approval needed for {reply.run.run_id}", blocks)
+        case Cancelled():
+            return Message(
+                "cancelled", [_section(f":octagonal_sign: {code(reply.run.run_id)} cancelled ({esc(reply.state)})")]
+            )
+        case Approved():
+            then = render(reply.then)
+            line = f":white_check_mark: {code(reply.run.run_id)} approved by {user(reply.by)}"
+            return Message(f"approved {reply.run.run_id}", [_section(line), *then.blocks])
+        case Rejected():
+            why = f": {esc(reply.reason)}" if reply.reason else ""
+            return Message("rejected", [_section(f":x: {code(reply.run.run_id)} rejected by {user(reply.by)}{why}")])
+    raise AssertionError(f"unhandled reply {reply!r}")  # pragma: no cover
+
+
+def render_notice(notice: Notice) -> Message | None:
+    """A notice that needs its own message (run reports cover the rest)."""
+    match notice:
+        case RunEnded():
+            if notice.finished is None and notice.error:
+                return Message(
+                    notice.error, [_section(f":red_circle: {_run_what(notice.run)} could not run: {esc(notice.error)}")]
+                )
+            if notice.lock is not None:
+                return Message(
+                    "locked after rollback", [_section(f"{esc(notice.run.environment)}: {_lock_line(notice.lock)}")]
+                )
+            return None
+        case QueueMoved():
+            return Message(
+                f"{notice.run.run_id} is now #{notice.position}",
+                [
+                    _context(
+                        f":hourglass: {code(notice.run.run_id)} ({_run_what(notice.run)}) "
+                        f"is now #{notice.position} in the queue"
+                    )
+                ],
+            )
+        case RunDropped():
+            hint = f" {esc(notice.hint)}" if notice.hint else ""
+            return Message(
+                notice.reason,
+                [
+                    _section(
+                        f":warning: {user(notice.run.user)}, {_run_what(notice.run)} did not start: "
+                        f"{esc(notice.reason)}.{hint}"
+                    )
+                ],
+            )
+        case ApprovalExpired():
+            return Message(
+                "approval expired",
+                [
+                    _section(
+                        f":hourglass_flowing_sand: {user(notice.run.user)}, the approval for "
+                        f"{code(notice.run.run_id)} expired; ask again."
+                    )
+                ],
+            )
+        case ApprovalDecided():
+            return None
+    return None  # pragma: no cover

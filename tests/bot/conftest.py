@@ -1,0 +1,108 @@
+"""End-to-end fixtures: the real bolt app (``bot.main.serve``) against the local Slack emulator, deploying to real
+sshd hosts from a real git repository."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bot.main import Running, serve
+from bot.settings import Settings
+from slack_emulator.server import SlackEmulator
+from tests.engine.conftest import PIPELINE, app_repo  # noqa: F401 (the fixture, shared)
+from tests.support.gitrepo import GitRepo
+from tests.support.sshd_fleet import FleetFactory, SshdFleet
+
+ACCESS: dict[str, Any] = {
+    "admins": ["U0ADMIN"],
+    "groups": {"deployers": ["U0ALICE", "U0BOB"], "sre": ["U0CAROL"]},
+    "environments": {
+        "staging": {"deploy": ["*"], "lock": ["*"], "rollback": ["*"], "cancel": ["*"]},
+        "production": {
+            "deploy": ["@deployers"],
+            "rollback": ["@deployers", "@sre"],
+            "approve": ["@sre", "@deployers"],
+            "lock": ["@sre"],
+            "approval": "required",
+        },
+    },
+}
+
+
+@dataclass
+class Stack:
+    emu: SlackEmulator
+    fleet: SshdFleet
+    running: Running
+    repo: GitRepo
+    config_path: Path
+
+    async def say(self, user: str, text: str, channel: str = "#deploys") -> str:
+        return await self.emu.post_message(user, channel, f"<@{self.emu.bot_user_id}> {text}")
+
+    async def bot_message(self, predicate: Callable[[Any], bool], timeout: float = 30.0) -> Any:
+        return await self.emu.wait_for(lambda m: m.user == self.emu.bot_user_id and predicate(m), timeout)
+
+
+StackFactory = Callable[..., Awaitable[Stack]]
+
+
+@pytest.fixture
+async def stack(
+    tmp_path: Path, sshd_fleet: FleetFactory, app_repo: GitRepo
+) -> AsyncIterator[StackFactory]:
+    """``s = await stack(hosts=2, pipeline=..., emulator options)``: everything started, stopped at teardown."""
+    started: list[tuple[asyncio.Task[None], Running | None, SlackEmulator]] = []
+
+    async def make(hosts: int = 2, pipeline: dict[str, Any] | None = None, **emu_options: Any) -> Stack:
+        fleet = await sshd_fleet(hosts)
+        half = max(1, hosts // 2)
+        data = fleet.config_yaml(
+            repo=app_repo.path,
+            environments={"staging": range(half), "production": range(half, hosts) if hosts > 1 else range(1)},
+            pipeline=pipeline or PIPELINE,
+            shared={"dirs": ["log"]},
+            access=ACCESS,
+        )
+        config_path = tmp_path / "shipbot.yml"
+        config_path.write_text(yaml.safe_dump(data))
+        emu = SlackEmulator(**emu_options)
+        await emu.start()
+        settings = Settings(
+            SLACK_BOT_TOKEN=emu.bot_token,
+            SLACK_APP_TOKEN=emu.app_token,
+            SLACK_API_URL=emu.api_url,
+            SHIPBOT_CONFIG=str(config_path),
+            SHIPBOT_DATA_DIR=tmp_path / "data",
+            SHIPBOT_OPS_PORT=0,
+            SHIPBOT_UPDATE_INTERVAL=0.2,
+            SHIPBOT_ON_SHUTDOWN="cancel",
+        )
+        ready: asyncio.Future[Running] = asyncio.get_running_loop().create_future()
+
+        async def on_ready(running: Running) -> None:
+            ready.set_result(running)
+
+        task = asyncio.create_task(serve(settings, on_ready))
+        done, _ = await asyncio.wait([task, ready], timeout=20, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            task.result()  # raises what went wrong
+        running = ready.result()
+        started.append((task, running, emu))
+        await emu.wait_connections(1, 10)
+        return Stack(emu, fleet, running, app_repo, config_path)
+
+    try:
+        yield make
+    finally:
+        for task, running, emu in started:
+            if running is not None:
+                running.stop.set()
+            await asyncio.wait_for(task, 60)
+            await emu.stop()
