@@ -32,7 +32,7 @@ from bot.settings import Settings, settings_problems
 from bot.slack_calls import make_client
 from commands.usecases import ChatService
 from deploy.config import load_config
-from deploy.engine import Engine
+from deploy.engine import Engine, new_run_id
 from deploy.errors import ConfigError
 from deploy.store import Store
 
@@ -77,7 +77,12 @@ async def serve(settings: Settings, ready: Callable[[Running], Awaitable[None]] 
     bot_user_id = str(auth.get("user_id", ""))
     reporter = SlackRunReporter(client, metrics, engines, settings.update_interval)
     service = ChatService(
-        engines, dict.fromkeys(engines, store), SlackGroups(client, metrics), reporter, bot_user_id=bot_user_id
+        engines,
+        dict.fromkeys(engines, store),
+        SlackGroups(client, metrics),
+        reporter,
+        bot_user_id=bot_user_id,
+        run_ids=new_run_id,
     )
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     bot = SlackBot(

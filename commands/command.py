@@ -1,0 +1,120 @@
+"""The commands a message can be, as frozen dataclasses that carry only validated text (pure data).
+
+Every string field holds either a name taken from the config (app, environment, task, role or host), a ref
+that passed :func:`deploy.refs.ref_problem`, a run id or release id matching a strict pattern, or a free-text
+reason that passed :func:`commands.grammar.reason_problem`. Nothing a person typed reaches a field unchecked.
+
+``Command.verb`` is the command's name in replies, ``shipbot parse --json`` and help.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+
+@dataclass(frozen=True)
+class Deploy:
+    """``deploy [APP] [REF] [to] ENV[/ROLE-OR-HOST]``; ``default_ref`` when the environment's ref was used."""
+
+    verb: ClassVar[str] = "deploy"
+    app: str
+    environment: str
+    ref: str
+    target: str | None = None
+    force: bool = False
+    default_ref: bool = False
+
+
+@dataclass(frozen=True)
+class Rollback:
+    """``rollback [APP] ENV [to RELEASE|SHA]``; ``to`` is ``None`` for the previous good release."""
+
+    verb: ClassVar[str] = "rollback"
+    app: str
+    environment: str
+    to: str | None = None
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """``cancel [RUN-ID|[APP] ENV]``; all ``None`` means "my run, if I have exactly one"."""
+
+    verb: ClassVar[str] = "cancel"
+    run_id: str | None = None
+    app: str | None = None
+    environment: str | None = None
+
+
+@dataclass(frozen=True)
+class Status:
+    verb: ClassVar[str] = "status"
+    app: str | None = None
+    environment: str | None = None
+
+
+@dataclass(frozen=True)
+class History:
+    verb: ClassVar[str] = "history"
+    app: str | None = None
+    environment: str | None = None
+    limit: int = 10
+
+
+@dataclass(frozen=True)
+class Lock:
+    verb: ClassVar[str] = "lock"
+    app: str
+    environment: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Unlock:
+    verb: ClassVar[str] = "unlock"
+    app: str
+    environment: str
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class WhereCanIDeploy:
+    verb: ClassVar[str] = "where"
+    app: str | None = None
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """``run [APP] TASK on ENV[/ROLE]``."""
+
+    verb: ClassVar[str] = "run"
+    app: str
+    task: str
+    environment: str
+    target: str | None = None
+
+
+@dataclass(frozen=True)
+class Approve:
+    verb: ClassVar[str] = "approve"
+    run_id: str
+
+
+@dataclass(frozen=True)
+class Reject:
+    verb: ClassVar[str] = "reject"
+    run_id: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Help:
+    """``help [COMMAND]``; ``topic`` is a command word from :data:`commands.help_text.SYNTAX`."""
+
+    verb: ClassVar[str] = "help"
+    topic: str | None = None
+
+
+Command = (
+    Deploy | Rollback | Cancel | Status | History | Lock | Unlock | WhereCanIDeploy | RunTask | Approve | Reject | Help
+)

@@ -1,0 +1,64 @@
+"""Each command's syntax and one-line summary, the single source for help and for every "Try: ..." hint (pure).
+
+``SYNTAX`` maps the command word to a :class:`CommandHelp`. ``action`` names the policy action the command needs
+(``None`` for read-only commands everyone may use), so help can list only what the asker may do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CommandHelp:
+    word: str
+    syntax: str
+    summary: str
+    action: str | None = None
+
+
+SYNTAX: dict[str, CommandHelp] = {
+    h.word: h
+    for h in (
+        CommandHelp(
+            "deploy",
+            "deploy [APP] [REF] to ENV[/ROLE-OR-HOST]",
+            "deploy a branch, tag or commit (the environment's default ref when none is given)",
+            "deploy",
+        ),
+        CommandHelp(
+            "deploy!",
+            "deploy! [APP] [REF] to ENV",
+            "deploy through a freeze or ahead of the queue, where you may force; always reported loudly",
+            "force",
+        ),
+        CommandHelp(
+            "rollback",
+            "rollback [APP] ENV [to RELEASE|SHA]",
+            "put the previous good release back (then lock the environment)",
+            "rollback",
+        ),
+        CommandHelp("cancel", "cancel [RUN-ID|ENV]", "stop a run (hosts already switched are reverted)", "cancel"),
+        CommandHelp("status", "status [APP] [ENV]", "what runs where, locks, queue and running deploys"),
+        CommandHelp("history", "history [APP] [ENV] [N]", "the last N runs"),
+        CommandHelp("lock", "lock [APP] ENV [for REASON]", "keep others from deploying an environment", "lock"),
+        CommandHelp("unlock", "unlock [APP] ENV [--force]", "release your lock (admins: --force for others')"),
+        CommandHelp("where", "where can I deploy [APP]", "the environments you may deploy to from here"),
+        CommandHelp("run", "run [APP] TASK on ENV[/ROLE]", "run a configured task", "task"),
+        CommandHelp("approve", "approve RUN-ID", "approve someone else's deploy that waits for approval", "approve"),
+        CommandHelp("reject", "reject RUN-ID [REASON]", "reject a deploy that waits for approval", "approve"),
+        CommandHelp("help", "help [COMMAND]", "this list, or one command's syntax"),
+    )
+}
+
+# Words that mean a command; ``environments`` and ``envs`` are ``where``.
+COMMAND_WORDS: dict[str, str] = {word: word for word in SYNTAX} | {"environments": "where", "envs": "where"}
+
+
+def syntax(word: str) -> str:
+    """``deploy [APP] [REF] to ENV[/ROLE-OR-HOST]`` for ``deploy``, in backticks."""
+    return f"`{SYNTAX[word].syntax}`"
+
+
+def try_hint(word: str) -> str:
+    return f"Try: {syntax(word)}"

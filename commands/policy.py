@@ -1,0 +1,280 @@
+"""Who may do what, where, and when: an actor and a command in, a :class:`Decision` out (pure).
+
+Order of checks for an action in an environment (the first refusal wins, and says why and what to do):
+
+1. No ``access`` section: everyone may do everything (documented default for demos and small teams).
+2. An environment without rules under ``access.environments`` is for admins only.
+3. The actor must match the action's list (``*``, their user ID, or an ``@group`` they belong to).
+4. ``channels`` limits where deploys, rollbacks and tasks to the environment may be asked for.
+5. ``deploy!`` needs the ``force`` list; a freeze window refuses a deploy unless it is forced.
+
+Admins pass 2-4; each check they pass only as admins is named in ``Decision.overrides`` so the caller records
+it. Admins do not pass a freeze silently either: they force like anyone allowed to. Approval is a two-person
+rule nobody skips, admins included: ``Decision.approval_required`` tells the caller to wait for an approver who
+is not the requester (:func:`decide_approval`). Unlocking someone else's lock is :func:`decide_unlock`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from commands.access_config import DEFAULT_APPROVAL_TIMEOUT, AccessConfig, AppPolicy, EnvironmentAccess
+from commands.clock import when
+from commands.command import (
+    Approve,
+    Cancel,
+    Command,
+    Deploy,
+    Help,
+    History,
+    Lock,
+    Reject,
+    Rollback,
+    RunTask,
+    Status,
+    Unlock,
+    WhereCanIDeploy,
+)
+from commands.freeze import active_freeze
+from commands.help_text import SYNTAX, syntax
+from commands.identity import Actor
+from deploy.records import LockRecord
+
+OPEN_REASON = "no access rules are configured, so everyone may do everything"
+_DOING = {
+    "deploy": "deploy to {env}",
+    "force": "force deploys to {env}",
+    "rollback": "roll back {env}",
+    "cancel": "cancel runs in {env}",
+    "lock": "lock {env}",
+    "unlock": "unlock someone else's lock on {env}",
+    "task": "run tasks in {env}",
+    "approve": "approve deploys to {env}",
+}
+_CHANNEL_BOUND = ("deploy", "rollback", "task")
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str
+    overrides: tuple[str, ...] = ()
+    hint: str = ""
+    approval_required: bool = False
+    approvers: tuple[str, ...] = ()
+    approval_timeout: float = DEFAULT_APPROVAL_TIMEOUT
+    queue: bool = False
+    forced: bool = False
+
+
+def describe(principals: Iterable[str]) -> str:
+    """``@deployers, @sre or U0CAROL``; ``everyone`` for ``*``; ``admins only`` for none."""
+    names = ["everyone" if p == "*" else p for p in principals]
+    if not names:
+        return "admins only"
+    if len(names) == 1:
+        return names[0]
+    return ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def matches(principals: Iterable[str], actor: Actor) -> bool:
+    for principal in principals:
+        if principal in ("*", actor.user_id):
+            return True
+        if principal.startswith("@") and principal[1:] in actor.groups:
+            return True
+    return False
+
+
+def is_admin(access: AccessConfig | None, actor: Actor) -> bool:
+    return access is None or matches(access.admins, actor)
+
+
+def _rules(policy: AppPolicy, environment: str) -> EnvironmentAccess | None:
+    return None if policy.access is None else policy.access.environments.get(environment)
+
+
+def may(policy: AppPolicy, actor: Actor, action: str, environment: str, channel: str | None = None) -> bool:
+    """Membership (and, with ``channel``, the channel rule) only: no freeze, no overrides reported."""
+    if policy.access is None or is_admin(policy.access, actor):
+        return True
+    rules = _rules(policy, environment)
+    if rules is None or not matches(rules.principals(action), actor):
+        return False
+    return not (channel is not None and action in _CHANNEL_BOUND and rules.channels and channel not in rules.channels)
+
+
+def decide_action(
+    policy: AppPolicy,
+    actor: Actor,
+    action: str,
+    environment: str,
+    channel: str,
+    now: datetime,
+    *,
+    force: bool = False,
+) -> Decision:
+    """May ``actor`` do ``action`` (deploy, rollback, cancel, lock, unlock, task, approve) in ``environment``?"""
+    doing = _DOING[action].format(env=environment)
+    if policy.access is None:
+        return Decision(True, OPEN_REASON, forced=force)
+    access = policy.access
+    admin = is_admin(access, actor)
+    overrides: list[str] = []
+    rules = access.environments.get(environment)
+    if rules is None:
+        if not admin:
+            return Decision(
+                False,
+                f"{environment} has no rules under access.environments, so only admins may {doing}",
+                hint="An admin can add rules for it to the config.",
+            )
+        overrides.append(f"admin: {environment} has no access rules")
+        rules = EnvironmentAccess()
+    listed = rules.principals(action)
+    if matches(listed, actor):
+        reason = f"{actor.user_id} may {doing} ({describe(listed)})"
+    elif admin:
+        reason = f"{actor.user_id} may {doing} as an admin"
+        if not overrides:
+            overrides.append(f"admin: not in {environment}'s {action} list ({describe(listed)})")
+    else:
+        return Decision(
+            False,
+            f"{actor.user_id} may not {doing}: that is for {describe(listed)}",
+            hint="`where can I deploy` lists what you may do; an admin can change access in the config.",
+        )
+    if action in _CHANNEL_BOUND and rules.channels and channel not in rules.channels:
+        allowed_in = describe(rules.channels)
+        if not admin:
+            return Decision(
+                False,
+                f"{environment} may only be changed from channel {allowed_in}, not {channel or 'from here'}",
+                hint=f"Ask again in {allowed_in}.",
+            )
+        overrides.append(f"admin: asked from {channel}, outside {environment}'s channels ({allowed_in})")
+    if action == "deploy":
+        may_force = admin or matches(rules.force, actor)
+        if force and not may_force:
+            return Decision(
+                False,
+                f"{actor.user_id} may not force deploys to {environment}: that is for {describe(rules.force)}",
+                hint="Drop the `!` to deploy normally.",
+            )
+        hit = active_freeze(access.freeze, environment, now)
+        if hit is not None:
+            if not force:
+                tip = f"You may force it with {syntax('deploy!')}." if may_force else "Wait until it ends."
+                return Decision(False, f"{environment} is frozen: {hit.reason}, {hit.until()}", hint=tip)
+            overrides.append(f"forced through a freeze: {hit.reason}, {hit.until()}")
+    return Decision(
+        True,
+        reason,
+        tuple(overrides),
+        approval_required=action == "deploy" and rules.approval == "required",
+        approvers=rules.principals("approve"),
+        approval_timeout=rules.approval_timeout,
+        queue=rules.queue,
+        forced=force,
+    )
+
+
+def decide(
+    policies: Mapping[str, AppPolicy], actors: Mapping[str, Actor], command: Command, channel: str, now: datetime
+) -> Decision:
+    """Decide a parsed command. ``actors`` maps app -> the asker as that app's policy sees them.
+
+    Commands whose environment is only known later (approve/reject/cancel by run id, unlock without
+    ``--force``) are allowed here with a reason saying what will be checked; the service checks them against
+    the run or the lock with :func:`decide_action`, :func:`decide_approval` and :func:`decide_unlock`.
+    """
+    match command:
+        case Deploy(app=app, environment=env, force=force):
+            return decide_action(policies[app], actors[app], "deploy", env, channel, now, force=force)
+        case Rollback(app=app, environment=env):
+            return decide_action(policies[app], actors[app], "rollback", env, channel, now)
+        case RunTask(app=app, environment=env):
+            return decide_action(policies[app], actors[app], "task", env, channel, now)
+        case Lock(app=app, environment=env):
+            return decide_action(policies[app], actors[app], "lock", env, channel, now)
+        case Unlock(app=app, environment=env, force=True):
+            return decide_action(policies[app], actors[app], "unlock", env, channel, now)
+        case Unlock():
+            return Decision(True, "the lock's owner may unlock it; anyone else needs --force and the right to")
+        case Cancel(app=str(app), environment=str(env)):
+            return decide_action(policies[app], actors[app], "cancel", env, channel, now)
+        case Cancel():
+            return Decision(True, "anyone may cancel their own run; others' runs need the cancel right there")
+        case Approve() | Reject():
+            places = [
+                f"{app} {env}"
+                for app, policy in policies.items()
+                for env in policy.environments
+                if may(policy, actors[app], "approve", env)
+            ]
+            if not places:
+                return Decision(False, "you may not approve deploys anywhere", hint="Ask someone who may.")
+            return Decision(True, f"approvers there may decide, never the requester; you may in {', '.join(places)}")
+        case Status() | History() | WhereCanIDeploy() | Help():
+            return Decision(True, "everyone may read status, history and help")
+    raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
+
+
+def decide_approval(
+    policy: AppPolicy, actor: Actor, requester: str, environment: str, channel: str, now: datetime
+) -> Decision:
+    """May ``actor`` approve (or reject) ``requester``'s deploy? Never their own, whoever they are."""
+    if actor.user_id == requester:
+        rules = _rules(policy, environment)
+        who = describe(rules.principals("approve")) if rules else "an admin"
+        return Decision(False, "you cannot approve your own deploy", hint=f"Ask someone else: {who}.")
+    return decide_action(policy, actor, "approve", environment, channel, now)
+
+
+def decide_unlock(
+    policy: AppPolicy, actor: Actor, lock: LockRecord, force: bool, channel: str, now: datetime
+) -> Decision:
+    """The owner unlocks; anyone else needs ``--force`` and to be an admin or on the ``unlock`` list."""
+    if lock.owner == actor.user_id:
+        return Decision(True, f"{actor.user_id} holds the lock")
+    held = f"{lock.environment} is locked by {lock.owner} since {when(lock.since)}: {lock.reason or 'no reason given'}"
+    can_force = policy.access is None or decide_action(policy, actor, "unlock", lock.environment, channel, now).allowed
+    if not force:
+        hint = (
+            f"You may override it with `unlock {lock.environment} --force` (recorded)."
+            if can_force
+            else f"Ask {lock.owner} to unlock it, or an admin."
+        )
+        return Decision(False, f"{held}; only they can unlock it", hint=hint)
+    if not can_force:
+        return Decision(False, f"{held}; only they or an admin can unlock it", hint=f"Ask {lock.owner} or an admin.")
+    return Decision(
+        True, f"{actor.user_id} may remove others' locks", (f"unlocked {lock.owner}'s lock ({lock.reason})",)
+    )
+
+
+def _needs(policy: AppPolicy, action: str, environment: str) -> bool:
+    """Approving only means something where approval is required."""
+    if action != "approve" or policy.access is None:
+        return True
+    rules = _rules(policy, environment)
+    return rules is not None and rules.approval == "required"
+
+
+def allowed_topics(policies: Mapping[str, AppPolicy], actors: Mapping[str, Actor], channel: str) -> tuple[str, ...]:
+    """The command words ``help`` shows: read-only ones always, the others where the actor may use them here
+    (approve and reject only where approval is required)."""
+    words = []
+    for word, info in SYNTAX.items():
+        if info.action is None:
+            words.append(word)
+            continue
+        if any(
+            may(policy, actors[app], info.action, env, channel) and _needs(policy, info.action, env)
+            for app, policy in policies.items()
+            for env in policy.environments
+        ):
+            words.append(word)
+    return tuple(words)

@@ -1,0 +1,150 @@
+"""What the service answers, as typed values the chat side renders (pure data).
+
+Every message gets exactly one :data:`Reply`. Refusals carry the reason and what to do instead. Anything that
+happens later (a queued deploy starting, a run ending, an approval expiring) reaches the bot as a
+:data:`commands.ports.Notice`. Text fields are safe to show; IDs (``U…``) are plain, for the bot to render as
+mentions where it wants to ping someone. ``RunRequest.forced`` and ``overrides`` are to be shown loudly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from commands.help_text import CommandHelp
+from commands.runs import Busy, RunRequest
+from deploy.records import Commit, EnvironmentStatus, LockRecord, RunRecord
+
+
+@dataclass(frozen=True)
+class Refusal:
+    reason: str
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class HelpReply:
+    commands: tuple[CommandHelp, ...]
+    topic: str | None = None
+    allowed_here: bool = True  # for ``help TOPIC``: may the asker use it in this channel
+
+
+@dataclass(frozen=True)
+class EnvironmentView:
+    app: str
+    environment: str
+    status: EnvironmentStatus | None
+    error: str = ""  # why status could not be read
+    lock: LockRecord | None = None
+    running: tuple[RunRequest, ...] = ()
+    queued: tuple[RunRequest, ...] = ()
+    awaiting_approval: tuple[RunRequest, ...] = ()
+
+
+@dataclass(frozen=True)
+class StatusReply:
+    environments: tuple[EnvironmentView, ...]
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    app: str
+    environment: str | None
+    runs: tuple[RunRecord, ...]
+
+
+@dataclass(frozen=True)
+class HistoryReply:
+    entries: tuple[HistoryEntry, ...]
+
+
+@dataclass(frozen=True)
+class WhereEntry:
+    app: str
+    environment: str
+    allowed: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class WhereReply:
+    entries: tuple[WhereEntry, ...]
+
+
+@dataclass(frozen=True)
+class Locked:
+    app: str
+    lock: LockRecord
+
+
+@dataclass(frozen=True)
+class Unlocked:
+    app: str
+    previous: LockRecord
+    forced: bool = False  # someone else's lock removed (recorded)
+
+
+@dataclass(frozen=True)
+class NotLocked:
+    app: str
+    environment: str
+
+
+@dataclass(frozen=True)
+class RunAccepted:
+    """The run started now; its progress goes to the reporter's sink."""
+
+    run: RunRequest
+    commits: tuple[Commit, ...] = ()
+
+
+@dataclass(frozen=True)
+class Queued:
+    run: RunRequest
+    position: int  # 1 = next
+    ahead: Busy | None = None
+
+
+@dataclass(frozen=True)
+class AwaitingApproval:
+    run: RunRequest
+    commits: tuple[Commit, ...]
+    approvers: tuple[str, ...]  # principals: user IDs, @groups, "*"
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    run: RunRequest
+    state: str  # running (reverting now) | queued | awaiting approval
+
+
+@dataclass(frozen=True)
+class Approved:
+    run: RunRequest
+    by: str
+    then: RunAccepted | Queued | Refusal
+
+
+@dataclass(frozen=True)
+class Rejected:
+    run: RunRequest
+    by: str
+    reason: str
+
+
+Reply = (
+    Refusal
+    | HelpReply
+    | StatusReply
+    | HistoryReply
+    | WhereReply
+    | Locked
+    | Unlocked
+    | NotLocked
+    | RunAccepted
+    | Queued
+    | AwaitingApproval
+    | Cancelled
+    | Approved
+    | Rejected
+)

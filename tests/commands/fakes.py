@@ -1,0 +1,183 @@
+"""Small in-memory fakes of the commands ports (no mock library): an engine, a lock store, groups, a reporter."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from commands.ports import Notice
+from commands.runs import RunRequest
+from deploy.config import Config
+from deploy.errors import EnvironmentLocked, RefNotFound
+from deploy.events import Event, EventSink, Outcome, RunFinished, null_sink
+from deploy.records import Commit, EnvironmentStatus, HostStatus, LockRecord, RunRecord
+
+REFS = {"main": "a" * 40, "release": "b" * 40, "feature/x": "c" * 40, "v1.4.2": "d" * 40}
+
+
+class Clock:
+    def __init__(self, now: float = 1_780_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FakeEngine:
+    def __init__(self, config: Config, clock: Clock) -> None:
+        self.config = config
+        self.clock = clock
+        self.calls: list[tuple[object, ...]] = []
+        self.hold = False
+        self.gates: dict[str, asyncio.Event] = {}
+        self.outcome = Outcome.SUCCESS
+        self.records: list[RunRecord] = []
+        self.deployed: dict[str, str] = {}
+
+    def release(self, run_id: str) -> None:
+        self.gates.setdefault(run_id, asyncio.Event()).set()
+
+    async def resolve_ref(self, ref: str) -> str:
+        if ref in REFS:
+            return REFS[ref]
+        raise RefNotFound(f"{self.config.app} has no branch, tag or commit {ref!r}")
+
+    async def commits_between(self, old_sha: str | None, new_sha: str, limit: int = 20) -> list[Commit]:
+        return [Commit(new_sha, "U0ALICE", "Add the new login"), Commit("e" * 40, "U0BOB", "Fix the cart")][:limit]
+
+    async def _run(
+        self,
+        kind: str,
+        environment: str,
+        ref: str,
+        sha: str,
+        user: str,
+        run_id: str,
+        sink: EventSink,
+        forced: bool = False,
+    ) -> RunFinished:
+        record = RunRecord(
+            run_id, kind, self.config.app, environment, user, ref, sha, "rel", "running", self.clock(), forced=forced
+        )
+        self.records.insert(0, record)
+        state = "success" if self.outcome is Outcome.SUCCESS else "failed"
+        try:
+            if self.hold:
+                await self.gates.setdefault(run_id, asyncio.Event()).wait()
+        except asyncio.CancelledError:
+            self.records[self.records.index(record)] = RunRecord(
+                **{**record.__dict__, "state": "cancelled", "finished_at": self.clock()}
+            )
+            raise
+        self.records[self.records.index(record)] = RunRecord(
+            **{**record.__dict__, "state": state, "finished_at": self.clock()}
+        )
+        if kind == "deploy" and state == "success":
+            self.deployed[environment] = sha
+        return RunFinished(run_id, self.outcome, f"{kind} {state}", 1.0)
+
+    async def deploy(
+        self,
+        environment: str,
+        ref: str | None,
+        *,
+        user: str,
+        hosts_filter: str | None = None,
+        sink: EventSink = null_sink,
+        run_id: str | None = None,
+        sha: str | None = None,
+        forced: bool = False,
+    ) -> RunFinished:
+        self.calls.append(("deploy", environment, ref, user, hosts_filter, run_id, sha, forced))
+        return await self._run("deploy", environment, ref or "", sha or "", user, run_id or "", sink, forced)
+
+    async def rollback(
+        self,
+        environment: str,
+        *,
+        to: str | None = None,
+        user: str,
+        sink: EventSink = null_sink,
+        run_id: str | None = None,
+    ) -> RunFinished:
+        self.calls.append(("rollback", environment, to, user, run_id))
+        return await self._run("rollback", environment, to or "", "f" * 40, user, run_id or "", sink)
+
+    async def run_task(
+        self,
+        name: str,
+        environment: str,
+        *,
+        user: str,
+        hosts_filter: str | None = None,
+        sink: EventSink = null_sink,
+        run_id: str | None = None,
+    ) -> RunFinished:
+        self.calls.append(("task", name, environment, user, hosts_filter, run_id))
+        return await self._run("task", environment, "", "", user, run_id or "", sink)
+
+    async def status(self, environment: str) -> EnvironmentStatus:
+        sha = self.deployed.get(environment)
+        return EnvironmentStatus(self.config.app, environment, (HostStatus("web1", True, "rel", sha),))
+
+    def history(self, environment: str | None = None, limit: int = 20) -> list[RunRecord]:
+        return [r for r in self.records if environment in (None, r.environment)][:limit]
+
+    def deployed_sha(self, environment: str) -> str | None:
+        return self.deployed.get(environment)
+
+
+class FakeStore:
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.locks: dict[str, LockRecord] = {}
+        self.audit: list[tuple[str, str, str, str]] = []
+
+    def lock(self, environment: str, owner: str, reason: str, expires_at: float | None = None) -> LockRecord:
+        held = self.locks.get(environment)
+        if held is not None and held.owner != owner:
+            raise EnvironmentLocked(environment, held.owner, held.reason, str(held.since))
+        self.locks[environment] = LockRecord(environment, owner, reason, self.clock(), expires_at)
+        return self.locks[environment]
+
+    def unlock(self, environment: str, by: str, force: bool = False) -> LockRecord | None:
+        return self.locks.pop(environment, None)
+
+    def get_lock(self, environment: str) -> LockRecord | None:
+        return self.locks.get(environment)
+
+    def record_audit(self, actor: str, action: str, environment: str, detail: str) -> None:
+        self.audit.append((actor, action, environment, detail))
+
+
+@dataclass
+class FakeGroups:
+    handles: dict[str, frozenset[str]] = field(default_factory=dict)
+    asked: list[str] = field(default_factory=list)
+
+    async def members(self, handle: str) -> frozenset[str]:
+        self.asked.append(handle)
+        return self.handles.get(handle, frozenset())
+
+
+@dataclass
+class FakeReporter:
+    notices: list[Notice] = field(default_factory=list)
+    started: list[str] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+    def sink_for(self, run: RunRequest) -> EventSink:
+        self.started.append(run.run_id)
+        return self.events.append
+
+    async def notify(self, notice: Notice) -> None:
+        self.notices.append(notice)
+
+
+class RunIds:
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __call__(self) -> str:
+        self.n += 1
+        return f"r{self.n:04d}"
