@@ -23,6 +23,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -240,12 +241,45 @@ class Config(_Model):
                 raise ValueError(f"{key!r} is not an environment variable name (A-Z, 0-9, _)")
         return value
 
-    @model_validator(mode="after")
-    def _aliases_point_somewhere(self) -> Config:
-        for alias, target in self.aliases.items():
-            if target not in self.environments:
+    @field_validator("aliases")
+    @classmethod
+    def _aliases_point_somewhere(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        environments = info.data.get("environments") or {}
+        for alias, target in value.items():
+            if target not in environments:
                 raise ValueError(f"alias {alias!r} points to {target!r}, which is not an environment")
-        return self
+        return value
+
+    @field_validator("environments")
+    @classmethod
+    def _hosts_unique_with_default_port(
+        cls, value: dict[str, Environment], info: ValidationInfo
+    ) -> dict[str, Environment]:
+        ssh = info.data.get("ssh")
+        default_port = ssh.port if isinstance(ssh, Ssh) else 22
+        for name, env in value.items():
+            seen: set[tuple[str, int]] = set()
+            for host in env.hosts:
+                key = (host.address, host.port or default_port)
+                if key in seen:
+                    raise ValueError(f"environment {name!r} lists host {host.address} port {key[1]} twice")
+                seen.add(key)
+        return value
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key written twice in one mapping (YAML keeps the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} is written twice in one mapping", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def _key_path(loc: tuple[int | str, ...]) -> str:
@@ -290,8 +324,10 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         raise ConfigError(file, ["file not found; pass --config FILE or set SHIPBOT_CONFIG"]) from exc
     except OSError as exc:
         raise ConfigError(file, [f"cannot read the file: {exc.strerror}"]) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(file, [f"not UTF-8 text (byte {exc.start})"]) from exc
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

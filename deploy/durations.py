@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
@@ -13,9 +14,13 @@ def parse_duration(value: str | float | int) -> float:
     if isinstance(value, bool):
         raise ValueError("expected a duration like 30s, 5m or 1h, not a boolean")
     if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise ValueError(f"{value!r} is not a duration; write it like 30s, 5m, 1h30m or 500ms")
         if value < 0:
             raise ValueError("a duration may not be negative")
         return float(value)
+    if not isinstance(value, str):
+        raise ValueError(f"expected a duration like 30s, 5m or 1h, not {type(value).__name__}")
     text = value.strip().lower().replace(" ", "")
     if not text:
         raise ValueError("expected a duration like 30s, 5m or 1h")
@@ -24,6 +29,8 @@ def parse_duration(value: str | float | int) -> float:
     except ValueError:
         pass
     else:
+        if not math.isfinite(seconds):
+            raise ValueError(f"{value!r} is not a duration; write it like 30s, 5m, 1h30m or 500ms")
         if seconds < 0:
             raise ValueError("a duration may not be negative")
         return seconds

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from deploy import remote
 from deploy.config import Config, HealthCheck
 from deploy.errors import UsageError
+from deploy.redact import Redactor
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class DeployPlan:
     keep_releases: int = 5
     keep_failed_releases: bool = False
     restart_command: str | None = None  # the operator's restart, also run in the previous release on revert
+    secret_values: tuple[str, ...] = field(default=(), repr=False)  # redacted from describe()
 
     def restart_in(self, hp: HostPlan, release: str, sha: str | None) -> str | None:
         """The restart command run in another release (a revert or a rollback), with that release's variables."""
@@ -85,12 +87,12 @@ class DeployPlan:
                 lines.append(f"    restart: {hp.restart.command}")
             if hp.healthcheck:
                 lines.append(f"    healthcheck: {hp.healthcheck.run}")
-        return "\n".join(lines)
+        return Redactor(self.secret_values)("\n".join(lines))
 
 
 def new_release_id(now: datetime | None = None) -> str:
     """Capistrano's release id: UTC ``YYYYMMDDHHMMSS``."""
-    return (now or datetime.now(UTC)).strftime("%Y%m%d%H%M%S")
+    return (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%d%H%M%S")
 
 
 def environment_hosts(config: Config, environment: str) -> list[Host]:
@@ -153,6 +155,10 @@ def plan_deploy(
     host_plans = []
     for host in hosts:
         d = host.deploy_to
+        if not release:  # a rollback: hosts, variables, restart timeout and healthcheck; no release to prepare
+            restart_only = Step("restart", "", t.restart) if p.restart else None
+            host_plans.append(HostPlan(host, (), restart_only, p.healthcheck, env))
+            continue
         steps = [Step("setup", remote.setup(d, release, dirs, files), t.command)]
         if p.transfer == "upload":
             steps.append(Step("upload", remote.unpack(d, release), t.transfer, stdin_archive=True))
@@ -171,7 +177,7 @@ def plan_deploy(
         host_plans.append(HostPlan(host, tuple(steps), restart, p.healthcheck, env))
 
     migrate_host = migrate = None
-    if p.migrate:
+    if p.migrate and release:
         roles = set(p.migrate.roles)
         candidate = next((h for h in hosts if roles & set(h.roles)), None)
         if candidate is not None:
@@ -190,4 +196,5 @@ def plan_deploy(
         keep_releases=config.keep_releases,
         keep_failed_releases=config.keep_failed_releases,
         restart_command=p.restart,
+        secret_values=tuple(v for v in (secrets or {}).values() if v),
     )

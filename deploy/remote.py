@@ -31,6 +31,8 @@ def releases_dir(deploy_to: str) -> str:
 
 
 def release_dir(deploy_to: str, release: str) -> str:
+    if not release or "/" in release or release in (".", ".."):
+        raise ValueError(f"{release!r} is not a release id")
     return posixpath.join(deploy_to, "releases", release)
 
 
@@ -65,12 +67,10 @@ def setup(deploy_to: str, release: str, shared_dirs: Sequence[str], shared_files
     parts = [f"mkdir -p {' '.join(q(d) for d in dirs)}"]
     for f in shared_files:
         path = posixpath.join(deploy_to, "shared", f)
-        parts.append(
-            f"{{ test -e {q(path)} || {{ echo {q(f'shared file {path} is missing: create it on the host')} >&2; "
-            f"exit 3; }}; }}"
-        )
+        missing = q(f"shared file {path} is missing: create it on the host")
+        parts.append(f"{{ test -e {q(path)} || {{ printf '%s\\n' {missing} >&2; exit 3; }}; }}")
     rel = release_dir(deploy_to, release)
-    parts.append(f"{{ test ! -e {q(rel)} || {{ echo {q(f'release {rel} already exists')} >&2; exit 3; }}; }}")
+    parts.append(f"{{ test ! -e {q(rel)} || {{ printf '%s\\n' {q(f'release {rel} already exists')} >&2; exit 3; }}; }}")
     return " && ".join(parts)
 
 
@@ -164,7 +164,8 @@ def mark_failed(deploy_to: str, release: str) -> str:
 
 def kill_group(pgid: int, signal: str = "TERM") -> str:
     """Signal a whole remote process group (a step that timed out or was cancelled)."""
-    return f"kill -{signal} -- -{int(pgid)} 2>/dev/null || true"
+    # "-s SIG --" is the form both dash's and bash's built-in kill read the same way ("kill -SIG -- -PGID" is not)
+    return f"kill -s {signal} -- -{int(pgid)} 2>/dev/null || true"
 
 
 def with_pgid(command: str) -> str:

@@ -170,7 +170,7 @@ class Store:
     def host_steps(self, run_id: str) -> list[dict[str, object]]:
         cur = self._db.execute(
             "SELECT host, step, ok, exit_status, duration, output_tail, error FROM host_steps "
-            "WHERE run_id = ? ORDER BY at",
+            "WHERE run_id = ? ORDER BY at, rowid",
             (run_id,),
         )
         names = [c[0] for c in cur.description]

@@ -11,7 +11,7 @@ import pytest
 from deploy.config import Config, parse_config
 from deploy.engine import Engine
 from deploy.store import Store
-from tests.support.gitrepo import GitRepo, make_app_repo
+from tests.support.gitrepo import GitRepo
 from tests.support.sshd_fleet import FleetFactory, SshdFleet
 
 PIPELINE: dict[str, Any] = {
@@ -22,11 +22,6 @@ PIPELINE: dict[str, Any] = {
 }
 
 EngineFactory = Callable[..., Awaitable[tuple[Engine, SshdFleet]]]
-
-
-@pytest.fixture
-def app_repo(tmp_path: Path) -> GitRepo:
-    return make_app_repo(tmp_path / "repo")
 
 
 @pytest.fixture

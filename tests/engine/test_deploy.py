@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import subprocess
 from pathlib import Path
 
@@ -31,6 +32,11 @@ def name(fleet: SshdFleet, i: int) -> str:
 def releases_of(fleet: SshdFleet, i: int) -> list[str]:
     d = fleet.hosts[i].local_deploy_to / "releases"
     return sorted(p.name for p in d.iterdir()) if d.exists() else []
+
+
+def unique_sleep() -> str:
+    """A sleep no other test run on this machine is running, so pgrep finds only this test's processes."""
+    return f"sleep {random.randint(100_000, 999_999)}"
 
 
 def pgrep(pattern: str) -> list[str]:
@@ -73,7 +79,9 @@ async def test_git_transfer_makes_each_host_fetch_the_pinned_sha(make_engine: En
 
 
 async def test_failing_build_on_one_host_switches_no_host(make_engine: EngineFactory) -> None:
-    engine, fleet = await make_engine(hosts=3, pipeline={**PIPELINE, "build": ["test ! -e ../../FAIL_BUILD && ./build.sh"]})
+    engine, fleet = await make_engine(
+        hosts=3, pipeline={**PIPELINE, "build": ["test ! -e ../../FAIL_BUILD && ./build.sh"]}
+    )
     first = await engine.deploy("staging", "main", user="U0ALICE")
     before = [current_of(fleet, i) for i in range(3)]
     (fleet.hosts[1].local_deploy_to / "FAIL_BUILD").touch()
@@ -148,7 +156,8 @@ async def test_retention_keeps_the_newest_releases_and_the_rollback_target(make_
 
 
 async def test_cancel_kills_remote_steps_and_leaves_the_fleet_as_it_was(make_engine: EngineFactory) -> None:
-    engine, fleet = await make_engine(hosts=2, pipeline={**PIPELINE, "build": ["sleep 4711"]})
+    sleep = unique_sleep()
+    engine, fleet = await make_engine(hosts=2, pipeline={**PIPELINE, "build": [sleep]})
     started = asyncio.Event()
 
     def sink(event: Event) -> None:
@@ -158,12 +167,12 @@ async def test_cancel_kills_remote_steps_and_leaves_the_fleet_as_it_was(make_eng
     task = asyncio.create_task(engine.deploy("staging", "main", user="U0ALICE", sink=sink))
     await asyncio.wait_for(started.wait(), 20)
     await asyncio.sleep(0.3)
-    assert pgrep("sleep 4711"), "the build is running on the hosts"
+    assert pgrep(sleep), "the build is running on the hosts"
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
 
-    assert [] == pgrep("sleep 4711"), "no remote process left running"
+    assert [] == pgrep(sleep), "no remote process left running"
     assert [None, None] == [current_of(fleet, i) for i in range(2)]
     assert [[], []] == [releases_of(fleet, i) for i in range(2)]
     run = engine.history("staging")[0]
@@ -172,15 +181,14 @@ async def test_cancel_kills_remote_steps_and_leaves_the_fleet_as_it_was(make_eng
 
 
 async def test_a_step_that_times_out_is_killed_on_the_host(make_engine: EngineFactory) -> None:
-    engine, fleet = await make_engine(
-        hosts=1, pipeline={**PIPELINE, "build": ["sleep 4712"]}, timeouts={"build": "1s"}
-    )
+    sleep = unique_sleep()
+    engine, fleet = await make_engine(hosts=1, pipeline={**PIPELINE, "build": [sleep]}, timeouts={"build": "1s"})
 
     result = await engine.deploy("staging", "main", user="U0ALICE")
 
     assert Outcome.FAILED == result.outcome
     assert f"{name(fleet, 0)}: build failed: timed out after 1s" in result.message
-    assert [] == pgrep("sleep 4712")
+    assert [] == pgrep(sleep)
 
 
 async def test_a_changed_host_key_is_refused_and_nothing_is_touched(make_engine: EngineFactory) -> None:
@@ -258,7 +266,9 @@ async def test_an_unknown_ref_is_refused_with_a_suggestion(make_engine: EngineFa
     assert [] == releases_of(fleet, 0)
 
 
-async def test_secrets_are_redacted_from_step_output(make_engine: EngineFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_secrets_are_redacted_from_step_output(
+    make_engine: EngineFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SHOP_DB_PASSWORD", "hunter2-very-secret")
     pipeline = {**PIPELINE, "build": ['echo "connecting with $SHOP_DB_PASSWORD"; exit 1']}
     engine, _ = await make_engine(hosts=1, pipeline=pipeline, secret_env=["SHOP_DB_PASSWORD"])

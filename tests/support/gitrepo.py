@@ -54,11 +54,16 @@ class GitRepo:
 def make_app_repo(path: Path) -> GitRepo:
     """``main`` (v1), ``feature/new-login`` (v2), ``broken-health`` (health check fails), tag ``v1.0.0``."""
     repo = GitRepo(path)
-    repo.commit("first version", {"VERSION": "v1\n", "health.sh": "#!/bin/sh\nexit 0\n", "build.sh": "#!/bin/sh\necho built > BUILT\n"})
+    repo.commit(
+        "first version",
+        {"VERSION": "v1\n", "health.sh": "#!/bin/sh\nexit 0\n", "build.sh": "#!/bin/sh\necho built > BUILT\n"},
+    )
     repo.git("tag", "v1.0.0")
     repo.branch("feature/new-login")
     repo.commit("new login page", {"VERSION": "v2\n"})
     repo.branch("broken-health", "main")
-    repo.commit("break the health check", {"VERSION": "v3-broken\n", "health.sh": "#!/bin/sh\necho unhealthy >&2\nexit 1\n"})
+    repo.commit(
+        "break the health check", {"VERSION": "v3-broken\n", "health.sh": "#!/bin/sh\necho unhealthy >&2\nexit 1\n"}
+    )
     repo.checkout("main")
     return repo

@@ -1,0 +1,41 @@
+"""Shared fixtures."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.gitrepo import GitRepo, make_app_repo
+from tests.support.sshd_fleet import FleetFactory, SshdFleet, sshd_unavailable_reason
+
+
+@pytest.fixture
+async def sshd_fleet(tmp_path: Path) -> AsyncIterator[FleetFactory]:
+    """``fleet = await sshd_fleet(3, **SshdFleet options)``: real sshd hosts, all stopped at teardown.
+
+    Skips the test when the OpenSSH server is not installed; mark such tests ``@pytest.mark.sshd``.
+    """
+    reason = sshd_unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    fleets: list[SshdFleet] = []
+
+    async def make(count: int = 3, **options: Any) -> SshdFleet:
+        fleet = SshdFleet(tmp_path / f"fleet{len(fleets) + 1}", count, **options)
+        fleets.append(fleet)
+        return await fleet.astart()
+
+    try:
+        yield make
+    finally:
+        for fleet in fleets:
+            fleet.stop()
+
+
+@pytest.fixture
+def app_repo(tmp_path: Path) -> GitRepo:
+    """A real git repo of a tiny app: ``main`` (v1), ``feature/new-login`` (v2), ``broken-health``, tag ``v1.0.0``."""
+    return make_app_repo(tmp_path / "repo")

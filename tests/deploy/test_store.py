@@ -1,0 +1,393 @@
+"""deploy.store: the run slot, people's locks, dedupe keys, recovery after a crash, and run history."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from deploy.errors import EnvironmentBusy, EnvironmentLocked
+from deploy.records import LockRecord, RunRecord
+from deploy.store import Store
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+INTERRUPTED = "the shipbot process running it stopped before it ended; check status"
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "shipbot.sqlite3"
+
+
+@pytest.fixture
+def store(db_path: Path) -> Iterator[Store]:
+    s = Store(db_path)
+    yield s
+    s.close()
+
+
+def run(
+    run_id: str,
+    environment: str = "production",
+    *,
+    app: str = "shop",
+    user: str = "U0ALICE",
+    kind: str = "deploy",
+    started_at: float = 1000.0,
+) -> RunRecord:
+    return RunRecord(
+        run_id, kind, app, environment, user, "main", SHA, "20261123090000", "running", started_at, hosts=3
+    )
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def execute(db_path: Path, sql: str, *args: object) -> None:
+    """Change the database the way another process would: through its own connection."""
+    db = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        db.execute(sql, args)
+    finally:
+        db.close()
+
+
+def since_text(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
+
+
+# -- the run slot ---------------------------------------------------------------------------------------------
+
+
+def test_a_started_run_is_recorded_as_running_and_holds_the_environment(store: Store) -> None:
+    store.start_run(run("r1"), "shop main (0123456)")
+    assert (run("r1"), run("r1")) == (store.get_run("r1"), store.active_run("shop", "production"))
+
+
+def test_a_second_run_in_the_same_environment_is_refused_naming_who_deploys_what(store: Store) -> None:
+    store.start_run(run("r1"), "shop main (0123456)")
+    with pytest.raises(EnvironmentBusy) as caught:
+        store.start_run(run("r2", user="U0BOB"), "shop feature (abcdef0)")
+    err = caught.value
+    assert (
+        "production is busy: U0ALICE is deploying shop main (0123456) (run r1). Try again when it ends.",
+        ("production", "r1", "U0ALICE", "shop main (0123456)"),
+        None,
+        run("r1"),
+    ) == (
+        str(err),
+        (err.environment, err.run_id, err.user, err.what),
+        store.get_run("r2"),
+        store.active_run("shop", "production"),
+    )
+
+
+def test_another_process_sharing_the_database_sees_the_environment_busy(store: Store, db_path: Path) -> None:
+    store.start_run(run("r1"), "shop main (0123456)")
+    other = Store(db_path)
+    try:
+        with pytest.raises(EnvironmentBusy) as caught:
+            other.start_run(run("r2", user="U0BOB"), "shop v2")
+    finally:
+        other.close()
+    assert ("r1", "U0ALICE") == (caught.value.run_id, caught.value.user)
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        pytest.param(run("r2", "staging"), id="other-environment"),
+        pytest.param(run("r2", app="blog"), id="other-app-same-environment-name"),
+    ],
+)
+def test_runs_in_different_environments_or_apps_do_not_block_each_other(store: Store, second: RunRecord) -> None:
+    store.start_run(run("r1"), "shop main")
+    store.start_run(second, "other")
+    assert (run("r1"), second) == (
+        store.active_run("shop", "production"),
+        store.active_run(second.app, second.environment),
+    )
+
+
+def test_finishing_a_run_records_its_outcome_and_frees_the_environment(store: Store) -> None:
+    store.start_run(run("r1"), "shop main")
+    before = time.time()
+    store.finish_run("r1", "success", "3 hosts on 0123456")
+    after = time.time()
+    finished = store.get_run("r1")
+    assert finished is not None
+    assert finished.finished_at is not None
+    assert (True, None) == (before <= finished.finished_at <= after, store.active_run("shop", "production"))
+    expected = RunRecord(
+        "r1", "deploy", "shop", "production", "U0ALICE", "main", SHA, "20261123090000", "success", 1000.0,
+        finished.finished_at, "3 hosts on 0123456", 3, False,
+    )  # fmt: skip
+    assert expected == finished
+    store.start_run(run("r2", user="U0BOB"), "shop v2")
+    assert run("r2", user="U0BOB") == store.active_run("shop", "production")
+
+
+def test_a_runs_outcome_is_recorded_once(store: Store) -> None:
+    store.start_run(run("r1"), "shop main")
+    store.finish_run("r1", "failed", "web2: build failed")
+    store.finish_run("r1", "success", "late report")
+    record = store.get_run("r1")
+    assert ("failed", "web2: build failed") == ((record.state, record.message) if record else None)
+
+
+def test_a_run_started_with_force_remembers_it(store: Store) -> None:
+    record = RunRecord("r1", "rollback", "shop", "production", "U0ALICE", "", SHA, "r", "running", 5.0, forced=True)
+    store.start_run(record, "rollback")
+    assert record == store.get_run("r1")
+
+
+def test_sha_and_release_can_be_filled_in_after_the_run_starts(store: Store) -> None:
+    store.start_run(run("r1"), "shop main")
+    store.update_run("r1", sha="f" * 40, release="20261123100000")
+    updated = store.get_run("r1")
+    assert ("f" * 40, "20261123100000") == ((updated.sha, updated.release) if updated else None)
+
+
+# -- recovery -------------------------------------------------------------------------------------------------
+
+
+def test_recover_marks_a_run_whose_process_died_as_interrupted_and_frees_the_slot(store: Store, db_path: Path) -> None:
+    store.start_run(run("r1"), "shop main")
+    execute(db_path, "UPDATE runs SET pid = ? WHERE run_id = 'r1'", dead_pid())
+    before = time.time()
+    recovered = store.recover()
+    interrupted = store.get_run("r1")
+    assert interrupted is not None
+    assert interrupted.finished_at is not None
+    expected = RunRecord(
+        "r1", "deploy", "shop", "production", "U0ALICE", "main", SHA, "20261123090000", "interrupted", 1000.0,
+        interrupted.finished_at, INTERRUPTED, 3, False,
+    )  # fmt: skip
+    audit = [(actor, action, env, json.loads(detail)) for _, actor, action, env, detail in store.audit()]
+    assert ([expected], expected, True, None, [("shipbot", "interrupted", "", {"run": "r1"})]) == (
+        recovered,
+        interrupted,
+        interrupted.finished_at >= before,
+        store.active_run("shop", "production"),
+        audit,
+    )
+
+
+def test_starting_a_run_recovers_a_slot_left_by_a_dead_process(store: Store, db_path: Path) -> None:
+    store.start_run(run("r1"), "shop main")
+    execute(db_path, "UPDATE runs SET pid = ? WHERE run_id = 'r1'", dead_pid())
+    store.start_run(run("r2", user="U0BOB"), "shop v2")
+    old = store.get_run("r1")
+    assert ("interrupted", run("r2", user="U0BOB")) == (
+        old.state if old else None,
+        store.active_run("shop", "production"),
+    )
+
+
+def test_recover_leaves_a_run_whose_process_is_alive(store: Store) -> None:
+    store.start_run(run("r1"), "shop main")
+    assert ([], run("r1")) == (store.recover(), store.active_run("shop", "production"))
+
+
+def test_recover_leaves_runs_held_by_another_machine(store: Store, db_path: Path) -> None:
+    store.start_run(run("r1"), "shop main")
+    node = socket.gethostname() + "-elsewhere"
+    execute(db_path, "UPDATE runs SET pid = ?, node = ? WHERE run_id = 'r1'", dead_pid(), node)
+    assert ([], run("r1")) == (store.recover(), store.active_run("shop", "production"))
+
+
+def test_recover_treats_a_run_without_a_pid_as_interrupted(store: Store, db_path: Path) -> None:
+    store.start_run(run("r1"), "shop main")
+    execute(db_path, "UPDATE runs SET pid = NULL WHERE run_id = 'r1'")
+    assert (["r1"], None) == ([r.run_id for r in store.recover()], store.active_run("shop", "production"))
+
+
+# -- people's locks -------------------------------------------------------------------------------------------
+
+
+def test_a_lock_is_recorded_with_owner_reason_and_time(store: Store) -> None:
+    before = time.time()
+    lock = store.lock("production", "U0ALICE", "release freeze", expires_at=None)
+    assert (True, LockRecord("production", "U0ALICE", "release freeze", lock.since, None), lock) == (
+        before <= lock.since <= time.time(),
+        lock,
+        store.get_lock("production"),
+    )
+
+
+def test_someone_else_cannot_take_a_lock_and_is_told_who_holds_it(store: Store) -> None:
+    lock = store.lock("production", "U0ALICE", "release freeze")
+    with pytest.raises(EnvironmentLocked) as caught:
+        store.lock("production", "U0BOB", "my turn")
+    expected = f"production is locked by U0ALICE since {since_text(lock.since)}: release freeze. Ask them to unlock it."
+    assert (expected, lock) == (str(caught.value), store.get_lock("production"))
+
+
+def test_relocking_your_own_lock_updates_the_reason_and_keeps_the_time(store: Store) -> None:
+    first = store.lock("production", "U0ALICE", "release freeze")
+    second = store.lock("production", "U0ALICE", "still frozen", expires_at=9e9)
+    expected = LockRecord("production", "U0ALICE", "still frozen", first.since, 9e9)
+    assert (expected, expected) == (second, store.get_lock("production"))
+
+
+def test_the_owner_unlocks_without_an_audit_entry(store: Store) -> None:
+    lock = store.lock("production", "U0ALICE", "release freeze")
+    assert (lock, None, []) == (store.unlock("production", "U0ALICE"), store.get_lock("production"), store.audit())
+
+
+def test_someone_else_cannot_unlock_without_force(store: Store) -> None:
+    lock = store.lock("production", "U0ALICE", "")
+    with pytest.raises(EnvironmentLocked) as caught:
+        store.unlock("production", "U0BOB")
+    expected = (
+        f"production is locked by U0ALICE since {since_text(lock.since)}: no reason given. Ask them to unlock it."
+    )
+    assert (expected, lock) == (str(caught.value), store.get_lock("production"))
+
+
+def test_a_forced_unlock_by_someone_else_is_recorded_in_the_audit(store: Store) -> None:
+    lock = store.lock("production", "U0ALICE", "release freeze")
+    removed = store.unlock("production", "U0ADMIN", force=True)
+    audit = [(actor, action, env, json.loads(detail)) for _, actor, action, env, detail in store.audit()]
+    expected_audit = [("U0ADMIN", "force-unlock", "production", {"owner": "U0ALICE", "reason": "release freeze"})]
+    assert (lock, None, expected_audit) == (removed, store.get_lock("production"), audit)
+
+
+def test_unlocking_an_environment_nobody_locked_is_nothing(store: Store) -> None:
+    assert (None, []) == (store.unlock("production", "U0ALICE", force=True), store.audit())
+
+
+def test_locks_are_per_environment(store: Store) -> None:
+    store.lock("production", "U0ALICE", "freeze")
+    staging = store.lock("staging", "U0BOB", "testing")
+    assert staging == store.get_lock("staging")
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "still_locked"),
+    [
+        pytest.param(-1.0, False, id="expired"),
+        pytest.param(3600.0, True, id="not-yet-expired"),
+    ],
+)
+def test_an_expired_lock_is_gone(store: Store, expires_in: float, still_locked: bool) -> None:
+    lock = store.lock("production", "U0ALICE", "short freeze", expires_at=time.time() + expires_in)
+    assert (lock if still_locked else None) == store.get_lock("production")
+
+
+def test_someone_else_may_lock_once_a_lock_has_expired(store: Store) -> None:
+    store.lock("production", "U0ALICE", "short freeze", expires_at=time.time() - 1)
+    lock = store.lock("production", "U0BOB", "my turn")
+    assert ("U0BOB", lock) == (lock.owner, store.get_lock("production"))
+
+
+def test_unlocking_an_expired_lock_is_nothing(store: Store) -> None:
+    store.lock("production", "U0ALICE", "short freeze", expires_at=time.time() - 1)
+    assert (None, []) == (store.unlock("production", "U0BOB", force=True), store.audit())
+
+
+# -- dedupe ---------------------------------------------------------------------------------------------------
+
+
+def test_a_key_is_new_only_the_first_time_it_is_seen(store: Store) -> None:
+    assert [True, False, True, False] == [
+        store.first_time("event:Ev1"),
+        store.first_time("event:Ev1"),
+        store.first_time("event:Ev2"),
+        store.first_time("event:Ev2"),
+    ]
+
+
+def test_a_key_is_new_again_after_its_ttl(store: Store, db_path: Path) -> None:
+    execute(db_path, "INSERT INTO seen VALUES ('event:Ev1', ?)", time.time() - 7200)
+    execute(db_path, "INSERT INTO seen VALUES ('event:Ev2', ?)", time.time() - 60)
+    assert [True, False] == [store.first_time("event:Ev1", ttl=3600), store.first_time("event:Ev2", ttl=3600)]
+
+
+def test_two_processes_agree_a_key_is_new_exactly_once(store: Store, db_path: Path) -> None:
+    other = Store(db_path)
+    try:
+        answers = [store.first_time("event:Ev1"), other.first_time("event:Ev1")]
+    finally:
+        other.close()
+    assert [True, False] == answers
+
+
+# -- history --------------------------------------------------------------------------------------------------
+
+
+def finished(store: Store, record: RunRecord, state: str) -> None:
+    store.start_run(record, "x")
+    store.finish_run(record.run_id, state, "")
+
+
+def test_history_lists_newest_first_filtered_and_limited(store: Store) -> None:
+    finished(store, run("r1", started_at=100.0), "success")
+    finished(store, run("r2", "staging", started_at=300.0), "failed")
+    finished(store, run("r3", started_at=200.0), "failed")
+    finished(store, run("r4", app="blog", started_at=400.0), "success")
+    assert (
+        ["r4", "r2", "r3", "r1"],
+        ["r3", "r1"],
+        ["r2"],
+        ["r3", "r1"],
+        ["r4", "r2"],
+    ) == (
+        [r.run_id for r in store.list_runs()],
+        [r.run_id for r in store.list_runs("shop", "production")],
+        [r.run_id for r in store.list_runs("shop", "staging")],
+        [r.run_id for r in store.list_runs(environment="production", app="shop")],
+        [r.run_id for r in store.list_runs(limit=2)],
+    )
+
+
+def test_the_last_success_is_the_newest_successful_deploy_or_rollback(store: Store) -> None:
+    finished(store, run("r1", started_at=100.0), "success")
+    finished(store, run("r2", kind="rollback", started_at=200.0), "success")
+    finished(store, run("r3", started_at=300.0), "failed")
+    finished(store, run("r4", kind="task", started_at=400.0), "success")
+    finished(store, run("r5", "staging", started_at=500.0), "success")
+    last = store.last_success("shop", "production")
+    last_deploy = store.last_success("shop", "production", kinds=("deploy",))
+    assert ("r2", "r1", None) == (
+        last.run_id if last else None,
+        last_deploy.run_id if last_deploy else None,
+        store.last_success("blog", "production"),
+    )
+
+
+def test_step_results_are_kept_per_run_in_order(store: Store) -> None:
+    store.start_run(run("r1"), "x")
+    store.record_step("r1", "web1", "setup", True, 0, 0.1, "", "")
+    store.record_step("r1", "web1", "build", False, 2, 1.5, "make: *** Error 2", "web1: build failed: exit 2")
+    store.record_step("r2", "web1", "setup", True, 0, 0.1, "", "")
+    expected = [
+        {"host": "web1", "step": "setup", "ok": 1, "exit_status": 0, "duration": 0.1, "output_tail": "", "error": ""},
+        {
+            "host": "web1",
+            "step": "build",
+            "ok": 0,
+            "exit_status": 2,
+            "duration": 1.5,
+            "output_tail": "make: *** Error 2",
+            "error": "web1: build failed: exit 2",
+        },
+    ]
+    assert expected == store.host_steps("r1")
+
+
+def test_the_database_lives_in_the_data_dir(tmp_path: Path) -> None:
+    s = Store.in_data_dir(tmp_path / "state")
+    try:
+        assert tmp_path / "state" / "shipbot.sqlite3" == s.path
+    finally:
+        s.close()
