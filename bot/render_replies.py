@@ -160,9 +160,11 @@ def render(reply: Reply) -> Message:
             return Message("not locked", [_section(f"{esc(reply.environment)} is not locked.")], True)
         case RunAccepted():
             forced = " :warning: *forced*" if reply.run.forced else ""
+            # the run's own report follows at once; only a forced run is announced to everyone
             return Message(
                 f"starting {reply.run.run_id}",
                 [_context(f"Starting {code(reply.run.run_id)}: {_run_what(reply.run)}{forced}")],
+                ephemeral=not reply.run.forced,
             )
         case Queued():
             ahead = f" behind {esc(reply.ahead.what)} by {user(reply.ahead.user)}" if reply.ahead else ""
