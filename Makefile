@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test check lint typecheck layers bench clean
+.PHONY: install demo test check lint typecheck layers bench bench-install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,13 @@ typecheck: $(STAMP)
 
 layers: $(STAMP)
 	$(BIN)/lint-imports
+
+bench-install: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[bench]'
+
+bench: bench-install
+	$(BIN)/python -m bench.fanout
+	$(BIN)/python -m bench.chat
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info

@@ -84,8 +84,9 @@ class RunReporter:
         while True:
             await self._dirty.wait()
             self._dirty.clear()
-            await self._publish()
-            if view.finished is not None:
+            finished = view.finished is not None  # decided before publishing: an end that arrives meanwhile
+            await self._publish()  # sets the flag again and is published on the next turn
+            if finished:
                 await self._post_thread(view.thread_lines())
                 await self._final()
                 return

@@ -15,7 +15,7 @@ import yaml
 from bot.main import Running, serve
 from bot.settings import Settings
 from slack_emulator.server import SlackEmulator
-from tests.engine.conftest import PIPELINE, app_repo  # noqa: F401 (the fixture, shared)
+from tests.engine.conftest import PIPELINE
 from tests.support.gitrepo import GitRepo
 from tests.support.sshd_fleet import FleetFactory, SshdFleet
 
@@ -54,9 +54,7 @@ StackFactory = Callable[..., Awaitable[Stack]]
 
 
 @pytest.fixture
-async def stack(
-    tmp_path: Path, sshd_fleet: FleetFactory, app_repo: GitRepo
-) -> AsyncIterator[StackFactory]:
+async def stack(tmp_path: Path, sshd_fleet: FleetFactory, app_repo: GitRepo) -> AsyncIterator[StackFactory]:
     """``s = await stack(hosts=2, pipeline=..., emulator options)``: everything started, stopped at teardown."""
     started: list[tuple[asyncio.Task[None], Running | None, SlackEmulator]] = []
 
@@ -106,3 +104,13 @@ async def stack(
                 running.stop.set()
             await asyncio.wait_for(task, 60)
             await emu.stop()
+
+
+async def dump(emu: SlackEmulator, channel: str = "#deploys") -> str:
+    """The channel as text, for failure messages."""
+    out = []
+    for m in await emu.messages(channel):
+        out.append(f"{m.get('ts')} {m.get('user')} {m.get('text')!r} edits={len(m.get('edits', []))}")
+        for r in m.get("replies", []):
+            out.append(f"    {r.get('user')} {r.get('text')!r}")
+    return "\n".join(out)

@@ -21,3 +21,113 @@ async def test_a_mention_deploys_and_the_report_ends_green(stack: StackFactory) 
     final = await s.bot_message(lambda m: m.thread_ts == report.ts and "finished" in m.text)
     assert final.text.startswith(":large_green_circle:")
     assert (s.fleet.hosts[0].local_deploy_to / "current" / "VERSION").read_text() == "v2\n"
+
+
+async def test_the_slash_command_deploys_too(stack: StackFactory) -> None:
+    s = await stack(hosts=2)
+
+    await s.emu.slash_command("bob", "#deploys", "/deploy", "deploy main to stg")
+
+    report = await s.bot_message(lambda m: ":large_green_circle:" in str(m.blocks) and "Deploy" in m.text)
+    assert s.repo.sha("main")[:7] in str(report.blocks)
+    assert "<@U0BOB>" in str(report.blocks)
+
+
+async def test_production_waits_for_an_approver_who_is_not_the_requester(stack: StackFactory) -> None:
+    s = await stack(hosts=2)
+
+    await s.say("alice", "deploy v1.0.0 to production")
+    ask = await s.bot_message(lambda m: "approval" in m.text.lower() and "run_approve" in str(m.blocks))
+    run_id = next(
+        e["value"]
+        for b in ask.blocks
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == "run_approve"
+    )
+
+    await s.emu.click("alice", "#deploys", ask.ts, "run_approve", value=run_id)
+    refusal = await s.emu.wait_for(lambda m: "not" in m.text.lower() and m.user == s.emu.bot_user_id and m.ephemeral_to)
+    assert "U0ALICE" == refusal.ephemeral_to or "requester" in refusal.text.lower()
+    assert not (s.fleet.hosts[1].local_deploy_to / "current").exists(), "nothing deployed on the requester's click"
+
+    await s.emu.click("bob", "#deploys", ask.ts, "run_approve", value=run_id)
+    report = await s.bot_message(lambda m: ":large_green_circle:" in str(m.blocks) and "production" in m.text)
+    assert s.repo.sha("v1.0.0")[:7] in str(report.blocks)
+    closed = await s.emu.message("#deploys", ask.ts)
+    assert closed is not None and "run_approve" not in str(closed.blocks), "the approval buttons are gone"
+
+
+async def test_an_unauthorized_user_is_refused_with_a_reason(stack: StackFactory) -> None:
+    s = await stack(hosts=2)
+
+    await s.say("carol", "deploy main to production")
+
+    refusal = await s.emu.wait_for(lambda m: m.user == s.emu.bot_user_id and bool(m.ephemeral_to))
+    assert "production" in refusal.text
+    assert not (s.fleet.hosts[1].local_deploy_to / "current").exists()
+
+
+async def test_a_redelivered_and_double_delivered_message_deploys_once(stack: StackFactory) -> None:
+    s = await stack(hosts=2)
+
+    await s.say("alice", "deploy main to staging")
+    for delivery in await s.emu.deliveries("events_api"):
+        await s.emu.redeliver(delivery)
+    await s.bot_message(lambda m: ":large_green_circle:" in str(m.blocks))
+
+    reports = [m for m in await s.emu.messages("#deploys") if m["user"] == s.emu.bot_user_id and "Deploy" in m["text"]]
+    assert 1 == len(reports)
+    assert 1 == len(s.running.store.list_runs("shop", "staging"))
+
+
+async def test_cancel_button_stops_the_run_and_reverts(stack: StackFactory) -> None:
+    s = await stack(hosts=2, pipeline={"build": ["sleep 4713"]})
+
+    await s.say("alice", "deploy main to staging")
+    report = await s.bot_message(lambda m: "run_cancel" in str(m.blocks) and "Deploy" in m.text)
+    run_id = report.text.split()[1].rstrip(":")
+    await s.emu.click("alice", "#deploys", report.ts, "run_cancel", value=run_id)
+
+    ended = await s.bot_message(lambda m: m.ts == report.ts and ":red_circle:" in str(m.blocks))
+    assert "cancelled" in str(ended.blocks)
+    assert not (s.fleet.hosts[0].local_deploy_to / "current").exists()
+
+
+async def test_the_rollback_button_goes_back_to_the_previous_release(stack: StackFactory) -> None:
+    s = await stack(hosts=2)
+    await s.say("alice", "deploy main to staging")
+    await s.bot_message(lambda m: ":large_green_circle:" in str(m.blocks) and "main" in m.text)
+    await s.say("alice", "deploy feature/new-login to staging")
+    second = await s.bot_message(lambda m: ":large_green_circle:" in str(m.blocks) and "feature/new-login" in m.text)
+
+    run_id = second.text.split()[1].rstrip(":")
+    await s.emu.click("bob", "#deploys", second.ts, "run_rollback", value=run_id)
+
+    await s.bot_message(lambda m: "Rollback" in m.text and ":large_green_circle:" in str(m.blocks))
+    assert (s.fleet.hosts[0].local_deploy_to / "current" / "VERSION").read_text() == "v1\n"
+
+
+async def test_a_storm_of_429s_does_not_stop_the_deploy_and_the_message_ends_right(stack: StackFactory) -> None:
+    s = await stack(hosts=2)
+    await s.emu.storm("chat.update", 6, retry_after=1)
+
+    await s.say("alice", "deploy main to staging")
+
+    await s.bot_message(lambda m: ":large_green_circle:" in str(m.blocks), timeout=60)
+    statuses = [c.status for c in await s.emu.calls("chat.update")]
+    assert 429 in statuses
+    assert "ok" == s.running.store.list_runs("shop", "staging")[0].state.replace("success", "ok")
+
+
+async def test_a_socket_disconnect_mid_deploy_reconnects_and_the_report_still_ends_right(stack: StackFactory) -> None:
+    s = await stack(hosts=2, pipeline={"build": ["sleep 2"]})
+
+    await s.say("alice", "deploy main to staging")
+    await s.bot_message(lambda m: "Deploy" in m.text)
+    await s.emu.disconnect_socket("abort")
+
+    await s.bot_message(lambda m: ":large_green_circle:" in str(m.blocks), timeout=60)
+    assert await s.emu.wait_connections(1, 20)
+    await s.say("bob", "status staging")
+    await s.bot_message(lambda m: "consistent" in str(m.blocks))
