@@ -29,7 +29,7 @@ from bot.chat_reporter import SlackRunReporter
 from bot.groups import SlackGroups
 from bot.metrics import Metrics, start_ops_server
 from bot.settings import Settings, settings_problems
-from bot.slack_calls import make_client
+from bot.slack_calls import make_client, safe
 from commands.usecases import ChatService
 from deploy.config import load_config
 from deploy.engine import Engine, new_run_id
@@ -97,7 +97,9 @@ async def serve(settings: Settings, ready: Callable[[Running], Awaitable[None]] 
         if not bot.accepting:
             return False
         if socket is not None:
-            return bool(socket.client.is_connected()) if hasattr(socket.client, "is_connected") else True
+            client = socket.client
+            session = getattr(client, "current_session", None)
+            return not client.closed and session is not None and not session.closed
         return http_runner is not None
 
     ops_runner, ops_port = await start_ops_server(metrics, settings.ops_host, settings.ops_port, connected)
@@ -114,9 +116,11 @@ async def serve(settings: Settings, ready: Callable[[Running], Awaitable[None]] 
         else:
             http_runner = await _serve_http(bot, settings)
         log.info("bot_started", mode=settings.mode, bot_user_id=bot_user_id, apps=sorted(engines), ops_port=ops_port)
+        sweeper = asyncio.create_task(_sweep(service, running.stop), name="approval-sweeper")
         if ready is not None:
             await ready(running)
         await running.stop.wait()
+        await sweeper
     finally:
         await _shutdown(settings, running, reporter)
         if socket is not None:
@@ -129,12 +133,39 @@ async def serve(settings: Settings, ready: Callable[[Running], Awaitable[None]] 
         log.info("bot_stopped")
 
 
+async def _sweep(service: ChatService, stop: asyncio.Event, every: float = 15.0) -> None:
+    """Expire pending approvals on a timer, so requesters hear of it without anyone writing."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
+        if not stop.is_set():
+            try:
+                await service.sweep()
+            except Exception:  # the sweeper must outlive a failing notice
+                log.exception("approval_sweep_failed")
+
+
 async def _shutdown(settings: Settings, running: Running, reporter: SlackRunReporter) -> None:
-    """Stop taking commands; finish or cancel-and-revert running deploys; report; return."""
+    """Stop taking commands; finish or cancel-and-revert running deploys; say so in their channels; return."""
     running.bot.accepting = False
     active = running.service.supervisor.active()
     log.info("bot_stopping", active_runs=len(active), on_shutdown=settings.on_shutdown)
     cancel = settings.on_shutdown == "cancel"
+    what = (
+        "cancelling this run and putting every host back"
+        if cancel
+        else f"letting this run finish first (up to {settings.shutdown_grace:g}s)"
+    )
+    for report in list(reporter.reports.values()):
+        if report.view.finished is None and report.ts is not None:
+            await safe(
+                running.metrics,
+                "chat.postMessage",
+                reporter.client.chat_postMessage(
+                    channel=report.view.channel, thread_ts=report.ts, reply_broadcast=True,
+                    text=f":warning: shipbot is restarting: {what}.",
+                ),
+            )  # fmt: skip
     try:
         await asyncio.wait_for(running.service.shutdown(cancel=cancel), None if cancel else settings.shutdown_grace)
     except TimeoutError:

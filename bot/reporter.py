@@ -60,6 +60,8 @@ class RunReporter:
 
     def __call__(self, event: Event) -> None:
         self.view.apply(event)
+        if isinstance(event, RunFinished) and self._on_finished is not None:
+            self._on_finished(self.view)
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._loop(), name=f"report-{self.view.run_id}")
         self._dirty.set()
@@ -155,5 +157,3 @@ class RunReporter:
                 unfurl_links=False,
             ),
         )  # fmt: skip
-        if self._on_finished is not None:
-            self._on_finished(view)

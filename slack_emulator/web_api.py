@@ -100,6 +100,7 @@ class WebApi:
             "chat.getPermalink": self.chat_get_permalink,
             "users.info": self.users_info,
             "usergroups.users.list": self.usergroups_users_list,
+            "usergroups.list": self.usergroups_list,
             "conversations.info": self.conversations_info,
             "conversations.replies": self.conversations_replies,
             "conversations.history": self.conversations_history,
@@ -256,6 +257,16 @@ class WebApi:
         if group is None:
             raise SlackError("no_such_subteam")
         return {"users": list(group.members)}
+
+    async def usergroups_list(self, args: JSON) -> JSON:
+        include_users = str(args.get("include_users", "")).lower() in ("1", "true")
+        groups = []
+        for g in self.ws.usergroups.values():
+            entry: JSON = {"id": g.id, "team_id": self.ws.team.id, "handle": g.handle, "name": g.name}
+            if include_users:
+                entry["users"] = list(g.members)
+            groups.append(entry)
+        return {"usergroups": groups}
 
     async def conversations_info(self, args: JSON) -> JSON:
         channel = self.ws.channels.get(str(args.get("channel") or ""))

@@ -4,6 +4,7 @@ sshd hosts from a real git repository."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,12 @@ class Stack:
     running: Running
     repo: GitRepo
     config_path: Path
+    task: asyncio.Task[None]
+
+    async def stop(self) -> None:
+        """What SIGTERM does: the bot stops and ``serve`` returns."""
+        self.running.stop.set()
+        await asyncio.wait_for(self.task, 60)
 
     async def say(self, user: str, text: str, channel: str = "#deploys") -> str:
         return await self.emu.post_message(user, channel, f"<@{self.emu.bot_user_id}> {text}")
@@ -53,12 +60,24 @@ class Stack:
 StackFactory = Callable[..., Awaitable[Stack]]
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @pytest.fixture
 async def stack(tmp_path: Path, sshd_fleet: FleetFactory, app_repo: GitRepo) -> AsyncIterator[StackFactory]:
     """``s = await stack(hosts=2, pipeline=..., emulator options)``: everything started, stopped at teardown."""
     started: list[tuple[asyncio.Task[None], Running | None, SlackEmulator]] = []
 
-    async def make(hosts: int = 2, pipeline: dict[str, Any] | None = None, **emu_options: Any) -> Stack:
+    async def make(
+        hosts: int = 2,
+        pipeline: dict[str, Any] | None = None,
+        access: dict[str, Any] | None = None,
+        http: bool = False,
+        **emu_options: Any,
+    ) -> Stack:
         fleet = await sshd_fleet(hosts)
         half = max(1, hosts // 2)
         data = fleet.config_yaml(
@@ -66,15 +85,27 @@ async def stack(tmp_path: Path, sshd_fleet: FleetFactory, app_repo: GitRepo) -> 
             environments={"staging": range(half), "production": range(half, hosts) if hosts > 1 else range(1)},
             pipeline=pipeline or PIPELINE,
             shared={"dirs": ["log"]},
-            access=ACCESS,
+            access=access or ACCESS,
         )
         config_path = tmp_path / "shipbot.yml"
         config_path.write_text(yaml.safe_dump(data))
+        http_port = free_port()
+        if http:
+            emu_options |= {
+                "request_url": f"http://127.0.0.1:{http_port}/slack/events",
+                "signing_secret": "s3cr3t-sign",
+            }
         emu = SlackEmulator(**emu_options)
         await emu.start()
+        mode: dict[str, Any] = (
+            {"SHIPBOT_MODE": "http", "SHIPBOT_HTTP_PORT": http_port, "SHIPBOT_HTTP_HOST": "127.0.0.1",
+             "SLACK_SIGNING_SECRET": emu.signing_secret}
+            if http
+            else {"SLACK_APP_TOKEN": emu.app_token}
+        )  # fmt: skip
         settings = Settings(
             SLACK_BOT_TOKEN=emu.bot_token,
-            SLACK_APP_TOKEN=emu.app_token,
+            **mode,
             SLACK_API_URL=emu.api_url,
             SHIPBOT_CONFIG=str(config_path),
             SHIPBOT_DATA_DIR=tmp_path / "data",
@@ -93,8 +124,9 @@ async def stack(tmp_path: Path, sshd_fleet: FleetFactory, app_repo: GitRepo) -> 
             task.result()  # raises what went wrong
         running = ready.result()
         started.append((task, running, emu))
-        await emu.wait_connections(1, 10)
-        return Stack(emu, fleet, running, app_repo, config_path)
+        if not http:
+            await emu.wait_connections(1, 10)
+        return Stack(emu, fleet, running, app_repo, config_path, task)
 
     try:
         yield make
@@ -102,7 +134,8 @@ async def stack(tmp_path: Path, sshd_fleet: FleetFactory, app_repo: GitRepo) -> 
         for task, running, emu in started:
             if running is not None:
                 running.stop.set()
-            await asyncio.wait_for(task, 60)
+            if not task.done():
+                await asyncio.wait_for(task, 60)
             await emu.stop()
 
 

@@ -1,0 +1,105 @@
+"""Queries, escaping, groups, metrics, HTTP mode and shutdown, through the real bolt app and the emulator."""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+
+from tests.bot.conftest import ACCESS, StackFactory
+
+pytestmark = pytest.mark.sshd
+
+
+async def test_status_history_where_and_help_are_answered_in_chat(stack: StackFactory) -> None:
+    s = await stack(hosts=2)
+    await s.say("alice", "deploy main to staging")
+    await s.bot_message(lambda m: ":large_green_circle:" in str(m.blocks))
+
+    await s.say("alice", "status stg")
+    status = await s.bot_message(lambda m: "consistent" in str(m.blocks))
+    assert s.repo.sha("main")[:7] in str(status.blocks)
+
+    await s.say("alice", "history staging")
+    history = await s.bot_message(lambda m: "success" in str(m.blocks) and "history" == m.text)
+    assert "<@U0ALICE>" in str(history.blocks)
+
+    await s.say("carol", "where can I deploy")
+    where = await s.emu.wait_for(lambda m: m.ephemeral_to == "U0CAROL" and "staging" in str(m.blocks))
+    assert ":no_entry_sign: shop *production*" in str(where.blocks)
+
+    await s.say("carol", "help")
+    helped = await s.emu.wait_for(lambda m: m.ephemeral_to == "U0CAROL" and "What you can do" in str(m.blocks))
+    assert "deploy" in str(helped.blocks)
+
+
+async def test_a_near_miss_gets_a_suggestion_not_silence(stack: StackFactory) -> None:
+    s = await stack(hosts=2)
+
+    await s.say("alice", "deploi main to stagin")
+
+    reply = await s.emu.wait_for(lambda m: m.ephemeral_to == "U0ALICE")
+    assert "deploy" in str(reply.blocks)
+
+
+async def test_broadcasts_smuggled_in_a_ref_or_in_host_output_are_escaped(stack: StackFactory) -> None:
+    pipeline = {"build": ['echo "<!channel> <@U0BOB> & co"; exit 1']}
+    s = await stack(hosts=2, pipeline=pipeline)
+
+    await s.say("alice", "deploy <!channel> to staging")
+    refusal = await s.emu.wait_for(lambda m: m.ephemeral_to == "U0ALICE")
+    assert "<!channel>" not in str(refusal.blocks) + refusal.text
+
+    await s.say("alice", "deploy main to staging")
+    report = await s.bot_message(lambda m: ":red_circle:" in str(m.blocks) and "Deploy" in m.text)
+    detail = await s.bot_message(lambda m: m.thread_ts == report.ts and "build failed" in m.text)
+    assert "&lt;!channel&gt; &lt;@U0BOB&gt; &amp; co" in detail.text
+    assert "<!channel>" not in detail.text
+
+
+async def test_an_at_group_that_only_slack_knows_is_resolved_through_slack(stack: StackFactory) -> None:
+    access = {**ACCESS, "environments": {**ACCESS["environments"], "staging": {"deploy": ["@oncall"]}}}
+    s = await stack(hosts=2, access=access)
+
+    await s.say("alice", "deploy main to staging")
+    refusal = await s.emu.wait_for(lambda m: m.ephemeral_to == "U0ALICE")
+    assert "staging" in refusal.text
+
+    await s.say("carol", "deploy main to staging")
+    await s.bot_message(lambda m: ":large_green_circle:" in str(m.blocks) and "<@U0CAROL>" in str(m.blocks))
+
+
+async def test_metrics_count_runs_by_environment_and_outcome(stack: StackFactory) -> None:
+    s = await stack(hosts=2)
+    await s.say("alice", "deploy main to staging")
+    await s.bot_message(lambda m: ":large_green_circle:" in str(m.blocks))
+
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{s.running.ops_port}/metrics") as r:
+            text = await r.text()
+        async with http.get(f"http://127.0.0.1:{s.running.ops_port}/healthz") as r:
+            assert 200 == r.status
+    assert 'shipbot_runs_total{environment="staging",kind="deploy",outcome="success"} 1.0' in text
+    assert "shipbot_run_duration_seconds_count" in text
+
+
+async def test_http_mode_receives_signed_events_and_deploys(stack: StackFactory) -> None:
+    s = await stack(hosts=2, http=True)
+
+    await s.say("bob", "deploy feature/new-login to staging")
+
+    await s.bot_message(lambda m: ":large_green_circle:" in str(m.blocks) and "<@U0BOB>" in str(m.blocks))
+
+
+async def test_on_sigterm_a_running_deploy_is_cancelled_reverted_and_the_channel_told(stack: StackFactory) -> None:
+    s = await stack(hosts=2, pipeline={"build": ["sleep 30"]})
+    await s.say("alice", "deploy main to staging")
+    report = await s.bot_message(lambda m: "Deploy" in m.text and "running" in m.text)
+    await s.emu.wait_for(lambda m: "build" in str(m.blocks) or True, timeout=1)
+
+    await s.stop()
+
+    told = await s.bot_message(lambda m: "shipbot is restarting" in m.text, timeout=5)
+    assert told.thread_ts == report.ts
+    ended = await s.emu.message("#deploys", report.ts)
+    assert ended is not None and ":red_circle:" in str(ended.blocks)
+    assert not (s.fleet.hosts[0].local_deploy_to / "current").exists()
