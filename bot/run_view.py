@@ -230,11 +230,8 @@ class RunView:
             return (
                 f"{LIGHT['success']} {esc(self.title())} finished in {format_duration(self.finished.duration)} ({who})"
             )
-        failed = self.finished.failed_hosts
-        names = ", ".join(esc(h.host) for h in failed[:5]) + (f" and {len(failed) - 5} more" if len(failed) > 5 else "")
-        where = f" on {names}" if names else ""
         return (
-            f"{LIGHT['failed']} {esc(self.title())} {self.finished.outcome.value}{where}: "
+            f"{LIGHT['failed']} {esc(self.title())} {self.finished.outcome.value}: "
             + esc(truncate(self.finished.message, 1500))
             + f" ({who})"
         )

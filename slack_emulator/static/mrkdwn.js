@@ -24,10 +24,22 @@ const Render = (() => {
     return s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
   }
 
+  // The emoji shortcodes Slack shows as pictures; others stay as typed.
+  const EMOJI = {
+    large_green_circle: "\u{1F7E2}", large_yellow_circle: "\u{1F7E1}", red_circle: "\u{1F534}",
+    white_check_mark: "\u2705", x: "\u274C", warning: "\u26A0\uFE0F", no_entry: "\u26D4",
+    no_entry_sign: "\u{1F6AB}", raised_hand: "\u270B", hourglass: "\u231B", hourglass_flowing_sand: "\u23F3",
+    lock: "\u{1F512}", unlock: "\u{1F513}", octagonal_sign: "\u{1F6D1}", rocket: "\u{1F680}",
+  };
+
+  function emoji(s) {
+    return s.replace(/:([a-z0-9_+-]+):/g, (all, name) => EMOJI[name] || all);
+  }
+
   function appendText(parent, s, raw) {
     s.split("\n").forEach((part, i) => {
       if (i) parent.appendChild(el("br"));
-      if (part) parent.appendChild(document.createTextNode(raw ? part : decode(part)));
+      if (part) parent.appendChild(document.createTextNode(emoji(raw ? part : decode(part))));
     });
   }
 
