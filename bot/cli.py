@@ -2,7 +2,7 @@
 
 ::
 
-    shipbot deploy ENV [REF] [--config FILE] [--hosts FILTER] [--dry-run]
+    shipbot deploy ENV [REF] [--config FILE] [--hosts FILTER] [--dry-run] [--yes]
     shipbot rollback ENV [--to RELEASE] [--config FILE]
     shipbot status ENV [--config FILE] [--json]
     shipbot task NAME ENV [--config FILE] [--hosts FILTER]
@@ -34,7 +34,7 @@ from bot.progress import TerminalProgress
 from deploy.config import Config, load_config
 from deploy.engine import Engine
 from deploy.errors import ShipbotError
-from deploy.events import Outcome, RunFinished
+from deploy.events import BatchGate, Outcome, RunFinished
 from deploy.store import Store
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--user", default=None, help="who deploys (default: your login name)")
     p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     p.add_argument("--verbose", "-v", action="store_true", help="show every step's output")
+    p.add_argument("--yes", "-y", action="store_true", help="with pause: true, go on between batches without asking")
     _add_common(p)
 
     p = sub.add_parser("rollback", help="go back to the previous good release")
@@ -127,6 +128,22 @@ def _exit_for(result: RunFinished) -> int:
     return EXIT_OK if result.outcome is Outcome.SUCCESS else EXIT_FAILED
 
 
+async def _ask_to_continue(gate: BatchGate) -> bool:
+    """The terminal's pause between batches: ``Continue to batch 2/3 (10 hosts)? [y/N]``; no answer is No."""
+    failed = f" ({len(gate.failures)} failed so far: {', '.join(gate.failures)})" if gate.failures else ""
+    sys.stderr.write(
+        f"{len(gate.hosts_done)} host(s) done{failed}. "
+        f"Continue to batch {gate.batch}/{gate.total} ({len(gate.hosts_next)} hosts)? [y/N] "
+    )
+    sys.stderr.flush()
+    answer = await asyncio.to_thread(sys.stdin.readline)
+    return answer.strip().lower() in ("y", "yes")
+
+
+async def _go_on(gate: BatchGate) -> bool:
+    return True
+
+
 async def _deploy(args: argparse.Namespace) -> int:
     _, engine, _ = _load(args)
     result = await engine.deploy(
@@ -136,6 +153,7 @@ async def _deploy(args: argparse.Namespace) -> int:
         hosts_filter=args.hosts,
         sink=TerminalProgress(verbose=args.verbose),
         dry_run=args.dry_run,
+        gate=_go_on if args.yes else _ask_to_continue,
     )
     return _exit_for(result)
 

@@ -149,10 +149,10 @@ class RunView:
         """The notification text (also the fallback text of the message)."""
         s = self.started
         done = sum(1 for st in self.states.values() if st in (HostState.HEALTHY, HostState.DONE))
-        base = self.title()
+        base = esc(self.title())  # the fallback text is parsed as mrkdwn (and shown in notifications)
         if self.finished is None:
             return f"{base}: running ({done}/{len(self.states)} hosts done)"
-        return f"{base}: {self.finished.outcome.value} — {self.finished.message}" if s else base
+        return f"{base}: {self.finished.outcome.value} — {esc(self.finished.message)}" if s else base
 
     def blocks(self) -> list[dict[str, Any]]:
         s = self.started
