@@ -105,7 +105,7 @@ class SlackBot:
         if message.ephemeral:
             if respond is not None:
                 call = respond(
-                    text=message.text, blocks=message.blocks, response_type="ephemeral", replace_original=False
+                    text=message.fallback, blocks=message.blocks, response_type="ephemeral", replace_original=False
                 )
                 await safe(self.metrics, "response_url", call)
                 return None
@@ -114,7 +114,7 @@ class SlackBot:
                     self.metrics,
                     "chat.postEphemeral",
                     self.client.chat_postEphemeral(
-                        channel=channel, user=user, text=message.text, blocks=message.blocks, thread_ts=thread_ts
+                        channel=channel, user=user, text=message.fallback, blocks=message.blocks, thread_ts=thread_ts
                     ),
                 )
                 return None
@@ -122,7 +122,7 @@ class SlackBot:
             self.metrics,
             "chat.postMessage",
             self.client.chat_postMessage(
-                channel=channel, text=message.text, blocks=message.blocks, thread_ts=thread_ts, unfurl_links=False
+                channel=channel, text=message.fallback, blocks=message.blocks, thread_ts=thread_ts, unfurl_links=False
             ),
         )
         return str(data["ts"]) if data and data.get("ts") else None

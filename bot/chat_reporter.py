@@ -71,7 +71,7 @@ class SlackRunReporter:
             await safe(
                 self.metrics,
                 "chat.postMessage",
-                self.client.chat_postMessage(channel=run.channel, text=message.text, blocks=message.blocks),
+                self.client.chat_postMessage(channel=run.channel, text=message.fallback, blocks=message.blocks),
             )
 
     async def _close_approval(self, notice: ApprovalDecided | ApprovalExpired) -> None:

@@ -38,9 +38,14 @@ Block = dict[str, Any]
 
 @dataclass(frozen=True)
 class Message:
-    text: str
+    text: str  # the plain fallback (notifications); escaped when sent, see ``fallback``
     blocks: list[Block] = field(default_factory=list)
     ephemeral: bool = False
+
+    @property
+    def fallback(self) -> str:
+        """The top-level ``text`` as sent: Slack parses it as mrkdwn, so it is escaped."""
+        return esc(truncate(self.text, 3000))
 
 
 def _section(text: str) -> Block:
