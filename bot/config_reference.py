@@ -25,11 +25,22 @@ _NOTES = {
 }
 
 
+_VALIDATED = {  # types given by their parser, named as operators write them
+    "parse_duration": "duration (`30s`, `5m`, `1h`, seconds)",
+    "parse_entry": "count or percentage (`1`, `10%`)",
+    "parse_pause": "false, true, or a duration",
+}
+
+
 def _type_name(annotation: Any) -> str:
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin is typing.Annotated:
-        return "duration" if any(getattr(a, "func", None) for a in args[1:]) else _type_name(args[0])
+        funcs = {getattr(getattr(a, "func", None), "__name__", "") for a in args[1:]}
+        for func, name in _VALIDATED.items():
+            if func in funcs:
+                return name
+        return _type_name(args[0])
     if origin in (types.UnionType, typing.Union):
         return " or ".join(_type_name(a) for a in args)
     if origin is typing.Literal:
@@ -71,8 +82,10 @@ def _rows(model: type[BaseModel], prefix: str, out: list[str]) -> None:
         key = f"{prefix}{name}"
         note = _NOTES.get(key, field.description or "")
         kind = _type_name(field.annotation)
-        if any(type(m).__name__ == "BeforeValidator" for m in field.metadata):
-            kind = kind.replace("float", "duration (`30s`, `5m`, `1h`, seconds)")
+        for m in field.metadata:
+            shown = _VALIDATED.get(getattr(getattr(m, "func", None), "__name__", ""))
+            if shown:
+                kind = kind.replace("float", shown).replace("bool or ", "").replace("int or str", shown)
         out.append(f"| `{key}` | {kind} | {_default(field)} | {note} |")
         for sub in _models(field.annotation):
             dict_like = typing.get_origin(field.annotation) is dict

@@ -28,11 +28,17 @@ from pydantic import (
     model_validator,
 )
 
+from deploy import batches as batch_rules
 from deploy.durations import parse_duration
 from deploy.errors import ConfigError
 from deploy.refs import ref_problem
 
 Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+BatchEntry = Annotated[int | str, BeforeValidator(batch_rules.parse_entry)]
+Pause = Annotated[bool | float, BeforeValidator(batch_rules.parse_pause)]
+
+# A validator may point below the field it checks: a message starting "<[1]> " is reported at ``field[1]``.
+_SUBPATH = re.compile(r"<((?:\[\d+\]|\.[a-z_]+)+)> ")
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")
 _USER = re.compile(r"[a-z_][a-z0-9_.-]{0,31}")
@@ -96,6 +102,7 @@ class Timeouts(_Model):
     restart: Duration = 120.0
     task: Duration = 600.0
     command: Duration = 60.0
+    pause: Duration = Field(3600.0, description="how long a run paused for a person waits before it aborts")
 
 
 class Ssh(_Model):
@@ -115,12 +122,47 @@ class Ssh(_Model):
         return value
 
 
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class ColourPorts(_Model):
+    """The port each colour's app listens on (``SHIPBOT_PORT`` in its start, stop and healthcheck commands)."""
+
+    blue: Port
+    green: Port
+
+    @model_validator(mode="after")
+    def _distinct(self) -> ColourPorts:
+        if self.blue == self.green:
+            raise ValueError(f"blue and green must listen on different ports (both are {self.blue})")
+        return self
+
+
+def _check_url(value: str) -> str:
+    if not re.fullmatch(r"https?://[^\s'\"]+", value):
+        raise ValueError(f"{value!r} is not an http:// or https:// URL")
+    return value
+
+
+class HostBlueGreen(_Model):
+    """Per-host overrides of the environment's ``blue_green`` block (hosts that share one machine or differ)."""
+
+    ports: ColourPorts | None = None
+    verify_url: str | None = None
+
+    @field_validator("verify_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else _check_url(value)
+
+
 class HostConfig(_Model):
     address: str
     roles: list[str] = Field(default_factory=list)
     port: int | None = Field(None, ge=1, le=65535)
     user: str | None = None
     deploy_to: str | None = None
+    blue_green: HostBlueGreen | None = None
 
     @field_validator("address")
     @classmethod
@@ -144,9 +186,114 @@ class HostConfig(_Model):
         return value
 
 
+class Nginx(_Model):
+    """How traffic moves between colours: nginx proxies to the upstream in ``upstream_file``.
+
+    The file is written by shipbot (``upstream <upstream> { server <address>:<port>; }``) and must be included
+    by the operator's nginx config. ``test`` and ``reload`` run on the host with ``SHIPBOT_DEPLOY_TO`` exported.
+    """
+
+    upstream_file: str = Field(description="absolute, or relative to the host's deploy_to")
+    upstream: str | None = Field(None, description="the upstream block's name (default: the app name)")
+    test: str = "nginx -t"
+    reload: str = "nginx -s reload"
+
+    @field_validator("upstream_file")
+    @classmethod
+    def _file(cls, value: str) -> str:
+        if not value or ".." in Path(value).parts or value.endswith("/"):
+            raise ValueError(f"{value!r} must be a file path without '..'")
+        return value
+
+    @field_validator("upstream")
+    @classmethod
+    def _upstream(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", value):
+            raise ValueError(f"{value!r} is not an nginx upstream name (letters, digits, '_', '.', '-')")
+        return value
+
+
+class Verify(_Model):
+    """After nginx reloads, ask through nginx which version answers: the body of ``url`` (``expect: body``) or
+    its ``header`` (``expect: header``) must contain the full SHA; tried ``retries`` times, ``interval`` apart."""
+
+    url: str
+    expect: Literal["body", "header"] = "body"
+    header: str = "X-Revision"
+    retries: int = Field(10, ge=1)
+    interval: Duration = 0.5
+    timeout: Duration = 5.0
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _check_url(value)
+
+    @field_validator("header")
+    @classmethod
+    def _header(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", value):
+            raise ValueError(f"{value!r} is not an HTTP header name")
+        return value
+
+
+class BlueGreen(_Model):
+    """Two colours per host, ``<deploy_to>/blue`` and ``<deploy_to>/green``, each serving on its own port."""
+
+    ports: ColourPorts
+    address: str = Field("127.0.0.1", description="where the colours listen, as nginx reaches them")
+    stop: str = Field(description="stops the app of a colour (run in the colour's folder)")
+    keep_old: Duration = 600.0
+    nginx: Nginx
+    verify: Verify
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if not _ADDRESS.fullmatch(value):
+            raise ValueError(f"{value!r} is not a host name or IP address")
+        return value
+
+
 class Environment(_Model):
     ref: str = "main"
     hosts: list[HostConfig] = Field(min_length=1)
+    strategy: Literal["all", "rolling", "blue_green"] = "all"
+    batches: list[BatchEntry] | None = Field(
+        None, description="a ramp of host counts or percentages; the first batch is the canary"
+    )
+    max_failures: int = Field(0, ge=0, description="hosts allowed to fail over the whole run")
+    pause: Pause = Field(False, description="between batches: false, true (wait for a person) or a duration")
+    blue_green: BlueGreen | None = None
+
+    @field_validator("batches")
+    @classmethod
+    def _ramp(cls, value: list[BatchEntry] | None) -> list[BatchEntry] | None:
+        if value is not None:
+            problems = batch_rules.static_problems(value)
+            if problems:
+                raise ValueError(f"<[{problems[0].index}]> {problems[0].message}")
+        return value
+
+    @model_validator(mode="after")
+    def _strategy_keys(self) -> Environment:
+        if self.strategy == "all":
+            given = [k for k in ("batches", "pause", "blue_green") if getattr(self, k) not in (None, False)]
+            if self.max_failures:
+                given.append("max_failures")
+            if given:
+                raise ValueError(
+                    f"{', '.join(given)} only apply with strategy rolling or blue_green (this environment deploys "
+                    "to all hosts at once; set strategy)"
+                )
+        if self.strategy == "blue_green" and self.blue_green is None:
+            raise ValueError("strategy blue_green needs a blue_green block (ports, stop, nginx, verify)")
+        if self.strategy != "blue_green":
+            if self.blue_green is not None:
+                raise ValueError("a blue_green block needs strategy: blue_green")
+            if any(h.blue_green for h in self.hosts):
+                raise ValueError("hosts[].blue_green only applies with strategy: blue_green")
+        return self
 
     @field_validator("ref")
     @classmethod
@@ -226,6 +373,16 @@ class Config(_Model):
             _check_name(name, "environment name")
         return value
 
+    @model_validator(mode="after")
+    def _blue_green_needs_restart(self) -> Config:
+        for name, env in self.environments.items():
+            if env.strategy == "blue_green" and not self.pipeline.restart:
+                raise ValueError(
+                    f"environments.{name} is blue_green: pipeline.restart must start the app of a colour "
+                    "(it gets SHIPBOT_COLOUR and SHIPBOT_PORT)"
+                )
+        return self
+
     @field_validator("tasks")
     @classmethod
     def _task_names(cls, value: dict[str, Task]) -> dict[str, Task]:
@@ -287,6 +444,8 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif part.startswith(("[", ".")):
+            out += part
         else:
             out += ("." if out else "") + str(part)
     return out or "(top level)"
@@ -298,6 +457,9 @@ def format_validation_error(exc: ValidationError) -> list[str]:
     for err in exc.errors():
         loc = tuple(p for p in err["loc"] if p not in ("function-after", "function-before"))
         msg = err["msg"].removeprefix("Value error, ")
+        sub = _SUBPATH.match(msg)
+        if sub:
+            loc, msg = (*loc, sub.group(1)), msg[sub.end() :]
         if err["type"] == "extra_forbidden":
             msg = "unknown key; the README's config reference lists the keys allowed here"
         got = err.get("input")

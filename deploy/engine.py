@@ -19,18 +19,19 @@ from pathlib import Path
 import structlog
 from pydantic import SecretStr
 
-from deploy import remote
+from deploy import bluegreen, remote
 from deploy.config import Config
 from deploy.errors import EnvironmentLocked, NothingToRollBack, ShipbotError, UsageError
-from deploy.events import Event, EventSink, Outcome, RunFinished, RunStarted, null_sink
+from deploy.events import Event, EventSink, Gate, Outcome, RunFinished, RunStarted, null_sink
 from deploy.mirror import Mirror
-from deploy.plan import DeployPlan, new_release_id, plan_deploy, select_hosts
-from deploy.records import Commit, EnvironmentStatus, HostStatus, RunRecord
+from deploy.plan import DeployPlan, host_colours, new_release_id, plan_deploy, select_hosts
+from deploy.records import ColourStatus, Commit, EnvironmentStatus, HostStatus, RunRecord
 from deploy.redact import Redactor
 from deploy.refs import ref_problem
 from deploy.runner import Runner
 from deploy.ssh import Connector, SshConnector, StepResult
 from deploy.store import Store
+from deploy.strategies import StagedRunner
 
 log = structlog.get_logger("shipbot.engine")
 _ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
@@ -96,9 +97,11 @@ class Engine:
         return self.store.list_runs(self.config.app, environment, limit)
 
     async def status(self, environment: str) -> EnvironmentStatus:
-        """Reads from each host which release ``current`` points to and its REVISION."""
+        """Reads from each host which release ``current`` points to and its REVISION; on a blue/green host also
+        the live colour, and each colour's release, SHA and whether its app answers."""
         hosts = select_hosts(self.config, environment, None)
         connector = self._connector_for_run()
+        blue_green = self.config.environments[environment].strategy == "blue_green"
 
         async def one(host_index: int) -> HostStatus:
             host = hosts[host_index]
@@ -106,15 +109,29 @@ class Engine:
                 conn = await connector.connect(host, self.config.timeouts.connect)
             except ShipbotError as exc:
                 return HostStatus(host.name, False, error=str(exc))
+            colours = host_colours(self.config, environment, host) if blue_green else None
+            command = remote.probe(host.deploy_to)
+            if colours:
+                command += "; echo ---; " + bluegreen.probe(colours.deploy_to, colours.address, colours.ports)
             try:
-                result = await conn.run(remote.probe(host.deploy_to), self.config.timeouts.command)
+                result = await conn.run(command, self.config.timeouts.command)
             finally:
                 await conn.close()
-            lines = result.output.splitlines()
+            head, _, tail = result.output.partition("---\n")
+            lines = head.splitlines()
             if not result.ok or len(lines) < 2:
                 return HostStatus(host.name, True, error=result.describe())
             release, sha = (None if v == remote.NO_CURRENT else v for v in lines[-2:])
-            return HostStatus(host.name, True, release, sha)
+            parsed = bluegreen.parse_probe(tail) if colours else None
+            if colours is None or parsed is None:
+                return HostStatus(host.name, True, release, sha)
+            live, states = parsed
+            return HostStatus(
+                host.name, True, release, sha, colour=live,
+                colours={
+                    c: ColourStatus(s.release, s.sha, colours.ports[c], s.running) for c, s in states.items()
+                },
+            )  # fmt: skip
 
         try:
             results = await asyncio.gather(*(one(i) for i in range(len(hosts))))
@@ -147,7 +164,7 @@ class Engine:
             {k: v.get_secret_value() for k, v in self._secrets.items()},
         )
 
-    def _runner(self, run_id: str, sink: EventSink) -> Runner:
+    def _runner(self, run_id: str, sink: EventSink, staged: bool = False, gate: Gate | None = None) -> Runner:
         def record(host: str, step: str, result: StepResult) -> None:
             self.store.record_step(
                 run_id, host, step, result.ok, result.exit_status, result.duration, result.output,
@@ -155,6 +172,12 @@ class Engine:
             )  # fmt: skip
 
         t = self.config.timeouts
+        if staged:
+            return StagedRunner(
+                self._connector_for_run(), run_id, sink, record,
+                connect_timeout=t.connect, switch_timeout=t.switch, command_timeout=t.command,
+                gate=gate, pause_timeout=t.pause,
+            )  # fmt: skip
         return Runner(
             self._connector_for_run(),
             run_id,
@@ -177,8 +200,14 @@ class Engine:
         sha: str | None = None,
         forced: bool = False,
         dry_run: bool = False,
+        gate: Gate | None = None,
     ) -> RunFinished:
-        """Put ``ref`` (default: the environment's ``ref``) live on every selected host, or change nothing."""
+        """Put ``ref`` (default: the environment's ``ref``) live on every selected host, or change nothing.
+
+        With strategy ``rolling`` or ``blue_green`` the hosts go live batch by batch (:mod:`deploy.strategies`);
+        when the environment has ``pause: true``, ``gate`` is awaited between batches (True: go on, False: abort
+        and switch every switched host back), and a deploy without a gate is refused before anything starts.
+        """
         hosts = select_hosts(self.config, environment, hosts_filter)
         ref = ref or self.config.environments[environment].ref
         problem = ref_problem(ref)
@@ -190,6 +219,12 @@ class Engine:
         plan = self.plan(environment, sha, release, user, hosts_filter)
         if dry_run:
             raise UsageError(plan.describe())
+        if plan.pause is True and gate is None and len(plan.batches) > 1:
+            raise UsageError(
+                f"{environment} pauses between batches for a person (environments.{environment}.pause: true), and "
+                "this deploy has no way to ask one: answer the prompt (or pass --yes) on the command line, or use "
+                "the Continue button in chat"
+            )
         run_id = run_id or new_run_id()
         previous = self.deployed_sha(environment)
         record = RunRecord(
@@ -214,6 +249,8 @@ class Engine:
             ),
             lambda runner, archive: runner.deploy(plan, archive),
             need_archive=self.config.pipeline.transfer == "upload",
+            staged=plan.strategy != "all",
+            gate=gate,
         )
 
     async def rollback(
@@ -260,6 +297,7 @@ class Engine:
                 self.deployed_sha(environment),
             ),
             lambda runner, _archive: runner.rollback(plan, to),
+            staged=plan.strategy == "blue_green",
         )
 
     async def run_task(
@@ -311,6 +349,8 @@ class Engine:
         started: RunStarted,
         body: Callable[[Runner, bytes | None], Awaitable[RunFinished]],
         need_archive: bool = False,
+        staged: bool = False,
+        gate: Gate | None = None,
     ) -> RunFinished:
         """Run ``body`` with the run slot held; record and report the end however it comes."""
         finished: RunFinished | None = None
@@ -324,7 +364,7 @@ class Engine:
             except Exception:  # a broken renderer must never fail or stall a deploy
                 log.exception("event_sink_failed", run_id=record.run_id, event=type(event).__name__)
 
-        runner = self._runner(record.run_id, tee)
+        runner = self._runner(record.run_id, tee, staged, gate)
         began = time.monotonic()
         log.info("run_started", run_id=record.run_id, kind=record.kind, app=record.app,
                  environment=record.environment, user=record.user, ref=record.ref, sha=record.sha)  # fmt: skip

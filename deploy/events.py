@@ -4,12 +4,17 @@ A run emits, in order: one :class:`RunStarted`; :class:`PhaseChanged` at each ph
 :class:`HostStepStarted` and a :class:`HostStepFinished`; :class:`HostStateChanged` as a host moves through
 ``pending -> preparing -> prepared -> switched -> healthy`` (or ``failed`` / ``reverted`` / ``untouched``);
 and always exactly one :class:`RunFinished` with every host's outcome, however the run ends.
+
+With strategy ``rolling`` or ``blue_green`` the switch phase goes batch by batch: a :class:`BatchStarted` opens
+each batch; between batches, when the environment pauses, a :class:`BatchPaused` carries the :class:`BatchGate`
+(the chat side shows Continue and Abort buttons, or a countdown when ``gate.wait`` is a duration), and a
+:class:`BatchResumed` says how the pause ended.
 Events are frozen dataclasses with no behaviour; nothing here knows about Slack.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -115,8 +120,56 @@ class RunFinished:
         return tuple(h for h in self.hosts if h.failed_step or h.state is HostState.FAILED)
 
 
-Event = RunStarted | PhaseChanged | HostStateChanged | HostStepStarted | HostStepFinished | RunFinished
+@dataclass(frozen=True)
+class BatchGate:
+    """Where a batched run stands when it pauses before batch ``batch`` (1-based) of ``total``."""
+
+    run_id: str
+    batch: int
+    total: int
+    hosts_done: tuple[str, ...]  # hosts on the new version so far
+    hosts_next: tuple[str, ...]  # the hosts of the batch about to start
+    failures: tuple[str, ...] = ()  # hosts that failed so far (and were put back)
+    max_failures: int = 0
+    wait: float | None = None  # seconds until the run goes on by itself; None: it waits for a person
+
+
+@dataclass(frozen=True)
+class BatchStarted:
+    run_id: str
+    index: int  # 1-based
+    total: int
+    hosts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BatchPaused:
+    run_id: str
+    gate: BatchGate
+
+
+@dataclass(frozen=True)
+class BatchResumed:
+    run_id: str
+    index: int  # the batch that starts now, or would have
+    total: int
+    continued: bool  # False: a person aborted (or nobody answered in time) and switched hosts go back
+    reason: str = ""
+
+
+Event = (
+    RunStarted
+    | PhaseChanged
+    | HostStateChanged
+    | HostStepStarted
+    | HostStepFinished
+    | RunFinished
+    | BatchStarted
+    | BatchPaused
+    | BatchResumed
+)
 EventSink = Callable[[Event], None]
+Gate = Callable[[BatchGate], Awaitable[bool]]  # True: go on with the next batch; False: abort and switch back
 
 
 def null_sink(event: Event) -> None:

@@ -2,7 +2,9 @@
 
 ``plan_deploy`` turns a config, an environment, a pinned SHA and a release id into a :class:`DeployPlan`: for each
 host the prepare steps (command line and timeout), the switch, restart and healthcheck, and the one host that runs
-the migration. The runner executes a plan; ``shipbot deploy --dry-run`` prints one; tests compare plans by equality.
+the migration; and how the new version reaches traffic: the environment's strategy, its batches (host names, cut
+by :mod:`deploy.batches`), the failure budget, the pause, and per host the blue/green settings. The runner executes
+a plan; ``shipbot deploy --dry-run`` prints one; tests compare plans by equality.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from deploy import remote
+from deploy import batches as batch_rules
+from deploy import bluegreen, remote
 from deploy.config import Config, HealthCheck
-from deploy.errors import UsageError
+from deploy.errors import ConfigError, UsageError
 from deploy.redact import Redactor
 
 
@@ -48,6 +51,7 @@ class HostPlan:
     restart: Step | None
     healthcheck: HealthCheck | None
     env: Mapping[str, str] = field(default_factory=dict)
+    colours: bluegreen.HostColours | None = None  # strategy blue_green only
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,10 @@ class DeployPlan:
     keep_releases: int = 5
     keep_failed_releases: bool = False
     restart_command: str | None = None  # the operator's restart, also run in the previous release on revert
+    strategy: str = "all"  # all | rolling | blue_green
+    batches: tuple[tuple[str, ...], ...] = ()  # host names per batch (rolling and blue_green)
+    max_failures: int = 0  # hosts allowed to fail over the whole run
+    pause: bool | float = False  # between batches: no, wait for a person, or wait this many seconds
     secret_values: tuple[str, ...] = field(default=(), repr=False)  # redacted from describe()
 
     def restart_in(self, hp: HostPlan, release: str, sha: str | None) -> str | None:
@@ -76,13 +84,28 @@ class DeployPlan:
     def describe(self) -> str:
         """A readable listing of every step on every host (``--dry-run``)."""
         lines = [f"deploy {self.app} {self.sha[:12]} as release {self.release} to {self.environment}"]
+        if self.strategy != "all":
+            pause = "wait for a person" if self.pause is True else f"{self.pause:g}s" if self.pause else "none"
+            lines.append(
+                f"  strategy {self.strategy}, {len(self.batches)} batch(es): "
+                + " | ".join(", ".join(b) for b in self.batches)
+                + f"; max_failures {self.max_failures}; pause between batches: {pause}"
+            )
         for hp in self.hosts:
             lines.append(f"  {hp.host.name} ({hp.host.user}, {hp.host.deploy_to}):")
             for step in hp.prepare:
                 lines.append(f"    prepare {step.name}: {step.command}")
             if self.migrate and self.migrate_host == hp.host.name:
                 lines.append(f"    migrate: {self.migrate.command}")
-            lines.append(f"    switch: {remote.switch(hp.host.deploy_to, self.release)}")
+            if hp.colours:
+                c = hp.colours
+                lines.append(
+                    f"    blue/green: blue on port {c.ports['blue']}, green on {c.ports['green']}; "
+                    f"nginx upstream {c.upstream} in {bluegreen.upstream_path(c.deploy_to, c.upstream_file)}; "
+                    f"verify {c.verify_url} ({c.verify_expect}); old colour stopped after {c.keep_old:g}s"
+                )
+            else:
+                lines.append(f"    switch: {remote.switch(hp.host.deploy_to, self.release)}")
             if hp.restart:
                 lines.append(f"    restart: {hp.restart.command}")
             if hp.healthcheck:
@@ -151,13 +174,15 @@ def plan_deploy(
     hosts = select_hosts(config, environment, hosts_filter)
     env = {**run_env(config, environment, release, sha, user), **(secrets or {})}
     p, t = config.pipeline, config.timeouts
+    env_config = config.environments[environment]
     dirs, files = config.shared.dirs, config.shared.files
     host_plans = []
     for host in hosts:
         d = host.deploy_to
+        colours = host_colours(config, environment, host) if env_config.strategy == "blue_green" else None
         if not release:  # a rollback: hosts, variables, restart timeout and healthcheck; no release to prepare
             restart_only = Step("restart", "", t.restart) if p.restart else None
-            host_plans.append(HostPlan(host, (), restart_only, p.healthcheck, env))
+            host_plans.append(HostPlan(host, (), restart_only, p.healthcheck, env, colours))
             continue
         steps = [Step("setup", remote.setup(d, release, dirs, files), t.command)]
         if p.transfer == "upload":
@@ -174,7 +199,7 @@ def plan_deploy(
                 )
             )
         restart = Step("restart", remote.in_release(d, release, env, p.restart), t.restart) if p.restart else None
-        host_plans.append(HostPlan(host, tuple(steps), restart, p.healthcheck, env))
+        host_plans.append(HostPlan(host, tuple(steps), restart, p.healthcheck, env, colours))
 
     migrate_host = migrate = None
     if p.migrate and release:
@@ -197,4 +222,57 @@ def plan_deploy(
         keep_failed_releases=config.keep_failed_releases,
         restart_command=p.restart,
         secret_values=tuple(v for v in (secrets or {}).values() if v),
+        strategy=env_config.strategy,
+        batches=plan_batches(config, environment, [h.name for h in hosts]),
+        max_failures=env_config.max_failures,
+        pause=env_config.pause,
+    )
+
+
+DEFAULT_BATCHES: dict[str, list[batch_rules.BatchEntry]] = {
+    "all": ["100%"],
+    "rolling": [1, "100%"],  # a canary, then the rest
+    "blue_green": ["100%"],  # every host's idle colour staged, then traffic moves everywhere
+}
+
+
+def plan_batches(config: Config, environment: str, names: list[str]) -> tuple[tuple[str, ...], ...]:
+    """The environment's hosts cut into batches; a ramp that does not add up for this many hosts is a
+    :class:`ConfigError` naming the entry (``environments.production.batches[1]``)."""
+    env = config.environments[environment]
+    entries = env.batches if env.batches is not None else DEFAULT_BATCHES[env.strategy]
+    cut, problems = batch_rules.split(names, entries)
+    if problems:
+        raise ConfigError(
+            f"the config of {config.app}",
+            [f"environments.{environment}.batches[{p.index}]: {p.message}" for p in problems],
+        )
+    return tuple(tuple(b) for b in cut)
+
+
+def host_colours(config: Config, environment: str, host: Host) -> bluegreen.HostColours:
+    env = config.environments[environment]
+    bg = env.blue_green
+    assert bg is not None  # the config requires the block with strategy blue_green
+    own = next(
+        (h.blue_green for h in env.hosts if h.address == host.address and (h.port or config.ssh.port) == host.port),
+        None,
+    )
+    ports = (own.ports if own and own.ports else None) or bg.ports
+    return bluegreen.HostColours(
+        deploy_to=host.deploy_to,
+        ports={"blue": ports.blue, "green": ports.green},
+        address=bg.address,
+        upstream=bg.nginx.upstream or config.app,
+        upstream_file=bluegreen.upstream_path(host.deploy_to, bg.nginx.upstream_file),
+        nginx_test=bg.nginx.test,
+        nginx_reload=bg.nginx.reload,
+        stop=bg.stop,
+        verify_url=(own.verify_url if own and own.verify_url else None) or bg.verify.url,
+        verify_expect=bg.verify.expect,
+        verify_header=bg.verify.header,
+        verify_retries=bg.verify.retries,
+        verify_interval=bg.verify.interval,
+        verify_timeout=bg.verify.timeout,
+        keep_old=bg.keep_old,
     )

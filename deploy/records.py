@@ -45,12 +45,25 @@ class LockRecord:
 
 
 @dataclass(frozen=True)
+class ColourStatus:
+    """One colour of a blue/green host: the release its folder holds, that release's SHA, its port, and whether
+    its app answers there."""
+
+    release: str | None
+    sha: str | None
+    port: int
+    running: bool
+
+
+@dataclass(frozen=True)
 class HostStatus:
     address: str
     reachable: bool
     release: str | None = None
     sha: str | None = None
     error: str = ""
+    colour: str | None = None  # blue/green: the live colour (None elsewhere, or before the first deploy)
+    colours: dict[str, ColourStatus] = field(default_factory=dict)  # blue/green: "blue" and "green"
 
 
 @dataclass(frozen=True)
@@ -71,10 +84,19 @@ class EnvironmentStatus:
         return {
             "environment": self.environment,
             "consistent": self.consistent,
-            "hosts": [
-                {"address": h.address, "release": h.release, "sha": h.sha, "reachable": h.reachable} for h in self.hosts
-            ],
+            "hosts": [_host_json(h) for h in self.hosts],
         }
+
+
+def _host_json(h: HostStatus) -> dict[str, object]:
+    out: dict[str, object] = {"address": h.address, "release": h.release, "sha": h.sha, "reachable": h.reachable}
+    if h.colours:  # blue/green environments only
+        out["colour"] = h.colour
+        out["colours"] = {
+            name: {"release": c.release, "sha": c.sha, "port": c.port, "running": c.running}
+            for name, c in h.colours.items()
+        }
+    return out
 
 
 @dataclass(frozen=True)

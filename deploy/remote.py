@@ -152,6 +152,13 @@ def list_releases(deploy_to: str) -> str:
     return f"ls -1 {q(releases_dir(deploy_to))} 2>/dev/null || true"
 
 
+def pinned_releases(deploy_to: str) -> str:
+    """Print the releases the blue and green colour links point to (a blue/green host's two live-able releases,
+    which retention never deletes); prints nothing on other hosts."""
+    links = " ".join(q(posixpath.join(deploy_to, c)) for c in ("blue", "green"))
+    return f'for l in {links}; do t=$(readlink "$l" 2>/dev/null) && printf \'%s\\n\' "${{t##*/}}"; done; true'
+
+
 def remove_releases(deploy_to: str, releases: Sequence[str]) -> str:
     if not releases:
         return "true"
@@ -168,10 +175,13 @@ def kill_group(pgid: int, signal: str = "TERM") -> str:
     return f"kill -s {signal} -- -{int(pgid)} 2>/dev/null || true"
 
 
+PGID_MARK = "shipbot-pgid:"
+
+
 def with_pgid(command: str) -> str:
-    """Wrap ``command`` so its first output line is its process group id, for killing it on timeout or cancel.
+    """Wrap ``command`` so it first prints ``shipbot-pgid:<pgid>``, for killing it on timeout or cancel.
 
     sshd starts every session in a new session (setsid), so the login shell's pid is the process group of the
-    whole command tree.
+    whole command tree. The line is tagged because a login shell may print things of its own before it.
     """
-    return f"echo $$; exec sh -c {q(command)}"
+    return f"echo {PGID_MARK}$$; exec sh -c {q(command)}"

@@ -180,7 +180,8 @@ class Runner:
     ) -> None:
         d = hr.host.deploy_to
         if not await self._step(hr, "verify", remote.verify(d, release, sha), self._command_timeout):
-            hr.error = f"REVISION in release {release} is not {sha[:12]}: {hr.error}"
+            if not hr.error.startswith("connection lost"):
+                hr.error = f"REVISION in release {release} is not {sha[:12]}: {hr.error}"
             self._emit_state(hr, HostState.FAILED)
             return
         if not await self._step(hr, "switch", remote.switch(d, release), self._switch_timeout):
@@ -196,10 +197,13 @@ class Runner:
             return
         self._emit_state(hr, HostState.HEALTHY)
 
-    async def _healthcheck(self, hr: HostRun, hc: HealthCheck, release: str) -> bool:
-        command = remote.in_release(hr.host.deploy_to, release, {}, hc.run)
+    async def _healthcheck(
+        self, hr: HostRun, hc: HealthCheck, release: str, command: str | None = None, step: str = "healthcheck"
+    ) -> bool:
+        """Run ``hc`` (or ``command``, e.g. in a blue/green colour) until it passes or its retries run out."""
+        command = command or remote.in_release(hr.host.deploy_to, release, {}, hc.run)
         assert hr.conn is not None
-        self._sink(HostStepStarted(self.run_id, hr.host.name, "healthcheck"))
+        self._sink(HostStepStarted(self.run_id, hr.host.name, step))
         result: StepResult | None = None
         for attempt in range(hc.retries):
             if attempt:
@@ -211,13 +215,13 @@ class Runner:
         ok = result.ok
         error = "" if ok else f"still failing after {hc.retries} tries: {result.describe()}"
         self._sink(
-            HostStepFinished(self.run_id, hr.host.name, "healthcheck", ok, result.exit_status, result.duration,
+            HostStepFinished(self.run_id, hr.host.name, step, ok, result.exit_status, result.duration,
                              result.output, error)
         )  # fmt: skip
         if self._record:
-            self._record(hr.host.name, "healthcheck", result)
+            self._record(hr.host.name, step, result)
         if not ok:
-            hr.failed_step, hr.error, hr.output = "healthcheck", error, result.output
+            hr.failed_step, hr.error, hr.output = step, error, result.output
             self._failed.set()
         return ok
 
@@ -279,14 +283,18 @@ class Runner:
     async def _retention(self, runs: list[HostRun], keep: int) -> None:
         async def one(hr: HostRun) -> None:
             d = hr.host.deploy_to
-            listing = await self._quiet(hr, f"{remote.list_releases(d)}; echo ---; {remote.read_journal(d)}")
+            pinned_cmd = remote.pinned_releases(d)
+            listing = await self._quiet(
+                hr, f"{remote.list_releases(d)}; echo ---; {pinned_cmd}; echo ---; {remote.read_journal(d)}"
+            )
             if listing is None or not listing.ok:
                 return
-            names, _, journal_text = listing.output.partition("---\n")
+            names, _, rest = listing.output.partition("---\n")
+            pinned, _, journal_text = rest.partition("---\n")
             existing = set(names.split())
             current = next((e.release for e in reversed(journal.parse(journal_text)) if e.outcome == "success"), None)
             target = journal.rollback_target(journal.parse(journal_text), current, existing)
-            doomed = releases_to_delete(existing, keep, [current, target.release if target else None])
+            doomed = releases_to_delete(existing, keep, [current, target.release if target else None, *pinned.split()])
             if doomed:
                 await self._quiet(hr, remote.remove_releases(d, doomed))
 

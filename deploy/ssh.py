@@ -29,6 +29,7 @@ from deploy.redact import Redactor, tail
 
 _TAIL_BYTES = 64 * 1024
 _KILL_GRACE = 2.0
+_MAX_NOISE_LINES = 200
 
 
 @dataclass(frozen=True)
@@ -99,9 +100,14 @@ class SshHostConnection:
 
         async def drive() -> int | None:
             nonlocal pgid
-            first = await proc.stdout.readline()
-            with contextlib.suppress(ValueError):
-                pgid = int(first.strip() or b"x")
+            mark = remote.PGID_MARK.encode()
+            for _ in range(_MAX_NOISE_LINES):  # the login shell may print lines of its own first
+                line = await proc.stdout.readline()
+                if not line or line.startswith(mark):
+                    with contextlib.suppress(ValueError):
+                        pgid = int(line[len(mark) :].strip() or b"x")
+                    break
+                out.add(line)
             if stdin is not None:
                 proc.stdin.write(stdin)
                 await proc.stdin.drain()

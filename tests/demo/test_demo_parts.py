@@ -149,8 +149,8 @@ async def test_the_first_line_is_the_process_group_of_the_command(fleet: DemoFle
     async with await connect(fleet, host) as conn:
         result = await conn.run(remote.with_pgid("ps -o pgid= -p $$"), check=True)
 
-    pgid, reported = str(result.stdout).split()
-    assert pgid == reported
+    marked, reported = str(result.stdout).split()
+    assert marked == remote.PGID_MARK + reported
 
 
 async def test_a_tar_archive_on_stdin_unpacks(fleet: DemoFleet) -> None:
@@ -209,7 +209,7 @@ async def test_kill_by_process_group_stops_a_long_sleep(fleet: DemoFleet) -> Non
     host = fleet.hosts["staging"][0]
     async with await connect(fleet, host) as conn:
         process = await conn.create_process(remote.with_pgid("sleep 4711 & sleep 4712; wait"))
-        pgid = int(await process.stdout.readline())
+        pgid = int((await process.stdout.readline()).removeprefix(remote.PGID_MARK))
         assert os.getpgid(pgid) == pgid and alive(pgid)
 
         killer = await conn.run(remote.kill_group(pgid, "TERM"))
@@ -246,7 +246,7 @@ async def test_a_channel_closed_early_takes_its_command_along(fleet: DemoFleet) 
     host = fleet.hosts["staging"][1]
     async with await connect(fleet, host) as conn:
         process = await conn.create_process(remote.with_pgid("sleep 4714"))
-        pgid = int(await process.stdout.readline())
+        pgid = int((await process.stdout.readline()).removeprefix(remote.PGID_MARK))
         assert alive(pgid)
         process.close()
         assert await wait_until(lambda: not alive(pgid))
@@ -258,7 +258,7 @@ async def test_stop_leaves_no_process_and_no_listener(tmp_path: Path) -> None:
     host = fleet.hosts["staging"][0]
     conn = await connect(fleet, host)
     running = await conn.create_process(remote.with_pgid("sleep 4715"))
-    pgid = int(await running.stdout.readline())
+    pgid = int((await running.stdout.readline()).removeprefix(remote.PGID_MARK))
     detached = await conn.run("sleep 4716 >/dev/null 2>&1 </dev/null & echo $!", check=True)
     orphan = int(str(detached.stdout))
     assert alive(pgid) and alive(orphan)

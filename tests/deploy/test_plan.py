@@ -232,6 +232,7 @@ def test_a_plan_covers_every_selected_host_and_runs_the_migration_once() -> None
         keep_releases=5,
         keep_failed_releases=False,
         restart_command="systemctl restart shop",
+        batches=(("web1", "web2:2222", "worker1"),),
     )
     assert expected == plan
 

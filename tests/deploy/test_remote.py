@@ -218,7 +218,9 @@ def tar_of(files: dict[str, str]) -> bytes:
         pytest.param(
             remote.kill_group(4242, "KILL"), "kill -s KILL -- -4242 2>/dev/null || true", id="kill-group-signal"
         ),
-        pytest.param(remote.with_pgid("echo 'hi'"), "echo $$; exec sh -c 'echo '\"'\"'hi'\"'\"''", id="with-pgid"),
+        pytest.param(
+            remote.with_pgid("echo 'hi'"), "echo shipbot-pgid:$$; exec sh -c 'echo '\"'\"'hi'\"'\"''", id="with-pgid"
+        ),
     ],
 )
 def test_commands_are_exactly_these_lines(built: str, expected: str) -> None:
@@ -629,7 +631,7 @@ def test_a_wrapped_command_prints_its_process_group_first_then_runs_unchanged(cw
         ["/bin/sh", "-c", remote.with_pgid(inner)], cwd=cwd, stdout=subprocess.PIPE, start_new_session=True
     )
     stdout, _ = proc.communicate(timeout=10)
-    assert (0, f"{proc.pid}\n{name}\n", []) == (proc.returncode, stdout.decode(), pwned(cwd.parent))
+    assert (0, f"{remote.PGID_MARK}{proc.pid}\n{name}\n", []) == (proc.returncode, stdout.decode(), pwned(cwd.parent))
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from deploy.errors import EnvironmentBusy, EnvironmentLocked, RefNotFound, Usage
 from deploy.events import Event, HostState, HostStepStarted, Outcome
 from tests.engine.conftest import PIPELINE, EngineFactory
 from tests.support.gitrepo import GitRepo
-from tests.support.sshd_fleet import SshdFleet
+from tests.support.sshd_fleet import FleetFactory, SshdFleet
 
 pytestmark = pytest.mark.sshd
 
@@ -299,3 +299,20 @@ async def test_a_missing_shared_file_names_the_file_and_host(make_engine: Engine
     assert Outcome.FAILED == result.outcome
     assert f"{name(fleet, 0)}: setup failed: exit status 3" in result.message
     assert "shared file" in result.hosts[0].output_tail and ".env is missing" in result.hosts[0].output_tail
+
+
+async def test_a_login_shell_that_prints_first_does_not_stop_a_timed_out_step_being_killed(
+    make_engine: EngineFactory, sshd_fleet: FleetFactory, tmp_path: Path
+) -> None:
+    # bash reads $BASH_ENV before every command: a host whose shell start-up prints lines of its own
+    noise = tmp_path / "noise.sh"
+    noise.write_text("echo 'Welcome to prod-7' >&2; echo 4242 >&2\n")
+    fleet = await sshd_fleet(1, extra_config=[f"SetEnv BASH_ENV={noise}"])
+    sleep = unique_sleep()
+    engine, _ = await make_engine(fleet=fleet, pipeline={**PIPELINE, "build": [sleep]}, timeouts={"build": "1s"})
+
+    result = await engine.deploy("staging", "main", user="U0ALICE")
+
+    assert "timed out after 1s" in result.message
+    assert "Welcome to prod-7" in result.hosts[0].output_tail, "the shell's own lines are kept as output"
+    assert [] == pgrep(sleep)

@@ -1,0 +1,254 @@
+"""Blue/green on one host: the layout, and a builder for every command it runs (pure, quoted with shlex).
+
+Host layout, on top of Capistrano's (releases are made exactly as for the other strategies)::
+
+    <deploy_to>/releases/<release-id>/   as before
+    <deploy_to>/blue  -> releases/<id>   the blue colour: a release-style folder; its app listens on ports.blue
+    <deploy_to>/green -> releases/<id>   the green colour, on ports.green
+    <deploy_to>/current -> releases/<id> the live colour's release (status, journal and rollback read it)
+    <deploy_to>/.shipbot/live            "blue" or "green": which colour nginx sends traffic to
+    <deploy_to>/.shipbot/<colour>.run    the run that last started that colour's app
+    <upstream_file>                      ``upstream <app> { server <address>:<live port>; }``, rendered by shipbot
+
+A deploy goes to the idle colour: its old app is stopped, its port must then be free, its link moves to the new
+release, ``pipeline.restart`` starts it and ``pipeline.healthcheck`` checks it on its own port, while the live
+colour keeps serving. Then traffic moves (:func:`swap`): the upstream is rendered to a temporary file and renamed
+over the live include (the previous file kept aside), ``nginx -t`` checks the whole config with it, and only then
+``nginx -s reload`` (nginx reloads gracefully: old workers finish their requests). If the test fails, the previous
+file is renamed back before anything reloaded: the live colour is untouched. :func:`verify` then asks through
+nginx that the new SHA answers; the labels swap (``.shipbot/live``, ``current``), and the old colour's app keeps
+running for ``keep_old`` (:func:`schedule_stop` stops it later unless it became live again or was restarted), so
+a rollback is a swap back with no rebuild and no restart.
+
+Commands in a colour (start, stop, healthcheck) run in ``<deploy_to>/<colour>`` with the run's ``SHIPBOT_*``
+variables and ``SHIPBOT_COLOUR`` (blue|green), ``SHIPBOT_PORT`` (the colour's port), ``SHIPBOT_DEPLOY_TO`` and
+that colour's ``SHIPBOT_RELEASE`` / ``SHIPBOT_SHA``. The nginx test and reload commands get ``SHIPBOT_DEPLOY_TO``.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from deploy import remote
+
+q = shlex.quote
+COLOURS = ("blue", "green")
+NONE = "-"
+
+
+def other(colour: str) -> str:
+    return "green" if colour == "blue" else "blue"
+
+
+@dataclass(frozen=True)
+class HostColours:
+    """Everything blue/green needs to know about one host (built by the planner from the config)."""
+
+    deploy_to: str
+    ports: Mapping[str, int]  # colour -> port
+    address: str
+    upstream: str
+    upstream_file: str  # absolute
+    nginx_test: str
+    nginx_reload: str
+    stop: str
+    verify_url: str
+    verify_expect: str  # body | header
+    verify_header: str
+    verify_retries: int
+    verify_interval: float
+    verify_timeout: float
+    keep_old: float
+
+
+def colour_dir(deploy_to: str, colour: str) -> str:
+    return posixpath.join(deploy_to, colour)
+
+
+def live_file(deploy_to: str) -> str:
+    return posixpath.join(deploy_to, ".shipbot", "live")
+
+
+def run_file(deploy_to: str, colour: str) -> str:
+    return posixpath.join(deploy_to, ".shipbot", f"{colour}.run")
+
+
+def upstream_path(deploy_to: str, upstream_file: str) -> str:
+    """The upstream file as an absolute path (a relative one is below the host's deploy_to)."""
+    return upstream_file if upstream_file.startswith("/") else posixpath.join(deploy_to, upstream_file)
+
+
+def probe(deploy_to: str, address: str, ports: Mapping[str, int]) -> str:
+    """Print one line per item: the live colour, then for blue and green: release, REVISION, app answering (1/0).
+
+    Whether an app answers is asked with curl: exit status 7 is "could not connect" (nothing listens).
+    """
+    live = q(live_file(deploy_to))
+    parts = [f"{{ cat {live} 2>/dev/null || echo {NONE}; }}"]
+    for colour in COLOURS:
+        link = q(colour_dir(deploy_to, colour))
+        url = q(f"http://{address}:{ports[colour]}/")
+        parts.append(
+            f"{{ t=$(readlink {link} 2>/dev/null) && printf '%s\\n' \"${{t##*/}}\" || echo {NONE}; }}; "
+            f"{{ cat {link}/REVISION 2>/dev/null || echo {NONE}; }}; "
+            f"{{ curl -s -o /dev/null --max-time 2 {url}; test $? -eq 7 && echo 0 || echo 1; }}"
+        )
+    return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class ColourState:
+    release: str | None
+    sha: str | None
+    running: bool
+
+
+def parse_probe(output: str) -> tuple[str | None, dict[str, ColourState]] | None:
+    """The live colour and each colour's state from :func:`probe`'s output, or None when it is garbled."""
+    lines = output.splitlines()[-7:]
+    if len(lines) != 7:
+        return None
+    live = lines[0] if lines[0] in COLOURS else None
+    states = {}
+    for i, colour in enumerate(COLOURS):
+        rel, sha, up = lines[1 + 3 * i : 4 + 3 * i]
+        states[colour] = ColourState(None if rel == NONE else rel, None if sha == NONE else sha, up == "1")
+    return live, states
+
+
+def colour_env(base: Mapping[str, str], hc: HostColours, colour: str, release: str, sha: str) -> dict[str, str]:
+    return {
+        **base,
+        "SHIPBOT_RELEASE": release,
+        "SHIPBOT_SHA": sha,
+        "SHIPBOT_DEPLOY_TO": hc.deploy_to,
+        "SHIPBOT_COLOUR": colour,
+        "SHIPBOT_PORT": str(hc.ports[colour]),
+    }
+
+
+def in_colour(deploy_to: str, colour: str, env: Mapping[str, str], command: str) -> str:
+    """Run an operator command in the colour's folder with the given variables exported."""
+    return f"cd {q(colour_dir(deploy_to, colour))} && {remote.exports(env)}{command}"
+
+
+def point(deploy_to: str, colour: str, release: str | None) -> str:
+    """Point the colour's link at a release atomically (``None`` removes the link)."""
+    link = colour_dir(deploy_to, colour)
+    if release is None:
+        return f"rm -f {q(link)}"
+    tmp = posixpath.join(deploy_to, f".{colour}.{release}.tmp")
+    return (
+        f"test -d {q(remote.release_dir(deploy_to, release))} && "
+        f"ln -sfn {q('releases/' + release)} {q(tmp)} && mv -Tf {q(tmp)} {q(link)}"
+    )
+
+
+def start(deploy_to: str, colour: str, run_id: str, env: Mapping[str, str], command: str) -> str:
+    """Record which run starts the colour, then run the operator's start (``pipeline.restart``) in it."""
+    path = run_file(deploy_to, colour)
+    return f"mkdir -p {q(posixpath.dirname(path))} && printf '%s\\n' {q(run_id)} > {q(path)} && " + in_colour(
+        deploy_to, colour, env, command
+    )
+
+
+def stop(deploy_to: str, colour: str, env: Mapping[str, str], command: str) -> str:
+    """Stop the colour's app (a colour that was never set up has nothing to stop)."""
+    d = q(colour_dir(deploy_to, colour))
+    return f"if test -d {d}; then {in_colour(deploy_to, colour, env, command)}; fi"
+
+
+def port_free(address: str, port: int, colour: str, tries: int = 10, interval: float = 0.5) -> str:
+    """Wait until nothing answers on the colour's port (curl exit status 7); fail naming the port."""
+    url = q(f"http://{address}:{port}/")
+    msg = q(
+        f"port {port} ({colour}) is still in use after {colour} was stopped: another process listens there; "
+        f"stop it or give {colour} another port (blue_green.ports.{colour})"
+    )
+    return (
+        f"i=0; while curl -s -o /dev/null --max-time 2 {url}; test $? -ne 7; do "
+        f"i=$((i+1)); if [ $i -ge {int(tries)} ]; then echo {msg} >&2; exit 3; fi; sleep {interval:g}; done"
+    )
+
+
+def render_upstream(upstream: str, address: str, port: int, colour: str, release: str, sha: str) -> str:
+    """The nginx include shipbot owns: one upstream block sending traffic to one colour."""
+    return (
+        f"# written by shipbot: {colour} is live (release {release}, {sha[:12]}); do not edit\n"
+        f"upstream {upstream} {{\n    server {address}:{port};\n}}\n"
+    )
+
+
+def swap(hc: HostColours, content: str, to_colour: str, from_colour: str | None) -> str:
+    """Move traffic: new upstream renamed over the live include, ``nginx -t``, then reload; the previous file is
+    put back (and nothing reloads) when the test or the reload fails, with one clear message."""
+    f = upstream_path(hc.deploy_to, hc.upstream_file)
+    staying = f"traffic stays on {from_colour}" if from_colour else "traffic was not moved"
+    env = remote.exports({"SHIPBOT_DEPLOY_TO": hc.deploy_to})
+    restore = 'if [ -e "$bak" ]; then mv -f "$bak" "$f"; else rm -f "$f"; fi'
+    why = (
+        "why=$(printf '%s\\n' \"$out\" | grep -m 1 -E '\\[(emerg|alert|crit|error)\\]' "
+        "|| printf '%s\\n' \"$out\" | tail -n 1)"
+    )
+    return (
+        f'{env}f={q(f)}; tmp="$f.shipbot-new"; bak="$f.shipbot-old"; '
+        f'mkdir -p "$(dirname "$f")" && printf \'%s\' {q(content)} > "$tmp" && '
+        f'{{ if [ -e "$f" ]; then cp -p "$f" "$bak"; else rm -f "$bak"; fi; }} && mv -f "$tmp" "$f" || exit 3; '
+        f"if ! out=$({{ {hc.nginx_test}\n}} 2>&1); then {restore}; {why}; "
+        f'echo {q(f"nginx config test failed, {staying}:")} "$why" >&2; exit 4; fi; '
+        f"if ! out=$({{ {hc.nginx_reload}\n}} 2>&1); then {restore}; {why}; "
+        f'echo {q(f"nginx reload failed, {staying}:")} "$why" >&2; exit 5; fi; '
+        f'rm -f "$bak"; echo {q(f"traffic now goes to {to_colour}")}'
+    )
+
+
+def verify(hc: HostColours, sha: str) -> str:
+    """Ask through nginx until the new SHA answers (in the body, or in the configured header)."""
+    url = q(hc.verify_url)
+    t = f"{hc.verify_timeout:g}"
+    if hc.verify_expect == "header":
+        ask = (
+            f"got=$(curl -sS --max-time {t} -o /dev/null -D - {url} 2>&1 | tr -d '\\r' "
+            f"| grep -i -m 1 {q('^' + hc.verify_header + ':')} || true)"
+        )
+        what = f"header {hc.verify_header} of {hc.verify_url}"
+    else:
+        ask = f"got=$(curl -sS --max-time {t} {url} 2>&1 | head -c 300)"
+        what = hc.verify_url
+    msg = q(f"{what} did not answer with {sha[:12]} after {hc.verify_retries} tries; last answer:")
+    return (
+        f'i=0; while :; do {ask}; case "$got" in *{q(sha)}*) exit 0;; esac; '
+        f"i=$((i+1)); if [ $i -ge {int(hc.verify_retries)} ]; then "
+        f"echo {msg} \"$(printf '%s' \"$got\" | tr '\\n' ' ' | head -c 200)\" >&2; exit 1; fi; "
+        f"sleep {hc.verify_interval:g}; done"
+    )
+
+
+def set_live(deploy_to: str, colour: str, release: str | None) -> str:
+    """Swap the labels: ``.shipbot/live`` names the colour, ``current`` points at its release (both atomic)."""
+    path = live_file(deploy_to)
+    tmp = path + ".tmp"
+    return (
+        f"mkdir -p {q(posixpath.dirname(path))} && printf '%s\\n' {q(colour)} > {q(tmp)} && mv -f {q(tmp)} {q(path)}"
+        f" && {remote.switch(deploy_to, release)}"
+    )
+
+
+def clear_live(deploy_to: str) -> str:
+    """Back to no live colour (a host that had none before a failed first deploy)."""
+    return f"rm -f {q(live_file(deploy_to))} && {remote.switch(deploy_to, None)}"
+
+
+def schedule_stop(deploy_to: str, colour: str, after: float, env: Mapping[str, str], command: str) -> str:
+    """After ``after`` seconds, stop the colour's app on the host itself, unless by then it is live again or
+    another run started it (its ``.shipbot/<colour>.run`` changed). Detached: the SSH session ends at once."""
+    live, run = q(live_file(deploy_to)), q(run_file(deploy_to, colour))
+    body = (
+        f"token=$(cat {run} 2>/dev/null); sleep {after:g}; "
+        f'test "$(cat {live} 2>/dev/null)" != {q(colour)} && test "$(cat {run} 2>/dev/null)" = "$token" && '
+        f"{{ {stop(deploy_to, colour, env, command)}; }}"
+    )
+    return f"nohup sh -c {q(body)} </dev/null >/dev/null 2>&1 &"

@@ -1,0 +1,97 @@
+"""Fixtures for strategy tests: real sshd hosts, a real git repo, and for blue/green a real nginx per host."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.zero_downtime import demo
+from deploy.config import parse_config
+from deploy.engine import Engine
+from deploy.store import Store
+from tests.engine.conftest import PIPELINE
+from tests.support.gitrepo import GitRepo
+from tests.support.sshd_fleet import FleetFactory, SshdFleet
+
+BlueGreenFactory = Callable[..., Awaitable[tuple[Engine, SshdFleet, list[demo.Nginx]]]]
+
+
+def set_env(config: dict[str, Any], **keys: Any) -> dict[str, Any]:
+    """The config dict with keys added to its one environment (``staging``)."""
+    config["environments"]["staging"].update(keys)
+    return config
+
+
+RollingFactory = Callable[..., Awaitable[tuple[Engine, SshdFleet]]]
+
+
+@pytest.fixture
+def rolling_engine(tmp_path: Path, sshd_fleet: FleetFactory, app_repo: GitRepo) -> RollingFactory:
+    """``engine, fleet = await rolling_engine(hosts=3, pipeline=..., **environment keys)``: strategy rolling."""
+    store = Store.in_data_dir(tmp_path / "data")
+
+    async def make(hosts: int = 3, pipeline: dict[str, Any] | None = None, **env_keys: Any) -> tuple[Engine, SshdFleet]:
+        fleet = await sshd_fleet(hosts)
+        config = fleet.config_yaml(repo=app_repo.path, pipeline=pipeline or PIPELINE, shared={"dirs": ["log"]})
+        set_env(config, strategy="rolling", **env_keys)
+        return Engine(parse_config(config, "test.yml"), store, tmp_path / "data"), fleet
+
+    return make
+
+
+@pytest.fixture
+def nginxes() -> Iterator[list[demo.Nginx]]:
+    started: list[demo.Nginx] = []
+    yield started
+    for n in started:
+        n.stop()
+
+
+@pytest.fixture
+def blue_green_engine(
+    tmp_path: Path, sshd_fleet: FleetFactory, nginxes: list[demo.Nginx]
+) -> Iterator[BlueGreenFactory]:
+    """``engine, fleet, nginxes = await blue_green_engine(hosts=1, **environment keys)``: the demo app, each host
+    with its own colour ports and its own nginx (``<deploy_to>/nginx``, listening on its own port)."""
+    if not demo.nginx_available():
+        pytest.skip("nginx is not installed")
+    repo = demo.make_repo(tmp_path / "web")
+    store = Store.in_data_dir(tmp_path / "data")
+    fleets: list[SshdFleet] = []
+
+    async def make(hosts: int = 1, **env_keys: Any) -> tuple[Engine, SshdFleet, list[demo.Nginx]]:
+        fleet = await sshd_fleet(hosts)
+        fleets.append(fleet)
+        config = fleet.config_yaml(
+            repo=repo.path,
+            pipeline={"restart": "./start.sh", "healthcheck": {"run": "./health.sh", "retries": 3, "interval": "0.2s"}},
+        )
+        ours: list[demo.Nginx] = []
+        for host, entry in zip(fleet.hosts, config["environments"]["staging"]["hosts"], strict=True):
+            ports = {"blue": demo.free_port(), "green": demo.free_port()}
+            nginx = demo.Nginx(host.local_deploy_to / "nginx", demo.free_port(), "shop", ports["blue"]).start()
+            ours.append(nginx)
+            nginxes.append(nginx)
+            entry["blue_green"] = {"ports": ports, "verify_url": f"{nginx.url}/version"}
+        prefix = "$SHIPBOT_DEPLOY_TO/nginx"
+        set_env(
+            config,
+            strategy="blue_green",
+            blue_green={
+                "ports": {"blue": 1, "green": 2},  # every host overrides these
+                "stop": "./stop.sh",
+                "keep_old": "10m",
+                "nginx": {"upstream_file": "nginx/upstream.conf", **demo.nginx_commands(prefix)},
+                "verify": {"url": "http://127.0.0.1/version", "retries": 20, "interval": "0.1s"},
+            },
+            **env_keys,
+        )
+        return Engine(parse_config(config, "test.yml"), store, tmp_path / "data"), fleet, ours
+
+    yield make
+    for fleet in fleets:
+        for host in fleet.hosts:
+            demo.stop_apps(host.local_deploy_to)
