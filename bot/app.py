@@ -176,4 +176,6 @@ class SlackBot:
         app.action("run_cancel")(button(svc.cancel))
         app.action("run_rollback")(button(svc.rollback_run))
         app.action("run_approve")(button(svc.approve))
+        app.action("run_continue")(button(lambda run_id, user, channel: svc.resume(run_id, user, channel, True)))
+        app.action("run_abort")(button(lambda run_id, user, channel: svc.resume(run_id, user, channel, False)))
         app.action("run_reject")(button(lambda run_id, user, channel: svc.reject(run_id, user, "", channel)))

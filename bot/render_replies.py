@@ -25,6 +25,7 @@ from commands.replies import (
     Refusal,
     Rejected,
     Reply,
+    Resumed,
     RunAccepted,
     StatusReply,
     Unlocked,
@@ -212,6 +213,11 @@ def render(reply: Reply) -> Message:
             then = render(reply.then)
             line = f":white_check_mark: {code(reply.run.run_id)} approved by {user(reply.by)}"
             return Message(f"approved {reply.run.run_id}", [_section(line), *then.blocks])
+        case Resumed():
+            verb = "continued" if reply.go else "aborted (switched hosts go back)"
+            return Message(
+                f"{reply.run.run_id} {verb}", [_context(f"{code(reply.run.run_id)} {verb} by {user(reply.by)}")]
+            )
         case Rejected():
             why = f": {esc(reply.reason)}" if reply.reason else ""
             return Message("rejected", [_section(f":x: {code(reply.run.run_id)} rejected by {user(reply.by)}{why}")])

@@ -14,6 +14,9 @@ from typing import Any
 from bot.mrkdwn import code, code_block, esc, truncate, user
 from deploy.durations import format_duration
 from deploy.events import (
+    BatchPaused,
+    BatchResumed,
+    BatchStarted,
     Event,
     HostState,
     HostStateChanged,
@@ -36,6 +39,7 @@ _PROGRESS = {
 }
 _SHOWN_STATES = ("pending", "preparing", "switched", "healthy", "failed")
 MAX_FAILURES_SHOWN = 10
+_STRATEGY = {"all": "all at once", "rolling": "rolling", "blue_green": "blue/green"}
 
 
 @dataclass
@@ -58,6 +62,8 @@ class RunView:
     forced: bool = False
     started_at: float = field(default_factory=time.monotonic)
     failures: list[Failure] = field(default_factory=list)
+    batch: tuple[int, int] | None = None  # (index, total) of the batch running now
+    paused: BatchPaused | None = None
     _phase_ok: dict[str, int] = field(default_factory=dict)
     _phase_started: float = field(default_factory=time.monotonic)
     _pending_lines: list[str] = field(default_factory=list)
@@ -88,7 +94,24 @@ class RunView:
                         )
                     elif len(self.failures) == MAX_FAILURES_SHOWN + 1:
                         self._pending_lines.append("_More hosts failed; the final summary lists them._")
+            case BatchStarted():
+                self.batch, self.paused = (event.index, event.total), None
+                self._pending_lines.append(f"*batch {event.index}/{event.total}*: {len(event.hosts)} host(s)")
+            case BatchPaused():
+                self.paused = event
+                g = event.gate
+                failed = f", {len(g.failures)} failed of {g.max_failures} allowed" if g.failures else ""
+                waits = f"goes on by itself in {format_duration(g.wait)}" if g.wait else "waiting for Continue or Abort"
+                self._pending_lines.append(
+                    f":double_vertical_bar: paused before batch {g.batch}/{g.total}: {len(g.hosts_done)} host(s) on "
+                    f"the new version{failed}; {waits}"
+                )
+            case BatchResumed():
+                self.paused = None
+                if not event.continued:
+                    self._pending_lines.append(f":octagonal_sign: aborted: {esc(event.reason or 'switching back')}")
             case RunFinished():
+                self.paused = None
                 self._close_phase()
                 self.finished = event
                 for h in event.hosts:
@@ -161,15 +184,18 @@ class RunView:
             {"type": "header", "text": {"type": "plain_text", "text": f"{self.title()}", "emoji": True}},
         ]
         if s is not None:
-            status = {"running": f"running ({self.phase.value if self.phase else 'starting'})"}.get(
-                self.state, self.state
-            )
+            doing = self.phase.value if self.phase else "starting"
+            if self.batch:
+                doing = f"batch {self.batch[0]}/{self.batch[1]}"
+            if self.paused:
+                doing = f"paused before batch {self.paused.gate.batch}/{self.paused.gate.total}"
+            status = {"running": f"running ({doing})"}.get(self.state, self.state)
             sha = f" ({code(s.sha[:7])})" if s.sha else ""
             fields = [
                 f"*Status:*\n{light} {status}",
                 f"*Requested by:*\n{user(s.user)}",
                 f"*Ref:*\n{code(s.ref)}{sha}",
-                f"*Where:*\n{esc(s.environment)} · {len(s.hosts)} host(s) · all at once",
+                f"*Where:*\n{esc(s.environment)} · {len(s.hosts)} host(s) · {_STRATEGY.get(s.strategy, s.strategy)}",
             ]
             blocks.append({"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]})
         if self.forced:
@@ -194,6 +220,24 @@ class RunView:
         return blocks
 
     def _actions(self) -> list[dict[str, Any]]:
+        if self.paused is not None and self.paused.gate.wait is None:
+            g = self.paused.gate
+            return [
+                {
+                    "type": "button",
+                    "action_id": "run_continue",
+                    "style": "primary",
+                    "value": self.run_id,
+                    "text": {"type": "plain_text", "text": f"Continue to batch {g.batch}/{g.total}"},
+                },
+                {
+                    "type": "button",
+                    "action_id": "run_abort",
+                    "style": "danger",
+                    "value": self.run_id,
+                    "text": {"type": "plain_text", "text": "Abort and switch back"},
+                },
+            ]
         if self.finished is None:
             return [
                 {

@@ -19,7 +19,7 @@ from typing import Protocol
 
 from commands.runs import Busy, RunRequest
 from deploy.config import Config
-from deploy.events import EventSink, RunFinished, null_sink
+from deploy.events import EventSink, Gate, RunFinished, null_sink
 from deploy.records import Commit, EnvironmentStatus, LockRecord, RunRecord
 
 
@@ -42,6 +42,7 @@ class EnginePort(Protocol):
         run_id: str | None = None,
         sha: str | None = None,
         forced: bool = False,
+        gate: Gate | None = None,
     ) -> RunFinished: ...
 
     async def rollback(

@@ -132,6 +132,15 @@ class Rejected:
     reason: str
 
 
+@dataclass(frozen=True)
+class Resumed:
+    """A person answered a run paused between batches: go on (``go``) or abort and switch back."""
+
+    run: RunRequest
+    by: str
+    go: bool
+
+
 Reply = (
     Refusal
     | HelpReply
@@ -147,4 +156,5 @@ Reply = (
     | Cancelled
     | Approved
     | Rejected
+    | Resumed
 )

@@ -76,6 +76,7 @@ from commands.replies import (
     Refusal,
     Rejected,
     Reply,
+    Resumed,
     RunAccepted,
     StatusReply,
     Unlocked,
@@ -87,7 +88,7 @@ from commands.runs import Busy, RunRequest, new_run_id
 from commands.supervisor import RunSupervisor
 from commands.vocabulary import GrammarContext
 from deploy.errors import EnvironmentLocked, ShipbotError, UsageError
-from deploy.events import Outcome, RunFinished
+from deploy.events import BatchGate, Gate, Outcome, RunFinished
 from deploy.records import Commit, LockRecord
 
 ROLLBACK_LOCK_REASON = "rolled back by {user}: redeploy on purpose with unlock"
@@ -120,6 +121,7 @@ class ChatService:
         self.approvals = ApprovalBook()
         self.queue = RunQueue()
         self._running: dict[str, RunRequest] = {}
+        self._paused: dict[str, asyncio.Future[bool]] = {}  # run id -> the answer its pause waits for
         self._closing = False
         self._expired: dict[str, PendingApproval] = {}  # expired requests, to say so when someone approves late
 
@@ -400,6 +402,7 @@ class ChatService:
                     run_id=run.run_id,
                     sha=run.sha,
                     forced=run.forced,
+                    gate=self._gate(run),
                 )
             elif run.kind == "rollback":
                 finished = await engine.rollback(
@@ -533,6 +536,36 @@ class ChatService:
             ids = ", ".join(f"`{r.run_id}`" for r in mine)
             return Refusal(f"you have several runs: {ids}", "Name one: `cancel RUN-ID`.")
         return await self._cancel_one(mine[0].run_id, user, channel)
+
+    def _gate(self, run: RunRequest) -> Gate:
+        """The pause between batches of ``run``: it waits until someone allowed to deploy there answers."""
+
+        async def gate(_: BatchGate) -> bool:
+            answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+            self._paused[run.run_id] = answer
+            try:
+                return await answer
+            finally:
+                self._paused.pop(run.run_id, None)
+
+        return gate
+
+    async def resume(self, run_id: str, user: str, channel: str, go: bool) -> Reply:
+        """The Continue (``go``) or Abort button of a run paused between batches."""
+        answer = self._paused.get(run_id)
+        run = self._running.get(run_id)
+        if answer is None or run is None or answer.done():
+            return Refusal(f"{run_id} is not waiting at a pause", "`status` shows what runs and waits.")
+        actors = await self._actors(user)
+        decision = decide_action(
+            self.policies[run.app], actors[run.app], "deploy", run.environment, channel, utc(self.clock())
+        )
+        if not decision.allowed:
+            return Refusal(decision.reason, f"Ask {run.user}, who started it, or someone who may deploy there.")
+        self._audit_overrides(user, "resume", run.app, run.environment, decision.overrides)
+        self._audit(user, "continue" if go else "abort", run, f"{'continued' if go else 'aborted'} {run.run_id}")
+        answer.set_result(go)
+        return Resumed(run, user, go)
 
     async def _cancel_one(self, run_id: str, user: str, channel: str) -> Reply:
         run: RunRequest | None = self._running.get(run_id)

@@ -246,6 +246,7 @@ class Engine:
                 user,
                 tuple(h.name for h in hosts),
                 previous,
+                plan.strategy,
             ),
             lambda runner, archive: runner.deploy(plan, archive),
             need_archive=self.config.pipeline.transfer == "upload",

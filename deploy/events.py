@@ -62,6 +62,7 @@ class RunStarted:
     user: str
     hosts: tuple[str, ...]
     previous_sha: str | None = None
+    strategy: str = "all"  # all | rolling | blue_green
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ const Render = (() => {
     large_green_circle: "\u{1F7E2}", large_yellow_circle: "\u{1F7E1}", red_circle: "\u{1F534}",
     white_check_mark: "\u2705", x: "\u274C", warning: "\u26A0\uFE0F", no_entry: "\u26D4",
     no_entry_sign: "\u{1F6AB}", raised_hand: "\u270B", hourglass: "\u231B", hourglass_flowing_sand: "\u23F3",
-    lock: "\u{1F512}", unlock: "\u{1F513}", octagonal_sign: "\u{1F6D1}", rocket: "\u{1F680}",
+    lock: "\u{1F512}", double_vertical_bar: "\u23F8\uFE0F", unlock: "\u{1F513}", octagonal_sign: "\u{1F6D1}", rocket: "\u{1F680}",
   };
 
   function emoji(s) {

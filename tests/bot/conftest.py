@@ -76,6 +76,7 @@ async def stack(tmp_path: Path, sshd_fleet: FleetFactory, app_repo: GitRepo) -> 
         pipeline: dict[str, Any] | None = None,
         access: dict[str, Any] | None = None,
         http: bool = False,
+        staging: dict[str, Any] | None = None,
         **emu_options: Any,
     ) -> Stack:
         fleet = await sshd_fleet(hosts)
@@ -87,6 +88,7 @@ async def stack(tmp_path: Path, sshd_fleet: FleetFactory, app_repo: GitRepo) -> 
             shared={"dirs": ["log"]},
             access=access or ACCESS,
         )
+        data["environments"]["staging"].update(staging or {})
         config_path = tmp_path / "shipbot.yml"
         config_path.write_text(yaml.safe_dump(data))
         http_port = free_port()

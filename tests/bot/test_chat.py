@@ -103,3 +103,37 @@ async def test_on_sigterm_a_running_deploy_is_cancelled_reverted_and_the_channel
     ended = await s.emu.message("#deploys", report.ts)
     assert ended is not None and ":red_circle:" in str(ended.blocks)
     assert not (s.fleet.hosts[0].local_deploy_to / "current").exists()
+
+
+ROLLING = {"strategy": "rolling", "batches": [1, "100%"], "pause": True}
+ONLY_ALICE_AND_BOB = {**ACCESS, "environments": {**ACCESS["environments"], "staging": {"deploy": ["@deployers"]}}}
+
+
+async def test_a_paused_rolling_deploy_continues_when_someone_allowed_presses_continue(stack: StackFactory) -> None:
+    s = await stack(hosts=4, staging=ROLLING, access=ONLY_ALICE_AND_BOB)
+
+    await s.say("alice", "deploy feature/new-login to staging")
+    report = await s.bot_message(lambda m: "run_continue" in str(m.blocks))
+    assert "paused before batch 2/2" in str(report.blocks)
+    run_id = report.text.split()[1].rstrip(":")
+
+    await s.emu.click("carol", "#deploys", report.ts, "run_continue", value=run_id)
+    await s.emu.wait_for(lambda m: m.ephemeral_to == "U0CAROL")
+    assert [True, False] == [(h.local_deploy_to / "current").exists() for h in s.fleet.hosts[:2]]
+
+    await s.emu.click("bob", "#deploys", report.ts, "run_continue", value=run_id)
+    await s.bot_message(lambda m: m.ts == report.ts and ":large_green_circle:" in str(m.blocks))
+    assert ["v2\n", "v2\n"] == [(h.local_deploy_to / "current" / "VERSION").read_text() for h in s.fleet.hosts[:2]]
+
+
+async def test_abort_at_the_pause_switches_the_canary_back(stack: StackFactory) -> None:
+    s = await stack(hosts=4, staging=ROLLING)
+
+    await s.say("alice", "deploy main to staging")
+    report = await s.bot_message(lambda m: "run_abort" in str(m.blocks))
+    run_id = report.text.split()[1].rstrip(":")
+    await s.emu.click("alice", "#deploys", report.ts, "run_abort", value=run_id)
+
+    ended = await s.bot_message(lambda m: m.ts == report.ts and ":red_circle:" in str(m.blocks))
+    assert "aborted" in str(ended.blocks)
+    assert [False, False] == [(h.local_deploy_to / "current").exists() for h in s.fleet.hosts[:2]]

@@ -9,7 +9,7 @@ from commands.ports import Notice
 from commands.runs import RunRequest
 from deploy.config import Config
 from deploy.errors import EnvironmentLocked, RefNotFound
-from deploy.events import Event, EventSink, Outcome, RunFinished, null_sink
+from deploy.events import Event, EventSink, Gate, Outcome, RunFinished, null_sink
 from deploy.records import Commit, EnvironmentStatus, HostStatus, LockRecord, RunRecord
 
 REFS = {"main": "a" * 40, "release": "b" * 40, "feature/x": "c" * 40, "v1.4.2": "d" * 40}
@@ -28,6 +28,7 @@ class FakeEngine:
         self.config = config
         self.clock = clock
         self.calls: list[tuple[object, ...]] = []
+        self.pauses: list[Gate | None] = []  # the pause each deploy was given
         self.hold = False
         self.gates: dict[str, asyncio.Event] = {}
         self.outcome = Outcome.SUCCESS
@@ -87,7 +88,9 @@ class FakeEngine:
         run_id: str | None = None,
         sha: str | None = None,
         forced: bool = False,
+        gate: Gate | None = None,
     ) -> RunFinished:
+        self.pauses.append(gate)
         self.calls.append(("deploy", environment, ref, user, hosts_filter, run_id, sha, forced))
         return await self._run("deploy", environment, ref or "", sha or "", user, run_id or "", sink, forced)
 
