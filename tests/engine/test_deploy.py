@@ -6,10 +6,12 @@ import asyncio
 import os
 import random
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from deploy.engine import Engine
 from deploy.errors import EnvironmentBusy, EnvironmentLocked, RefNotFound, UsageError
 from deploy.events import Event, HostState, HostStepStarted, Outcome
 from tests.engine.conftest import PIPELINE, EngineFactory
@@ -32,6 +34,11 @@ def name(fleet: SshdFleet, i: int) -> str:
 def releases_of(fleet: SshdFleet, i: int) -> list[str]:
     d = fleet.hosts[i].local_deploy_to / "releases"
     return sorted(p.name for p in d.iterdir()) if d.exists() else []
+
+
+def tmp_data(engine: Engine) -> Path:
+    """The data dir an engine was made with (its mirror lives there)."""
+    return engine.mirror.path.parent.parent
 
 
 def unique_sleep() -> str:
@@ -316,3 +323,71 @@ async def test_a_login_shell_that_prints_first_does_not_stop_a_timed_out_step_be
     assert "timed out after 1s" in result.message
     assert "Welcome to prod-7" in result.hosts[0].output_tail, "the shell's own lines are kept as output"
     assert [] == pgrep(sleep)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 256 KiB tmpfs: a host whose disk is (almost) full. Needs root to mount; skipped otherwise."""
+    where = tmp_path / "small-disk"
+    where.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(where)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+async def test_a_full_disk_fails_the_upload_naming_host_and_step_and_nothing_switches(
+    make_engine: EngineFactory, app_repo: GitRepo, small_disk: Path
+) -> None:
+    engine, fleet = await make_engine(hosts=2)
+    await engine.deploy("staging", "main", user="U0ALICE")
+    full = small_disk / "app"
+    full.mkdir()
+    big = "x" * 400_000  # larger than the host's free space
+    app_repo.checkout("feature/new-login")
+    app_repo.commit("ship a big asset", {"asset.bin": big})
+    app_repo.checkout("main")
+    data = fleet.config_yaml(repo=app_repo.path, pipeline=PIPELINE, shared={"dirs": ["log"]})
+    data["environments"]["staging"]["hosts"][1]["deploy_to"] = str(full)
+    from deploy.config import parse_config
+    from deploy.engine import Engine
+
+    engine = Engine(parse_config(data), engine.store, tmp_data(engine))
+    before = current_of(fleet, 0)
+
+    result = await engine.deploy("staging", "feature/new-login", user="U0ALICE")
+
+    assert Outcome.FAILED == result.outcome
+    assert result.message.startswith(f"{name(fleet, 1)}: upload failed")
+    assert "No space left on device" in result.hosts[1].output_tail
+    assert before == current_of(fleet, 0), "the other host was not switched"
+    assert [] == [p.name for p in (full / "releases").iterdir()], "the half-written release was removed"
+
+
+async def test_a_run_opens_one_ssh_connection_per_host_whatever_the_number_of_steps(
+    make_engine: EngineFactory,
+) -> None:
+    from deploy.plan import Host
+    from deploy.ssh import HostConnection, SshConnector
+
+    class Counting(SshConnector):
+        """The real connector, counting the connections it opens."""
+
+        opened: list[str] = []  # noqa: RUF012 (shared by the connectors of one test)
+
+        async def connect(self, host: Host, timeout: float) -> HostConnection:
+            self.opened.append(host.name)
+            return await super().connect(host, timeout)
+
+    pipeline = {**PIPELINE, "build": ["true", "true", "./build.sh"], "migrate": {"run": "true"}}
+    engine, fleet = await make_engine(hosts=3, pipeline=pipeline)
+    engine = Engine(engine.config, engine.store, tmp_data(engine), connector=Counting(engine.config.ssh))
+
+    result = await engine.deploy("staging", "main", user="U0ALICE")
+
+    assert Outcome.SUCCESS == result.outcome
+    assert sorted(name(fleet, i) for i in range(3)) == sorted(Counting.opened)
+    assert len(engine.store.host_steps(result.run_id)) >= 3 * 8, "many steps, on those three connections"
