@@ -421,58 +421,37 @@ class Runner:
         """Switch every host to the previous good release in its journal (or ``to``), through the same
         verify, switch, restart and healthcheck path as a deploy, reverting on failure.
 
+        The steps that differ by strategy are hooks (``_rollback_ready``, ``_rollback_switch``,
+        ``_rollback_failed``, ``_rollback_undo``, ``_rollback_done``); the blue/green runner overrides them.
         Raises :class:`NothingToRollBack` (after emitting ``RunFinished``) when the hosts have no common target.
         """
         runs = [HostRun(hp.host) for hp in plan.hosts]
-        by_name = {hp.host.name: hp for hp in plan.hosts}
         outcome, message, target = Outcome.FAILED, "", None
         cancelled = False
         no_target: str | None = None
         try:
             await self._connect(runs)
-            if not self._failed.is_set():
+            await self._rollback_ready(plan, runs)
+            if not self._rollback_failed(plan, runs):
                 target, no_target = await self._rollback_target(runs, to)
             if target is not None:
-                await self._switch_all(
-                    runs,
-                    {hr.host.name: target.release for hr in runs},
-                    target.sha,
-                    {
-                        name: Step("restart", cmd, plan.hosts[0].restart.timeout if plan.hosts[0].restart else 60)
-                        if (cmd := plan.restart_in(hp, target.release, target.sha))
-                        else None
-                        for name, hp in by_name.items()
-                    },
-                    plan.hosts[0].healthcheck,
-                )
-                if not self._failed.is_set():
+                verb = await self._rollback_switch(plan, runs, target)
+                if not self._rollback_failed(plan, runs):
                     outcome = Outcome.SUCCESS
                     message = (
-                        f"{plan.environment} rolled back to release {target.release} ({target.sha[:12]}) "
+                        f"{plan.environment} {verb} to release {target.release} ({target.sha[:12]}) "
                         f"on all {len(runs)} hosts"
                     )
         except asyncio.CancelledError:
             cancelled, outcome = True, Outcome.CANCELLED
         finally:
             if outcome is not Outcome.SUCCESS and not no_target:
-                await asyncio.shield(
-                    self._revert(
-                        runs,
-                        lambda hr: (
-                            plan.restart_in(by_name[hr.host.name], hr.previous, hr.previous_sha)
-                            if hr.previous
-                            else None
-                        ),
-                    )
-                )
+                await asyncio.shield(self._rollback_undo(plan, runs))
                 failed = [hr for hr in runs if hr.failed]
                 if cancelled:
                     message = "rollback cancelled; every host is back where it was"
                 elif failed:
-                    message = (
-                        f"{failed[0].host.name}: {failed[0].failed_step} failed: {failed[0].error}; "
-                        f"{plan.environment} is still on the release it had"
-                    )
+                    message = f"{self._describe_failed(failed)}; {plan.environment} is still on the release it had"
             if target is not None:
                 t = target
                 await asyncio.shield(
@@ -484,6 +463,8 @@ class Runner:
                         ).to_line(),
                     )
                 )  # fmt: skip
+                if outcome is Outcome.SUCCESS:
+                    await asyncio.shield(self._rollback_done(plan, runs))
             for hr in runs:
                 if hr.state is HostState.HEALTHY:
                     self._emit_state(hr, HostState.DONE)
@@ -498,6 +479,44 @@ class Runner:
         if no_target:
             raise NothingToRollBack(no_target)
         return finished
+
+    # -- rollback hooks (the blue/green runner overrides them) ----------------------------------------------
+
+    async def _rollback_ready(self, plan: DeployPlan, runs: list[HostRun]) -> None:
+        """After connecting, before choosing the target."""
+
+    def _rollback_failed(self, plan: DeployPlan, runs: list[HostRun]) -> bool:
+        return self._failed.is_set()
+
+    async def _rollback_switch(self, plan: DeployPlan, runs: list[HostRun], target: journal.Entry) -> str:
+        """Put ``target`` live on every host; returns the verb for the result ("rolled back")."""
+        by_name = {hp.host.name: hp for hp in plan.hosts}
+        timeout = plan.hosts[0].restart.timeout if plan.hosts[0].restart else 60
+        restarts = {
+            name: Step("restart", cmd, timeout) if (cmd := plan.restart_in(hp, target.release, target.sha)) else None
+            for name, hp in by_name.items()
+        }
+        await self._switch_all(
+            runs, {hr.host.name: target.release for hr in runs}, target.sha, restarts, plan.hosts[0].healthcheck
+        )
+        return "rolled back"
+
+    async def _rollback_undo(self, plan: DeployPlan, runs: list[HostRun]) -> None:
+        """A failed or cancelled rollback: every host back on the release it had."""
+        by_name = {hp.host.name: hp for hp in plan.hosts}
+        await self._revert(
+            runs,
+            lambda hr: plan.restart_in(by_name[hr.host.name], hr.previous, hr.previous_sha) if hr.previous else None,
+        )
+
+    async def _rollback_done(self, plan: DeployPlan, runs: list[HostRun]) -> None:
+        """After a successful rollback and its journal lines."""
+
+    @staticmethod
+    def _describe_failed(failed: list[HostRun]) -> str:
+        first = failed[0]
+        more = f" (and {len(failed) - 1} more host(s))" if len(failed) > 1 else ""
+        return f"{first.host.name}: {first.failed_step} failed: {first.error}{more}"
 
     async def _rollback_target(self, runs: list[HostRun], to: str | None) -> tuple[journal.Entry | None, str | None]:
         """The one release every host agrees to roll back to, or why there is none."""

@@ -36,7 +36,6 @@ from typing import Any
 
 from deploy import bluegreen, journal, remote
 from deploy.durations import format_duration
-from deploy.errors import NothingToRollBack
 from deploy.events import (
     BatchGate,
     BatchPaused,
@@ -447,63 +446,31 @@ class StagedRunner(Runner):
 
     # -- blue/green rollback ------------------------------------------------------------------------------
 
-    async def rollback(self, plan: DeployPlan, to: str | None) -> RunFinished:
-        """A blue/green environment swaps back to the idle colour (see the module docstring); other strategies
-        roll back through the regular path."""
-        if plan.strategy != "blue_green":
-            return await super().rollback(plan, to)
-        runs = self._runs = [HostRun(hp.host) for hp in plan.hosts]
-        hps = {hp.host.name: hp for hp in plan.hosts}
-        outcome, message, target, no_target, cancelled = Outcome.FAILED, "", None, None, False
-        try:
-            await self._connect(runs)
+    async def _rollback_ready(self, plan: DeployPlan, runs: list[HostRun]) -> None:
+        if plan.strategy == "blue_green":
+            self._runs = runs
             await self._probe_colours(plan, runs)
-            if not self._failures(runs):
-                target, no_target = await self._rollback_target(runs, to)
-            if target is not None:
-                self._phase(Phase.SWITCH)
-                self._sink(BatchStarted(self.run_id, 1, 1, tuple(hr.host.name for hr in runs)))
-                await self._blue_green_batch(plan, runs, hps, target.release, target.sha)
-                if not self._failures(runs):
-                    outcome = Outcome.SUCCESS
-                    message = (
-                        f"{plan.environment} swapped back to release {target.release} ({target.sha[:12]}) "
-                        f"on all {len(runs)} hosts"
-                    )
-        except asyncio.CancelledError:
-            cancelled, outcome = True, Outcome.CANCELLED
-        finally:
-            if outcome is not Outcome.SUCCESS and not no_target:
-                await asyncio.shield(self._put_back(plan, [hr for hr in runs if hr.switched or self._is_staged(hr)]))
-                failed = self._failures(runs)
-                if cancelled:
-                    message = "rollback cancelled; every host is back where it was"
-                elif failed:
-                    message = f"{self._describe(failed)}; {plan.environment} is still on the release it had"
-            if target is not None:
-                t = target
-                await asyncio.shield(
-                    self._write_journal(
-                        runs,
-                        lambda hr: journal.entry(
-                            action="rollback", run=self.run_id, user=plan.user, sha=t.sha, release=t.release,
-                            previous=hr.previous, outcome="success" if outcome is Outcome.SUCCESS else "reverted",
-                        ).to_line(),
-                    )
-                )  # fmt: skip
-                if outcome is Outcome.SUCCESS:
-                    await asyncio.shield(self._retire_old_colours(plan, runs))
-            for hr in runs:
-                if hr.state is HostState.HEALTHY:
-                    self._emit_state(hr, HostState.DONE)
-            await asyncio.shield(self._close(runs))
-        if no_target:
-            message = no_target
-        finished = self._finish(
-            runs, outcome, message, target.release if target else None, target.sha if target else None
-        )
-        if cancelled:
-            raise asyncio.CancelledError
-        if no_target:
-            raise NothingToRollBack(no_target)
-        return finished
+
+    def _rollback_failed(self, plan: DeployPlan, runs: list[HostRun]) -> bool:
+        if plan.strategy != "blue_green":
+            return super()._rollback_failed(plan, runs)
+        return bool(self._failures(runs))
+
+    async def _rollback_switch(self, plan: DeployPlan, runs: list[HostRun], target: journal.Entry) -> str:
+        """A blue/green environment swaps back to the idle colour (see the module docstring)."""
+        if plan.strategy != "blue_green":
+            return await super()._rollback_switch(plan, runs, target)
+        self._phase(Phase.SWITCH)
+        self._sink(BatchStarted(self.run_id, 1, 1, tuple(hr.host.name for hr in runs)))
+        await self._blue_green_batch(plan, runs, {hp.host.name: hp for hp in plan.hosts}, target.release, target.sha)
+        return "swapped back"
+
+    async def _rollback_undo(self, plan: DeployPlan, runs: list[HostRun]) -> None:
+        if plan.strategy != "blue_green":
+            await super()._rollback_undo(plan, runs)
+            return
+        await self._put_back(plan, [hr for hr in runs if hr.switched or self._is_staged(hr)])
+
+    async def _rollback_done(self, plan: DeployPlan, runs: list[HostRun]) -> None:
+        if plan.strategy == "blue_green":
+            await self._retire_old_colours(plan, runs)
