@@ -459,45 +459,41 @@ class ChatService:
     # --------------------------------------------------------------------------------------- rollback/task
 
     async def _rollback(self, command: Rollback, user: str, channel: str) -> Reply:
-        actors = await self._actors(user)
-        decision = decide(self.policies, actors, command, channel, utc(self.clock()))
-        if not decision.allowed:
-            return Refusal(decision.reason, decision.hint)
-        return await self._run_now(
-            RunRequest(
-                run_id=self.run_ids(),
-                kind="rollback",
-                app=command.app,
-                environment=command.environment,
-                user=user,
-                channel=channel,
-                requested_at=self.clock(),
-                ref=command.to or "",
-                overrides=decision.overrides,
-            ),
-            decision,
-        )
+        return await self._decide_and_run(command, user, channel, "rollback", ref=command.to or "")
 
     async def _task(self, command: RunTask, user: str, channel: str) -> Reply:
+        return await self._decide_and_run(command, user, channel, "task", target=command.target, task=command.task)
+
+    async def _decide_and_run(
+        self,
+        command: Rollback | RunTask,
+        user: str,
+        channel: str,
+        kind: str,
+        *,
+        ref: str = "",
+        target: str | None = None,
+        task: str | None = None,
+    ) -> Reply:
+        """A rollback or a task: allowed here by this person, then started now (they never queue)."""
         actors = await self._actors(user)
         decision = decide(self.policies, actors, command, channel, utc(self.clock()))
         if not decision.allowed:
             return Refusal(decision.reason, decision.hint)
-        return await self._run_now(
-            RunRequest(
-                run_id=self.run_ids(),
-                kind="task",
-                app=command.app,
-                environment=command.environment,
-                user=user,
-                channel=channel,
-                requested_at=self.clock(),
-                target=command.target,
-                task=command.task,
-                overrides=decision.overrides,
-            ),
-            decision,
+        run = RunRequest(
+            run_id=self.run_ids(),
+            kind=kind,
+            app=command.app,
+            environment=command.environment,
+            user=user,
+            channel=channel,
+            requested_at=self.clock(),
+            ref=ref,
+            target=target,
+            task=task,
+            overrides=decision.overrides,
         )
+        return await self._run_now(run, decision)
 
     async def _run_now(self, run: RunRequest, decision: Decision) -> Reply:
         """Rollbacks and tasks do not queue: they start now or are refused."""
