@@ -77,9 +77,13 @@ async def test_the_demo_deploys_from_chat_and_stops_leaving_nothing_running(tmp_
         proc.send_signal(signal.SIGINT)
         assert 0 == await asyncio.wait_for(proc.wait(), 30)
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        if proc.returncode is None:  # a failed assertion: stop it the way a person would, so it cleans up
+            proc.send_signal(signal.SIGINT)
+            try:
+                await asyncio.wait_for(proc.wait(), 30)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
     await asyncio.sleep(0.5)
     assert [] == processes_mentioning(str(data)), "the demo left processes running"
 
