@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.metrics import Metrics
 from bot.render_replies import render_notice
-from bot.reporter import RunReporter
+from bot.reporter import RunReporter, UpdateBudget
 from bot.run_view import RunView
 from bot.slack_calls import safe
 from commands.ports import ApprovalDecided, ApprovalExpired, EnginePort, Notice, RunEnded
@@ -33,6 +33,7 @@ class SlackRunReporter:
         self.engines = engines
         self.interval = interval
         self.reports: dict[str, RunReporter] = {}
+        self.budget = UpdateBudget()  # chat.update for every run together
         self.approval_messages: dict[str, tuple[str, str]] = {}  # run id -> (channel, ts)
 
     def sink_for(self, run: RunRequest) -> EventSink:
@@ -46,6 +47,7 @@ class SlackRunReporter:
             commits=engine.commits_between if engine else None,
             forced=run.forced,
             on_finished=self._finished,
+            budget=self.budget,
         )
         self.reports[run.run_id] = report
         return report

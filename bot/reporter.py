@@ -17,6 +17,9 @@ Every Slack call goes through :func:`bot.slack_calls.safe`: a failing Slack neve
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -33,6 +36,44 @@ CommitsLoader = Callable[[str | None, str], Awaitable[list[Commit]]]
 _THREAD_CHUNK = 2900
 
 
+class UpdateBudget:
+    """``chat.update`` calls shared by every run's report: at most ``per_window`` in any ``window`` seconds.
+
+    Slack limits ``chat.update`` per workspace (about 50 a minute). Each report already coalesces its own updates;
+    with several runs at once, in-progress updates are skipped while the budget is tight (the next one carries the
+    newest state), and some room is kept for the updates that end runs, which wait for a slot rather than be
+    refused with 429.
+    """
+
+    def __init__(self, per_window: int = 45, window: float = 60.0) -> None:
+        self.per_window = per_window
+        self.window = window
+        self._sent: deque[float] = deque()
+        self._lock = asyncio.Lock()
+
+    def try_take(self, reserve: int = 10) -> bool:
+        """A slot for an in-progress update, leaving ``reserve`` slots for runs' final updates; no waiting."""
+        now = time.monotonic()
+        while self._sent and now - self._sent[0] >= self.window:
+            self._sent.popleft()
+        if len(self._sent) < max(1, self.per_window - reserve):
+            self._sent.append(now)
+            return True
+        return False
+
+    async def take(self) -> None:
+        """A slot for a final update: waits until one is free."""
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                while self._sent and now - self._sent[0] >= self.window:
+                    self._sent.popleft()
+                if len(self._sent) < self.per_window:
+                    self._sent.append(now)
+                    return
+                await asyncio.sleep(self.window - (now - self._sent[0]))
+
+
 class RunReporter:
     def __init__(
         self,
@@ -45,6 +86,7 @@ class RunReporter:
         commits: CommitsLoader | None = None,
         forced: bool = False,
         on_finished: Callable[[RunView], None] | None = None,
+        budget: UpdateBudget | None = None,
     ) -> None:
         self.client = client
         self.metrics = metrics
@@ -54,14 +96,18 @@ class RunReporter:
         self._commits = commits
         self._on_finished = on_finished
         self._dirty = asyncio.Event()
+        self._ended = asyncio.Event()
+        self._budget = budget
         self._task: asyncio.Task[None] | None = None
 
     # -- the sink ---------------------------------------------------------------------------------------------
 
     def __call__(self, event: Event) -> None:
         self.view.apply(event)
-        if isinstance(event, RunFinished) and self._on_finished is not None:
-            self._on_finished(self.view)
+        if isinstance(event, RunFinished):
+            self._ended.set()
+            if self._on_finished is not None:
+                self._on_finished(self.view)
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._loop(), name=f"report-{self.view.run_id}")
         self._dirty.set()
@@ -87,14 +133,15 @@ class RunReporter:
             await self._dirty.wait()
             self._dirty.clear()
             finished = view.finished is not None  # decided before publishing: an end that arrives meanwhile
-            await self._publish()  # sets the flag again and is published on the next turn
+            await self._publish(final=finished)  # sets the flag again and is published on the next turn
             if finished:
                 await self._post_thread(view.thread_lines())
                 await self._final()
                 return
-            await asyncio.sleep(self.interval)
+            with contextlib.suppress(TimeoutError):  # the end of the run is published at once
+                await asyncio.wait_for(self._ended.wait(), self.interval)
 
-    async def _publish(self) -> None:
+    async def _publish(self, final: bool = False) -> None:
         view = self.view
         if self.ts is None:
             if view.started is not None and self._commits is not None and view.started.kind == "deploy":
@@ -109,6 +156,12 @@ class RunReporter:
             if data is not None:
                 self.ts = str(data.get("ts"))
         else:
+            if self._budget is not None and final:
+                await self._budget.take()
+            elif self._budget is not None and not self._budget.try_take():
+                self._dirty.set()  # over budget: this state is skipped, a later update carries it
+                await self._post_thread(view.thread_lines())
+                return
             await safe(
                 self.metrics,
                 "chat.update",
