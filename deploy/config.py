@@ -113,6 +113,9 @@ class Ssh(_Model):
     connect_concurrency: int = Field(30, ge=1, le=1000)
     jump_host: str | None = None
     keepalive_interval: Duration = 15.0
+    login_shell: Literal["posix", "other"] = Field(
+        "posix", description="posix: commands run in the login shell itself; other (fish, csh): through sh -c"
+    )
 
     @field_validator("user")
     @classmethod

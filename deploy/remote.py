@@ -178,10 +178,14 @@ def kill_group(pgid: int, signal: str = "TERM") -> str:
 PGID_MARK = "shipbot-pgid:"
 
 
-def with_pgid(command: str) -> str:
+def with_pgid(command: str, posix_login_shell: bool = True) -> str:
     """Wrap ``command`` so it first prints ``shipbot-pgid:<pgid>``, for killing it on timeout or cancel.
 
     sshd starts every session in a new session (setsid), so the login shell's pid is the process group of the
-    whole command tree. The line is tagged because a login shell may print things of its own before it.
+    whole command tree. The line is tagged because a login shell may print things of its own before it. A POSIX
+    login shell (sh, dash, bash, ksh, zsh) runs the command itself; any other gets it through ``sh -c``, which
+    costs one more process per step.
     """
+    if posix_login_shell:
+        return f"echo {PGID_MARK}$$; {command}"
     return f"echo {PGID_MARK}$$; exec sh -c {q(command)}"

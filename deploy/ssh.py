@@ -84,17 +84,26 @@ class _Tail:
 
 
 class SshHostConnection:
-    def __init__(self, host: Host, conn: asyncssh.SSHClientConnection, redact: Callable[[str], str]) -> None:
+    def __init__(
+        self,
+        host: Host,
+        conn: asyncssh.SSHClientConnection,
+        redact: Callable[[str], str],
+        posix_login_shell: bool = True,
+    ) -> None:
         self.host = host
         self._conn = conn
         self._redact = redact
+        self._posix = posix_login_shell
 
     async def run(self, command: str, timeout: float, stdin: bytes | None = None) -> StepResult:
         started = time.monotonic()
         out = _Tail()
         pgid: int | None = None
         try:
-            proc = await self._conn.create_process(remote.with_pgid(command), stderr=asyncssh.STDOUT, encoding=None)
+            proc = await self._conn.create_process(
+                remote.with_pgid(command, self._posix), stderr=asyncssh.STDOUT, encoding=None
+            )
         except (asyncssh.Error, OSError) as exc:
             return StepResult(None, "", time.monotonic() - started, error=f"connection lost: {_reason(exc)}")
 
@@ -237,7 +246,7 @@ class SshConnector:
                 )
             except (asyncssh.Error, OSError, TimeoutError) as exc:
                 raise HostUnreachable(host.name, "connect", _reason(exc)) from exc
-        return SshHostConnection(host, conn, self._redact)
+        return SshHostConnection(host, conn, self._redact, self._ssh.login_shell == "posix")
 
     async def close(self) -> None:
         if self._jump is not None:

@@ -219,8 +219,11 @@ def tar_of(files: dict[str, str]) -> bytes:
             remote.kill_group(4242, "KILL"), "kill -s KILL -- -4242 2>/dev/null || true", id="kill-group-signal"
         ),
         pytest.param(
-            remote.with_pgid("echo 'hi'"), "echo shipbot-pgid:$$; exec sh -c 'echo '\"'\"'hi'\"'\"''", id="with-pgid"
+            remote.with_pgid("echo 'hi'", posix_login_shell=False),
+            "echo shipbot-pgid:$$; exec sh -c 'echo '\"'\"'hi'\"'\"''",
+            id="with-pgid-other-shell",
         ),
+        pytest.param(remote.with_pgid("echo 'hi'"), "echo shipbot-pgid:$$; echo 'hi'", id="with-pgid"),
     ],
 )
 def test_commands_are_exactly_these_lines(built: str, expected: str) -> None:

@@ -391,3 +391,25 @@ async def test_a_run_opens_one_ssh_connection_per_host_whatever_the_number_of_st
     assert Outcome.SUCCESS == result.outcome
     assert sorted(name(fleet, i) for i in range(3)) == sorted(Counting.opened)
     assert len(engine.store.host_steps(result.run_id)) >= 3 * 8, "many steps, on those three connections"
+
+
+async def test_a_login_shell_that_is_not_posix_gets_commands_through_sh(
+    make_engine: EngineFactory, app_repo: GitRepo
+) -> None:
+    from deploy.config import parse_config
+
+    engine, fleet = await make_engine(hosts=1)
+    sleep = unique_sleep()
+    data = fleet.config_yaml(
+        repo=app_repo.path, pipeline={**PIPELINE, "build": [sleep]}, timeouts={"build": "1s"}, shared={"dirs": ["log"]}
+    )
+    data["ssh"]["login_shell"] = "other"
+    engine = Engine(parse_config(data), engine.store, tmp_data(engine))
+
+    result = await engine.deploy("staging", "main", user="U0ALICE")
+
+    assert "build failed: timed out after 1s" in result.message
+    assert [] == pgrep(sleep), "the step was killed through sh -c too"
+    data["pipeline"] = PIPELINE
+    assert Outcome.SUCCESS == (await Engine(parse_config(data), engine.store, tmp_data(engine)).deploy(
+        "staging", "main", user="U0ALICE")).outcome  # fmt: skip
