@@ -344,14 +344,19 @@ class Runner:
             raise asyncio.CancelledError
         return finished
 
+    def _stop(self) -> bool:
+        """Whether hosts may start no new step. Here: any failure; the staged runner allows a failure budget."""
+        return self._failed.is_set()
+
     async def _prepare(self, plan: DeployPlan, runs: list[HostRun], archive: bytes | None) -> None:
+        """Prepare every host that is not failed yet; after ``_stop()`` no host starts a new step."""
         self._phase(Phase.PREPARE)
         by_name = {hp.host.name: hp for hp in plan.hosts}
 
         async def one(hr: HostRun) -> None:
             self._emit_state(hr, HostState.PREPARING)
             for step in by_name[hr.host.name].prepare:
-                if self._failed.is_set():
+                if self._stop():
                     self._emit_state(hr, HostState.UNTOUCHED if not hr.created else HostState.PENDING)
                     return
                 ok = await self._step(
@@ -360,13 +365,12 @@ class Runner:
                 if step.name == "setup" and ok:
                     hr.created = True
                 if not ok:
-                    if step.name != "setup":
-                        hr.created = True
+                    hr.created = hr.created or step.name != "setup"
                     self._emit_state(hr, HostState.FAILED)
                     return
             self._emit_state(hr, HostState.PREPARED)
 
-        await asyncio.gather(*(one(hr) for hr in runs))
+        await asyncio.gather(*(one(hr) for hr in runs if not hr.failed))
 
     async def _undo_deploy(self, plan: DeployPlan, runs: list[HostRun], cancelled: bool) -> str:
         by_name = {hp.host.name: hp for hp in plan.hosts}

@@ -99,7 +99,7 @@ class StagedRunner(Runner):
             if plan.strategy == "blue_green":
                 await self._probe_colours(plan, runs)
             if not self._stop():
-                await self._prepare_within_budget(plan, runs, archive)
+                await self._prepare(plan, runs, archive)
             if not self._stop() and plan.migrate and plan.migrate_host:
                 self._phase(Phase.MIGRATE)
                 hr = by_name[plan.migrate_host]
@@ -137,30 +137,6 @@ class StagedRunner(Runner):
         if cancelled:
             raise asyncio.CancelledError
         return finished
-
-    async def _prepare_within_budget(self, plan: DeployPlan, runs: list[HostRun], archive: bytes | None) -> None:
-        """Like the two-phase prepare, but a host failing only stops the others once the budget is spent."""
-        self._phase(Phase.PREPARE)
-        by_name = {hp.host.name: hp for hp in plan.hosts}
-
-        async def one(hr: HostRun) -> None:
-            self._emit_state(hr, HostState.PREPARING)
-            for step in by_name[hr.host.name].prepare:
-                if self._stop():
-                    self._emit_state(hr, HostState.UNTOUCHED if not hr.created else HostState.PENDING)
-                    return
-                ok = await self._step(
-                    hr, step.name, step.command, step.timeout, archive if step.stdin_archive else None
-                )
-                if step.name == "setup" and ok:
-                    hr.created = True
-                if not ok:
-                    hr.created = hr.created or step.name != "setup"
-                    self._emit_state(hr, HostState.FAILED)
-                    return
-            self._emit_state(hr, HostState.PREPARED)
-
-        await asyncio.gather(*(one(hr) for hr in runs if not hr.failed))
 
     async def _pause(
         self, plan: DeployPlan, runs: list[HostRun], index: int, done: list[str], names: tuple[str, ...]
