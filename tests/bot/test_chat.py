@@ -94,7 +94,7 @@ async def test_on_sigterm_a_running_deploy_is_cancelled_reverted_and_the_channel
     s = await stack(hosts=2, pipeline={"build": ["sleep 30"]})
     await s.say("alice", "deploy main to staging")
     report = await s.bot_message(lambda m: "Deploy" in m.text and "running" in m.text)
-    await s.emu.wait_for(lambda m: "build" in str(m.blocks) or True, timeout=1)
+    await s.bot_message(lambda m: m.ts == report.ts and "running (prepare)" in str(m.blocks), timeout=10)
 
     await s.stop()
 
