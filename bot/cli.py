@@ -25,7 +25,6 @@ import getpass
 import json
 import os
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from deploy.config import Config, load_config
 from deploy.engine import Engine
 from deploy.errors import ShipbotError
 from deploy.events import BatchGate, Outcome, RunFinished
+from deploy.ids import utc_minute
 from deploy.store import Store
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
@@ -205,7 +205,7 @@ def _history(args: argparse.Namespace) -> int:
         print(json.dumps([{**r.__dict__, "duration": r.duration} for r in runs]))
         return EXIT_OK
     for r in runs:
-        when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(r.started_at))
+        when = utc_minute(r.started_at)
         print(f"{when}  {r.run_id}  {r.kind:<8} {r.state:<11} {r.user:<12} {r.ref} {r.sha[:12]}  {r.message}")
     if not runs:
         print(f"no runs recorded for {args.environment} yet")

@@ -32,8 +32,9 @@ from bot.settings import Settings, settings_problems
 from bot.slack_calls import make_client, safe
 from commands.usecases import ChatService
 from deploy.config import load_config
-from deploy.engine import Engine, new_run_id
+from deploy.engine import Engine
 from deploy.errors import ConfigError
+from deploy.ids import new_run_id
 from deploy.store import Store
 
 log = structlog.get_logger("shipbot.bot")

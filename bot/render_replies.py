@@ -7,7 +7,6 @@ Blocks are written to read well on a phone: short sections, no wide tables.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +31,7 @@ from commands.replies import (
     WhereReply,
 )
 from commands.runs import RunRequest
+from deploy.ids import utc_minute
 from deploy.records import Commit, LockRecord
 
 Block = dict[str, Any]
@@ -57,10 +57,6 @@ def _context(text: str) -> Block:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(text, 2900)}]}
 
 
-def _when(ts: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
-
-
 def _principal(p: str) -> str:
     if p == "*":
         return "anyone"
@@ -82,8 +78,10 @@ def _commits(commits: tuple[Commit, ...] | list[Commit], limit: int = 10) -> str
 
 
 def _lock_line(lock: LockRecord) -> str:
-    until = f", until {_when(lock.expires_at)}" if lock.expires_at else ""
-    return f":lock: locked by {user(lock.owner)} since {_when(lock.since)}{until}: {esc(lock.reason or 'no reason')}"
+    until = f", until {utc_minute(lock.expires_at)}" if lock.expires_at else ""
+    return (
+        f":lock: locked by {user(lock.owner)} since {utc_minute(lock.since)}{until}: {esc(lock.reason or 'no reason')}"
+    )
 
 
 def _run_what(run: RunRequest) -> str:
@@ -141,7 +139,7 @@ def render(reply: Reply) -> Message:
             for entry in reply.entries:
                 head = f"*{esc(entry.app)} {esc(entry.environment or 'all environments')}*"
                 lines = [
-                    f"{_when(r.started_at)} {code(r.run_id)} {esc(r.kind)} {esc(r.ref)} {code(r.sha[:7] or '-')} "
+                    f"{utc_minute(r.started_at)} {code(r.run_id)} {esc(r.kind)} {esc(r.ref)} {code(r.sha[:7] or '-')} "
                     f"*{esc(r.state)}* by {user(r.user)}"
                     for r in entry.runs
                 ] or ["no runs yet"]
@@ -189,7 +187,7 @@ def render(reply: Reply) -> Message:
             blocks = [
                 _section(
                     f":raised_hand: {user(reply.run.user)} wants to deploy {_run_what(reply.run)}.\n"
-                    f"Needs approval by {approvers} (not the requester), before {_when(reply.expires_at)}."
+                    f"Needs approval by {approvers} (not the requester), before {utc_minute(reply.expires_at)}."
                 )
             ]
             if reply.commits:

@@ -58,6 +58,9 @@ GREETINGS = frozenset({"hi", "hello", "hey", "hallo", "yo", "thanks", "thx", "ty
 Parser = Callable[[list[str], GrammarContext], Command]
 
 
+_CHARACTER_NAMES = {"<": "angle brackets", ">": "angle brackets", "`": "backticks"}
+
+
 def reason_problem(reason: str) -> str | None:
     """Why ``reason`` (a lock or rejection reason) cannot be kept and shown, or ``None`` when it can."""
     if len(reason) > MAX_REASON:
@@ -66,7 +69,7 @@ def reason_problem(reason: str) -> str | None:
         if not ch.isprintable():
             return "a reason may not contain control characters"
         if ch in _REASON_FORBIDDEN:
-            return f"a reason may not contain {ch!r}"
+            return f"a reason may not contain {_CHARACTER_NAMES.get(ch, repr(ch))}"
     if _BROADCAST_WORDS.search(reason):
         return "a reason may not contain @channel, @here or @everyone"
     return None

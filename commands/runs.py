@@ -7,16 +7,7 @@ positions can name it before the engine has started anything; the engine is then
 
 from __future__ import annotations
 
-import secrets
-import string
 from dataclasses import dataclass
-
-_ALPHABET = string.ascii_lowercase + string.digits
-
-
-def new_run_id() -> str:
-    """A short unique id like ``r7k2m9``."""
-    return "r" + "".join(secrets.choice(_ALPHABET) for _ in range(5))
 
 
 @dataclass(frozen=True)

@@ -84,11 +84,12 @@ from commands.replies import (
     WhereReply,
 )
 from commands.run_queue import RunQueue
-from commands.runs import Busy, RunRequest, new_run_id
+from commands.runs import Busy, RunRequest
 from commands.supervisor import RunSupervisor
 from commands.vocabulary import GrammarContext
 from deploy.errors import EnvironmentLocked, ShipbotError, UsageError
 from deploy.events import BatchGate, Gate, Outcome, RunFinished
+from deploy.ids import new_run_id
 from deploy.records import Commit, LockRecord
 
 ROLLBACK_LOCK_REASON = "rolled back by {user}: redeploy on purpose with unlock"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
@@ -23,8 +22,9 @@ from deploy import bluegreen, remote
 from deploy.config import Config
 from deploy.errors import EnvironmentLocked, NothingToRollBack, ShipbotError, UsageError
 from deploy.events import Event, EventSink, Gate, Outcome, RunFinished, RunStarted, null_sink
+from deploy.ids import new_release_id, new_run_id, utc_minute
 from deploy.mirror import Mirror
-from deploy.plan import DeployPlan, host_colours, new_release_id, plan_deploy, select_hosts
+from deploy.plan import DeployPlan, host_colours, plan_deploy, select_hosts
 from deploy.records import ColourStatus, Commit, EnvironmentStatus, HostStatus, RunRecord
 from deploy.redact import Redactor
 from deploy.refs import ref_problem
@@ -34,12 +34,6 @@ from deploy.store import Store
 from deploy.strategies import StagedRunner
 
 log = structlog.get_logger("shipbot.engine")
-_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
-
-
-def new_run_id() -> str:
-    """A short id people can type: ``r`` and six unambiguous characters."""
-    return "r" + "".join(secrets.choice(_ALPHABET) for _ in range(6))
 
 
 def secret_values(config: Config, environ: Mapping[str, str] | None = None) -> dict[str, SecretStr]:
@@ -150,7 +144,7 @@ class Engine:
     def _check_lock(self, environment: str, user: str, forced: bool) -> None:
         lock = self.store.get_lock(environment)
         if lock and lock.owner != user and not forced:
-            since = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(lock.since))
+            since = utc_minute(lock.since)
             raise EnvironmentLocked(environment, lock.owner, lock.reason, since)
 
     def plan(self, environment: str, sha: str, release: str, user: str, hosts_filter: str | None = None) -> DeployPlan:

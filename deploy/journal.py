@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+
+from deploy.ids import utc_iso
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class Entry:
 
 
 def entry(*, action: str, run: str, user: str, sha: str, release: str, previous: str | None, outcome: str) -> Entry:
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = utc_iso()
     return Entry(now, action, run, user, sha, release, previous, outcome)
 
 

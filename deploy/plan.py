@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from deploy import batches as batch_rules
 from deploy import bluegreen, remote
@@ -111,11 +110,6 @@ class DeployPlan:
             if hp.healthcheck:
                 lines.append(f"    healthcheck: {hp.healthcheck.run}")
         return Redactor(self.secret_values)("\n".join(lines))
-
-
-def new_release_id(now: datetime | None = None) -> str:
-    """Capistrano's release id: UTC ``YYYYMMDDHHMMSS``."""
-    return (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%d%H%M%S")
 
 
 def environment_hosts(config: Config, environment: str) -> list[Host]:

@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from deploy.errors import EnvironmentBusy, EnvironmentLocked
+from deploy.ids import utc_minute
 from deploy.records import LockRecord, RunRecord
 
 _SCHEMA = """
@@ -62,10 +63,6 @@ CREATE TABLE IF NOT EXISTS audit (
 _RUN_COLUMNS = (
     "run_id, kind, app, environment, user, ref, sha, release, state, started_at, finished_at, message, hosts, forced"
 )
-
-
-def _fmt_time(ts: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
 
 
 def _pid_alive(pid: int) -> bool:
@@ -241,7 +238,7 @@ class Store:
             self._expire(db)
             row = db.execute("SELECT owner, reason, since FROM locks WHERE environment = ?", (environment,)).fetchone()
             if row and row[0] != owner:
-                raise EnvironmentLocked(environment, row[0], row[1], _fmt_time(row[2]))
+                raise EnvironmentLocked(environment, row[0], row[1], utc_minute(row[2]))
             since = row[2] if row else time.time()
             db.execute(
                 "INSERT OR REPLACE INTO locks VALUES (?, ?, ?, ?, ?)", (environment, owner, reason, since, expires_at)
@@ -258,7 +255,7 @@ class Store:
             if not row:
                 return None
             if row[0] != by and not force:
-                raise EnvironmentLocked(environment, row[0], row[1], _fmt_time(row[2]))
+                raise EnvironmentLocked(environment, row[0], row[1], utc_minute(row[2]))
             db.execute("DELETE FROM locks WHERE environment = ?", (environment,))
             if row[0] != by:
                 db.execute(

@@ -44,7 +44,7 @@ from bench.common import (
 from bench.common import PIPELINE as APP_PIPELINE
 from bench.fanout.commands import deploy_steps
 from deploy.config import parse_config
-from deploy.plan import new_release_id
+from deploy.ids import new_release_id
 
 TOOLS = ("floor", "shipbot", "pssh", "fabric", "ansible", "floor-pgid")
 DEFAULT_TOOLS = ("floor", "shipbot", "pssh", "fabric", "ansible")

@@ -465,7 +465,9 @@ ONE_APP_ERRORS: list[tuple[str, CommandError]] = [
     ),
     (
         "lock production for a&lt;b",
-        _err("that reason cannot be kept: a reason may not contain '<'", "Try: `lock [APP] ENV [for REASON]`"),
+        _err(
+            "that reason cannot be kept: a reason may not contain angle brackets", "Try: `lock [APP] ENV [for REASON]`"
+        ),
     ),
     (
         "lock production for " + "x" * 201,

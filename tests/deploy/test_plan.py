@@ -11,7 +11,8 @@ import pytest
 from deploy import remote
 from deploy.config import Config, HealthCheck, parse_config
 from deploy.errors import UsageError
-from deploy.plan import DeployPlan, Host, HostPlan, Step, environment_hosts, new_release_id, plan_deploy, select_hosts
+from deploy.ids import new_release_id
+from deploy.plan import DeployPlan, Host, HostPlan, Step, environment_hosts, plan_deploy, select_hosts
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 RELEASE = "20261123090000"

@@ -1,0 +1,36 @@
+"""Identifiers and times as the whole product writes them: one run-id generator, one release id, one time format.
+
+- :func:`new_run_id`: ``r`` and six characters from an alphabet without look-alikes (no ``0/o``, ``1/l/i``), short
+  enough to type in chat (``cancel r7k2m9``), random enough that two controllers never pick the same one by chance.
+- :func:`new_release_id`: Capistrano's release folder name, UTC ``YYYYMMDDHHMMSS``; sorts by time as text.
+- :func:`utc_minute` (``2026-11-29 16:04 UTC``) for people; :func:`utc_iso` (``2026-11-29T16:04:08Z``) for records
+  such as the hosts' journal lines.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import UTC, datetime
+
+RUN_ID_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+
+
+def new_run_id() -> str:
+    """A short id people can type: ``r`` and six unambiguous characters."""
+    return "r" + "".join(secrets.choice(RUN_ID_ALPHABET) for _ in range(6))
+
+
+def new_release_id(now: datetime | None = None) -> str:
+    """Capistrano's release id: UTC ``YYYYMMDDHHMMSS``."""
+    return (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%d%H%M%S")
+
+
+def utc_minute(ts: float) -> str:
+    """A timestamp as people read it in chat and on the terminal: ``2026-11-29 16:04 UTC``."""
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
+
+
+def utc_iso(ts: float | None = None) -> str:
+    """A timestamp for records (journal lines): ``2026-11-29T16:04:08Z``; now when ``ts`` is None."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() if ts is None else ts))
