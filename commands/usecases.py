@@ -601,7 +601,7 @@ class ChatService:
 
     def _current_lock(self, app: str, environment: str) -> LockRecord | None:
         lock = self.stores[app].get_lock(environment)
-        if lock is not None and lock.expires_at is not None and lock.expires_at <= self.clock():
+        if lock is not None and lock.expired(self.clock()):
             return None
         return lock
 

@@ -43,6 +43,10 @@ class LockRecord:
     since: float
     expires_at: float | None = None
 
+    def expired(self, now: float) -> bool:
+        """The one rule for when a lock ends: it has an end and ``now`` has reached it (an expired lock is no lock)."""
+        return self.expires_at is not None and self.expires_at <= now
+
 
 @dataclass(frozen=True)
 class ColourStatus:

@@ -273,7 +273,11 @@ class Store:
         return LockRecord(*row) if row else None
 
     def _expire(self, db: sqlite3.Connection) -> None:
-        db.execute("DELETE FROM locks WHERE expires_at IS NOT NULL AND expires_at <= ?", (time.time(),))
+        now = time.time()
+        rows = db.execute("SELECT environment, owner, reason, since, expires_at FROM locks").fetchall()
+        for lock in (LockRecord(*row) for row in rows):
+            if lock.expired(now):
+                db.execute("DELETE FROM locks WHERE environment = ?", (lock.environment,))
 
     # -- dedupe and audit ---------------------------------------------------------------------------------
 
