@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from commands.access_config import DEFAULT_APPROVAL_TIMEOUT, AccessConfig, AppPolicy, EnvironmentAccess
-from commands.clock import when
 from commands.command import (
     Approve,
     Cancel,
@@ -40,6 +39,7 @@ from commands.command import (
 from commands.freeze import active_freeze
 from commands.help_text import SYNTAX, syntax
 from commands.identity import Actor
+from commands.reply_texts import lock_held
 from deploy.records import LockRecord
 
 OPEN_REASON = "no access rules are configured, so everyone may do everything"
@@ -239,7 +239,7 @@ def decide_unlock(
     """The owner unlocks; anyone else needs ``--force`` and to be an admin or on the ``unlock`` list."""
     if lock.owner == actor.user_id:
         return Decision(True, f"{actor.user_id} holds the lock")
-    held = f"{lock.environment} is locked by {lock.owner} since {when(lock.since)}: {lock.reason or 'no reason given'}"
+    held = lock_held(lock)
     can_force = policy.access is None or decide_action(policy, actor, "unlock", lock.environment, channel, now).allowed
     if not force:
         hint = (

@@ -1,0 +1,105 @@
+"""Cancelling a request, wherever it is: running (the engine reverts), queued, or waiting for approval.
+
+``cancel RUN-ID`` names one; ``cancel ENV`` the run shipbot started there; a bare ``cancel`` the asker's only
+request. Anyone may cancel their own request; someone else's needs the ``cancel`` right in that environment
+(recorded as an override where it is one). A run started outside chat (the CLI) is cancelled where it was
+started. Every cancel is recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from commands.command import Cancel
+from commands.ports import EnginePort
+from commands.replies import Cancelled, Reply
+from commands.reply_texts import (
+    may_not_cancel,
+    no_such_run,
+    not_started_from_chat,
+    nothing_running_in,
+    nothing_to_cancel,
+    several_to_cancel,
+)
+from commands.runs import RunRequest
+from commands.supervisor import RunSupervisor
+from commands.usecases.approving import ApprovalService
+from commands.usecases.audit import AuditTrail
+from commands.usecases.board import RunBoard
+from commands.usecases.permissions import Permissions
+from commands.usecases.queueing import QueueService
+
+HISTORY_SEARCH = 50  # recent runs searched for a run started outside chat
+
+
+class CancelService:
+    def __init__(
+        self,
+        engines: Mapping[str, EnginePort],
+        board: RunBoard,
+        queue: QueueService,
+        approvals: ApprovalService,
+        supervisor: RunSupervisor,
+        permissions: Permissions,
+        audit: AuditTrail,
+    ) -> None:
+        self._engines = dict(engines)
+        self._board = board
+        self._queue = queue
+        self._approvals = approvals
+        self._supervisor = supervisor
+        self._permissions = permissions
+        self._audit = audit
+
+    async def cancel(self, command: Cancel, user: str, channel: str) -> Reply:
+        if command.run_id is not None:
+            return await self._cancel_one(command.run_id, user, channel)
+        if command.environment is not None:
+            running = self._board.running(command.app, command.environment)
+            if not running:
+                return nothing_running_in(command.environment)
+            return await self._cancel_one(running[0].run_id, user, channel)
+        mine = [
+            *(r for r in self._board.running() if r.user == user),
+            *(r for r in self._queue.waiting() if r.user == user),
+            *(r for r in self._approvals.waiting() if r.user == user),
+        ]
+        if not mine:
+            return nothing_to_cancel()
+        if len(mine) > 1:
+            return several_to_cancel([r.run_id for r in mine])
+        return await self._cancel_one(mine[0].run_id, user, channel)
+
+    def _find(self, run_id: str) -> tuple[RunRequest, str] | None:
+        """The request ``run_id`` and where it is: running, queued or awaiting approval."""
+        for state, find in (
+            ("running", self._board.get),
+            ("queued", self._queue.find),
+            ("awaiting approval", self._approvals.find),
+        ):
+            run = find(run_id)
+            if run is not None:
+                return run, state
+        return None
+
+    async def _cancel_one(self, run_id: str, user: str, channel: str) -> Reply:
+        found = self._find(run_id)
+        if found is None:
+            for engine in self._engines.values():
+                if any(r.run_id == run_id and r.running for r in engine.history(None, HISTORY_SEARCH)):
+                    return not_started_from_chat(run_id)
+            return no_such_run(run_id)
+        run, state = found
+        if run.user != user:
+            decision = await self._permissions.action(run.app, user, "cancel", run.environment, channel)
+            if not decision.allowed:
+                return may_not_cancel(decision.reason, run.user)
+            self._audit.overrides(user, "cancel", run.app, run.environment, decision.overrides)
+        self._audit.cancelled(user, run, state)
+        if state == "running":
+            self._supervisor.cancel(run_id)
+        elif state == "queued":
+            await self._queue.withdraw(run_id)
+        else:
+            self._approvals.withdraw(run_id)
+        return Cancelled(run, state)

@@ -1,0 +1,97 @@
+"""Running one admitted request: the engine call, owned by the supervisor, reported however it ends.
+
+:meth:`RunExecution.start` puts the run on the :class:`~commands.usecases.board.RunBoard` and hands its
+coroutine to the :class:`~commands.supervisor.RunSupervisor`, so no run is fire-and-forget. The coroutine calls
+the engine for the run's kind (a deploy pinned to its SHA, with a pause gate between batches; a rollback; a
+task) with the reporter's sink for progress. However it ends (success, failure, cancel, a crash) the run leaves
+the board, the reporter hears :class:`~commands.ports.RunEnded`, and ``after(run)`` is awaited, which the service
+wires to starting the next queued request for that environment. A successful rollback locks the environment
+(:meth:`~commands.usecases.locks.LockService.lock_after_rollback`) and the lock travels with the notice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+
+from commands.ports import EnginePort, RunEnded, RunReporter
+from commands.reply_texts import RUN_CANCELLED, run_failed_unexpectedly
+from commands.runs import RunRequest
+from commands.supervisor import RunSupervisor
+from commands.usecases.board import RunBoard
+from commands.usecases.locks import LockService
+from commands.usecases.pauses import Pauses
+from deploy.errors import ShipbotError
+from deploy.events import EventSink, Outcome, RunFinished
+from deploy.records import LockRecord
+
+AfterRun = Callable[[RunRequest], Awaitable[None]]
+
+
+class RunExecution:
+    def __init__(
+        self,
+        engines: Mapping[str, EnginePort],
+        reporter: RunReporter,
+        supervisor: RunSupervisor,
+        board: RunBoard,
+        locks: LockService,
+        pauses: Pauses,
+        after: AfterRun,
+    ) -> None:
+        self._engines = dict(engines)
+        self._reporter = reporter
+        self._supervisor = supervisor
+        self._board = board
+        self._locks = locks
+        self._pauses = pauses
+        self._after = after
+
+    def start(self, run: RunRequest) -> None:
+        self._board.add(run)
+        self._supervisor.start(run.run_id, f"{run.app}/{run.environment}", self._execute(run))
+
+    async def _execute(self, run: RunRequest) -> RunFinished | None:
+        finished: RunFinished | None = None
+        error = ""
+        lock: LockRecord | None = None
+        try:
+            finished = await self._drive(run, self._reporter.sink_for(run))
+            if run.kind == "rollback" and finished.outcome is Outcome.SUCCESS:
+                lock = self._locks.lock_after_rollback(run)
+        except asyncio.CancelledError:
+            error = RUN_CANCELLED
+            raise
+        except ShipbotError as err:
+            error = str(err)
+        except Exception as err:
+            error = run_failed_unexpectedly(err)
+            raise
+        finally:
+            self._board.remove(run.run_id)
+            await self._reporter.notify(RunEnded(run, finished, error, lock))
+            await self._after(run)
+        return finished
+
+    async def _drive(self, run: RunRequest, sink: EventSink) -> RunFinished:
+        """The engine call for the run's kind."""
+        engine = self._engines[run.app]
+        if run.kind == "deploy":
+            return await engine.deploy(
+                run.environment,
+                run.ref,
+                user=run.user,
+                hosts_filter=run.target,
+                sink=sink,
+                run_id=run.run_id,
+                sha=run.sha,
+                forced=run.forced,
+                gate=self._pauses.gate(run),
+            )
+        if run.kind == "rollback":
+            return await engine.rollback(
+                run.environment, to=run.ref or None, user=run.user, sink=sink, run_id=run.run_id
+            )
+        return await engine.run_task(
+            run.task or "", run.environment, user=run.user, hosts_filter=run.target, sink=sink, run_id=run.run_id
+        )

@@ -1,0 +1,166 @@
+"""Asking for a run: ``deploy``, ``rollback``, ``run TASK`` and the "roll back" button, decided then admitted.
+
+A deploy goes: policy -> someone else's lock (refused with who, why, since) -> ref resolved to a SHA (pinned
+from here on) -> the commits it would ship -> approval if required (:mod:`commands.usecases.approving`) or
+admitted now (:mod:`commands.usecases.admission`). Forced deploys and every policy override are recorded. A
+rollback or a task is decided by the policy and started now or refused; they never queue. Each request gets
+its run id when it is asked for, so buttons and queue positions can name it before anything runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from commands.clock import Clock
+from commands.command import Deploy, Rollback, RunTask
+from commands.ports import EnginePort
+from commands.replies import Reply
+from commands.reply_texts import (
+    did_not_go_out,
+    no_deploy_in_history,
+    not_a_deploy,
+    replaced_since,
+    still_running,
+    unresolved_ref,
+)
+from commands.runs import RunRequest
+from commands.usecases.admission import Admission
+from commands.usecases.approving import ApprovalService
+from commands.usecases.audit import AuditTrail
+from commands.usecases.locks import LockService
+from commands.usecases.permissions import Permissions, refusal
+from deploy.errors import ShipbotError, UsageError
+from deploy.records import Commit
+
+COMMIT_LIMIT = 20  # commits listed in a deploy's reply and approval request
+HISTORY_SEARCH = 200  # runs searched for the run a "roll back" button names
+
+
+class RequestService:
+    def __init__(
+        self,
+        engines: Mapping[str, EnginePort],
+        permissions: Permissions,
+        locks: LockService,
+        admission: Admission,
+        approvals: ApprovalService,
+        audit: AuditTrail,
+        clock: Clock,
+        run_ids: Callable[[], str],
+    ) -> None:
+        self._engines = dict(engines)
+        self._permissions = permissions
+        self._locks = locks
+        self._admission = admission
+        self._approvals = approvals
+        self._audit = audit
+        self._clock = clock
+        self._run_ids = run_ids
+
+    async def deploy(self, command: Deploy, user: str, channel: str) -> Reply:
+        decision = await self._permissions.command(command, user, channel)
+        if not decision.allowed:
+            return refusal(decision)
+        locked = self._locks.refusal(command.app, command.environment, user)
+        if locked:
+            return locked
+        engine = self._engines[command.app]
+        try:
+            sha = await engine.resolve_ref(command.ref)
+        except UsageError as err:
+            return unresolved_ref(str(err), usage=True)
+        except ShipbotError as err:
+            return unresolved_ref(str(err), usage=False)
+        run = self._request(
+            "deploy", command.app, command.environment, user, channel, decision.overrides,
+            ref=command.ref, sha=sha, target=command.target, forced=command.force,
+        )  # fmt: skip
+        self._audit.overrides(user, "deploy", run.app, run.environment, decision.overrides)
+        if run.forced:
+            self._audit.forced(run)
+        commits = await self._commits(engine, run.environment, sha)
+        if decision.approval_required:
+            return self._approvals.ask(run, command, decision, commits)
+        return await self._admission.admit(run, decision.queue, commits)
+
+    async def rollback(self, command: Rollback, user: str, channel: str) -> Reply:
+        return await self._decide_and_run(command, user, channel, "rollback", ref=command.to or "")
+
+    async def task(self, command: RunTask, user: str, channel: str) -> Reply:
+        return await self._decide_and_run(command, user, channel, "task", target=command.target, task=command.task)
+
+    async def rollback_run(self, run_id: str, user: str, channel: str) -> Reply:
+        """The "roll back" button under a finished deploy: put back what ran before it."""
+        for app, engine in self._engines.items():
+            for record in engine.history(None, HISTORY_SEARCH):
+                if record.run_id != run_id:
+                    continue
+                if record.kind != "deploy":
+                    return not_a_deploy(run_id, record.kind)
+                if record.running:
+                    return still_running(run_id)
+                if record.state != "success":
+                    return did_not_go_out(run_id, record.state)
+                if engine.deployed_sha(record.environment) != record.sha:
+                    return replaced_since(run_id, record.environment)
+                return await self.rollback(Rollback(app, record.environment), user, channel)
+        return no_deploy_in_history(run_id)
+
+    async def _decide_and_run(
+        self,
+        command: Rollback | RunTask,
+        user: str,
+        channel: str,
+        kind: str,
+        *,
+        ref: str = "",
+        target: str | None = None,
+        task: str | None = None,
+    ) -> Reply:
+        """A rollback or a task: allowed here by this person, then started now (they never queue)."""
+        decision = await self._permissions.command(command, user, channel)
+        if not decision.allowed:
+            return refusal(decision)
+        run = self._request(
+            kind, command.app, command.environment, user, channel, decision.overrides, ref=ref, target=target, task=task
+        )
+        return self._admission.run_now(run, decision.overrides)
+
+    def _request(
+        self,
+        kind: str,
+        app: str,
+        environment: str,
+        user: str,
+        channel: str,
+        overrides: tuple[str, ...],
+        *,
+        ref: str = "",
+        sha: str | None = None,
+        target: str | None = None,
+        task: str | None = None,
+        forced: bool = False,
+    ) -> RunRequest:
+        """A new request, with its run id, asked for now."""
+        return RunRequest(
+            run_id=self._run_ids(),
+            kind=kind,
+            app=app,
+            environment=environment,
+            user=user,
+            channel=channel,
+            requested_at=self._clock(),
+            ref=ref,
+            sha=sha,
+            target=target,
+            task=task,
+            forced=forced,
+            overrides=overrides,
+        )
+
+    async def _commits(self, engine: EnginePort, environment: str, sha: str) -> tuple[Commit, ...]:
+        """The commits a deploy of ``sha`` would ship (none when they cannot be listed)."""
+        try:
+            return tuple(await engine.commits_between(engine.deployed_sha(environment), sha, COMMIT_LIMIT))
+        except ShipbotError:
+            return ()

@@ -1,0 +1,180 @@
+"""``ChatService``: the one object the bot talks to, a thin facade over the use-case services.
+
+``handle(text, user, channel)`` checks the sender is a Slack user ID, expires due approvals, parses the text
+(:func:`commands.grammar.parse`) and hands the command to :meth:`ChatService.execute`, which passes it to the
+service for its concern. Buttons have their own entry points (``approve``, ``reject``, ``cancel``,
+``rollback_run``, ``resume``). Every path ends in a :data:`~commands.replies.Reply`; nothing is dropped.
+
+The services, built here and given their collaborators (nothing reaches into another's state)::
+
+    Permissions  actors and policy decisions, now          AuditTrail  the audit lines
+    RunBoard     runs chat started, who is busy            LockService lock, unlock, lock refusals
+    Pauses       gates between batches, continue/abort     RunExecution a run under the supervisor
+    QueueService the line, positions, start next           Admission   start now, queue, or refuse; recheck
+    ApprovalService ask, approve/reject, expiry            RequestService deploy, rollback, task
+    CancelService   cancel wherever the request is         ReadService status, history, where, help
+
+When a run ends the execution asks the queue to start the next request for that environment. Pending approvals
+and the queue live in memory: :meth:`ChatService.shutdown` tells every waiting requester that shipbot is
+restarting and they must ask again. :meth:`ChatService.sweep` expires approvals; it runs on every message, and
+the bot may call it on a timer so the requester hears of it without anyone writing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+
+from commands.access_config import policy_for
+from commands.clock import Clock
+from commands.command import (
+    Approve,
+    Cancel,
+    Command,
+    Deploy,
+    Help,
+    History,
+    Lock,
+    Reject,
+    Rollback,
+    RunTask,
+    Status,
+    Unlock,
+    WhereCanIDeploy,
+)
+from commands.errors import CommandError
+from commands.grammar import parse
+from commands.identity import is_user_id
+from commands.ports import EnginePort, GroupResolver, LockStore, RunReporter
+from commands.replies import Refusal, Reply
+from commands.reply_texts import no_user_id
+from commands.runs import RunRequest
+from commands.supervisor import RunSupervisor
+from commands.usecases.admission import Admission
+from commands.usecases.approving import ApprovalService
+from commands.usecases.audit import AuditTrail
+from commands.usecases.board import RunBoard
+from commands.usecases.cancels import CancelService
+from commands.usecases.execution import RunExecution
+from commands.usecases.locks import LockService
+from commands.usecases.pauses import Pauses
+from commands.usecases.permissions import Permissions
+from commands.usecases.queueing import QueueService
+from commands.usecases.reads import ReadService
+from commands.usecases.requests import RequestService
+from commands.vocabulary import GrammarContext
+from deploy.ids import new_run_id
+
+
+class ChatService:
+    def __init__(
+        self,
+        engines: Mapping[str, EnginePort],
+        stores: Mapping[str, LockStore],
+        groups: GroupResolver,
+        reporter: RunReporter,
+        *,
+        clock: Clock = time.time,
+        run_ids: Callable[[], str] = new_run_id,
+        bot_user_id: str | None = None,
+        supervisor: RunSupervisor | None = None,
+    ) -> None:
+        """Raises :class:`deploy.errors.ConfigError` when an app's ``access`` section is invalid."""
+        self.engines = dict(engines)
+        self.stores = dict(stores)
+        self.reporter = reporter
+        self.clock = clock
+        self.supervisor = supervisor or RunSupervisor()
+        self.policies = {app: policy_for(e.config) for app, e in self.engines.items()}
+        self.context = GrammarContext.from_configs([e.config for e in self.engines.values()], bot_user_id)
+        permissions = Permissions(self.policies, groups, clock)
+        audit = AuditTrail(self.stores)
+        board = RunBoard(self.engines)
+        locks = LockService(self.stores, clock, permissions, audit)
+        pauses = Pauses(board, permissions, audit)
+        execution = RunExecution(self.engines, reporter, self.supervisor, board, locks, pauses, self._next_in_line)
+        self._queue = QueueService(board, execution, locks, reporter)
+        admission = Admission(permissions, locks, board, self._queue, execution, audit)
+        self._approvals = ApprovalService(permissions, admission, audit, reporter, clock)
+        self._requests = RequestService(
+            self.engines, permissions, locks, admission, self._approvals, audit, clock, run_ids
+        )
+        self._cancels = CancelService(
+            self.engines, board, self._queue, self._approvals, self.supervisor, permissions, audit
+        )
+        self._locks = locks
+        self._pauses = pauses
+        self._reads = ReadService(self.engines, permissions, locks, board, self._queue, self._approvals)
+
+    async def handle(self, text: str, user: str, channel: str) -> Reply:
+        """Answer one message addressed to the bot."""
+        if not is_user_id(user):
+            return no_user_id()
+        await self.sweep()
+        try:
+            command = parse(text, self.context)
+        except CommandError as err:
+            return Refusal(err.message, err.hint)
+        return await self.execute(command, user, channel)
+
+    async def execute(self, command: Command, user: str, channel: str) -> Reply:
+        match command:
+            case Deploy():
+                return await self._requests.deploy(command, user, channel)
+            case Rollback():
+                return await self._requests.rollback(command, user, channel)
+            case RunTask():
+                return await self._requests.task(command, user, channel)
+            case Cancel():
+                return await self._cancels.cancel(command, user, channel)
+            case Status():
+                return await self._reads.status(command)
+            case History():
+                return self._reads.history(command)
+            case Lock():
+                return await self._locks.lock(command, user, channel)
+            case Unlock():
+                return await self._locks.unlock(command, user, channel)
+            case WhereCanIDeploy():
+                return await self._reads.where(command, user, channel)
+            case Approve():
+                return await self.approve(command.run_id, user, channel)
+            case Reject():
+                return await self.reject(command.run_id, user, command.reason, channel)
+            case Help():
+                return await self._reads.help(command, user, channel)
+        raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
+
+    async def approve(self, run_id: str, user: str, channel: str | None = None) -> Reply:
+        """The approve button, or ``approve RUN-ID``."""
+        return await self._approvals.approve(run_id, user, channel)
+
+    async def reject(self, run_id: str, user: str, reason: str = "", channel: str | None = None) -> Reply:
+        """The reject button, or ``reject RUN-ID [REASON]``; ends the request with the reason."""
+        return await self._approvals.reject(run_id, user, reason, channel)
+
+    async def cancel(self, run_id: str, user: str, channel: str = "") -> Reply:
+        """The cancel button, or ``cancel RUN-ID``."""
+        return await self._cancels.cancel(Cancel(run_id=run_id), user, channel)
+
+    async def rollback_run(self, run_id: str, user: str, channel: str) -> Reply:
+        """The "roll back" button under a finished deploy: put back what ran before it."""
+        return await self._requests.rollback_run(run_id, user, channel)
+
+    async def resume(self, run_id: str, user: str, channel: str, go: bool) -> Reply:
+        """The Continue (``go``) or Abort button of a run paused between batches."""
+        return await self._pauses.resume(run_id, user, channel, go)
+
+    async def sweep(self) -> None:
+        """Expire pending approvals whose time is up, telling each requester."""
+        await self._approvals.sweep()
+
+    async def shutdown(self, *, cancel: bool) -> None:
+        """Stop: forget queued requests and pending approvals (telling each requester), then end the runs."""
+        await self._queue.close()
+        await self._approvals.close()
+        await self.supervisor.shutdown(cancel=cancel)
+
+    async def _next_in_line(self, run: RunRequest) -> None:
+        """A run ended: the queue may start the next request for its environment."""
+        await self._queue.start_next(run.app, run.environment)
