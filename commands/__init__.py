@@ -8,7 +8,8 @@ Layout (pure modules first; nothing here imports Slack or aiohttp):
 - ``command``        the commands as frozen dataclasses carrying only validated text
 - ``vocabulary``     what the grammar knows from the configs: apps, environments, aliases, tasks, roles, hosts
 - ``help_text``      every command's syntax and summary, for help and hints
-- ``grammar``        ``parse(text, context) -> Command``; raises only ``errors.CommandError``
+- ``grammar/``       ``parse(text, context) -> Command``; raises only ``errors.CommandError`` (one module per
+                     family of words: dispatch, deploys, control, reads; places and checks they share)
 - ``access_config``  the ``access:`` config section as pydantic models (admins, groups, environments, freeze)
 - ``freeze``         freeze windows on a timezone's wall clock, and when they end
 - ``identity``       an actor is a Slack user ID plus resolved groups; never a display name
@@ -20,6 +21,8 @@ Layout (pure modules first; nothing here imports Slack or aiohttp):
 - ``supervisor``     owns every run task: start, cancel, drain, shutdown
 - ``ports``          the engine, store, group and reporter interfaces, and the notices sent to the reporter
 - ``replies``        the typed replies the bot renders
-- ``usecases``       ``ChatService``: handle a message or a button press, drive the engine
+- ``reply_texts``    every sentence the use cases say: refusals, dropped requests, the rollback lock's reason
+- ``usecases/``      ``ChatService``, a facade over one small service per concern (requests, admission,
+                     approvals, queue, locks, cancels, reads, run execution, audit): drive the engine
 - ``parse_report``   the ``shipbot parse --json`` dict
 """
