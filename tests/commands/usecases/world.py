@@ -1,0 +1,68 @@
+"""A shop app with staging, canary (queue, force) and production (approval, queue), driven through ChatService
+with in-memory fakes of the ports."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from commands.runs import RunRequest
+from commands.usecases import ChatService
+from deploy.records import Commit
+from tests.commands.fakes import REFS, Clock, FakeEngine, FakeGroups, FakeReporter, FakeStore, RunIds
+from tests.commands.helpers import config
+
+ACCESS: dict[str, Any] = {
+    "admins": ["U0ADMIN"],
+    "groups": {"deployers": ["U0ALICE", "U0BOB"]},
+    "environments": {
+        "staging": {"deploy": ["*"], "lock": ["*"]},
+        "canary": {"deploy": ["*"], "queue": True, "force": ["U0BOB"]},
+        "production": {
+            "deploy": ["@deployers"],
+            "rollback": ["@deployers", "@sre"],
+            "approve": ["@sre"],
+            "lock": ["@sre"],
+            "approval": "required",
+            "queue": True,
+        },
+    },
+}
+NOW = 1_780_000_000.0  # 2026-05-28 20:26:40 UTC, a Thursday
+MAIN = REFS["main"]
+COMMITS = (Commit(MAIN, "U0ALICE", "Add the new login"), Commit("e" * 40, "U0BOB", "Fix the cart"))
+
+
+class World:
+    def __init__(self) -> None:
+        self.clock = Clock(NOW)
+        self.engine = FakeEngine(config(environments=("staging", "canary", "production"), access=ACCESS), self.clock)
+        self.store = FakeStore(self.clock)
+        self.groups = FakeGroups({"sre": frozenset({"U0CAROL"})})
+        self.reporter = FakeReporter()
+        self.service = ChatService(
+            {"shop": self.engine},
+            {"shop": self.store},
+            self.groups,
+            self.reporter,
+            clock=self.clock,
+            run_ids=RunIds(),
+            bot_user_id="U0SHIPBOT",
+        )
+
+    async def settle(self) -> None:
+        for _ in range(5):
+            await asyncio.sleep(0)
+
+
+def run(run_id: str, user: str, env: str, **kw: Any) -> RunRequest:
+    fields: dict[str, Any] = {
+        "kind": "deploy",
+        "app": "shop",
+        "channel": "C0DEPLOYS",
+        "requested_at": NOW,
+        "ref": "main",
+        "sha": MAIN,
+    }
+    fields.update(kw)
+    return RunRequest(run_id=run_id, user=user, environment=env, **fields)
