@@ -146,14 +146,7 @@ def in_colour(deploy_to: str, colour: str, env: Mapping[str, str], command: str)
 
 def point(deploy_to: str, colour: str, release: str | None) -> str:
     """Point the colour's link at a release atomically (``None`` removes the link)."""
-    link = colour_dir(deploy_to, colour)
-    if release is None:
-        return f"rm -f {q(link)}"
-    tmp = posixpath.join(deploy_to, f".{colour}.{release}.tmp")
-    return (
-        f"test -d {q(remote.release_dir(deploy_to, release))} && "
-        f"ln -sfn {q('releases/' + release)} {q(tmp)} && mv -Tf {q(tmp)} {q(link)}"
-    )
+    return remote.point_link(deploy_to, colour, release)
 
 
 def start(deploy_to: str, colour: str, run_id: str, env: Mapping[str, str], command: str) -> str:

@@ -30,7 +30,7 @@ from deploy.records import ColourStatus, Commit, EnvironmentStatus, HostStatus, 
 from deploy.redact import Redactor
 from deploy.refs import ref_problem
 from deploy.runner import Runner
-from deploy.steps import Timeouts
+from deploy.steps import RunSteps, Timeouts
 from deploy.store import Store
 
 log = structlog.get_logger("shipbot.engine")
@@ -164,10 +164,8 @@ class Engine:
             )  # fmt: skip
 
         t = self.config.timeouts
-        return Runner(
-            self._connector_for_run(), run_id, sink, record, Timeouts(t.connect, t.switch, t.command),
-            gate=gate, pause_timeout=t.pause,
-        )  # fmt: skip
+        steps = RunSteps(self._connector_for_run(), run_id, sink, record, Timeouts(t.connect, t.switch, t.command))
+        return Runner(steps, gate, t.pause)
 
     async def deploy(
         self,

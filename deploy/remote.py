@@ -157,19 +157,25 @@ def verify(deploy_to: str, release: str, sha: str) -> str:
     return f'test "$(cat {q(rel + "/REVISION")} 2>/dev/null)" = {q(sha)}'
 
 
+def point_link(deploy_to: str, link: str, release: str | None) -> str:
+    """Point ``<deploy_to>/<link>`` at a release atomically: a new symlink renamed over the old one (one
+    rename(2)); ``release=None`` removes the link."""
+    path = posixpath.join(deploy_to, link)
+    if release is None:
+        return f"rm -f {q(path)}"
+    tmp = posixpath.join(deploy_to, f".{link}.{release}.tmp")
+    return (
+        f"test -d {q(release_dir(deploy_to, release))} && "
+        f"ln -sfn {q('releases/' + release)} {q(tmp)} && mv -Tf {q(tmp)} {q(path)}"
+    )
+
+
 def switch(deploy_to: str, release: str | None) -> str:
-    """Point ``current`` at ``release`` atomically: a new symlink renamed over the old one (one rename(2)).
+    """Point ``current`` at ``release`` atomically.
 
     ``release=None`` removes ``current`` (a host that had no release before the run goes back to having none).
     """
-    cur = posixpath.join(deploy_to, "current")
-    if release is None:
-        return f"rm -f {q(cur)}"
-    tmp = posixpath.join(deploy_to, f".current.{release}.tmp")
-    return (
-        f"test -d {q(release_dir(deploy_to, release))} && "
-        f"ln -sfn {q('releases/' + release)} {q(tmp)} && mv -Tf {q(tmp)} {q(cur)}"
-    )
+    return point_link(deploy_to, "current", release)
 
 
 def append_journal(deploy_to: str, line: str) -> str:

@@ -34,7 +34,6 @@ from deploy.events import (
     BatchPaused,
     BatchResumed,
     BatchStarted,
-    EventSink,
     Gate,
     HostState,
     Outcome,
@@ -43,8 +42,7 @@ from deploy.events import (
 )
 from deploy.hostrun import HostRun, failures
 from deploy.plan import DeployPlan, Host
-from deploy.ports import Connector
-from deploy.steps import JournalLine, RunSteps, StepRecorder, Timeouts
+from deploy.steps import JournalLine, RunSteps
 from deploy.strategies import Strategy, for_deploy, for_rollback
 from deploy.switching import ReleaseSwitch, SwitchSteps
 
@@ -52,19 +50,10 @@ _NOT_STARTED = (HostState.PENDING, HostState.PREPARED, HostState.CONNECTING, Hos
 
 
 class Runner:
-    def __init__(
-        self,
-        connector: Connector,
-        run_id: str,
-        sink: EventSink,
-        record: StepRecorder | None = None,
-        timeouts: Timeouts | None = None,
-        gate: Gate | None = None,
-        pause_timeout: float = 3600.0,
-    ) -> None:
-        self.run_id = run_id
-        self._steps = RunSteps(connector, run_id, sink, record, timeouts)
-        self._sink = sink
+    def __init__(self, steps: RunSteps, gate: Gate | None = None, pause_timeout: float = 3600.0) -> None:
+        self.run_id = steps.run_id
+        self._steps = steps
+        self._sink = steps.sink
         self._gate = gate
         self._pause_timeout = pause_timeout
         self._strategy = Strategy("all", ())
