@@ -37,6 +37,8 @@ class ColourRun:
 
 
 class ColourSwitch:
+    rollback_verb = "swapped back"
+
     def __init__(self, steps: RunSteps, plan: DeployPlan, probes: Mapping[str, bluegreen.ColourProbe]) -> None:
         self._steps = steps
         self._plan = plan

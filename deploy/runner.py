@@ -50,6 +50,9 @@ _NOT_STARTED = (HostState.PENDING, HostState.PREPARED, HostState.CONNECTING, Hos
 
 
 class Runner:
+    """Runs one deploy, rollback or task (one runner per run): the strategy and the step set are chosen from
+    the plan when the run starts."""
+
     def __init__(self, steps: RunSteps, gate: Gate | None = None, pause_timeout: float = 3600.0) -> None:
         self.run_id = steps.run_id
         self._steps = steps
@@ -72,7 +75,7 @@ class Runner:
             return ColourSwitch(self._steps, plan, probes)
         return ReleaseSwitch(self._steps, plan)
 
-    async def _batches(self, plan: DeployPlan, switch: SwitchSteps, release: str, sha: str) -> None:
+    async def _batches(self, switch: SwitchSteps, release: str, sha: str) -> None:
         """Every batch of the strategy goes live in turn, until the strategy says stop (or a pause aborts)."""
         by_name = {hr.host.name: hr for hr in self._runs}
         done: list[str] = []
@@ -145,7 +148,7 @@ class Runner:
                 if hr.failed or not await self._steps.step(hr, "migrate", plan.migrate.command, plan.migrate.timeout):
                     self._fatal = True
                     self._steps.state(hr, HostState.FAILED)
-            await self._batches(plan, switch, plan.release, plan.sha)
+            await self._batches(switch, plan.release, plan.sha)
             if not self._stop():
                 outcome = Outcome.SUCCESS
         except asyncio.CancelledError:
@@ -251,12 +254,11 @@ class Runner:
             if not self._stop():
                 target, no_target = await self._rollback_target(runs, to)
             if target is not None:
-                await self._batches(plan, switch, target.release, target.sha)
+                await self._batches(switch, target.release, target.sha)
                 if not self._stop():
                     outcome = Outcome.SUCCESS
-                    verb = "swapped back" if isinstance(switch, ColourSwitch) else "rolled back"
                     message = (
-                        f"{plan.environment} {verb} to release {target.release} ({target.sha[:12]}) "
+                        f"{plan.environment} {switch.rollback_verb} to release {target.release} ({target.sha[:12]}) "
                         f"on all {len(runs)} hosts"
                     )
         except asyncio.CancelledError:

@@ -20,6 +20,8 @@ from deploy.steps import RunSteps
 
 
 class SwitchSteps(Protocol):
+    rollback_verb: str  # how a successful rollback says what it did ("rolled back", "swapped back")
+
     async def stage(self, batch: list[HostRun], release: str, sha: str) -> None: ...
 
     async def go_live(self, batch: list[HostRun], release: str, sha: str) -> None: ...
@@ -38,6 +40,8 @@ def verify_error(hr: HostRun, release: str, sha: str) -> None:
 
 
 class ReleaseSwitch:
+    rollback_verb = "rolled back"
+
     def __init__(self, steps: RunSteps, plan: DeployPlan) -> None:
         self._steps = steps
         self._plan = plan
