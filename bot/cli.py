@@ -35,6 +35,7 @@ from deploy.engine import Engine
 from deploy.errors import ShipbotError
 from deploy.events import BatchGate, Outcome, RunFinished
 from deploy.ids import utc_minute
+from deploy.ssh import SshConnector
 from deploy.store import Store
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
@@ -121,7 +122,7 @@ def _load(args: argparse.Namespace) -> tuple[Config, Engine, Store]:
     data_dir = Path(args.data_dir).expanduser() if args.data_dir else default_data_dir()
     store = Store.in_data_dir(data_dir)
     store.recover()
-    return config, Engine(config, store, data_dir), store
+    return config, Engine(config, store, data_dir, SshConnector), store
 
 
 def _exit_for(result: RunFinished) -> int:

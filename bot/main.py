@@ -35,6 +35,7 @@ from deploy.config import load_config
 from deploy.engine import Engine
 from deploy.errors import ConfigError
 from deploy.ids import new_run_id
+from deploy.ssh import SshConnector
 from deploy.store import Store
 
 log = structlog.get_logger("shipbot.bot")
@@ -71,7 +72,7 @@ async def serve(settings: Settings, ready: Callable[[Running], Awaitable[None]] 
     store = Store.in_data_dir(settings.data_dir)
     for run in store.recover():
         log.warning("run_interrupted", run_id=run.run_id, environment=run.environment, user=run.user)
-    engines = {c.app: Engine(c, store, settings.data_dir) for c in configs}
+    engines = {c.app: Engine(c, store, settings.data_dir, SshConnector) for c in configs}
     metrics = Metrics()
     client = make_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url, metrics)
     auth = await client.auth_test()

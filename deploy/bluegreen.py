@@ -106,8 +106,17 @@ class ColourState:
     running: bool
 
 
-def parse_probe(output: str) -> tuple[str | None, dict[str, ColourState]] | None:
-    """The live colour and each colour's state from :func:`probe`'s output, or None when it is garbled."""
+@dataclass(frozen=True)
+class ColourProbe:
+    """What :func:`probe` found on a host: the live colour (None: none yet) and each colour's state."""
+
+    live: str | None
+    colours: Mapping[str, ColourState]
+
+
+def parse_probe(output: str) -> ColourProbe | None:
+    """The live colour and each colour's state from :func:`probe`'s output (its last seven lines), or None when
+    it is garbled (fewer lines)."""
     lines = output.splitlines()[-7:]
     if len(lines) != 7:
         return None
@@ -116,7 +125,7 @@ def parse_probe(output: str) -> tuple[str | None, dict[str, ColourState]] | None
     for i, colour in enumerate(COLOURS):
         rel, sha, up = lines[1 + 3 * i : 4 + 3 * i]
         states[colour] = ColourState(None if rel == NONE else rel, None if sha == NONE else sha, up == "1")
-    return live, states
+    return ColourProbe(live, states)
 
 
 def colour_env(base: Mapping[str, str], hc: HostColours, colour: str, release: str, sha: str) -> dict[str, str]:
@@ -137,14 +146,7 @@ def in_colour(deploy_to: str, colour: str, env: Mapping[str, str], command: str)
 
 def point(deploy_to: str, colour: str, release: str | None) -> str:
     """Point the colour's link at a release atomically (``None`` removes the link)."""
-    link = colour_dir(deploy_to, colour)
-    if release is None:
-        return f"rm -f {q(link)}"
-    tmp = posixpath.join(deploy_to, f".{colour}.{release}.tmp")
-    return (
-        f"test -d {q(remote.release_dir(deploy_to, release))} && "
-        f"ln -sfn {q('releases/' + release)} {q(tmp)} && mv -Tf {q(tmp)} {q(link)}"
-    )
+    return remote.point_link(deploy_to, colour, release)
 
 
 def start(deploy_to: str, colour: str, run_id: str, env: Mapping[str, str], command: str) -> str:

@@ -18,20 +18,20 @@ from pathlib import Path
 import structlog
 from pydantic import SecretStr
 
-from deploy import bluegreen, remote
+from deploy import probe, remote
 from deploy.config import Config
 from deploy.errors import EnvironmentLocked, NothingToRollBack, ShipbotError, UsageError
 from deploy.events import Event, EventSink, Gate, Outcome, RunFinished, RunStarted, null_sink
 from deploy.ids import new_release_id, new_run_id, utc_minute
 from deploy.mirror import Mirror
 from deploy.plan import DeployPlan, host_colours, plan_deploy, select_hosts
+from deploy.ports import Connector, ConnectorFactory, StepResult
 from deploy.records import ColourStatus, Commit, EnvironmentStatus, HostStatus, RunRecord
 from deploy.redact import Redactor
 from deploy.refs import ref_problem
 from deploy.runner import Runner
-from deploy.ssh import Connector, SshConnector, StepResult
+from deploy.steps import RunSteps, Timeouts
 from deploy.store import Store
-from deploy.strategies import StagedRunner
 
 log = structlog.get_logger("shipbot.engine")
 
@@ -43,12 +43,15 @@ def secret_values(config: Config, environ: Mapping[str, str] | None = None) -> d
 
 
 class Engine:
+    """The deploy engine of one app. ``connectors`` builds each run's connector (the SSH adapter in production:
+    ``Engine(config, store, data_dir, SshConnector)``); the engine never opens a connection any other way."""
+
     def __init__(
         self,
         config: Config,
         store: Store,
         data_dir: Path,
-        connector: Connector | None = None,
+        connectors: ConnectorFactory,
         secrets: Mapping[str, SecretStr] | None = None,
     ) -> None:
         self.config = config
@@ -56,12 +59,12 @@ class Engine:
         self.mirror = Mirror(config.repo, data_dir, config.app)
         self._secrets = dict(secrets if secrets is not None else secret_values(config))
         self.redactor = Redactor(s.get_secret_value() for s in self._secrets.values())
-        self._connector = connector
+        self._connectors = connectors
         self._release_lock = asyncio.Lock()
         self._last_release = ""
 
     def _connector_for_run(self) -> Connector:
-        return self._connector or SshConnector(self.config.ssh, self.redactor)
+        return self._connectors(self.config.ssh, self.redactor)
 
     async def _release_id(self) -> str:
         """A new Capistrano release id, unique even for two runs in the same second."""
@@ -104,26 +107,21 @@ class Engine:
             except ShipbotError as exc:
                 return HostStatus(host.name, False, error=str(exc))
             colours = host_colours(self.config, environment, host) if blue_green else None
-            command = remote.probe(host.deploy_to)
-            if colours:
-                command += "; echo ---; " + bluegreen.probe(colours.deploy_to, colours.address, colours.ports)
             try:
-                result = await conn.run(command, self.config.timeouts.command)
+                result = await conn.run(probe.command(host.deploy_to, colours), self.config.timeouts.command)
             finally:
                 await conn.close()
-            head, _, tail = result.output.partition("---\n")
-            lines = head.splitlines()
-            if not result.ok or len(lines) < 2:
+            found = probe.parse(result.output, colours is not None)
+            if not result.ok or found.current is None:
                 return HostStatus(host.name, True, error=result.describe())
-            release, sha = (None if v == remote.NO_CURRENT else v for v in lines[-2:])
-            parsed = bluegreen.parse_probe(tail) if colours else None
-            if colours is None or parsed is None:
+            release, sha = found.current.release, found.current.sha
+            if colours is None or found.colours is None:
                 return HostStatus(host.name, True, release, sha)
-            live, states = parsed
             return HostStatus(
-                host.name, True, release, sha, colour=live,
+                host.name, True, release, sha, colour=found.colours.live,
                 colours={
-                    c: ColourStatus(s.release, s.sha, colours.ports[c], s.running) for c, s in states.items()
+                    c: ColourStatus(s.release, s.sha, colours.ports[c], s.running)
+                    for c, s in found.colours.colours.items()
                 },
             )  # fmt: skip
 
@@ -158,7 +156,7 @@ class Engine:
             {k: v.get_secret_value() for k, v in self._secrets.items()},
         )
 
-    def _runner(self, run_id: str, sink: EventSink, staged: bool = False, gate: Gate | None = None) -> Runner:
+    def _runner(self, run_id: str, sink: EventSink, gate: Gate | None = None) -> Runner:
         def record(host: str, step: str, result: StepResult) -> None:
             self.store.record_step(
                 run_id, host, step, result.ok, result.exit_status, result.duration, result.output,
@@ -166,21 +164,8 @@ class Engine:
             )  # fmt: skip
 
         t = self.config.timeouts
-        if staged:
-            return StagedRunner(
-                self._connector_for_run(), run_id, sink, record,
-                connect_timeout=t.connect, switch_timeout=t.switch, command_timeout=t.command,
-                gate=gate, pause_timeout=t.pause,
-            )  # fmt: skip
-        return Runner(
-            self._connector_for_run(),
-            run_id,
-            sink,
-            record,
-            connect_timeout=t.connect,
-            switch_timeout=t.switch,
-            command_timeout=t.command,
-        )
+        steps = RunSteps(self._connector_for_run(), run_id, sink, record, Timeouts(t.connect, t.switch, t.command))
+        return Runner(steps, gate, t.pause)
 
     async def deploy(
         self,
@@ -244,7 +229,6 @@ class Engine:
             ),
             lambda runner, archive: runner.deploy(plan, archive),
             need_archive=self.config.pipeline.transfer == "upload",
-            staged=plan.strategy != "all",
             gate=gate,
         )
 
@@ -292,7 +276,6 @@ class Engine:
                 self.deployed_sha(environment),
             ),
             lambda runner, _archive: runner.rollback(plan, to),
-            staged=plan.strategy == "blue_green",
         )
 
     async def run_task(
@@ -344,7 +327,6 @@ class Engine:
         started: RunStarted,
         body: Callable[[Runner, bytes | None], Awaitable[RunFinished]],
         need_archive: bool = False,
-        staged: bool = False,
         gate: Gate | None = None,
     ) -> RunFinished:
         """Run ``body`` with the run slot held; record and report the end however it comes."""
@@ -359,7 +341,7 @@ class Engine:
             except Exception:  # a broken renderer must never fail or stall a deploy
                 log.exception("event_sink_failed", run_id=record.run_id, event=type(event).__name__)
 
-        runner = self._runner(record.run_id, tee, staged, gate)
+        runner = self._runner(record.run_id, tee, gate)
         began = time.monotonic()
         log.info("run_started", run_id=record.run_id, kind=record.kind, app=record.app,
                  environment=record.environment, user=record.user, ref=record.ref, sha=record.sha)  # fmt: skip

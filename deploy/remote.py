@@ -19,11 +19,15 @@ from __future__ import annotations
 import posixpath
 import shlex
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from deploy import journal
 
 q = shlex.quote
 
 # Markers the runner parses from a probe's output.
 NO_CURRENT = "-"
+SECTION = "---"  # a line between the outputs of commands run in one session
 
 
 def releases_dir(deploy_to: str) -> str:
@@ -54,6 +58,35 @@ def probe(deploy_to: str) -> str:
         f"t=$(readlink {cur} 2>/dev/null) && printf '%s\\n' \"${{t##*/}}\" || echo {NO_CURRENT}; "
         f"cat {cur}/REVISION 2>/dev/null || echo {NO_CURRENT}"
     )
+
+
+@dataclass(frozen=True)
+class Current:
+    """What :func:`probe` found: the release ``current`` points to and its REVISION (None: there is none)."""
+
+    release: str | None
+    sha: str | None
+
+
+def parse_probe(output: str) -> Current | None:
+    """:func:`probe`'s two lines (the last two: a login shell may print lines of its own first), or None when
+    there are fewer."""
+    lines = output.splitlines()
+    if len(lines) < 2:
+        return None
+    release, sha = (None if v == NO_CURRENT else v for v in lines[-2:])
+    return Current(release, sha)
+
+
+def sections(*commands: str) -> str:
+    """Run commands one after the other in one session, a :data:`SECTION` line between their outputs."""
+    return f"; echo {SECTION}; ".join(commands)
+
+
+def split_sections(output: str, count: int) -> list[str]:
+    """The outputs of :func:`sections`' ``count`` commands; a section cut off (a torn output) is empty."""
+    parts = output.split(SECTION + "\n", count - 1)
+    return parts + [""] * (count - len(parts))
 
 
 def setup(deploy_to: str, release: str, shared_dirs: Sequence[str], shared_files: Sequence[str]) -> str:
@@ -124,19 +157,25 @@ def verify(deploy_to: str, release: str, sha: str) -> str:
     return f'test "$(cat {q(rel + "/REVISION")} 2>/dev/null)" = {q(sha)}'
 
 
+def point_link(deploy_to: str, link: str, release: str | None) -> str:
+    """Point ``<deploy_to>/<link>`` at a release atomically: a new symlink renamed over the old one (one
+    rename(2)); ``release=None`` removes the link."""
+    path = posixpath.join(deploy_to, link)
+    if release is None:
+        return f"rm -f {q(path)}"
+    tmp = posixpath.join(deploy_to, f".{link}.{release}.tmp")
+    return (
+        f"test -d {q(release_dir(deploy_to, release))} && "
+        f"ln -sfn {q('releases/' + release)} {q(tmp)} && mv -Tf {q(tmp)} {q(path)}"
+    )
+
+
 def switch(deploy_to: str, release: str | None) -> str:
-    """Point ``current`` at ``release`` atomically: a new symlink renamed over the old one (one rename(2)).
+    """Point ``current`` at ``release`` atomically.
 
     ``release=None`` removes ``current`` (a host that had no release before the run goes back to having none).
     """
-    cur = posixpath.join(deploy_to, "current")
-    if release is None:
-        return f"rm -f {q(cur)}"
-    tmp = posixpath.join(deploy_to, f".current.{release}.tmp")
-    return (
-        f"test -d {q(release_dir(deploy_to, release))} && "
-        f"ln -sfn {q('releases/' + release)} {q(tmp)} && mv -Tf {q(tmp)} {q(cur)}"
-    )
+    return point_link(deploy_to, "current", release)
 
 
 def append_journal(deploy_to: str, line: str) -> str:
@@ -157,6 +196,23 @@ def pinned_releases(deploy_to: str) -> str:
     which retention never deletes); prints nothing on other hosts."""
     links = " ".join(q(posixpath.join(deploy_to, c)) for c in ("blue", "green"))
     return f'for l in {links}; do t=$(readlink "$l" 2>/dev/null) && printf \'%s\\n\' "${{t##*/}}"; done; true'
+
+
+def release_listing(deploy_to: str) -> str:
+    """The release folders, the releases the colour links pin, and the journal (see :func:`parse_release_listing`)."""
+    return sections(list_releases(deploy_to), pinned_releases(deploy_to), read_journal(deploy_to))
+
+
+@dataclass(frozen=True)
+class ReleaseListing:
+    releases: frozenset[str]  # the folders under releases/
+    pinned: frozenset[str]  # releases a blue/green colour link points to
+    journal: tuple[journal.Entry, ...]  # valid journal lines, in file order
+
+
+def parse_release_listing(output: str) -> ReleaseListing:
+    names, pinned, text = split_sections(output, 3)
+    return ReleaseListing(frozenset(names.split()), frozenset(pinned.split()), tuple(journal.parse(text)))
 
 
 def remove_releases(deploy_to: str, releases: Sequence[str]) -> str:

@@ -5,7 +5,9 @@
 it as its own channel. The first output line of every step is its remote process group id
 (:func:`deploy.remote.with_pgid`), so a step that times out or is cancelled is killed on the host with its whole
 process tree, not left running. asyncssh errors are mapped to :class:`~deploy.errors.HostUnreachable` /
-:class:`StepResult` here and nowhere else.
+:class:`~deploy.ports.StepResult` (``lost`` when the connection dropped) here and nowhere else. ``SshConnector``
+itself is the :data:`~deploy.ports.ConnectorFactory` composition roots hand to the engine:
+``Engine(config, store, data_dir, SshConnector)``.
 """
 
 from __future__ import annotations
@@ -15,9 +17,7 @@ import contextlib
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import asyncssh
 
@@ -25,47 +25,12 @@ from deploy import remote
 from deploy.config import Ssh
 from deploy.errors import HostUnreachable
 from deploy.plan import Host
+from deploy.ports import HostConnection, StepResult
 from deploy.redact import Redactor, tail
 
 _TAIL_BYTES = 64 * 1024
 _KILL_GRACE = 2.0
 _MAX_NOISE_LINES = 200
-
-
-@dataclass(frozen=True)
-class StepResult:
-    exit_status: int | None
-    output: str  # tail of stdout+stderr, redacted
-    duration: float
-    timed_out: bool = False
-    error: str = ""  # what went wrong besides a non-zero exit (timeout, connection lost)
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_status == 0 and not self.timed_out and not self.error
-
-    def describe(self) -> str:
-        if self.timed_out:
-            return self.error or "timed out"
-        if self.error:
-            return self.error
-        last = self.output.strip().splitlines()[-1:] if self.output.strip() else []
-        detail = f": {last[0][:300]}" if last else ""
-        return f"exit status {self.exit_status}{detail}"
-
-
-class HostConnection(Protocol):
-    host: Host
-
-    async def run(self, command: str, timeout: float, stdin: bytes | None = None) -> StepResult: ...
-
-    async def close(self) -> None: ...
-
-
-class Connector(Protocol):
-    async def connect(self, host: Host, timeout: float) -> HostConnection: ...
-
-    async def close(self) -> None: ...
 
 
 class _Tail:
@@ -105,7 +70,7 @@ class SshHostConnection:
                 remote.with_pgid(command, self._posix), stderr=asyncssh.STDOUT, encoding=None
             )
         except (asyncssh.Error, OSError) as exc:
-            return StepResult(None, "", time.monotonic() - started, error=f"connection lost: {_reason(exc)}")
+            return StepResult(None, "", time.monotonic() - started, error=f"connection lost: {_reason(exc)}", lost=True)
 
         async def drive() -> int | None:
             nonlocal pgid
@@ -143,6 +108,7 @@ class SshHostConnection:
                 self._redact(tail(out.text())),
                 time.monotonic() - started,
                 error=f"connection lost: {_reason(exc)}",
+                lost=True,
             )
         if status is None or status < 0:
             sig = proc.exit_signal[0] if proc.exit_signal else "a signal"

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from deploy.errors import EnvironmentBusy, EnvironmentLocked
 from deploy.ids import utc_minute
+from deploy.processes import pid_alive
 from deploy.records import LockRecord, RunRecord
 
 _SCHEMA = """
@@ -63,16 +64,6 @@ CREATE TABLE IF NOT EXISTS audit (
 _RUN_COLUMNS = (
     "run_id, kind, app, environment, user, ref, sha, release, state, started_at, finished_at, message, hosts, forced"
 )
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Store:
@@ -213,7 +204,7 @@ class Store:
 
     def _recover_locked(self, db: sqlite3.Connection) -> list[RunRecord]:
         rows = db.execute("SELECT run_id, pid, node FROM runs WHERE state = 'running'").fetchall()
-        dead = [r[0] for r in rows if r[2] == self._node and (r[1] is None or not _pid_alive(r[1]))]
+        dead = [r[0] for r in rows if r[2] == self._node and (r[1] is None or not pid_alive(r[1]))]
         out = []
         for run_id in dead:
             db.execute(

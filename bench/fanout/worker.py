@@ -130,12 +130,13 @@ async def _shipbot(spec: dict[str, Any]) -> tuple[bool, str, dict[str, Any]]:
     from deploy.config import load_config  # noqa: PLC0415
     from deploy.engine import Engine  # noqa: PLC0415
     from deploy.events import Event, HostStepFinished  # noqa: PLC0415
+    from deploy.ssh import SshConnector  # noqa: PLC0415
     from deploy.store import Store  # noqa: PLC0415
 
     data_dir = Path(spec["data_dir"])
     config = load_config(spec["config"])
     store = Store.in_data_dir(data_dir)
-    engine = Engine(config, store, data_dir)
+    engine = Engine(config, store, data_dir, SshConnector)
     counts = {"events": 0, "steps": 0}
 
     def sink(event: Event) -> None:

@@ -40,6 +40,7 @@ from bench.zero_downtime import demo
 from deploy.config import parse_config
 from deploy.engine import Engine
 from deploy.events import Outcome
+from deploy.ssh import SshConnector
 from deploy.store import Store
 from tests.support.sshd_fleet import SshdFleet
 
@@ -137,7 +138,12 @@ async def run(rate: float, max_seconds: float, root: Path) -> dict[str, tuple[Lo
             nginx = demo.Nginx(host.local_deploy_to / "nginx", demo.free_port(), "shop", ports["blue"]).start()
             nginxes.append(nginx)
             config = parse_config(scenario_config(fleet, index, repo.path, scenario, nginx, ports), scenario)
-            engine = Engine(config, Store.in_data_dir(root / f"data-{scenario}"), root / f"data-{scenario}")
+            engine = Engine(
+                config,
+                Store.in_data_dir(root / f"data-{scenario}", SshConnector),
+                root / f"data-{scenario}",
+                SshConnector,
+            )
             first = await engine.deploy("prod", v1, user="bench")
             if first.outcome is not Outcome.SUCCESS:
                 raise RuntimeError(f"{scenario}: the first deploy failed: {first.message}")

@@ -335,7 +335,7 @@ async def test_config_shape(fleet: DemoFleet) -> None:
 async def test_deploy_revert_and_cleanup_on_the_demo_fleet(fleet: DemoFleet, tmp_path: Path) -> None:
     data = tmp_path / "state"
     config = load_config(await asyncio.to_thread(_config_for, fleet))
-    engine = Engine(config, Store.in_data_dir(data), data)
+    engine = Engine(config, Store.in_data_dir(data), data, SshConnector)
     main_sha = await engine.resolve_ref("main")
     staging = fleet.hosts["staging"]
 
@@ -372,7 +372,9 @@ async def test_deploy_revert_and_cleanup_on_the_demo_fleet(fleet: DemoFleet, tmp
 
 async def test_stop_cleans_up_an_app_whose_stop_script_is_gone(fleet: DemoFleet, tmp_path: Path) -> None:
     data = tmp_path / "state"
-    engine = Engine(load_config(await asyncio.to_thread(_config_for, fleet)), Store.in_data_dir(data), data)
+    engine = Engine(
+        load_config(await asyncio.to_thread(_config_for, fleet)), Store.in_data_dir(data), data, SshConnector
+    )
     result = await engine.deploy("production", "feature/new-login", user="U0ALICE")
     assert result.outcome is Outcome.SUCCESS, result.message
     prod = fleet.hosts["production"]

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from deploy.errors import EnvironmentBusy, EnvironmentLocked
+from deploy.processes import pid_alive
 from deploy.records import LockRecord, RunRecord
 from deploy.store import Store
 
@@ -391,3 +392,18 @@ def test_the_database_lives_in_the_data_dir(tmp_path: Path) -> None:
         assert tmp_path / "state" / "shipbot.sqlite3" == s.path
     finally:
         s.close()
+
+
+def test_pid_alive_answers_for_a_running_process_a_zombie_and_a_reaped_one() -> None:
+    proc = subprocess.Popen(["sleep", "30"])
+    try:
+        assert pid_alive(proc.pid)
+        proc.kill()
+        deadline = time.monotonic() + 5
+        while pid_alive(proc.pid) and time.monotonic() < deadline:  # killed, not reaped: a zombie
+            time.sleep(0.05)
+        assert not pid_alive(proc.pid)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not pid_alive(proc.pid)

@@ -10,6 +10,7 @@ import pytest
 
 from deploy.config import Config, parse_config
 from deploy.engine import Engine
+from deploy.ssh import SshConnector
 from deploy.store import Store
 from tests.support.gitrepo import GitRepo
 from tests.support.sshd_fleet import FleetFactory, SshdFleet
@@ -34,6 +35,6 @@ def make_engine(tmp_path: Path, sshd_fleet: FleetFactory, app_repo: GitRepo) -> 
         keys.setdefault("pipeline", PIPELINE)
         keys.setdefault("shared", {"dirs": ["log"]})
         config: Config = parse_config(fleet.config_yaml(repo=app_repo.path, **keys), "test.yml")
-        return Engine(config, store, tmp_path / "data"), fleet
+        return Engine(config, store, tmp_path / "data", SshConnector), fleet
 
     return make

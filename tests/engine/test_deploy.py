@@ -14,6 +14,7 @@ import pytest
 from deploy.engine import Engine
 from deploy.errors import EnvironmentBusy, EnvironmentLocked, RefNotFound, UsageError
 from deploy.events import Event, HostState, HostStepStarted, Outcome
+from deploy.ssh import SshConnector
 from tests.engine.conftest import PIPELINE, EngineFactory
 from tests.support.gitrepo import GitRepo
 from tests.support.sshd_fleet import FleetFactory, SshdFleet
@@ -355,7 +356,7 @@ async def test_a_full_disk_fails_the_upload_naming_host_and_step_and_nothing_swi
     from deploy.config import parse_config
     from deploy.engine import Engine
 
-    engine = Engine(parse_config(data), engine.store, tmp_data(engine))
+    engine = Engine(parse_config(data), engine.store, tmp_data(engine), SshConnector)
     before = current_of(fleet, 0)
 
     result = await engine.deploy("staging", "feature/new-login", user="U0ALICE")
@@ -371,7 +372,7 @@ async def test_a_run_opens_one_ssh_connection_per_host_whatever_the_number_of_st
     make_engine: EngineFactory,
 ) -> None:
     from deploy.plan import Host
-    from deploy.ssh import HostConnection, SshConnector
+    from deploy.ports import HostConnection
 
     class Counting(SshConnector):
         """The real connector, counting the connections it opens."""
@@ -384,7 +385,7 @@ async def test_a_run_opens_one_ssh_connection_per_host_whatever_the_number_of_st
 
     pipeline = {**PIPELINE, "build": ["true", "true", "./build.sh"], "migrate": {"run": "true"}}
     engine, fleet = await make_engine(hosts=3, pipeline=pipeline)
-    engine = Engine(engine.config, engine.store, tmp_data(engine), connector=Counting(engine.config.ssh))
+    engine = Engine(engine.config, engine.store, tmp_data(engine), Counting)
 
     result = await engine.deploy("staging", "main", user="U0ALICE")
 
@@ -404,12 +405,12 @@ async def test_a_login_shell_that_is_not_posix_gets_commands_through_sh(
         repo=app_repo.path, pipeline={**PIPELINE, "build": [sleep]}, timeouts={"build": "1s"}, shared={"dirs": ["log"]}
     )
     data["ssh"]["login_shell"] = "other"
-    engine = Engine(parse_config(data), engine.store, tmp_data(engine))
+    engine = Engine(parse_config(data), engine.store, tmp_data(engine), SshConnector)
 
     result = await engine.deploy("staging", "main", user="U0ALICE")
 
     assert "build failed: timed out after 1s" in result.message
     assert [] == pgrep(sleep), "the step was killed through sh -c too"
     data["pipeline"] = PIPELINE
-    assert Outcome.SUCCESS == (await Engine(parse_config(data), engine.store, tmp_data(engine)).deploy(
+    assert Outcome.SUCCESS == (await Engine(parse_config(data), engine.store, tmp_data(engine), SshConnector).deploy(
         "staging", "main", user="U0ALICE")).outcome  # fmt: skip

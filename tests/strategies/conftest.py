@@ -11,6 +11,7 @@ import pytest
 from bench.zero_downtime import demo
 from deploy.config import parse_config
 from deploy.engine import Engine
+from deploy.ssh import SshConnector
 from deploy.store import Store
 from tests.engine.conftest import PIPELINE
 from tests.support.gitrepo import GitRepo
@@ -37,7 +38,7 @@ def rolling_engine(tmp_path: Path, sshd_fleet: FleetFactory, app_repo: GitRepo) 
         fleet = await sshd_fleet(hosts)
         config = fleet.config_yaml(repo=app_repo.path, pipeline=pipeline or PIPELINE, shared={"dirs": ["log"]})
         set_env(config, strategy="rolling", **env_keys)
-        return Engine(parse_config(config, "test.yml"), store, tmp_path / "data"), fleet
+        return Engine(parse_config(config, "test.yml"), store, tmp_path / "data", SshConnector), fleet
 
     return make
 
@@ -89,7 +90,7 @@ def blue_green_engine(
             },
             **env_keys,
         )
-        return Engine(parse_config(config, "test.yml"), store, tmp_path / "data"), fleet, ours
+        return Engine(parse_config(config, "test.yml"), store, tmp_path / "data", SshConnector), fleet, ours
 
     yield make
     for fleet in fleets:

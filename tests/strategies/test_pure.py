@@ -282,7 +282,7 @@ def test_probe_reads_the_layout(tmp_path: Path) -> None:
     assert 0 == sh(bluegreen.point(str(tmp_path), "blue", "r1")).returncode
     assert 0 == sh(bluegreen.set_live(str(tmp_path), "blue", "r1")).returncode
     out = sh(bluegreen.probe(str(tmp_path), "127.0.0.1", {"blue": 1, "green": 2})).stdout
-    assert (
+    assert bluegreen.ColourProbe(
         "blue",
         {"blue": bluegreen.ColourState("r1", "a" * 40, False), "green": bluegreen.ColourState(None, None, False)},
     ) == bluegreen.parse_probe(out)

@@ -1,0 +1,181 @@
+"""Blue/green's step set (a :class:`~deploy.switching.SwitchSteps`): stage the idle colour, move traffic, swap
+back, retire the old colour. The commands are built by :mod:`deploy.bluegreen`; this module runs them.
+
+``stage``      per host: verify REVISION; the idle colour's old app stopped, its port free, its link moved to the
+               release, started, health-checked on its own port; the live colour keeps serving. A rollback to the
+               release the idle colour still runs healthy needs no restart.
+``go_live``    per host: nginx swap, verify through nginx, labels swapped (``.shipbot/live``, ``current``)
+``put_back``   traffic back to the colour that was live, labels back, the idle colour's new app stopped and its
+               link back where it was
+``retire``     the colour that was live keeps running for ``keep_old`` (a rollback swaps back to it), then stops
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from deploy import bluegreen, remote
+from deploy.events import HostState, Phase
+from deploy.hostrun import HostRun
+from deploy.plan import DeployPlan, HostPlan
+from deploy.steps import RunSteps
+from deploy.switching import verify_error
+
+
+@dataclass
+class ColourRun:
+    """What the run knows about one blue/green host."""
+
+    live: str | None = None  # the live colour before the run
+    colours: Mapping[str, bluegreen.ColourState] = field(default_factory=dict)
+    idle: str = "blue"  # the colour this run stages into
+    idle_previous: str | None = None  # the release the idle colour's link pointed to before the run
+    staged: bool = False  # this run stopped the idle colour's app and moved its link
+    labelled: bool = False  # .shipbot/live and current were swapped
+
+
+class ColourSwitch:
+    rollback_verb = "swapped back"
+
+    def __init__(self, steps: RunSteps, plan: DeployPlan, probes: Mapping[str, bluegreen.ColourProbe]) -> None:
+        self._steps = steps
+        self._plan = plan
+        self._hps = {hp.host.name: hp for hp in plan.hosts}
+        self._runs = {
+            name: ColourRun(p.live, p.colours, bluegreen.other(p.live) if p.live else "blue")
+            for name, p in probes.items()
+        }
+
+    def _env(self, hp: HostPlan, colour: str, release: str | None, sha: str | None) -> dict[str, str]:
+        assert hp.colours is not None
+        return bluegreen.colour_env(hp.env, hp.colours, colour, release or "", sha or "")
+
+    def _host(self, hr: HostRun) -> tuple[HostPlan, bluegreen.HostColours, ColourRun]:
+        hp = self._hps[hr.host.name]
+        assert hp.colours is not None
+        return hp, hp.colours, self._runs[hr.host.name]
+
+    def holds_changes(self, hr: HostRun) -> bool:
+        cr = self._runs.get(hr.host.name)
+        return hr.switched or (cr is not None and cr.staged)
+
+    # -- stage --------------------------------------------------------------------------------------------
+
+    async def stage(self, batch: list[HostRun], release: str, sha: str) -> None:
+        await asyncio.gather(*(self._stage(hr, release, sha) for hr in batch))
+
+    async def _stage(self, hr: HostRun, release: str, sha: str) -> None:
+        if not await self._staged(hr, release, sha):
+            self._steps.state(hr, HostState.FAILED)
+
+    async def _staged(self, hr: HostRun, release: str, sha: str) -> bool:
+        """Start ``release`` in the idle colour and health-check it on its own port; traffic is not touched."""
+        s, (hp, c, cr) = self._steps, self._host(hr)
+        assert self._plan.restart_command is not None
+        d, idle, t = c.deploy_to, cr.idle, s.timeouts
+        cr.idle_previous = cr.colours[idle].release
+        if not await s.step(hr, "verify", remote.verify(d, release, sha), t.command):
+            verify_error(hr, release, sha)
+            return False
+        env = self._env(hp, idle, release, sha)
+        hc = hp.healthcheck
+        if cr.colours[idle].release == release and cr.colours[idle].running and hc:
+            # a rollback to the release the idle colour still runs: no restart when it is healthy
+            found = await s.quiet(hr, bluegreen.in_colour(d, idle, env, hc.run), hc.timeout)
+            if found is not None and found.ok:
+                return True
+        old_env = self._env(hp, idle, cr.colours[idle].release, cr.colours[idle].sha)
+        await s.quiet(hr, bluegreen.stop(d, idle, old_env, c.stop), t.command)
+        cr.staged = True
+        if not await s.step(hr, f"port {idle}", bluegreen.port_free(c.address, c.ports[idle], idle), t.command):
+            cr.staged = False  # nothing of ours changed on this host
+            return False
+        restart_timeout = hp.restart.timeout if hp.restart else t.command
+        start = bluegreen.start(d, idle, s.run_id, env, self._plan.restart_command)
+        if not await s.step(hr, f"link {idle}", bluegreen.point(d, idle, release), t.switch):
+            return False
+        if not await s.step(hr, f"start {idle}", start, restart_timeout):
+            return False
+        command = bluegreen.in_colour(d, idle, env, hc.run) if hc else ""
+        if hc and not await s.healthcheck(hr, hc, release, command, f"healthcheck on {idle}"):
+            hr.error += f"; traffic never moved to {idle}"
+            return False
+        return True
+
+    # -- traffic ------------------------------------------------------------------------------------------
+
+    async def go_live(self, batch: list[HostRun], release: str, sha: str) -> None:
+        await asyncio.gather(*(self._move_traffic(hr, release, sha) for hr in batch))
+
+    async def _move_traffic(self, hr: HostRun, release: str, sha: str) -> None:
+        s, (_hp, c, cr) = self._steps, self._host(hr)
+        d, idle = c.deploy_to, cr.idle
+        content = bluegreen.render_upstream(c.upstream, c.address, c.ports[idle], idle, release, sha)
+        if not await s.step(hr, "nginx swap", bluegreen.swap(c, content, idle, cr.live), s.timeouts.switch):
+            s.state(hr, HostState.FAILED)
+            return
+        hr.switched = True
+        s.state(hr, HostState.SWITCHED)
+        verify_time = c.verify_retries * (c.verify_timeout + c.verify_interval) + 10
+        if not await s.step(hr, "verify via nginx", bluegreen.verify(c, sha), verify_time):
+            s.state(hr, HostState.FAILED)
+            return
+        if not await s.step(hr, "swap labels", bluegreen.set_live(d, idle, release), s.timeouts.switch):
+            s.state(hr, HostState.FAILED)
+            return
+        cr.labelled = True
+        s.state(hr, HostState.HEALTHY)
+
+    async def put_back(self, hosts: list[HostRun]) -> None:
+        """Traffic back to the colour that was live, labels back, the idle colour's new app stopped and its
+        link back where it was."""
+        holding = [hr for hr in hosts if self.holds_changes(hr)]
+        if not holding:
+            return
+        self._steps.phase(Phase.REVERT)
+        await asyncio.gather(*(self._swap_back(hr) for hr in holding))
+
+    async def _swap_back(self, hr: HostRun) -> None:
+        s, (hp, c, cr) = self._steps, self._host(hr)
+        d, t = c.deploy_to, s.timeouts
+        ok, was_switched = True, hr.switched
+        if hr.switched and hr.conn is not None:
+            if cr.live is not None:
+                old = cr.colours[cr.live]
+                content = bluegreen.render_upstream(
+                    c.upstream, c.address, c.ports[cr.live], cr.live, old.release or "-", old.sha or "-"
+                )
+                ok = await s.step(hr, "nginx swap back", bluegreen.swap(c, content, cr.live, cr.idle), t.switch)
+            if ok:
+                labels = bluegreen.set_live(d, cr.live, hr.previous) if cr.live else bluegreen.clear_live(d)
+                ok = await s.step(hr, "labels back", labels, t.switch)
+            if ok:
+                hr.switched, cr.labelled = False, False
+            else:
+                hr.error = f"could not move traffic back to {cr.live}: {hr.error}. Check this host by hand."
+        if cr.staged and not hr.switched and hr.conn is not None:
+            await s.quiet(hr, bluegreen.stop(d, cr.idle, self._env(hp, cr.idle, None, None), c.stop), t.command)
+            await s.quiet(hr, bluegreen.point(d, cr.idle, cr.idle_previous), t.switch)
+            cr.staged = False
+        if not ok:
+            s.state(hr, HostState.FAILED)
+        elif was_switched:
+            s.state(hr, HostState.REVERTED)
+
+    async def retire(self, hosts: list[HostRun]) -> None:
+        """The colour that was live keeps running for ``keep_old`` (a rollback swaps back to it), then stops."""
+
+        async def one(hr: HostRun) -> None:
+            hp, cr = self._hps[hr.host.name], self._runs.get(hr.host.name)
+            c = hp.colours
+            if cr is None or c is None or cr.live is None or cr.live == cr.idle or not cr.labelled:
+                return
+            env = self._env(hp, cr.live, cr.colours[cr.live].release, cr.colours[cr.live].sha)
+            if c.keep_old <= 0:
+                await self._steps.quiet(hr, bluegreen.stop(c.deploy_to, cr.live, env, c.stop))
+            else:
+                await self._steps.quiet(hr, bluegreen.schedule_stop(c.deploy_to, cr.live, c.keep_old, env, c.stop))
+
+        await asyncio.gather(*(one(hr) for hr in hosts))

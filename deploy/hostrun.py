@@ -1,0 +1,32 @@
+"""What a run knows about one host while it runs (mutable, owned by the runner and its step sets)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from deploy.events import HostState
+from deploy.plan import Host
+from deploy.ports import HostConnection
+
+
+@dataclass
+class HostRun:
+    host: Host
+    conn: HostConnection | None = None
+    state: HostState = HostState.PENDING
+    previous: str | None = None  # release ``current`` pointed to before the run
+    previous_sha: str | None = None
+    created: bool = False  # this run created its release dir here
+    switched: bool = False
+    failed_step: str | None = None
+    error: str = ""
+    output: str = ""
+    lost: bool = False  # the last failed step failed because the SSH connection dropped
+
+    @property
+    def failed(self) -> bool:
+        return self.failed_step is not None
+
+
+def failures(runs: list[HostRun]) -> list[HostRun]:
+    return [hr for hr in runs if hr.failed]

@@ -1,0 +1,272 @@
+"""The steps of a run on its hosts: every event a host emits, every command it runs, every result recorded.
+
+:class:`RunSteps` is handed to the runner and to the step sets (:mod:`deploy.switching`, :mod:`deploy.colours`);
+it owns the run's connector, its event sink and the step recorder, and knows nothing of strategies::
+
+    connect     one connection per host and the host probe (:mod:`deploy.probe`) on it
+    step        a named step: HostStepStarted/Finished, recorded; a failure marks the host failed
+    quiet       a bookkeeping command (journal, cleanup, retention) that never fails the run
+    healthcheck a step retried until it passes or its retries run out
+    revert      switched hosts back to the release they had, restarted there
+    cleanup     releases this run prepared and did not put live: removed or marked failed
+    journal     one line per touched host (:mod:`deploy.journal`)
+    retention   old releases removed (:mod:`deploy.retention`), never ``current``, a rollback target or a pinned one
+    finish      the one ``RunFinished`` of the run
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from deploy import bluegreen, journal, probe, remote
+from deploy.config import HealthCheck
+from deploy.errors import HostError
+from deploy.events import (
+    EventSink,
+    HostOutcome,
+    HostState,
+    HostStateChanged,
+    HostStepFinished,
+    HostStepStarted,
+    Outcome,
+    Phase,
+    PhaseChanged,
+    RunFinished,
+)
+from deploy.hostrun import HostRun
+from deploy.plan import Host
+from deploy.ports import Connector, StepResult
+from deploy.retention import releases_to_delete
+
+StepRecorder = Callable[[str, str, StepResult], None]
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect: float = 15.0
+    switch: float = 30.0
+    command: float = 60.0
+
+
+@dataclass(frozen=True)
+class JournalLine:
+    """What a run writes to the journal of each host it touched (the host's previous release is added)."""
+
+    action: str  # deploy | rollback
+    user: str
+    sha: str
+    release: str
+
+
+class RunSteps:
+    def __init__(
+        self,
+        connector: Connector,
+        run_id: str,
+        sink: EventSink,
+        record: StepRecorder | None = None,
+        timeouts: Timeouts | None = None,
+    ) -> None:
+        self.connector = connector
+        self.run_id = run_id
+        self.sink = sink
+        self._record = record
+        self.timeouts = timeouts or Timeouts()
+        self._started = time.monotonic()
+
+    # -- events -------------------------------------------------------------------------------------------
+
+    def state(self, hr: HostRun, state: HostState) -> None:
+        hr.state = state
+        self.sink(HostStateChanged(self.run_id, hr.host.name, state))
+
+    def phase(self, phase: Phase) -> None:
+        self.sink(PhaseChanged(self.run_id, phase))
+
+    def _finished(self, hr: HostRun, name: str, result: StepResult, error: str) -> None:
+        self.sink(
+            HostStepFinished(
+                self.run_id, hr.host.name, name, result.ok, result.exit_status, result.duration, result.output, error
+            )
+        )
+        if self._record:
+            self._record(hr.host.name, name, result)
+
+    def _fail(self, hr: HostRun, name: str, error: str, result: StepResult) -> None:
+        hr.failed_step, hr.error, hr.output, hr.lost = name, error, result.output, result.lost
+
+    # -- steps --------------------------------------------------------------------------------------------
+
+    async def run(self, hr: HostRun, name: str, command: str, timeout: float, stdin: bytes | None = None) -> StepResult:
+        """Run one named step on a host, reported and recorded; on failure the host is marked failed (naming it)."""
+        assert hr.conn is not None
+        self.sink(HostStepStarted(self.run_id, hr.host.name, name))
+        result = await hr.conn.run(command, timeout, stdin)
+        error = "" if result.ok else result.describe()
+        self._finished(hr, name, result, error)
+        if not result.ok:
+            self._fail(hr, name, error, result)
+        return result
+
+    async def step(self, hr: HostRun, name: str, command: str, timeout: float, stdin: bytes | None = None) -> bool:
+        """:meth:`run`, answering whether the step passed."""
+        return (await self.run(hr, name, command, timeout, stdin)).ok
+
+    async def quiet(self, hr: HostRun, command: str, timeout: float | None = None) -> StepResult | None:
+        """Run a bookkeeping command (journal, cleanup, retention) that never fails the run."""
+        if hr.conn is None:
+            return None
+        return await hr.conn.run(command, timeout or self.timeouts.command)
+
+    async def healthcheck(
+        self, hr: HostRun, hc: HealthCheck, release: str, command: str | None = None, step: str = "healthcheck"
+    ) -> bool:
+        """Run ``hc`` (or ``command``, e.g. in a blue/green colour) until it passes or its retries run out."""
+        command = command or remote.in_release(hr.host.deploy_to, release, {}, hc.run)
+        assert hr.conn is not None
+        self.sink(HostStepStarted(self.run_id, hr.host.name, step))
+        result: StepResult | None = None
+        for attempt in range(hc.retries):
+            if attempt:
+                await asyncio.sleep(hc.interval)
+            result = await hr.conn.run(command, hc.timeout)
+            if result.ok:
+                break
+        assert result is not None
+        error = "" if result.ok else f"still failing after {hc.retries} tries: {result.describe()}"
+        self._finished(hr, step, result, error)
+        if not result.ok:
+            self._fail(hr, step, error, result)
+        return result.ok
+
+    # -- phases -------------------------------------------------------------------------------------------
+
+    async def connect(
+        self, runs: list[HostRun], colours: Callable[[Host], bluegreen.HostColours | None] = lambda _h: None
+    ) -> dict[str, bluegreen.ColourProbe]:
+        """Connect to every host and probe it; returns the colours found on blue/green hosts."""
+        self.phase(Phase.CONNECT)
+        found: dict[str, bluegreen.ColourProbe] = {}
+
+        async def one(hr: HostRun) -> None:
+            self.state(hr, HostState.CONNECTING)
+            try:
+                hr.conn = await self.connector.connect(hr.host, self.timeouts.connect)
+            except HostError as exc:
+                hr.failed_step, hr.error = "connect", str(exc).removeprefix(f"{hr.host.name}: connect failed: ")
+                self.sink(HostStepFinished(self.run_id, hr.host.name, "connect", False, None, 0.0, "", hr.error))
+                self.state(hr, HostState.FAILED)
+                return
+            host_colours = colours(hr.host)
+            result = await hr.conn.run(probe.command(hr.host.deploy_to, host_colours), self.timeouts.command)
+            found_probe = probe.parse(result.output if result.ok else "", host_colours is not None)
+            if not result.ok:
+                hr.failed_step, hr.error = "probe", result.describe()
+            elif found_probe.colours_garbled:
+                hr.failed_step, hr.error = "probe colours", result.describe()
+            if hr.failed:
+                self.state(hr, HostState.FAILED)
+                return
+            if found_probe.current is not None:
+                hr.previous, hr.previous_sha = found_probe.current.release, found_probe.current.sha
+            if found_probe.colours is not None:
+                found[hr.host.name] = found_probe.colours
+            self.state(hr, HostState.PENDING)
+
+        await asyncio.gather(*(one(hr) for hr in runs))
+        return found
+
+    async def revert(self, runs: list[HostRun], restart_for: Callable[[HostRun], str | None]) -> None:
+        """Every switched host goes back to the release it had before the run, and is restarted there."""
+        switched = [hr for hr in runs if hr.switched]
+        if not switched:
+            return
+        self.phase(Phase.REVERT)
+
+        async def one(hr: HostRun) -> None:
+            ok = await self.step(hr, "revert", remote.switch(hr.host.deploy_to, hr.previous), self.timeouts.switch)
+            if ok:
+                hr.switched = False
+                command = restart_for(hr)
+                if hr.previous and command:
+                    await self.step(hr, "restart previous", command, self.timeouts.command * 2)
+            else:
+                hr.error = f"could not switch back to {hr.previous}: {hr.error}. Check this host by hand."
+            self.state(hr, HostState.REVERTED if ok else HostState.FAILED)
+
+        await asyncio.gather(*(one(hr) for hr in switched))
+
+    async def cleanup_failed(self, runs: list[HostRun], release: str, keep: bool) -> None:
+        created = [hr for hr in runs if hr.created and not hr.switched and hr.conn]
+        if not created:
+            return
+        self.phase(Phase.CLEANUP)
+
+        def command(d: str) -> str:
+            return remote.mark_failed(d, release) if keep else remote.remove_releases(d, [release])
+
+        await asyncio.gather(*(self.quiet(hr, command(hr.host.deploy_to)) for hr in created))
+
+    async def journal(
+        self, runs: list[HostRun], line: JournalLine, outcome_for: Callable[[HostRun], str | None]
+    ) -> None:
+        """One journal line on every connected host ``outcome_for`` gives an outcome (None: no line)."""
+
+        async def one(hr: HostRun) -> None:
+            outcome = outcome_for(hr)
+            if outcome and hr.conn:
+                entry = journal.entry(
+                    action=line.action, run=self.run_id, user=line.user, sha=line.sha, release=line.release,
+                    previous=hr.previous, outcome=outcome,
+                )  # fmt: skip
+                await self.quiet(hr, remote.append_journal(hr.host.deploy_to, entry.to_line()))
+
+        await asyncio.gather(*(one(hr) for hr in runs))
+
+    async def listing(self, hr: HostRun) -> remote.ReleaseListing | None:
+        """The host's releases, pinned releases and journal; None when it could not be read."""
+        result = await self.quiet(hr, remote.release_listing(hr.host.deploy_to))
+        return remote.parse_release_listing(result.output) if result is not None and result.ok else None
+
+    async def retention(self, runs: list[HostRun], keep: int) -> None:
+        async def one(hr: HostRun) -> None:
+            listing = await self.listing(hr)
+            if listing is None:
+                return
+            entries = list(listing.journal)
+            current = next((e.release for e in reversed(entries) if e.outcome == "success"), None)
+            target = journal.rollback_target(entries, current, set(listing.releases))
+            protected = [current, target.release if target else None, *listing.pinned]
+            doomed = releases_to_delete(listing.releases, keep, protected)
+            if doomed:
+                await self.quiet(hr, remote.remove_releases(hr.host.deploy_to, doomed))
+
+        await asyncio.gather(*(one(hr) for hr in runs))
+
+    async def close(self, runs: list[HostRun]) -> None:
+        await asyncio.gather(*(hr.conn.close() for hr in runs if hr.conn), return_exceptions=True)
+
+    def finish(
+        self, runs: Iterable[HostRun], outcome: Outcome, message: str, release: str | None, sha: str | None
+    ) -> RunFinished:
+        hosts = []
+        for hr in runs:
+            on_new = hr.switched and outcome is Outcome.SUCCESS
+            hosts.append(
+                HostOutcome(
+                    host=hr.host.name,
+                    state=hr.state,
+                    release=release if on_new else hr.previous,
+                    sha=sha if on_new else hr.previous_sha,
+                    failed_step=hr.failed_step,
+                    error=hr.error,
+                    output_tail=hr.output,
+                )
+            )
+        self.phase(Phase.DONE)
+        finished = RunFinished(self.run_id, outcome, message, time.monotonic() - self._started, tuple(hosts))
+        self.sink(finished)
+        return finished

@@ -1,0 +1,93 @@
+"""How a batch of hosts goes live, as a step set the runner is given (see :mod:`deploy.runner`).
+
+A step set implements :class:`SwitchSteps`: ``stage`` readies a batch without touching traffic, ``go_live`` puts
+it live, ``put_back`` returns hosts holding this run's changes to what they had, ``retire`` runs after success.
+:class:`ReleaseSwitch` is the Capistrano switch of ``all`` and ``rolling`` (nothing to stage; per host verify
+REVISION, rename ``current``, restart, healthcheck; put back = the previous release, restarted);
+:class:`~deploy.colours.ColourSwitch` is blue/green's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Protocol
+
+from deploy import remote
+from deploy.events import HostState
+from deploy.hostrun import HostRun
+from deploy.plan import DeployPlan, HostPlan, Step
+from deploy.steps import RunSteps
+
+
+class SwitchSteps(Protocol):
+    rollback_verb: str  # how a successful rollback says what it did ("rolled back", "swapped back")
+
+    async def stage(self, batch: list[HostRun], release: str, sha: str) -> None: ...
+
+    async def go_live(self, batch: list[HostRun], release: str, sha: str) -> None: ...
+
+    async def put_back(self, hosts: list[HostRun]) -> None: ...
+
+    async def retire(self, hosts: list[HostRun]) -> None: ...
+
+    def holds_changes(self, hr: HostRun) -> bool: ...
+
+
+def verify_error(hr: HostRun, release: str, sha: str) -> None:
+    """A failed REVISION check says what it checked (a dropped connection speaks for itself)."""
+    if not hr.lost:
+        hr.error = f"REVISION in release {release} is not {sha[:12]}: {hr.error}"
+
+
+class ReleaseSwitch:
+    rollback_verb = "rolled back"
+
+    def __init__(self, steps: RunSteps, plan: DeployPlan) -> None:
+        self._steps = steps
+        self._plan = plan
+        self._hps = {hp.host.name: hp for hp in plan.hosts}
+
+    def _restart(self, hp: HostPlan, release: str, sha: str) -> Step | None:
+        if release == self._plan.release:  # a deploy: the planned restart
+            return hp.restart
+        command = self._plan.restart_in(hp, release, sha)
+        return Step("restart", command, hp.restart.timeout if hp.restart else 60) if command else None
+
+    def restart_previous(self, hr: HostRun) -> str | None:
+        hp = self._hps[hr.host.name]
+        return self._plan.restart_in(hp, hr.previous, hr.previous_sha) if hr.previous else None
+
+    async def stage(self, batch: list[HostRun], release: str, sha: str) -> None:
+        """Nothing to stage: the release was prepared, and switching is one rename."""
+
+    async def go_live(self, batch: list[HostRun], release: str, sha: str) -> None:
+        await asyncio.gather(*(self._switch_one(hr, release, sha) for hr in batch))
+
+    async def _switch_one(self, hr: HostRun, release: str, sha: str) -> None:
+        s, hp, d = self._steps, self._hps[hr.host.name], hr.host.deploy_to
+        restart = self._restart(hp, release, sha)
+        if not await s.step(hr, "verify", remote.verify(d, release, sha), s.timeouts.command):
+            verify_error(hr, release, sha)
+            s.state(hr, HostState.FAILED)
+            return
+        if not await s.step(hr, "switch", remote.switch(d, release), s.timeouts.switch):
+            s.state(hr, HostState.FAILED)
+            return
+        hr.switched = True
+        s.state(hr, HostState.SWITCHED)
+        if restart and not await s.step(hr, "restart", restart.command, restart.timeout):
+            s.state(hr, HostState.FAILED)
+            return
+        if hp.healthcheck and not await s.healthcheck(hr, hp.healthcheck, release):
+            s.state(hr, HostState.FAILED)
+            return
+        s.state(hr, HostState.HEALTHY)
+
+    async def put_back(self, hosts: list[HostRun]) -> None:
+        await self._steps.revert(hosts, self.restart_previous)
+
+    async def retire(self, hosts: list[HostRun]) -> None:
+        """Nothing keeps running besides ``current``."""
+
+    def holds_changes(self, hr: HostRun) -> bool:
+        return hr.switched
