@@ -2,8 +2,11 @@
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
+# the packages pyproject.toml installs (tests/packaging checks the two lists agree)
 COPY bot ./bot
+COPY cli ./cli
 COPY commands ./commands
+COPY demo ./demo
 COPY deploy ./deploy
 COPY slack_emulator ./slack_emulator
 RUN pip install --no-cache-dir --prefix=/install .

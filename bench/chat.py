@@ -91,7 +91,7 @@ class BotProcess:
         self.log = log
         with log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [PYTHON, "-m", "bot.cli", "run"],
+                [PYTHON, "-m", "cli.main", "run"],
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=out,

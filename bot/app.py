@@ -4,7 +4,8 @@ render the reply). Deploys run in tasks owned by the command language's supervis
 Inputs: ``/deploy <text>``, mentions (``app_mention`` in channels), and direct messages (``message`` in an IM).
 Slack re-delivers events it thinks were not acknowledged (``retry_attempt`` 1..3) and sends one mention both as
 ``app_mention`` and as ``message``; :meth:`SlackBot.first_delivery` lets each human message through once, keyed by
-``event_id`` and by ``(channel, ts)`` in the store (atomic across processes, remembered for ``dedupe_ttl``).
+``event_id`` and by ``(channel, ts)`` in :class:`~bot.deliveries.Deliveries` (atomic across processes, remembered for
+``dedupe_ttl``).
 Buttons (Cancel, Approve, Reject, Roll back) go through the same service entry points, which check the clicker's
 permission; a refusal is shown only to the clicker.
 """
@@ -19,13 +20,13 @@ import structlog
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.chat_reporter import SlackRunReporter
-from bot.metrics import Metrics
-from bot.render_replies import Message, render
+from bot.deliveries import Deliveries
+from bot.metrics import BotMetrics
+from bot.reply_blocks import Message, render
+from bot.run_reports import SlackRunReporter
 from bot.slack_calls import safe
 from commands.replies import Approved, AwaitingApproval, Reply
 from commands.usecases import ChatService
-from deploy.store import Store
 
 log = structlog.get_logger("shipbot.bot")
 _MENTION = re.compile(r"^\s*<@[UW][A-Z0-9]+>\s*")
@@ -37,16 +38,16 @@ class SlackBot:
         self,
         client: AsyncWebClient,
         service: ChatService,
-        store: Store,
+        deliveries: Deliveries,
         reporter: SlackRunReporter,
-        metrics: Metrics,
+        metrics: BotMetrics,
         *,
         signing_secret: str | None = None,
         dedupe_ttl: float = 3600.0,
     ) -> None:
         self.client = client
         self.service = service
-        self.store = store
+        self.deliveries = deliveries
         self.reporter = reporter
         self.metrics = metrics
         self.dedupe_ttl = dedupe_ttl
@@ -69,7 +70,7 @@ class SlackBot:
             keys.append(f"event:{body['event_id']}")
         if event.get("channel") and event.get("ts"):
             keys.append(f"msg:{event['channel']}:{event['ts']}")
-        fresh = [self.store.first_time(k, self.dedupe_ttl) for k in keys]
+        fresh = [self.deliveries.first_time(k, self.dedupe_ttl) for k in keys]
         if not all(fresh):
             log.info("duplicate_delivery_dropped", keys=keys, retry=body.get("retry_attempt"))
             return False
@@ -86,7 +87,7 @@ class SlackBot:
         log.info("command_received", user=user, channel=channel)
         reply = await self.service.handle(text, user, channel)
         word = text.split(maxsplit=1)[0].lower() if text.strip() else "-"
-        self.metrics.commands.labels(word[:20], type(reply).__name__).inc()
+        self.metrics.command_answered(word[:20], type(reply).__name__)
         await self._deliver(reply, user, channel, thread_ts, respond)
 
     async def _deliver(
@@ -97,7 +98,7 @@ class SlackBot:
         if isinstance(reply, Approved) and isinstance(reply.then, AwaitingApproval):  # pragma: no cover
             approval = reply.then
         if approval is not None and ts:
-            self.reporter.approval_messages[approval.run.run_id] = (channel, ts)
+            self.reporter.track_approval(approval.run.run_id, channel, ts)
 
     async def _post(
         self, message: Message, user: str, channel: str, thread_ts: str | None, respond: AsyncRespond | None
@@ -167,7 +168,7 @@ class SlackBot:
                     await self._post(Message(RESTARTING, ephemeral=True), user, channel, None, respond)
                     return
                 reply = await handler(value, user, channel)
-                self.metrics.commands.labels("button", type(reply).__name__).inc()
+                self.metrics.command_answered("button", type(reply).__name__)
                 await self._deliver(reply, user, channel, None, respond)
 
             return on_click

@@ -11,14 +11,14 @@ import time
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.metrics import Metrics
+from bot.metrics import BotMetrics
 from bot.slack_calls import safe
 
 _TTL = 60.0
 
 
 class SlackGroups:
-    def __init__(self, client: AsyncWebClient, metrics: Metrics) -> None:
+    def __init__(self, client: AsyncWebClient, metrics: BotMetrics) -> None:
         self.client = client
         self.metrics = metrics
         self._cache: dict[str, tuple[float, frozenset[str]]] = {}

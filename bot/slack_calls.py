@@ -18,7 +18,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.metrics import Metrics
+from bot.metrics import BotMetrics
 
 log = structlog.get_logger("shipbot.slack")
 
@@ -26,7 +26,7 @@ log = structlog.get_logger("shipbot.slack")
 class _Counting(AsyncRetryHandler):
     """Wraps a retry handler to count the retries it allows."""
 
-    def __init__(self, inner: AsyncRetryHandler, metrics: Metrics, reason: str) -> None:
+    def __init__(self, inner: AsyncRetryHandler, metrics: BotMetrics, reason: str) -> None:
         super().__init__(max_retry_count=inner.max_retry_count)
         self.inner, self.metrics, self.reason = inner, metrics, reason
 
@@ -40,7 +40,7 @@ class _Counting(AsyncRetryHandler):
     ) -> bool:
         ok = await self.inner._can_retry_async(state=state, request=request, response=response, error=error)
         if ok:
-            self.metrics.slack_retries.labels(self.reason).inc()
+            self.metrics.slack_call_retried(self.reason)
         return ok
 
     async def prepare_for_next_attempt_async(
@@ -54,7 +54,7 @@ class _Counting(AsyncRetryHandler):
         await self.inner.prepare_for_next_attempt_async(state=state, request=request, response=response, error=error)
 
 
-def make_client(token: str, base_url: str, metrics: Metrics) -> AsyncWebClient:
+def make_client(token: str, base_url: str, metrics: BotMetrics) -> AsyncWebClient:
     """The Web API client every part of the bot uses (SLACK_API_URL as its base URL)."""
     return AsyncWebClient(
         token=token,
@@ -67,17 +67,17 @@ def make_client(token: str, base_url: str, metrics: Metrics) -> AsyncWebClient:
     )
 
 
-async def safe(metrics: Metrics, method: str, call: Any) -> dict[str, Any] | None:
+async def safe(metrics: BotMetrics, method: str, call: Any) -> dict[str, Any] | None:
     """Await a Web API call; on any failure log it, count it and return None."""
     try:
         response = await call
     except SlackApiError as exc:
         error = str(exc.response.get("error", "unknown")) if exc.response is not None else "unknown"
-        metrics.slack_errors.labels(method, error).inc()
+        metrics.slack_call_failed(method, error)
         log.warning("slack_call_failed", method=method, error=error)
         return None
     except (aiohttp.ClientError, TimeoutError) as exc:
-        metrics.slack_errors.labels(method, type(exc).__name__).inc()
+        metrics.slack_call_failed(method, type(exc).__name__)
         log.warning("slack_call_failed", method=method, error=type(exc).__name__)
         return None
     raw = getattr(response, "data", None)

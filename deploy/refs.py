@@ -16,6 +16,15 @@ _FORBIDDEN = set(" ~^:?*[\\") | {"\x7f"} | set("$`'\"!&|;<>(){}#%,=")
 MAX_REF_LENGTH = 200
 
 
+_NAMES = {"<": "angle brackets", ">": "angle brackets", "`": "backticks"}
+
+
+def character_name(ch: str) -> str:
+    """How a refusal names a character it will not take: markup characters by name (a refusal shown in chat never
+    carries them), anything else quoted."""
+    return _NAMES.get(ch, repr(ch))
+
+
 def ref_problem(ref: str) -> str | None:
     """Return why ``ref`` is not an acceptable ref name, or ``None`` when it is."""
     if not ref:
@@ -28,7 +37,7 @@ def ref_problem(ref: str) -> str | None:
         if ord(ch) < 0x20:
             return "a ref may not contain control characters"
         if ch in _FORBIDDEN:
-            return f"a ref may not contain {ch!r}"
+            return f"a ref may not contain {character_name(ch)}"
     if ref.startswith("-"):
         return "a ref may not start with '-'"
     if ref == "@":

@@ -1,4 +1,4 @@
-"""The embedded SQLite store: runs, per-host step results, environment locks, dedupe keys, audit.
+"""The embedded SQLite store: runs, per-host step results, environment locks, audit.
 
 One file under the data dir (``<data_dir>/shipbot.sqlite3``), WAL mode, so the CLI and the bot can share it.
 
@@ -55,7 +55,6 @@ CREATE TABLE IF NOT EXISTS active_runs (
 CREATE TABLE IF NOT EXISTS locks (
     environment TEXT PRIMARY KEY, owner TEXT NOT NULL, reason TEXT NOT NULL, since REAL NOT NULL, expires_at REAL
 );
-CREATE TABLE IF NOT EXISTS seen (key TEXT PRIMARY KEY, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (
     at REAL NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, environment TEXT NOT NULL, detail TEXT NOT NULL
 );
@@ -270,15 +269,7 @@ class Store:
             if lock.expired(now):
                 db.execute("DELETE FROM locks WHERE environment = ?", (lock.environment,))
 
-    # -- dedupe and audit ---------------------------------------------------------------------------------
-
-    def first_time(self, key: str, ttl: float = 3600.0) -> bool:
-        """True the first time ``key`` is seen within ``ttl`` seconds (atomic across processes)."""
-        now = time.time()
-        with self._tx() as db:
-            db.execute("DELETE FROM seen WHERE at < ?", (now - ttl,))
-            cur = db.execute("INSERT OR IGNORE INTO seen VALUES (?, ?)", (key, now))
-            return cur.rowcount == 1
+    # -- audit --------------------------------------------------------------------------------------------
 
     def record_audit(self, actor: str, action: str, environment: str, detail: str) -> None:
         self._db.execute("INSERT INTO audit VALUES (?, ?, ?, ?, ?)", (time.time(), actor, action, environment, detail))

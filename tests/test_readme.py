@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.config_reference import BEGIN, END, reference
+from tools.config_reference import BEGIN, END, reference
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -12,7 +12,7 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 def test_the_readme_config_reference_matches_the_config_models() -> None:
     text = README.read_text()
     shown = text[text.index(BEGIN) + len(BEGIN) : text.index(END)].strip()
-    assert reference() == shown, "run: python -m bot.config_reference --write README.md"
+    assert reference() == shown, "run: python -m tools.config_reference --write README.md"
 
 
 def test_every_contract_key_of_the_config_is_documented() -> None:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from commands.errors import CommandError
 from commands.help_text import try_hint
 from commands.suggest import shown
-from deploy.refs import ref_problem
+from deploy.refs import character_name, ref_problem
 
 RUN_ID = re.compile(r"[a-z0-9][a-z0-9_-]{2,39}")
 RELEASE = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,63}")
@@ -24,7 +24,6 @@ REASON_LEADS = frozenset({"for", "because", "-", ":", "\u2014"})
 MAX_REASON = 200
 _REASON_FORBIDDEN = set("<>`$|\\{}")
 _BROADCAST_WORDS = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
-_CHARACTER_NAMES = {"<": "angle brackets", ">": "angle brackets", "`": "backticks"}
 
 
 def reason_problem(reason: str) -> str | None:
@@ -35,7 +34,7 @@ def reason_problem(reason: str) -> str | None:
         if not ch.isprintable():
             return "a reason may not contain control characters"
         if ch in _REASON_FORBIDDEN:
-            return f"a reason may not contain {_CHARACTER_NAMES.get(ch, repr(ch))}"
+            return f"a reason may not contain {character_name(ch)}"
     if _BROADCAST_WORDS.search(reason):
         return "a reason may not contain @channel, @here or @everyone"
     return None

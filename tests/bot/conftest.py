@@ -1,4 +1,4 @@
-"""End-to-end fixtures: the real bolt app (``bot.main.serve``) against the local Slack emulator, deploying to real
+"""End-to-end fixtures: the real bolt app (``cli.root.serve``) against the local Slack emulator, deploying to real
 sshd hosts from a real git repository."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.main import Running, serve
-from bot.settings import Settings
+from cli.root import Running, serve
+from cli.settings import Settings
 from slack_emulator.server import SlackEmulator
 from tests.engine.conftest import PIPELINE
 from tests.support.gitrepo import GitRepo

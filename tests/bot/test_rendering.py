@@ -7,7 +7,7 @@ import json
 import pytest
 
 from bot.mrkdwn import code, code_block, esc, user
-from bot.render_replies import render
+from bot.reply_blocks import render
 from bot.run_view import RunView
 from commands.replies import Refusal
 from deploy.events import (

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from bot.metrics import Metrics
-from bot.reporter import RunReporter, UpdateBudget
+from bot.run_message import RunMessage, UpdateBudget
 from bot.slack_calls import make_client
+from cli.metrics import Metrics
 from deploy.events import HostState, HostStateChanged, Outcome, RunFinished, RunStarted
 from slack_emulator.server import SlackEmulator
 
@@ -27,7 +27,7 @@ async def test_the_update_budget_waits_instead_of_going_over() -> None:
 async def test_a_finished_run_posts_its_final_line_without_waiting_for_the_update_interval() -> None:
     async with SlackEmulator() as emu:
         client = make_client(emu.bot_token, emu.api_url, Metrics())
-        report = RunReporter(client, Metrics(), "C0DEPLOY", "r1", interval=5.0)
+        report = RunMessage(client, Metrics(), "C0DEPLOY", "r1", interval=5.0)
         report(RunStarted("r1", "deploy", "shop", "staging", "main", SHA, "20261123090000", "U0ALICE", ("h1",)))
         await emu.wait_for(lambda m: m.text.startswith("Deploy r1"))
         report(HostStateChanged("r1", "h1", HostState.HEALTHY))
@@ -45,7 +45,7 @@ async def test_many_runs_at_once_share_the_budget_and_get_no_429() -> None:
     async with SlackEmulator() as emu:
         client = make_client(emu.bot_token, emu.api_url, Metrics())
         budget = UpdateBudget(per_window=45, window=60.0)
-        reports = [RunReporter(client, Metrics(), "C0DEPLOY", f"r{i}", interval=0.05, budget=budget) for i in range(8)]
+        reports = [RunMessage(client, Metrics(), "C0DEPLOY", f"r{i}", interval=0.05, budget=budget) for i in range(8)]
         for i, report in enumerate(reports):
             report(RunStarted(f"r{i}", "deploy", "shop", f"env{i}", "main", SHA, "2026", "U0ALICE", ("h1", "h2")))
         for _ in range(10):

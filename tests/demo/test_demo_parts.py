@@ -15,9 +15,9 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from bot.demo_config import write_demo_config
-from bot.demo_hosts import DemoFleet, DemoHost
-from bot.demo_repo import make_demo_repo
+from demo.config import write_demo_config
+from demo.fleet import DemoFleet, DemoHost
+from demo.repo import make_demo_repo
 from deploy import remote
 from deploy.config import load_config
 from deploy.engine import Engine

@@ -1,4 +1,4 @@
-"""deploy.store: the run slot, people's locks, dedupe keys, recovery after a crash, and run history."""
+"""deploy.store: the run slot, people's locks, recovery after a crash, and run history."""
 
 from __future__ import annotations
 
@@ -294,33 +294,6 @@ def test_someone_else_may_lock_once_a_lock_has_expired(store: Store) -> None:
 def test_unlocking_an_expired_lock_is_nothing(store: Store) -> None:
     store.lock("production", "U0ALICE", "short freeze", expires_at=time.time() - 1)
     assert (None, []) == (store.unlock("production", "U0BOB", force=True), store.audit())
-
-
-# -- dedupe ---------------------------------------------------------------------------------------------------
-
-
-def test_a_key_is_new_only_the_first_time_it_is_seen(store: Store) -> None:
-    assert [True, False, True, False] == [
-        store.first_time("event:Ev1"),
-        store.first_time("event:Ev1"),
-        store.first_time("event:Ev2"),
-        store.first_time("event:Ev2"),
-    ]
-
-
-def test_a_key_is_new_again_after_its_ttl(store: Store, db_path: Path) -> None:
-    execute(db_path, "INSERT INTO seen VALUES ('event:Ev1', ?)", time.time() - 7200)
-    execute(db_path, "INSERT INTO seen VALUES ('event:Ev2', ?)", time.time() - 60)
-    assert [True, False] == [store.first_time("event:Ev1", ttl=3600), store.first_time("event:Ev2", ttl=3600)]
-
-
-def test_two_processes_agree_a_key_is_new_exactly_once(store: Store, db_path: Path) -> None:
-    other = Store(db_path)
-    try:
-        answers = [store.first_time("event:Ev1"), other.first_time("event:Ev1")]
-    finally:
-        other.close()
-    assert [True, False] == answers
 
 
 # -- history --------------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from bot.demo_hosts import DemoFleet, DemoHost
+from demo.fleet import DemoFleet, DemoHost
 from deploy.config import parse_config
 
 APP_PORT_FILE = "port"
@@ -50,7 +50,7 @@ ACCESS: dict[str, Any] = {
 }
 
 _HEADER = """\
-# shipbot config for the demo: the app "shop" on local SSH hosts (written by bot/demo_config.py; rewritten on every
+# shipbot config for the demo: the app "shop" on local SSH hosts (written by demo/config.py; rewritten on every
 # demo start, because the ports change). Every host is an SSH server inside the demo process, on 127.0.0.1.
 """
 

@@ -1,26 +1,60 @@
-"""The bot's settings, from the environment (twelve-factor), validated with pydantic-settings.
+"""Settings from the environment (twelve-factor), validated with pydantic-settings: the one place ``SHIPBOT_*``
+variables are read.
+
+- :class:`OperatorSettings` is what every ``shipbot`` command reads: the config file(s), the state folder, the log
+  format and level (each command picks its own default when unset), and where ``shipbot demo`` keeps its data and
+  serves its page.
+- :class:`Settings` adds what ``shipbot run`` needs to talk to Slack and to serve: tokens, mode, ports, shutdown.
 
 Every setting is listed with a comment in ``.env.example``. Tokens are ``SecretStr``: they never appear in logs,
-reprs or error messages. ``shipbot run`` fails fast with one clear line per missing or invalid setting.
+reprs or error messages. A missing or invalid setting becomes one clear line naming the variable
+(:func:`settings_problems`).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-def _default_data_dir() -> Path:
-    from bot.cli import default_data_dir  # noqa: PLC0415 (one definition of the default)
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/shipbot``, or ``~/.local/share/shipbot``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "shipbot"
 
-    return default_data_dir()
 
-
-class Settings(BaseSettings):
+class OperatorSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True)
+
+    config: str = Field("shipbot.yml", alias="SHIPBOT_CONFIG")
+    data_dir: Path = Field(default_factory=default_data_dir, alias="SHIPBOT_DATA_DIR")
+    log_format: str | None = Field(None, alias="SHIPBOT_LOG_FORMAT")
+    log_level: str | None = Field(None, alias="SHIPBOT_LOG_LEVEL")
+    demo_dir: Path = Field(Path(".shipbot-data/demo"), alias="SHIPBOT_DEMO_DIR")
+    demo_port: int | None = Field(None, alias="SHIPBOT_DEMO_PORT", ge=0, le=65535)
+
+    @field_validator("data_dir", "demo_dir")
+    @classmethod
+    def _expand_user(cls, path: Path) -> Path:
+        return path.expanduser()
+
+    @property
+    def config_files(self) -> list[str]:
+        """Every app's config file (SHIPBOT_CONFIG is a comma-separated list)."""
+        return [p.strip() for p in self.config.split(",") if p.strip()]
+
+    @property
+    def first_config(self) -> str:
+        """The config file a command for one app reads: the first of SHIPBOT_CONFIG."""
+        return self.config.split(",")[0]
+
+
+class Settings(OperatorSettings):
+    """What ``shipbot run`` (and the demo's bot) needs beyond :class:`OperatorSettings`."""
 
     slack_bot_token: SecretStr = Field(alias="SLACK_BOT_TOKEN")
     slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
@@ -29,8 +63,6 @@ class Settings(BaseSettings):
     mode: Literal["socket", "http"] = Field("socket", alias="SHIPBOT_MODE")
     http_port: int = Field(3000, alias="SHIPBOT_HTTP_PORT", ge=1, le=65535)
     http_host: str = Field("0.0.0.0", alias="SHIPBOT_HTTP_HOST")  # noqa: S104 (the Events API must reach it)
-    config: str = Field("shipbot.yml", alias="SHIPBOT_CONFIG")
-    data_dir: Path = Field(default_factory=_default_data_dir, alias="SHIPBOT_DATA_DIR")
     log_format: Literal["auto", "json", "console"] = Field("auto", alias="SHIPBOT_LOG_FORMAT")
     log_level: str = Field("INFO", alias="SHIPBOT_LOG_LEVEL")
     ops_port: int = Field(9102, alias="SHIPBOT_OPS_PORT", ge=0, le=65535)
@@ -48,10 +80,6 @@ class Settings(BaseSettings):
         if self.mode == "http" and self.slack_signing_secret is None:
             raise ValueError("SLACK_SIGNING_SECRET is required in HTTP mode (SHIPBOT_MODE=http)")
         return self
-
-    @property
-    def config_files(self) -> list[str]:
-        return [p.strip() for p in self.config.split(",") if p.strip()]
 
 
 def settings_problems(exc: ValidationError) -> list[str]:

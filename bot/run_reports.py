@@ -1,6 +1,6 @@
 """The bot's side of runs and requests (implements :class:`commands.ports.RunReporter`).
 
-``sink_for(run)`` gives each run its own :class:`~bot.reporter.RunReporter` (the live message in the run's channel);
+``sink_for(run)`` gives each run its own :class:`~bot.run_message.RunMessage` (the live message in the run's channel);
 ``notify(notice)`` posts what happens to requests later (queue moves, approvals expiring or decided, runs that could
 not start), updates approval messages so their buttons disappear once decided, and records run metrics.
 """
@@ -12,9 +12,9 @@ from collections.abc import Mapping
 import structlog
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.metrics import Metrics
-from bot.render_replies import render_notice
-from bot.reporter import RunReporter, UpdateBudget
+from bot.metrics import BotMetrics
+from bot.reply_blocks import render_notice
+from bot.run_message import RunMessage, UpdateBudget
 from bot.run_view import RunView
 from bot.slack_calls import safe
 from commands.ports import ApprovalDecided, ApprovalExpired, EnginePort, Notice, RunEnded
@@ -26,19 +26,19 @@ log = structlog.get_logger("shipbot.bot")
 
 class SlackRunReporter:
     def __init__(
-        self, client: AsyncWebClient, metrics: Metrics, engines: Mapping[str, EnginePort], interval: float = 1.0
+        self, client: AsyncWebClient, metrics: BotMetrics, engines: Mapping[str, EnginePort], interval: float = 1.0
     ) -> None:
         self.client = client
         self.metrics = metrics
         self.engines = engines
         self.interval = interval
-        self.reports: dict[str, RunReporter] = {}
+        self.reports: dict[str, RunMessage] = {}
         self.budget = UpdateBudget()  # chat.update for every run together
         self.approval_messages: dict[str, tuple[str, str]] = {}  # run id -> (channel, ts)
 
     def sink_for(self, run: RunRequest) -> EventSink:
         engine = self.engines.get(run.app)
-        report = RunReporter(
+        report = RunMessage(
             self.client,
             self.metrics,
             run.channel,
@@ -52,13 +52,15 @@ class SlackRunReporter:
         self.reports[run.run_id] = report
         return report
 
+    def track_approval(self, run_id: str, channel: str, ts: str) -> None:
+        """The message asking to approve ``run_id``: its buttons are replaced once the request is decided."""
+        self.approval_messages[run_id] = (channel, ts)
+
     def _finished(self, view: RunView) -> None:
         if view.started is None or view.finished is None:
             return
         s, f = view.started, view.finished
-        self.metrics.runs.labels(s.kind, s.environment, f.outcome.value).inc()
-        self.metrics.run_duration.labels(s.kind, s.environment).observe(f.duration)
-        self.metrics.run_hosts.observe(len(s.hosts))
+        self.metrics.run_finished(s.kind, s.environment, f.outcome.value, f.duration, len(s.hosts))
 
     async def notify(self, notice: Notice) -> None:
         run = notice.run

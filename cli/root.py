@@ -1,42 +1,47 @@
-"""The composition root: the real pieces wired together, for ``shipbot run`` and ``shipbot demo``.
+"""The composition root: the one place the real pieces are built and wired together.
 
-``serve(settings)`` loads every app's config, opens the store (marking runs a dead process left behind as
-interrupted), builds one engine per app, the command language's service, the Slack app, and the ops server, then
-connects over Socket Mode (default) or serves the Events API over HTTP. On SIGTERM or SIGINT it stops taking
-commands, tells waiting requesters, lets running deploys finish within the grace period or cancels and reverts
-them (SHIPBOT_ON_SHUTDOWN), says so in the run's channel, and returns.
+- :func:`build_engine` is the only place an :class:`~deploy.engine.Engine` is built (the operator commands and the bot
+  both use it);
+- :func:`serve` (``shipbot run``, and the bot inside ``shipbot demo``) loads every app's config, opens the store
+  (marking runs a dead process left behind as interrupted), builds one engine per app, the command language's
+  service, the Slack app, and the ops server, then connects over Socket Mode (default) or serves the Events API over
+  HTTP. On SIGTERM or SIGINT it stops taking commands, tells waiting requesters, lets running deploys finish within
+  the grace period or cancels and reverts them (SHIPBOT_ON_SHUTDOWN), says so in the run's channel, and returns.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import signal
-import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import structlog
 from aiohttp import web
-from pydantic import ValidationError
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
-from bot import logs
 from bot.app import SlackBot
-from bot.chat_reporter import SlackRunReporter
+from bot.deliveries import Deliveries
 from bot.groups import SlackGroups
-from bot.metrics import Metrics, start_ops_server
-from bot.settings import Settings, settings_problems
+from bot.run_reports import SlackRunReporter
 from bot.slack_calls import make_client, safe
+from cli.metrics import Metrics
+from cli.ops_server import start_ops_server
+from cli.settings import Settings
 from commands.usecases import ChatService
-from deploy.config import load_config
+from deploy.config import Config, load_config
 from deploy.engine import Engine
-from deploy.errors import ConfigError
 from deploy.ids import new_run_id
 from deploy.ssh import SshConnector
 from deploy.store import Store
+
+try:
+    import sentry_sdk
+except ImportError:  # an optional extra: shipbot[sentry]
+    sentry_sdk = None
 
 log = structlog.get_logger("shipbot.bot")
 
@@ -54,12 +59,15 @@ class Running:
     connected: Callable[[], bool] = lambda: False
 
 
+def build_engine(config: Config, store: Store, data_dir: Path) -> Engine:
+    """The engine for one app: the real SSH connector, the shared store, state under ``data_dir``."""
+    return Engine(config, store, data_dir, SshConnector)
+
+
 def _init_sentry(settings: Settings) -> None:
     if settings.sentry_dsn is None:
         return
-    try:
-        import sentry_sdk  # noqa: PLC0415 (optional extra)
-    except ImportError:
+    if sentry_sdk is None:
         log.warning("sentry_not_installed", hint="pip install 'shipbot[sentry]'")
         return
     sentry_sdk.init(dsn=settings.sentry_dsn.get_secret_value(), send_default_pii=False)
@@ -72,7 +80,7 @@ async def serve(settings: Settings, ready: Callable[[Running], Awaitable[None]] 
     store = Store.in_data_dir(settings.data_dir)
     for run in store.recover():
         log.warning("run_interrupted", run_id=run.run_id, environment=run.environment, user=run.user)
-    engines = {c.app: Engine(c, store, settings.data_dir, SshConnector) for c in configs}
+    engines = {c.app: build_engine(c, store, settings.data_dir) for c in configs}
     metrics = Metrics()
     client = make_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url, metrics)
     auth = await client.auth_test()
@@ -87,8 +95,9 @@ async def serve(settings: Settings, ready: Callable[[Running], Awaitable[None]] 
         run_ids=new_run_id,
     )
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    deliveries = Deliveries(store.path)
     bot = SlackBot(
-        client, service, store, reporter, metrics,
+        client, service, deliveries, reporter, metrics,
         signing_secret=secret if settings.mode == "http" else None, dedupe_ttl=settings.dedupe_ttl,
     )  # fmt: skip
 
@@ -131,6 +140,7 @@ async def serve(settings: Settings, ready: Callable[[Running], Awaitable[None]] 
         if http_runner is not None:
             await http_runner.cleanup()
         await ops_runner.cleanup()
+        deliveries.close()
         store.close()
         log.info("bot_stopped")
 
@@ -188,29 +198,3 @@ async def _serve_http(bot: SlackBot, settings: Settings) -> web.AppRunner:
     await runner.setup()
     await web.TCPSite(runner, settings.http_host, settings.http_port).start()
     return runner
-
-
-def load_settings() -> Settings | list[str]:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        return settings_problems(exc)
-
-
-def main(args: argparse.Namespace) -> int:
-    if args.command == "demo":
-        from bot.demo import run_demo  # noqa: PLC0415
-
-        return run_demo(args)
-    settings = load_settings()
-    if isinstance(settings, list):
-        for line in settings:
-            print(f"shipbot: {line}", file=sys.stderr)
-        return 2
-    logs.configure(settings.log_format, settings.log_level)
-    try:
-        asyncio.run(serve(settings))
-    except ConfigError as exc:
-        print(f"shipbot: {exc}", file=sys.stderr)
-        return 2
-    return 0

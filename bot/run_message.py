@@ -1,6 +1,6 @@
 """Live run reports in a channel: one message per run updated in place, detail in its thread.
 
-A ``RunReporter`` is an :data:`~deploy.events.EventSink` (the engine calls it synchronously; it only folds the
+A :class:`RunMessage` is an :data:`~deploy.events.EventSink` (the engine calls it synchronously; it only folds the
 event into a :class:`~bot.run_view.RunView` and wakes its task) plus one owned task that talks to Slack:
 
 - the first event posts the run message; later events mark it dirty and the task calls ``chat.update`` at most
@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.metrics import Metrics
+from bot.metrics import BotMetrics
 from bot.run_view import RunView
 from bot.slack_calls import safe
 from deploy.events import Event, RunFinished, RunStarted
@@ -74,11 +74,13 @@ class UpdateBudget:
                 await asyncio.sleep(self.window - (now - self._sent[0]))
 
 
-class RunReporter:
+class RunMessage:
+    """One run's live message in its channel, with its thread; see the module docstring."""
+
     def __init__(
         self,
         client: AsyncWebClient,
-        metrics: Metrics,
+        metrics: BotMetrics,
         channel: str,
         run_id: str,
         *,

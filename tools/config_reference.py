@@ -1,6 +1,6 @@
 """The README's config reference, generated from the config models so it cannot drift.
 
-``python -m bot.config_reference`` prints the markdown; ``--write README.md`` replaces the text between the
+``python -m tools.config_reference`` prints the markdown; ``--write README.md`` replaces the text between the
 ``<!-- config-reference -->`` markers. A test fails when the README and the models disagree.
 """
 

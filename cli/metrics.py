@@ -1,0 +1,52 @@
+"""Prometheus metrics: the registry behind ``/metrics``, recording what :class:`bot.metrics.BotMetrics` reports."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+
+class Metrics:
+    """Implements :class:`bot.metrics.BotMetrics` with Prometheus counters and histograms."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.runs = Counter(
+            "shipbot_runs_total", "Runs by kind, environment and outcome", ["kind", "environment", "outcome"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.run_duration = Histogram(
+            "shipbot_run_duration_seconds", "Run duration", ["kind", "environment"], registry=self.registry,
+            buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600),
+        )  # fmt: skip
+        self.run_hosts = Histogram(
+            "shipbot_run_hosts", "Hosts per run", registry=self.registry, buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500)
+        )
+        self.slack_errors = Counter(
+            "shipbot_slack_api_errors_total", "Slack Web API calls that failed", ["method", "error"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.slack_retries = Counter(
+            "shipbot_slack_api_retries_total", "Slack Web API calls retried (429 or connection)", ["reason"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.commands = Counter(
+            "shipbot_commands_total", "Chat commands by command word and result", ["command", "result"],
+            registry=self.registry,
+        )  # fmt: skip
+
+    def command_answered(self, command: str, result: str) -> None:
+        self.commands.labels(command, result).inc()
+
+    def run_finished(self, kind: str, environment: str, outcome: str, duration: float, hosts: int) -> None:
+        self.runs.labels(kind, environment, outcome).inc()
+        self.run_duration.labels(kind, environment).observe(duration)
+        self.run_hosts.observe(hosts)
+
+    def slack_call_failed(self, method: str, error: str) -> None:
+        self.slack_errors.labels(method, error).inc()
+
+    def slack_call_retried(self, reason: str) -> None:
+        self.slack_retries.labels(reason).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

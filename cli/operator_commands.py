@@ -1,0 +1,158 @@
+"""The operator commands (``deploy``, ``rollback``, ``status``, ``task``, ``check``, ``history``, ``parse``): each
+takes the parsed arguments and the operator's settings and returns the process's exit code.
+
+Progress goes to stderr (:class:`~cli.progress.TerminalProgress`), results to stdout; engines come from the
+composition root (:func:`cli.root.build_engine`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import sys
+from pathlib import Path
+
+from cli.progress import TerminalProgress
+from cli.root import build_engine
+from cli.settings import OperatorSettings
+from commands.parse_report import parse_report
+from deploy.config import load_config
+from deploy.engine import Engine
+from deploy.events import BatchGate, Outcome, RunFinished
+from deploy.ids import utc_minute
+from deploy.store import Store
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
+
+
+def _config_path(args: argparse.Namespace, settings: OperatorSettings) -> str:
+    return str(args.config or settings.first_config)
+
+
+def _engine(args: argparse.Namespace, settings: OperatorSettings) -> Engine:
+    config = load_config(_config_path(args, settings))
+    data_dir = Path(args.data_dir).expanduser() if args.data_dir else settings.data_dir
+    store = Store.in_data_dir(data_dir)
+    store.recover()
+    return build_engine(config, store, data_dir)
+
+
+def _exit_for(result: RunFinished) -> int:
+    return EXIT_OK if result.outcome is Outcome.SUCCESS else EXIT_FAILED
+
+
+async def _ask_to_continue(gate: BatchGate) -> bool:
+    """The terminal's pause between batches: ``Continue to batch 2/3 (10 hosts)? [y/N]``; no answer is No."""
+    failed = f" ({len(gate.failures)} failed so far: {', '.join(gate.failures)})" if gate.failures else ""
+    sys.stderr.write(
+        f"{len(gate.hosts_done)} host(s) done{failed}. "
+        f"Continue to batch {gate.batch}/{gate.total} ({len(gate.hosts_next)} hosts)? [y/N] "
+    )
+    sys.stderr.flush()
+    answer = await asyncio.to_thread(sys.stdin.readline)
+    return answer.strip().lower() in ("y", "yes")
+
+
+async def _go_on(gate: BatchGate) -> bool:
+    return True
+
+
+async def deploy(args: argparse.Namespace, settings: OperatorSettings) -> int:
+    engine = _engine(args, settings)
+    result = await engine.deploy(
+        args.environment,
+        args.ref,
+        user=args.user or getpass.getuser(),
+        hosts_filter=args.hosts,
+        sink=TerminalProgress(verbose=args.verbose),
+        dry_run=args.dry_run,
+        gate=_go_on if args.yes else _ask_to_continue,
+    )
+    return _exit_for(result)
+
+
+async def rollback(args: argparse.Namespace, settings: OperatorSettings) -> int:
+    engine = _engine(args, settings)
+    result = await engine.rollback(
+        args.environment, to=args.to, user=args.user or getpass.getuser(), sink=TerminalProgress()
+    )
+    return _exit_for(result)
+
+
+async def task(args: argparse.Namespace, settings: OperatorSettings) -> int:
+    engine = _engine(args, settings)
+    result = await engine.run_task(
+        args.name,
+        args.environment,
+        user=args.user or getpass.getuser(),
+        hosts_filter=args.hosts,
+        sink=TerminalProgress(verbose=True),
+    )
+    return _exit_for(result)
+
+
+async def status(args: argparse.Namespace, settings: OperatorSettings) -> int:
+    engine = _engine(args, settings)
+    status = await engine.status(args.environment)
+    if args.json:
+        print(json.dumps(status.as_json()))
+    else:
+        verdict = "consistent" if status.consistent else "NOT consistent"
+        print(f"{status.app} {status.environment}: {verdict}")
+        for h in status.hosts:
+            if not h.reachable:
+                print(f"  {h.address}: unreachable - {h.error}")
+            else:
+                print(f"  {h.address}: {h.release or 'no release'} {(h.sha or '')[:12]}")
+        if status.lock:
+            print(f"  locked by {status.lock.owner}: {status.lock.reason}")
+        if status.active_run:
+            print(f"  running: {status.active_run.run_id} by {status.active_run.user}")
+    return EXIT_OK
+
+
+def history(args: argparse.Namespace, settings: OperatorSettings) -> int:
+    engine = _engine(args, settings)
+    runs = engine.history(args.environment, args.limit)
+    if args.json:
+        print(json.dumps([{**r.__dict__, "duration": r.duration} for r in runs]))
+        return EXIT_OK
+    for r in runs:
+        when = utc_minute(r.started_at)
+        print(f"{when}  {r.run_id}  {r.kind:<8} {r.state:<11} {r.user:<12} {r.ref} {r.sha[:12]}  {r.message}")
+    if not runs:
+        print(f"no runs recorded for {args.environment} yet")
+    return EXIT_OK
+
+
+async def check(args: argparse.Namespace, settings: OperatorSettings) -> int:
+    config = load_config(_config_path(args, settings))
+    hosts = sum(len(e.hosts) for e in config.environments.values())
+    envs = len(config.environments)
+    print(f"{_config_path(args, settings)}: ok ({config.app}, {envs} environment(s), {hosts} host(s))")
+    if not args.connect:
+        return EXIT_OK
+    engine = _engine(args, settings)
+    bad = 0
+    for env in config.environments:
+        status = await engine.status(env)
+        for h in status.hosts:
+            if h.reachable:
+                print(f"  {env} {h.address}: reachable")
+            else:
+                bad += 1
+                print(f"  {env} {h.address}: UNREACHABLE - {h.error}")
+    return EXIT_OK if bad == 0 else EXIT_FAILED
+
+
+def parse(args: argparse.Namespace, settings: OperatorSettings) -> int:
+    configs = [load_config(p) for p in (args.config or settings.config).split(",")]
+    report = parse_report(args.text, configs, args.user, args.channel)
+    print(json.dumps(report))
+    return EXIT_OK if "error" not in report else EXIT_USAGE
+
+
+SYNC = {"history": history, "parse": parse}
+ASYNC = {"deploy": deploy, "rollback": rollback, "status": status, "task": task, "check": check}

@@ -1,0 +1,123 @@
+"""The wheel alone carries the product: built from what the Dockerfile copies, installed into a fresh venv.
+
+The fresh venv gets the wheel (``--no-deps``) and, through one ``.pth`` line, the project venv's site-packages for
+the third-party dependencies. That directory holds shipbot only as an editable-install hook, which a ``.pth`` line
+does not run, so every ``bot``/``cli``/... module the fresh venv imports must come from the wheel: the test checks
+where each was loaded from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.packaging.dockerfile import ROOT, build_stage_copies, packaged_roots
+
+CONFIG = """\
+app: shop
+repo: /srv/git/shop.git
+deploy_to: /srv/shop
+environments:
+  staging:
+    hosts: [{address: 10.0.0.1}, {address: 10.0.0.2}]
+"""
+
+
+def run(*argv: str | Path, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(a) for a in argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel, built (without network) from a copy of exactly what the Dockerfile's build stage copies."""
+    work = tmp_path_factory.mktemp("wheel")
+    context = work / "context"
+    context.mkdir()
+    ignored = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in build_stage_copies():
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, context / name, ignore=ignored)
+        else:
+            shutil.copy2(source, context / name)
+    out = work / "dist"
+    built = run(
+        sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", out, context,
+        cwd=work,
+    )  # fmt: skip
+    assert 0 == built.returncode, built.stdout + built.stderr
+    return next(out.glob("shipbot-*.whl"))
+
+
+@pytest.fixture(scope="module")
+def fresh(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A new venv holding the wheel, with the project venv's third-party packages visible through a .pth line."""
+    home = tmp_path_factory.mktemp("fresh")
+    venv = home / "venv"
+    made = run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=home)
+    assert 0 == made.returncode, made.stderr
+    python = venv / "bin" / "python"
+    installed = run(
+        sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", wheel, cwd=home
+    )
+    assert 0 == installed.returncode, installed.stdout + installed.stderr
+    deps = Path(sysconfig.get_paths()["purelib"])
+    assert [] == [name for name in packaged_roots() if (deps / name).exists()], (
+        "the dependency dir must not hold shipbot"
+    )
+    site = Path(run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", cwd=home).stdout.strip())
+    (site / "zz_dependencies.pth").write_text(f"{deps}\n")
+    yield venv
+
+
+def clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "SHIPBOT_", "VIRTUAL_ENV"))}
+    return {**env, "PATH": os.defpath}
+
+
+def test_the_wheel_holds_the_product_and_the_emulators_page_and_nothing_else(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = sorted({n.split("/")[0] for n in names if not n.startswith("shipbot-")})
+    static = sorted(n for n in names if n.startswith("slack_emulator/static/"))
+    expected_static = sorted(f"slack_emulator/static/{p.name}" for p in (ROOT / "slack_emulator" / "static").iterdir())
+    assert (packaged_roots(), expected_static, True) == (tops, static, "bot/manifest.yml" in names)
+
+
+def test_every_product_module_the_fresh_venv_imports_comes_from_the_wheel(fresh: Path, tmp_path: Path) -> None:
+    probe = (
+        "import json, bot.app, cli.main, cli.root, commands.usecases, demo.launch, deploy.engine, slack_emulator.server\n"
+        "import sys\n"
+        "print(json.dumps({n: m.__file__ for n, m in sys.modules.items()"
+        " if n.split('.')[0] in {'bot', 'cli', 'commands', 'demo', 'deploy', 'slack_emulator', 'tools', 'tests'}}))"
+    )
+    result = run(fresh / "bin" / "python", "-c", probe, cwd=tmp_path, env=clean_env())
+    assert 0 == result.returncode, result.stderr
+    files = json.loads(result.stdout)
+    site = fresh / "lib"
+    assert [] == [f for f in files.values() if not Path(f).is_relative_to(site)]
+    assert [] == [n for n in files if n.split(".")[0] in {"tools", "tests"}]
+
+
+def test_the_installed_shipbot_prints_its_help(fresh: Path, tmp_path: Path) -> None:
+    result = run(fresh / "bin" / "shipbot", "--help", cwd=tmp_path, env=clean_env())
+    assert (0, "usage: shipbot [-h] COMMAND ...") == (result.returncode, result.stdout.splitlines()[0])
+    assert all(word in result.stdout for word in ("deploy", "rollback", "status", "check", "run", "demo"))
+
+
+def test_the_installed_shipbot_checks_a_config(fresh: Path, tmp_path: Path) -> None:
+    (tmp_path / "shipbot.yml").write_text(CONFIG)
+    result = run(fresh / "bin" / "shipbot", "check", "--config", "shipbot.yml", cwd=tmp_path, env=clean_env())
+    assert (0, "shipbot.yml: ok (shop, 1 environment(s), 2 host(s))\n", "") == (
+        result.returncode,
+        result.stdout,
+        result.stderr,
+    )
