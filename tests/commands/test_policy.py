@@ -429,7 +429,19 @@ PROD_ONLY = {
         (
             "U0BOB",
             "C0DEPLOYS",
-            ("deploy", "deploy!", "rollback", "cancel", "status", "history", "unlock", "where", "run", "help"),
+            (
+                "deploy",
+                "deploy!",
+                "rollback",
+                "rollback!",
+                "cancel",
+                "status",
+                "history",
+                "unlock",
+                "where",
+                "run",
+                "help",
+            ),
         ),
         (
             "U0ADMIN",
@@ -438,6 +450,7 @@ PROD_ONLY = {
                 "deploy",
                 "deploy!",
                 "rollback",
+                "rollback!",
                 "cancel",
                 "status",
                 "history",
@@ -458,7 +471,7 @@ def test_help_lists_only_what_the_asker_may_do_there(user: str, channel: str, ex
 
 
 def test_help_on_an_open_config_lists_everything() -> None:
-    assert len(allowed_topics(OPEN, {"shop": Actor("U0X")}, "C0X")) == 13
+    assert len(allowed_topics(OPEN, {"shop": Actor("U0X")}, "C0X")) == 14
 
 
 # -------------------------------------------------------------------------------------- config errors
