@@ -8,8 +8,8 @@ before any parser sees it (:func:`commands.grammar.checks.refuse_second_factor`)
 Slash commands: Slack sends ``/deploy main to staging`` as the command ``/deploy`` and the text
 ``main to staging``. With ``slash=True`` (or text that itself starts with ``/deploy``) empty text is ``help``,
 text that starts with a command word is that command (``status staging``, ``help``, ``rollback prod``), and
-anything else is a deploy (``main to staging``, ``! main to production``); when that deploy cannot be read and
-the first word is a near miss of a command word, the answer is the near miss.
+anything else is a deploy (``main to staging``, ``! main to production``), unless the first word is a near miss
+of a command word (``stauts``): then the answer is the near miss, and how to deploy a ref of that name.
 
 An unknown word gets "did you mean ...?" when it is a near miss (the whole message retried with the near word),
 a ``deploy`` suggestion when the words read as one, otherwise the closest command and its syntax.
@@ -95,13 +95,13 @@ def parse_tokens(tokens: list[str], context: GrammarContext) -> Command:
 
 
 def _slash_deploy(tokens: list[str], context: GrammarContext) -> Command:
-    """What follows ``/deploy`` when it is not a command word: a deploy, or the near miss of a command word."""
-    try:
-        return parse_tokens(["deploy", *tokens], context)
-    except CommandError as err:
-        if did_you_mean(tokens[0].lower().rstrip("!"), _COMMANDS):
-            raise _unknown_command(tokens, context) from err
-        raise
+    """What follows ``/deploy`` when it is not a command word: a deploy, unless the first word is a near miss of
+    a command word (a deploy is a change, so a typo of ``status`` must not ship a branch of that name)."""
+    if did_you_mean(tokens[0].lower().rstrip("!"), _COMMANDS):
+        near = _unknown_command(tokens, context)
+        deploy = f"deploy {' '.join(tokens)}"
+        raise CommandError(near.message, f"{near.hint} To deploy a ref of that name: `{shown(deploy)}`.")
+    return parse_tokens(["deploy", *tokens], context)
 
 
 def _unknown_command(tokens: list[str], context: GrammarContext) -> CommandError:

@@ -41,7 +41,7 @@ def parse_deploys(args: list[str], context: GrammarContext) -> History:
             "the history lists every ref; it cannot be limited to one branch",
             f"Leave out `/{shown(args[0].partition('/')[2])}`, like `deploys {app} in ENV`. {try_hint('history')}",
         )
-    words = [word for i, word in enumerate(args) if i == 0 or word.lower() not in PREPOSITIONS]
+    words = [word for word in args if word.lower() not in PREPOSITIONS]
     if app is not None and context.single_app is not None:
         found = parse_history(words[1:], context)
         return History(app, found.environment, found.limit)
