@@ -71,5 +71,5 @@ class Admission:
         """Before an approved request starts: is it still allowed (freeze, lock)?"""
         decision = await self._permissions.command(command, run.user, run.channel)
         if not decision.allowed:
-            return cannot_start_now(decision.reason, decision.hint)
+            return cannot_start_now(decision.reason, decision.hint, run.kind)
         return self._locks.refusal(run.app, run.environment, run.user)

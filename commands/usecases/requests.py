@@ -19,6 +19,7 @@ from dataclasses import replace
 
 from commands.clock import Clock
 from commands.command import Deploy, Rollback, RunTask
+from commands.policy import Decision
 from commands.ports import EnginePort
 from commands.replies import Refusal, Reply
 from commands.reply_texts import (
@@ -70,12 +71,9 @@ class RequestService:
         return reply
 
     async def _deploy(self, command: Deploy, user: str, channel: str) -> Reply:
-        decision = await self._permissions.command(command, user, channel)
-        if not decision.allowed:
-            return refusal(decision)
-        locked = self._locks.refusal(command.app, command.environment, user)
-        if locked:
-            return locked
+        decision = await self._gates(command, user, channel)
+        if isinstance(decision, Refusal):
+            return decision
         engine = self._engines[command.app]
         try:
             sha = await engine.resolve_ref(command.ref)
@@ -87,9 +85,7 @@ class RequestService:
             "deploy", command.app, command.environment, user, channel, decision.overrides,
             ref=command.ref, sha=sha, target=command.target, forced=command.force, note=command.note,
         )  # fmt: skip
-        self._audit.overrides(user, "deploy", run.app, run.environment, decision.overrides)
-        if run.forced:
-            self._audit.forced(run)
+        self._record(run, decision)
         commits = await self._commits(engine, run.environment, sha)
         if decision.approval_required:
             return self._approvals.ask(run, command, decision, commits)
@@ -98,22 +94,30 @@ class RequestService:
     async def rollback(self, command: Rollback, user: str, channel: str) -> Reply:
         if command.to is None:
             return await self._decide_and_run(command, user, channel, "rollback")
-        decision = await self._permissions.command(command, user, channel)
-        if not decision.allowed:
-            return refusal(decision)
-        locked = self._locks.refusal(command.app, command.environment, user)
-        if locked:
-            return locked
+        decision = await self._gates(command, user, channel)
+        if isinstance(decision, Refusal):
+            return decision
         run = self._request(
             "rollback", command.app, command.environment, user, channel, decision.overrides,
             ref=command.to, forced=command.force,
         )  # fmt: skip
+        self._record(run, decision)
+        if decision.approval_required:
+            return self._approvals.ask(run, command, decision)
+        return self._admission.run_now(run, ())
+
+    async def _gates(self, command: Deploy | Rollback, user: str, channel: str) -> Decision | Refusal:
+        """The policy, then someone else's lock: the decision when both let the request through."""
+        decision = await self._permissions.command(command, user, channel)
+        if not decision.allowed:
+            return refusal(decision)
+        return self._locks.refusal(command.app, command.environment, user) or decision
+
+    def _record(self, run: RunRequest, decision: Decision) -> None:
+        """The policy's overrides and a forced request, recorded when it is asked for."""
+        self._audit.overrides(run.user, run.kind, run.app, run.environment, decision.overrides)
         if run.forced:
             self._audit.forced(run)
-        if decision.approval_required:
-            self._audit.overrides(user, "rollback", run.app, run.environment, decision.overrides)
-            return self._approvals.ask(run, command, decision)
-        return self._admission.run_now(run, decision.overrides)
 
     async def task(self, command: RunTask, user: str, channel: str) -> Reply:
         return await self._decide_and_run(command, user, channel, "task", target=command.target, task=command.task)
@@ -172,21 +176,9 @@ class RequestService:
         note: str = "",
     ) -> RunRequest:
         """A new request, with its run id, asked for now."""
+        now = self._clock()
         return RunRequest(
-            run_id=self._run_ids(),
-            kind=kind,
-            app=app,
-            environment=environment,
-            user=user,
-            channel=channel,
-            requested_at=self._clock(),
-            ref=ref,
-            sha=sha,
-            target=target,
-            task=task,
-            forced=forced,
-            overrides=overrides,
-            note=note,
+            self._run_ids(), kind, app, environment, user, channel, now, ref, sha, target, task, forced, overrides, note
         )
 
     async def _commits(self, engine: EnginePort, environment: str, sha: str) -> tuple[Commit, ...]:

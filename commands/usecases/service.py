@@ -1,9 +1,10 @@
 """``ChatService``: the one object the bot talks to, a thin facade over the use-case services.
 
-``handle(text, user, channel, slash=False)`` checks the sender is a Slack user ID, expires due approvals, parses the text
-(:func:`commands.grammar.parse`) and hands the command to :meth:`ChatService.execute`, which passes it to the
-service for its concern. Buttons have their own entry points (``approve``, ``reject``, ``cancel``,
-``rollback_run``, ``resume``). Every path ends in a :data:`~commands.replies.Reply`; nothing is dropped.
+``handle(text, user, channel, slash=False)`` checks the sender is a Slack user ID, expires due approvals, parses
+the text (:func:`commands.grammar.parse`; ``slash`` when it followed the ``/deploy`` slash command) and hands the
+command to :meth:`ChatService.execute`, which passes it to the service for its concern. Buttons have their own
+entry points (``approve``, ``reject``, ``cancel``, ``rollback_run``, ``resume``). Every path ends in a
+:data:`~commands.replies.Reply`; nothing is dropped.
 
 The services, built here and given their collaborators (nothing reaches into another's state)::
 

@@ -293,7 +293,7 @@ ONE_APP_ERRORS: list[tuple[str, CommandError]] = [
     ),
     (
         "deploy &lt;!channel&gt; to staging",
-        _err("`?!channel?` is not a ref shipbot accepts: a ref may not contain '<'", REF_HINT + TRY_DEPLOY),
+        _err("`?!channel?` is not a ref shipbot accepts: a ref may not contain angle brackets", REF_HINT + TRY_DEPLOY),
     ),
     (
         "deploy -rf to staging",
