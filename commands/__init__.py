@@ -8,8 +8,9 @@ Layout (pure modules first; nothing here imports Slack or aiohttp):
 - ``command``        the commands as frozen dataclasses carrying only validated text
 - ``vocabulary``     what the grammar knows from the configs: apps, environments, aliases, tasks, roles, hosts
 - ``help_text``      every command's syntax and summary, for help and hints
-- ``grammar/``       ``parse(text, context) -> Command``; raises only ``errors.CommandError`` (one module per
-                     family of words: dispatch, deploys, control, reads; places and checks they share)
+- ``grammar/``       ``parse(text, context, slash=False) -> Command``; raises only ``errors.CommandError`` (one
+                     module per family of words: dispatch, deploys, tasks, control, reads; places and checks
+                     they share); hubot-deploy's phrases are aliases of the same commands
 - ``access_config``  the ``access:`` config section as pydantic models (admins, groups, environments, freeze)
 - ``freeze``         freeze windows on a timezone's wall clock, and when they end
 - ``identity``       an actor is a Slack user ID plus resolved groups; never a display name

@@ -1,4 +1,4 @@
-"""Deploys waiting for a second person, kept in memory (the approval book).
+"""Deploys (and rollbacks to a chosen release) waiting for a second person, kept in memory (the approval book).
 
 A pending approval holds the request, who may approve it, the commits it would ship and when it expires
 (default 15 minutes, ``approval_timeout`` per environment). It leaves the book when it is approved, rejected,
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from commands.command import Deploy
+from commands.command import Deploy, Rollback
 from commands.runs import RunRequest
 from deploy.records import Commit
 
@@ -20,7 +20,7 @@ from deploy.records import Commit
 @dataclass(frozen=True)
 class PendingApproval:
     run: RunRequest
-    command: Deploy
+    command: Deploy | Rollback
     approvers: tuple[str, ...]
     expires_at: float
     commits: tuple[Commit, ...] = ()

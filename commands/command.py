@@ -15,7 +15,11 @@ from typing import ClassVar
 
 @dataclass(frozen=True)
 class Deploy:
-    """``deploy [APP] [REF] [to] ENV[/ROLE-OR-HOST]``; ``default_ref`` when the environment's ref was used."""
+    """``deploy [APP] [REF] [to] ENV[/ROLE-OR-HOST]``; ``default_ref`` when the environment's ref was used.
+
+    ``note`` says how an ambiguous word was read (with one app, ``deploy shop to staging`` names the app, not a
+    branch called ``shop``), for the reply to show; empty when the message read one way only.
+    """
 
     verb: ClassVar[str] = "deploy"
     app: str
@@ -24,16 +28,21 @@ class Deploy:
     target: str | None = None
     force: bool = False
     default_ref: bool = False
+    note: str = ""
 
 
 @dataclass(frozen=True)
 class Rollback:
-    """``rollback [APP] ENV [to RELEASE|SHA]``; ``to`` is ``None`` for the previous good release."""
+    """``rollback[!] [APP] ENV [to RELEASE|SHA]``; ``to`` is ``None`` for the previous good release.
+
+    ``force`` (``rollback!``) only comes with a chosen release: that rollback passes the gates of a deploy.
+    """
 
     verb: ClassVar[str] = "rollback"
     app: str
     environment: str
     to: str | None = None
+    force: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,10 @@
 """Each command's syntax and one-line summary, the single source for help and for every "Try: ..." hint (pure).
 
-``SYNTAX`` maps the command word to a :class:`CommandHelp`. ``action`` names the policy action the command needs
-(``None`` for read-only commands everyone may use), so help can list only what the asker may do.
+``SYNTAX`` maps the command word to a :class:`CommandHelp`. Summaries name the other ways to say the same thing:
+the ``/deploy`` slash command (whose text is a command, or a deploy when it starts with no command word) and
+hubot-deploy's phrases (``deploy APP/REF to ENV/ROLE``, ``deploys APP in ENV``, ``deploy:TASK APP to ENV``).
+``action`` names the policy action the command needs (``None`` for read-only commands everyone may use), so help
+can list only what the asker may do.
 """
 
 from __future__ import annotations
@@ -23,36 +26,55 @@ SYNTAX: dict[str, CommandHelp] = {
         CommandHelp(
             "deploy",
             "deploy [APP] [REF] to ENV[/ROLE-OR-HOST]",
-            "deploy a branch, tag or commit (the environment's default ref when none is given)",
+            "deploy a branch, tag or commit (the environment's default ref when none is given); also "
+            "`deploy APP/REF to ENV/ROLE` as in hubot-deploy, and `/deploy REF to ENV` as a slash command",
             "deploy",
         ),
         CommandHelp(
             "deploy!",
             "deploy! [APP] [REF] to ENV",
-            "deploy through a freeze or ahead of the queue, where you may force; always reported loudly",
+            "deploy through a freeze or ahead of the queue, where you may force; always reported loudly "
+            "(`deploy! APP to ENV` ships the environment's default ref)",
             "force",
         ),
         CommandHelp(
             "rollback",
             "rollback [APP] ENV [to RELEASE|SHA]",
-            "put the previous good release back (then lock the environment)",
+            "put the previous good release back (then lock the environment); a chosen release (`to RELEASE`) "
+            "waits for approval and freezes like a deploy",
             "rollback",
+        ),
+        CommandHelp(
+            "rollback!",
+            "rollback! [APP] ENV to RELEASE|SHA",
+            "put a chosen release back through a freeze, where you may force deploys; always reported loudly",
+            "force",
         ),
         CommandHelp("cancel", "cancel [RUN-ID|ENV]", "stop a run (hosts already switched are reverted)", "cancel"),
         CommandHelp("status", "status [APP] [ENV]", "what runs where, locks, queue and running deploys"),
-        CommandHelp("history", "history [APP] [ENV] [N]", "the last N runs"),
+        CommandHelp("history", "history [APP] [ENV] [N]", "the last N runs; also `deploys APP [in ENV]`"),
         CommandHelp("lock", "lock [APP] ENV [for REASON]", "keep others from deploying an environment", "lock"),
         CommandHelp("unlock", "unlock [APP] ENV [--force]", "release your lock (admins: --force for others')"),
         CommandHelp("where", "where can I deploy [APP]", "the environments you may deploy to from here"),
-        CommandHelp("run", "run [APP] TASK on ENV[/ROLE]", "run a configured task", "task"),
+        CommandHelp(
+            "run", "run [APP] TASK on ENV[/ROLE]", "run a configured task; also `deploy:TASK [APP] to ENV`", "task"
+        ),
         CommandHelp("approve", "approve RUN-ID", "approve someone else's deploy that waits for approval", "approve"),
         CommandHelp("reject", "reject RUN-ID [REASON]", "reject a deploy that waits for approval", "approve"),
-        CommandHelp("help", "help [COMMAND]", "this list, or one command's syntax"),
+        CommandHelp(
+            "help",
+            "help [COMMAND]",
+            "this list, or one command's syntax; `/deploy` alone or `/deploy help` as a slash command",
+        ),
     )
 }
 
-# Words that mean a command; ``environments`` and ``envs`` are ``where``.
-COMMAND_WORDS: dict[str, str] = {word: word for word in SYNTAX} | {"environments": "where", "envs": "where"}
+# Words that mean a command; ``environments`` and ``envs`` are ``where``, hubot-deploy's ``deploys`` is ``history``.
+COMMAND_WORDS: dict[str, str] = {word: word for word in SYNTAX} | {
+    "environments": "where",
+    "envs": "where",
+    "deploys": "history",
+}
 
 
 def syntax(word: str) -> str:

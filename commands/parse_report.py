@@ -47,7 +47,7 @@ def _fields(command: Command) -> dict[str, object]:
                 command.force,
             )
         case Rollback():
-            app, ref, environment = command.app, command.to, command.environment
+            app, ref, environment, force = command.app, command.to, command.environment, command.force
         case RunTask():
             app, environment, target = command.app, command.environment, command.target
         case Unlock():
@@ -77,8 +77,10 @@ def parse_report(
     now: datetime | None = None,
     bot_user_id: str | None = None,
     group_members: Mapping[str, frozenset[str]] | None = None,
+    slash: bool = False,
 ) -> dict[str, object]:
-    """The ``shipbot parse --json`` dict for ``text`` as ``user`` would send it in ``channel``."""
+    """The ``shipbot parse --json`` dict for ``text`` as ``user`` would send it in ``channel`` (after ``/deploy``
+    when ``slash``)."""
     if user is not None and not is_user_id(user):
         return {
             "error": f"{user!r} is not a Slack user ID",
@@ -87,7 +89,7 @@ def parse_report(
     policies = {config.app: policy_for(config) for config in configs}
     context = GrammarContext.from_configs(configs, bot_user_id)
     try:
-        command = parse(text, context)
+        command = parse(text, context, slash=slash)
     except CommandError as err:
         return {"error": err.message, "hint": err.hint}
     actors = {app: actor_for(policy, user or ANYONE, group_members) for app, policy in policies.items()}

@@ -8,6 +8,11 @@ Order of checks for an action in an environment (the first refusal wins, and say
 4. ``channels`` limits where deploys, rollbacks and tasks to the environment may be asked for.
 5. ``deploy!`` needs the ``force`` list; a freeze window refuses a deploy unless it is forced.
 
+A plain rollback (to the previous good release) is one step for those with the ``rollback`` right: no freeze
+stops a release coming back, no approval waits. A rollback to a chosen release (``rollback ENV to X``) puts
+something new live, so after the ``rollback`` right it passes the gates of a deploy to that environment: step 5
+(``rollback!`` forces where ``deploy!`` may) and approval where the environment requires it.
+
 Admins pass 2-4; each check they pass only as admins is named in ``Decision.overrides`` so the caller records
 it. Admins do not pass a freeze silently either: they force like anyone allowed to. Approval is a two-person
 rule nobody skips, admins included: ``Decision.approval_required`` tells the caller to wait for an approver who
@@ -115,8 +120,12 @@ def decide_action(
     now: datetime,
     *,
     force: bool = False,
+    chosen_release: bool = False,
 ) -> Decision:
-    """May ``actor`` do ``action`` (deploy, rollback, cancel, lock, unlock, task, approve) in ``environment``?"""
+    """May ``actor`` do ``action`` (deploy, rollback, cancel, lock, unlock, task, approve) in ``environment``?
+
+    ``chosen_release``: a rollback to a release the asker chose, which passes a deploy's gates too.
+    """
     doing = _DOING[action].format(env=environment)
     if policy.access is None:
         return Decision(True, OPEN_REASON, forced=force)
@@ -155,30 +164,51 @@ def decide_action(
                 hint=f"Ask again in {allowed_in}.",
             )
         overrides.append(f"admin: asked from {channel}, outside {environment}'s channels ({allowed_in})")
-    if action == "deploy":
-        may_force = admin or matches(rules.force, actor)
-        if force and not may_force:
-            return Decision(
-                False,
-                f"{actor.user_id} may not force deploys to {environment}: that is for {describe(rules.force)}",
-                hint="Drop the `!` to deploy normally.",
-            )
-        hit = active_freeze(access.freeze, environment, now)
-        if hit is not None:
-            if not force:
-                tip = f"You may force it with {syntax('deploy!')}." if may_force else "Wait until it ends."
-                return Decision(False, f"{environment} is frozen: {hit.reason}, {hit.until()}", hint=tip)
-            overrides.append(f"forced through a freeze: {hit.reason}, {hit.until()}")
+    gated = action == "deploy" or (action == "rollback" and chosen_release)
+    if gated:
+        refused = _force_and_freeze(access, rules, actor, action, environment, now, force, overrides)
+        if refused is not None:
+            return refused
     return Decision(
         True,
         reason,
         tuple(overrides),
-        approval_required=action == "deploy" and rules.approval == "required",
+        approval_required=gated and rules.approval == "required",
         approvers=rules.principals("approve"),
         approval_timeout=rules.approval_timeout,
         queue=rules.queue,
         forced=force,
     )
+
+
+def _force_and_freeze(
+    access: AccessConfig,
+    rules: EnvironmentAccess,
+    actor: Actor,
+    action: str,
+    environment: str,
+    now: datetime,
+    force: bool,
+    overrides: list[str],
+) -> Decision | None:
+    """Step 5 for a deploy or a rollback to a chosen release: the refusal, or ``None`` (a forced pass through a
+    freeze is added to ``overrides``)."""
+    may_force = is_admin(access, actor) or matches(rules.force, actor)
+    forcing = "deploys to" if action == "deploy" else "rollbacks of"
+    if force and not may_force:
+        return Decision(
+            False,
+            f"{actor.user_id} may not force {forcing} {environment}: that is for {describe(rules.force)}",
+            hint=f"Drop the `!` to {'deploy' if action == 'deploy' else 'roll back'} normally.",
+        )
+    hit = active_freeze(access.freeze, environment, now)
+    if hit is None:
+        return None
+    if not force:
+        tip = f"You may force it with {syntax(action + '!')}." if may_force else "Wait until it ends."
+        return Decision(False, f"{environment} is frozen: {hit.reason}, {hit.until()}", hint=tip)
+    overrides.append(f"forced through a freeze: {hit.reason}, {hit.until()}")
+    return None
 
 
 def decide(
@@ -193,8 +223,11 @@ def decide(
     match command:
         case Deploy(app=app, environment=env, force=force):
             return decide_action(policies[app], actors[app], "deploy", env, channel, now, force=force)
-        case Rollback(app=app, environment=env):
-            return decide_action(policies[app], actors[app], "rollback", env, channel, now)
+        case Rollback(app=app, environment=env, to=to, force=force):
+            chosen = to is not None
+            return decide_action(
+                policies[app], actors[app], "rollback", env, channel, now, force=force, chosen_release=chosen
+            )
         case RunTask(app=app, environment=env):
             return decide_action(policies[app], actors[app], "task", env, channel, now)
         case Lock(app=app, environment=env):

@@ -61,9 +61,9 @@ def unresolved_ref(message: str, *, usage: bool) -> Refusal:
     return Refusal(message, "Check the branch, tag or commit name; push it first if it is new." if usage else "")
 
 
-def cannot_start_now(reason: str, hint: str) -> Refusal:
-    """An approved deploy that a freeze or a lock now holds back."""
-    return Refusal(f"the deploy cannot start now: {reason}", hint)
+def cannot_start_now(reason: str, hint: str, kind: str = "deploy") -> Refusal:
+    """An approved deploy (or rollback) that a freeze or a lock now holds back."""
+    return Refusal(f"the {kind} cannot start now: {reason}", hint)
 
 
 # -------------------------------------------------------------------------------------------- approvals

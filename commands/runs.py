@@ -1,7 +1,9 @@
 """A request for a run as the chat side tracks it before, while and after the engine runs it (pure data).
 
 A :class:`RunRequest` gets its run id when it is asked for, so buttons (approve, reject, cancel) and queue
-positions can name it before the engine has started anything; the engine is then given that same id.
+positions can name it before the engine has started anything; the engine is then given that same id. Its
+``note`` travels with it into every reply and notice about it, so whoever reads them sees how the request was
+read.
 :class:`Busy` is who holds an environment, from chat or from outside (the CLI), for "who deploys what".
 """
 
@@ -25,6 +27,7 @@ class RunRequest:
     task: str | None = None
     forced: bool = False
     overrides: tuple[str, ...] = ()
+    note: str = ""  # how an ambiguous word of the message was read (:attr:`commands.command.Deploy.note`)
 
     @property
     def what(self) -> str:

@@ -1,5 +1,8 @@
 """The checks every word of a command passes before it is kept (pure).
 
+A second-factor code typed after a command (hubot-deploy's habit: six to eight digits, or a YubiKey's one-time
+password) is refused by :func:`refuse_second_factor`, never read as an environment or a reason.
+
 Run ids and release ids match strict patterns (:data:`RUN_ID`, :data:`RELEASE`); refs follow git's
 ``check-ref-format`` rules (:func:`deploy.refs.ref_problem`); free-text reasons (a lock's, a rejection's) are
 short, printable, free of markup and of broadcast words (:func:`reason_problem`). Each ``checked_*`` function
@@ -22,6 +25,7 @@ PREPOSITIONS = frozenset({"to", "in", "on", "into", "onto"})
 FORCE_FLAGS = frozenset({"--force", "-f", "\u2014force", "\u2013force", "force"})
 REASON_LEADS = frozenset({"for", "because", "-", ":", "\u2014"})
 MAX_REASON = 200
+SECOND_FACTOR = re.compile(r"[0-9]{6,8}|[cbdefghijklnrtuv]{32,64}", re.IGNORECASE)
 _REASON_FORBIDDEN = set("<>`$|\\{}")
 _BROADCAST_WORDS = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
 
@@ -40,9 +44,28 @@ def reason_problem(reason: str) -> str | None:
     return None
 
 
+def refuse_second_factor(tokens: Sequence[str]) -> None:
+    """A last word that looks like a second-factor code after the command's own words is refused.
+
+    A code after ``to``/``in``/``on``/``for`` is a release, SHA, environment or reason, so it is left alone.
+    """
+    if len(tokens) < 3 or not SECOND_FACTOR.fullmatch(tokens[-1]):
+        return
+    if tokens[-2].lower() in PREPOSITIONS | REASON_LEADS:
+        return
+    command = shown(" ".join(tokens[:-1]))
+    raise CommandError(
+        "that looks like a second-factor code at the end; shipbot does not take one",
+        f"shipbot knows you by your Slack account and checks its access rules itself: send `{command}` without "
+        "the code.",
+    )
+
+
 def checked_ref(ref: str, verb: str) -> str:
     problem = ref_problem(ref)
     if problem:
+        for ch in "<>":  # Slack would read them as markup
+            problem = problem.replace(repr(ch), _CHARACTER_NAMES[ch])
         hint = "Refs follow git's rules: a branch, tag or commit like `feature/x`, `v1.4.2` or `3f2a9c1`. "
         raise CommandError(f"`{shown(ref)}` is not a ref shipbot accepts: {problem}", hint + try_hint(verb))
     return ref

@@ -1,16 +1,21 @@
-"""The words that start runs: ``deploy`` (and ``deploy!``), ``rollback``/``roll back`` and ``run TASK`` (pure).
+"""The words that ship or bring back a release: ``deploy`` (and ``deploy!``), ``rollback``/``roll back`` (and
+``rollback!``) (pure).
 
 ``deploy`` reads from the right: the last word is the environment (``ENV`` or ``ENV/TARGET``), an optional
-``to``/``in``/``on`` before it, and what is left is ``[APP] [REF]``. With one app configured the first word
-after ``deploy`` is the ref; with several, ``shop@ref``, ``shop/ref`` (hubot style) and ``shop ref`` name the
-app, and an environment only one app has picks that app. A ``--force`` flag is refused: forcing is ``deploy!``.
+``to``/``in``/``on`` before it, and what is left is ``[APP] [REF]``. ``shop@ref``, ``shop/ref`` (hubot-deploy's
+form) and ``shop ref`` name the app; so does ``shop`` alone (the environment's default ref). With one app
+configured any other single word is the ref, and when the app's name wins over a branch of that name the
+command's ``note`` says so (``deploy shop shop to ENV`` deploys the branch). With several, an environment only
+one app has picks that app. No environment is ever assumed: ``deploy shop`` asks where. A ``--force`` flag is
+refused: forcing is ``deploy!``. ``rollback!`` forces only a rollback to a chosen release.
 """
 
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
-from commands.command import Deploy, Rollback, RunTask
+from commands.command import Deploy, Rollback
 from commands.errors import CommandError
 from commands.grammar.checks import FORCE_FLAGS, PREPOSITIONS, RELEASE, checked_ref
 from commands.grammar.places import (
@@ -21,38 +26,54 @@ from commands.grammar.places import (
     locate,
     unknown_app,
     unknown_environment,
-    which_app,
 )
 from commands.help_text import syntax, try_hint
 from commands.suggest import did_you_mean, shown
-from commands.vocabulary import AppVocabulary, GrammarContext
+from commands.vocabulary import GrammarContext
 from deploy.refs import ref_problem
 
 
-def _split_app_ref(rest: list[str], context: GrammarContext) -> tuple[str | None, str | None]:
+class AppRef(NamedTuple):
+    """What the words before the environment name: the app, the ref, and the word read as the app when it could
+    also have been a branch (with one app configured)."""
+
+    app: str | None
+    ref: str | None
+    app_word: str | None = None
+
+
+def _single_app_word(word: str, app: str) -> AppRef | None:
+    """``APP``, ``APP@REF`` or ``APP/REF`` (hubot-deploy's form) with one app: the app name wins over a branch."""
+    prefix, at, ref = word.partition("@")
+    if at and prefix.lower() == app.lower() and ref:
+        return AppRef(app, ref)
+    prefix, slash, ref = word.partition("/")
+    if prefix.lower() != app.lower() or (slash and not ref):
+        return None
+    return AppRef(app, ref or None, word)
+
+
+def _split_app_ref(rest: list[str], context: GrammarContext) -> AppRef:
     if not rest:
-        return None, None
+        return AppRef(None, None)
     single = context.single_app
     if len(rest) == 1:
         word = rest[0]
         if single is not None:
-            prefix, at, ref = word.partition("@")
-            if at and prefix.lower() == single.name.lower() and ref:
-                return single.name, ref
-            return None, word
+            return _single_app_word(word, single.name) or AppRef(None, word)
         app = context.app(word)
         if app:
-            return app, None
+            return AppRef(app, None)
         for sep in ("@", "/"):
             prefix, found, ref = word.partition(sep)
             app = context.app(prefix) if found else None
             if app and ref:
-                return app, ref
-        return None, word
+                return AppRef(app, ref)
+        return AppRef(None, word)
     if len(rest) == 2:
         app = context.app(rest[0])
         if app:
-            return app, rest[1]
+            return AppRef(app, rest[1])
         if single is not None:
             raise CommandError(
                 f"`{shown(' '.join(rest))}` is more than one word; a ref is one word without spaces",
@@ -60,6 +81,33 @@ def _split_app_ref(rest: list[str], context: GrammarContext) -> tuple[str | None
             )
         raise unknown_app(rest[0], context, "deploy")
     raise CommandError("too many words for `deploy`", try_hint("deploy"))
+
+
+def _read_as_app(found: AppRef, verb: str, environment: str) -> str:
+    """The note for a word that named the app where a branch of that name was possible."""
+    if found.app_word is None:
+        return ""
+    word = shown(found.app_word)
+    reading = f"the app {found.app} and the ref `{shown(found.ref or '')}`" if found.ref else f"the app {found.app}"
+    return (
+        f"`{word}` was read as {reading}, not a branch; "
+        f"for a branch named `{word}`, write `{verb} {found.app} {word} to {environment}`."
+    )
+
+
+def _where(word: str, verb: str, context: GrammarContext) -> CommandError:
+    """``deploy APP`` with no environment: shipbot never picks one (hubot-deploy would take production)."""
+    app_word = re.split(r"[@/]", word, maxsplit=1)[0]
+    app = context.app(app_word)
+    names = sorted(
+        context.apps[app].environments if app else {e for v in context.apps.values() for e in v.environments}
+    )
+    first_env = "staging" if "staging" in names else names[0]
+    return CommandError(
+        f"{verb} `{shown(word)}` where?",
+        f"Name the environment, like `{verb} {shown(word)} to {first_env}`; shipbot never picks one for you. "
+        f"Environments: {env_list(context, app)}.",
+    )
 
 
 def parse_deploy(args: list[str], context: GrammarContext, force: bool = False) -> Deploy:
@@ -80,19 +128,15 @@ def parse_deploy(args: list[str], context: GrammarContext, force: bool = False) 
         rest = rest[:-1]
     if len(rest) > 2 and not env_matches(env_word, context, None):
         raise unknown_environment(env_word, context, None, verb)
-    app, ref = _split_app_ref(rest, context)
+    found = _split_app_ref(rest, context)
+    app, ref = found.app, found.ref
     if ref is not None:
         checked_ref(ref, verb)
     matches = env_matches(env_word, context, app)
     if not matches:
         lone = not rest and not had_preposition
         if lone and not did_you_mean(env_word, all_env_words(context)) and ref_problem(last) is None:
-            names = sorted({e for v in context.apps.values() for e in v.environments})
-            first_env = "staging" if "staging" in names else names[0]
-            raise CommandError(
-                f"deploy `{shown(last)}` where?",
-                f"Name the environment, like `deploy {shown(last)} to {first_env}`. Environments: {env_list(context)}.",
-            )
+            raise _where(last, verb, context)
         if app is None and ref and len(context.apps) > 1:
             prefix = re.split(r"[@/]", ref, maxsplit=1)[0]
             near_app = did_you_mean(prefix, list(context.apps))
@@ -116,12 +160,13 @@ def parse_deploy(args: list[str], context: GrammarContext, force: bool = False) 
     app, environment = matches[0]
     target = checked_target(context, app, environment, target_word, verb) if slash else None
     env_vocab = context.apps[app].environments[environment]
+    note = _read_as_app(found, verb, environment)
     if ref is None:
-        return Deploy(app, environment, env_vocab.default_ref, target, force, default_ref=True)
-    return Deploy(app, environment, checked_ref(ref, verb), target, force)
+        return Deploy(app, environment, env_vocab.default_ref, target, force, default_ref=True, note=note)
+    return Deploy(app, environment, checked_ref(ref, verb), target, force, note=note)
 
 
-def parse_rollback(args: list[str], context: GrammarContext) -> Rollback:
+def parse_rollback(args: list[str], context: GrammarContext, force: bool = False) -> Rollback:
     lowered = [a.lower() for a in args]
     to: str | None = None
     if "to" in lowered:
@@ -142,51 +187,10 @@ def parse_rollback(args: list[str], context: GrammarContext) -> Rollback:
         raise CommandError(
             "roll back which environment?", f"Environments: {env_list(context)}. " + try_hint("rollback")
         )
-    return Rollback(app, environment, to)
-
-
-def parse_run(args: list[str], context: GrammarContext) -> RunTask:
-    if len(args) < 2:
-        raise CommandError("run which task, where?", _tasks_hint(context, None))
-    env_word, slash, target_word = args[-1].partition("/")
-    rest = args[:-1]
-    if rest and rest[-1].lower() in PREPOSITIONS:
-        rest = rest[:-1]
-    if len(rest) == 2:
-        app = context.app(rest[0])
-        if app is None:
-            raise unknown_app(rest[0], context, "run")
-        task_word = rest[1]
-    elif len(rest) == 1:
-        app, task_word = None, rest[0]
-    else:
-        raise CommandError("run which task, where?", _tasks_hint(context, None))
-    matches = env_matches(env_word, context, app)
-    if not matches:
-        raise unknown_environment(env_word, context, app, "run")
-    with_task = [(a, e) for a, e in matches if _task(context.apps[a], task_word)]
-    if not with_task:
-        apps = [a for a, _ in matches]
-        tasks = [t for a in apps for t in context.apps[a].tasks]
-        near = did_you_mean(task_word, tasks)
-        hint = f"did you mean `{near}`? " + try_hint("run") if near else _tasks_hint(context, apps)
-        raise CommandError(f"unknown task `{shown(task_word)}`", hint)
-    if len(with_task) > 1:
-        raise which_app(with_task[0][1], [a for a, _ in with_task], "run", f"TASK on {with_task[0][1]}")
-    app, environment = with_task[0]
-    task = _task(context.apps[app], task_word) or task_word
-    target = checked_target(context, app, environment, target_word, "run") if slash else None
-    return RunTask(app, task, environment, target)
-
-
-def _task(vocab: AppVocabulary, word: str) -> str | None:
-    for task in vocab.tasks:
-        if task.lower() == word.lower():
-            return task
-    return None
-
-
-def _tasks_hint(context: GrammarContext, apps: list[str] | None) -> str:
-    names = sorted({t for a, v in context.apps.items() if apps is None or a in apps for t in v.tasks})
-    listed = ", ".join(f"`{t}`" for t in names) if names else "none are configured (`tasks:` in the config)"
-    return f"Tasks: {listed}. {try_hint('run')}"
+    if force and to is None:
+        raise CommandError(
+            "a rollback to the previous release needs no `!`",
+            "Nothing stops it coming back, not even a freeze: drop the `!`. `rollback! ENV to RELEASE` forces a "
+            "chosen release.",
+        )
+    return Rollback(app, environment, to, force)

@@ -1,9 +1,14 @@
-"""The words that only read: ``status``, ``history``, ``where can I deploy`` and ``help`` (pure)."""
+"""The words that only read: ``status``, ``history``, ``where can I deploy`` and ``help`` (pure).
+
+``deploys APP [in ENV] [N]`` is hubot-deploy's word for ``history``; its ``APP/BRANCH`` filter is refused, since
+the history lists every ref.
+"""
 
 from __future__ import annotations
 
 from commands.command import Help, History, Status, WhereCanIDeploy
 from commands.errors import CommandError
+from commands.grammar.checks import PREPOSITIONS
 from commands.grammar.places import locate, unknown_app
 from commands.help_text import COMMAND_WORDS, SYNTAX, try_hint
 from commands.suggest import did_you_mean, shown
@@ -26,6 +31,21 @@ def parse_history(args: list[str], context: GrammarContext) -> History:
             raise CommandError(f"history shows 1 to {MAX_HISTORY} runs", try_hint("history"))
     app, environment = locate(args, context, "history", unique=False)
     return History(app, environment, limit)
+
+
+def parse_deploys(args: list[str], context: GrammarContext) -> History:
+    """hubot-deploy's ``deploys APP [in ENV]``: the history, of one app when it is named."""
+    app = context.app(args[0].partition("/")[0]) if args else None
+    if app is not None and "/" in args[0]:
+        raise CommandError(
+            "the history lists every ref; it cannot be limited to one branch",
+            f"Leave out `/{shown(args[0].partition('/')[2])}`, like `deploys {app} in ENV`. {try_hint('history')}",
+        )
+    words = [word for word in args if word.lower() not in PREPOSITIONS]
+    if app is not None and context.single_app is not None:
+        found = parse_history(words[1:], context)
+        return History(app, found.environment, found.limit)
+    return parse_history(words, context)
 
 
 def parse_where(args: list[str], context: GrammarContext) -> WhereCanIDeploy:

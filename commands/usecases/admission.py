@@ -4,13 +4,13 @@
   the environment has ``queue: true`` (a forced deploy at the front), else refuse with who deploys what.
 - :meth:`Admission.run_now` (rollbacks and tasks): they never queue; they start now or are refused, by a lock
   or by a busy environment.
-- :meth:`Admission.recheck` (approved deploys): the approval may come minutes later, so before the deploy
-  starts the policy (a freeze that began meanwhile) and the locks are asked again.
+- :meth:`Admission.recheck` (approved deploys and rollbacks to a chosen release): the approval may come minutes
+  later, so before the run starts the policy (a freeze that began meanwhile) and the locks are asked again.
 """
 
 from __future__ import annotations
 
-from commands.command import Deploy
+from commands.command import Deploy, Rollback
 from commands.replies import Queued, Refusal, RunAccepted
 from commands.reply_texts import busy, cannot_start_now
 from commands.runs import RunRequest
@@ -67,9 +67,9 @@ class Admission:
         self._execution.start(run)
         return RunAccepted(run)
 
-    async def recheck(self, run: RunRequest, command: Deploy) -> Refusal | None:
+    async def recheck(self, run: RunRequest, command: Deploy | Rollback) -> Refusal | None:
         """Before an approved request starts: is it still allowed (freeze, lock)?"""
         decision = await self._permissions.command(command, run.user, run.channel)
         if not decision.allowed:
-            return cannot_start_now(decision.reason, decision.hint)
+            return cannot_start_now(decision.reason, decision.hint, run.kind)
         return self._locks.refusal(run.app, run.environment, run.user)

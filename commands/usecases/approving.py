@@ -4,7 +4,8 @@
 approvers and expiry. Approve and reject share one path (:meth:`ApprovalService._decide`): expire what is due,
 find the request (an expired one is remembered a while, to say so to a late approver), and ask the policy
 whether this person may decide it (never the requester). Then an approval is recorded and announced, rechecked
-(a freeze or lock that came meanwhile drops it, telling the requester) and admitted; a rejection is recorded
+(a freeze or lock that came meanwhile drops it, telling the requester) and admitted (a rollback starts now or is
+refused: it never queues); a rejection is recorded
 and announced with its reason. :meth:`ApprovalService.sweep` expires requests whose time is up, telling each
 requester; :meth:`ApprovalService.close` forgets every request on shutdown, telling each requester.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from commands.approvals import ApprovalBook, PendingApproval
 from commands.clock import Clock
-from commands.command import Deploy
+from commands.command import Deploy, Rollback
 from commands.policy import Decision
 from commands.ports import ApprovalDecided, ApprovalExpired, RunDropped, RunReporter
 from commands.replies import Approved, AwaitingApproval, Refusal, Rejected, Reply
@@ -45,7 +46,7 @@ class ApprovalService:
         self._clock = clock
 
     def ask(
-        self, run: RunRequest, command: Deploy, decision: Decision, commits: tuple[Commit, ...]
+        self, run: RunRequest, command: Deploy | Rollback, decision: Decision, commits: tuple[Commit, ...] = ()
     ) -> AwaitingApproval:
         expires_at = self._clock() + decision.approval_timeout
         self._book.add(PendingApproval(run, command, decision.approvers, expires_at, commits, decision.queue))
@@ -105,6 +106,8 @@ class ApprovalService:
 
     async def _admit(self, pending: PendingApproval) -> Admitted:
         refused = await self._admission.recheck(pending.run, pending.command)
+        if refused is None and isinstance(pending.command, Rollback):
+            return self._admission.run_now(pending.run, ())
         if refused is None:
             return await self._admission.admit(pending.run, pending.queue, pending.commits)
         await self._reporter.notify(RunDropped(pending.run, refused.reason, refused.hint))

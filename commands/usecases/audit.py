@@ -30,7 +30,9 @@ class AuditTrail:
         self.record(actor, action, run.app, run.environment, detail)
 
     def forced(self, run: RunRequest) -> None:
-        self._run(run.user, "force", run, f"deploy! {run.what} ({run.run_id})")
+        """``deploy! main (3f2a9c1) (r7k2m9)`` or ``rollback! to 20260327120000 (r7k2m9)``."""
+        what = f"deploy! {run.what}" if run.kind == "deploy" else f"{run.kind}! to {run.ref}"
+        self._run(run.user, "force", run, f"{what} ({run.run_id})")
 
     def approved(self, actor: str, run: RunRequest) -> None:
         self._run(actor, "approve", run, f"approved {run.run_id} by {run.user}: {run.what}")

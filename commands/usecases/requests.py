@@ -3,18 +3,25 @@
 A deploy goes: policy -> someone else's lock (refused with who, why, since) -> ref resolved to a SHA (pinned
 from here on) -> the commits it would ship -> approval if required (:mod:`commands.usecases.approving`) or
 admitted now (:mod:`commands.usecases.admission`). Forced deploys and every policy override are recorded. A
-rollback or a task is decided by the policy and started now or refused; they never queue. Each request gets
-its run id when it is asked for, so buttons and queue positions can name it before anything runs.
+deploy's ``note`` (how an ambiguous word was read) goes on its run, or at the end of a refusal's hint.
+
+A rollback to a chosen release (``rollback ENV to X``) takes the deploy's path: policy (freeze, force) -> lock ->
+approval if required, else started now; a forced one (``rollback!``) is recorded like a forced deploy. A plain
+rollback (the previous good release) and a task are decided by the policy and started now or refused. Rollbacks
+and tasks never queue. Each request gets its run id when it is asked for, so buttons and queue positions can
+name it before anything runs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 from commands.clock import Clock
 from commands.command import Deploy, Rollback, RunTask
+from commands.policy import Decision
 from commands.ports import EnginePort
-from commands.replies import Reply
+from commands.replies import Refusal, Reply
 from commands.reply_texts import (
     did_not_go_out,
     no_deploy_in_history,
@@ -58,12 +65,15 @@ class RequestService:
         self._run_ids = run_ids
 
     async def deploy(self, command: Deploy, user: str, channel: str) -> Reply:
-        decision = await self._permissions.command(command, user, channel)
-        if not decision.allowed:
-            return refusal(decision)
-        locked = self._locks.refusal(command.app, command.environment, user)
-        if locked:
-            return locked
+        reply = await self._deploy(command, user, channel)
+        if command.note and isinstance(reply, Refusal):
+            return replace(reply, hint=f"{reply.hint} {command.note}".strip())
+        return reply
+
+    async def _deploy(self, command: Deploy, user: str, channel: str) -> Reply:
+        decision = await self._gates(command, user, channel)
+        if isinstance(decision, Refusal):
+            return decision
         engine = self._engines[command.app]
         try:
             sha = await engine.resolve_ref(command.ref)
@@ -73,18 +83,41 @@ class RequestService:
             return unresolved_ref(str(err), usage=False)
         run = self._request(
             "deploy", command.app, command.environment, user, channel, decision.overrides,
-            ref=command.ref, sha=sha, target=command.target, forced=command.force,
+            ref=command.ref, sha=sha, target=command.target, forced=command.force, note=command.note,
         )  # fmt: skip
-        self._audit.overrides(user, "deploy", run.app, run.environment, decision.overrides)
-        if run.forced:
-            self._audit.forced(run)
+        self._record(run, decision)
         commits = await self._commits(engine, run.environment, sha)
         if decision.approval_required:
             return self._approvals.ask(run, command, decision, commits)
         return await self._admission.admit(run, decision.queue, commits)
 
     async def rollback(self, command: Rollback, user: str, channel: str) -> Reply:
-        return await self._decide_and_run(command, user, channel, "rollback", ref=command.to or "")
+        if command.to is None:
+            return await self._decide_and_run(command, user, channel, "rollback")
+        decision = await self._gates(command, user, channel)
+        if isinstance(decision, Refusal):
+            return decision
+        run = self._request(
+            "rollback", command.app, command.environment, user, channel, decision.overrides,
+            ref=command.to, forced=command.force,
+        )  # fmt: skip
+        self._record(run, decision)
+        if decision.approval_required:
+            return self._approvals.ask(run, command, decision)
+        return self._admission.run_now(run, ())
+
+    async def _gates(self, command: Deploy | Rollback, user: str, channel: str) -> Decision | Refusal:
+        """The policy, then someone else's lock: the decision when both let the request through."""
+        decision = await self._permissions.command(command, user, channel)
+        if not decision.allowed:
+            return refusal(decision)
+        return self._locks.refusal(command.app, command.environment, user) or decision
+
+    def _record(self, run: RunRequest, decision: Decision) -> None:
+        """The policy's overrides and a forced request, recorded when it is asked for."""
+        self._audit.overrides(run.user, run.kind, run.app, run.environment, decision.overrides)
+        if run.forced:
+            self._audit.forced(run)
 
     async def task(self, command: RunTask, user: str, channel: str) -> Reply:
         return await self._decide_and_run(command, user, channel, "task", target=command.target, task=command.task)
@@ -140,22 +173,12 @@ class RequestService:
         target: str | None = None,
         task: str | None = None,
         forced: bool = False,
+        note: str = "",
     ) -> RunRequest:
         """A new request, with its run id, asked for now."""
+        now = self._clock()
         return RunRequest(
-            run_id=self._run_ids(),
-            kind=kind,
-            app=app,
-            environment=environment,
-            user=user,
-            channel=channel,
-            requested_at=self._clock(),
-            ref=ref,
-            sha=sha,
-            target=target,
-            task=task,
-            forced=forced,
-            overrides=overrides,
+            self._run_ids(), kind, app, environment, user, channel, now, ref, sha, target, task, forced, overrides, note
         )
 
     async def _commits(self, engine: EnginePort, environment: str, sha: str) -> tuple[Commit, ...]:

@@ -1,9 +1,10 @@
 """``ChatService``: the one object the bot talks to, a thin facade over the use-case services.
 
-``handle(text, user, channel)`` checks the sender is a Slack user ID, expires due approvals, parses the text
-(:func:`commands.grammar.parse`) and hands the command to :meth:`ChatService.execute`, which passes it to the
-service for its concern. Buttons have their own entry points (``approve``, ``reject``, ``cancel``,
-``rollback_run``, ``resume``). Every path ends in a :data:`~commands.replies.Reply`; nothing is dropped.
+``handle(text, user, channel, slash=False)`` checks the sender is a Slack user ID, expires due approvals, parses
+the text (:func:`commands.grammar.parse`; ``slash`` when it followed the ``/deploy`` slash command) and hands the
+command to :meth:`ChatService.execute`, which passes it to the service for its concern. Buttons have their own
+entry points (``approve``, ``reject``, ``cancel``, ``rollback_run``, ``resume``). Every path ends in a
+:data:`~commands.replies.Reply`; nothing is dropped.
 
 The services, built here and given their collaborators (nothing reaches into another's state)::
 
@@ -106,13 +107,13 @@ class ChatService:
         self._pauses = pauses
         self._reads = ReadService(self.engines, permissions, locks, board, self._queue, self._approvals)
 
-    async def handle(self, text: str, user: str, channel: str) -> Reply:
-        """Answer one message addressed to the bot."""
+    async def handle(self, text: str, user: str, channel: str, *, slash: bool = False) -> Reply:
+        """Answer one message addressed to the bot; ``slash`` when ``text`` followed the ``/deploy`` slash command."""
         if not is_user_id(user):
             return no_user_id()
         await self.sweep()
         try:
-            command = parse(text, self.context)
+            command = parse(text, self.context, slash=slash)
         except CommandError as err:
             return Refusal(err.message, err.hint)
         return await self.execute(command, user, channel)

@@ -83,8 +83,6 @@ ONE_APP_CASES: list[tuple[str, Command]] = [
     ("deploy `feature/x` to staging", Deploy("shop", "staging", "feature/x")),
     ("```deploy main to staging```", Deploy("shop", "staging", "main")),
     ("deploy shop@feature/x to staging", Deploy("shop", "staging", "feature/x")),
-    ("deploy shop/feature/x to staging", Deploy("shop", "staging", "shop/feature/x")),
-    ("deploy shop to staging", Deploy("shop", "staging", "shop")),
     ("deploy shop main to staging", Deploy("shop", "staging", "main")),
     ("reject r7k2m9 `boom`", Reject("r7k2m9", "boom")),
     ("lock production for `rm -rf`", Lock("shop", "production", "rm -rf")),
@@ -245,7 +243,13 @@ ONE_APP_ERRORS: list[tuple[str, CommandError]] = [
     ("deploy main to mars", _err("unknown environment `mars`", f"{ENVS} {TRY_DEPLOY}")),
     ("deploy main to", _err("deploy `main` to where?", f"{ENVS}")),
     ("deploy", _err("deploy what, where?", f"{ENVS} {TRY_DEPLOY}")),
-    ("deploy main", _err("deploy `main` where?", f"Name the environment, like `deploy main to staging`. {ENVS}")),
+    (
+        "deploy main",
+        _err(
+            "deploy `main` where?",
+            f"Name the environment, like `deploy main to staging`; shipbot never picks one for you. {ENVS}",
+        ),
+    ),
     (
         "deploy main to production/webb",
         _err("production has no role or host `webb`", f"did you mean `web`? {TRY_DEPLOY}"),

@@ -86,6 +86,14 @@ WORDS = [
     "/deploy",
     "?",
     "!",
+    "deploys",
+    "deploy:migrate",
+    "deploy:reindex!",
+    "rollback!",
+    "shop/main",
+    "api/main",
+    "123456",
+    "12345678",
 ]
 
 messages = st.one_of(
@@ -130,9 +138,9 @@ def _assert_validated(command: Command, context: GrammarContext) -> None:
             assert all(ch.isprintable() for ch in value)
 
 
-def _check(text: str, context: GrammarContext) -> None:
+def _check(text: str, context: GrammarContext, *, slash: bool = False) -> None:
     try:
-        command = parse(text, context)
+        command = parse(text, context, slash=slash)
     except CommandError as err:
         for part in (err.message, err.hint):
             assert "<" not in part, part
@@ -151,6 +159,13 @@ def test_one_app_parse_raises_only_command_error_and_returns_validated_text(text
 @given(messages)
 def test_two_apps_parse_raises_only_command_error_and_returns_validated_text(text: str) -> None:
     _check(text, TWO_APPS)
+
+
+@settings(max_examples=300)
+@given(messages)
+def test_slash_text_raises_only_command_error_and_returns_validated_text(text: str) -> None:
+    _check(text, ONE_APP, slash=True)
+    _check(text, TWO_APPS, slash=True)
 
 
 @given(st.text(min_size=1001, max_size=3000))

@@ -114,7 +114,7 @@ FRIDAY = datetime(2026, 5, 8, 12, 0, tzinfo=UTC)
                 "target": None,
                 "force": False,
                 "allowed": True,
-                "reason": "U0CAROL may roll back production (@deployers or @sre)",
+                "reason": "U0CAROL may roll back production (@deployers or @sre); waits for approval by someone else",
             },
         ),
         (

@@ -401,6 +401,89 @@ def test_a_freeze_does_not_stop_a_rollback() -> None:
     assert decide(POLICIES, actor("U0CAROL"), Rollback("shop", "production"), "C0DEPLOYS", friday).allowed is True
 
 
+FRIDAY = at("2026-05-08T12:00:00+00:00")
+FROZEN = f"production is frozen: No deploys on Friday afternoon, {FRIDAY_END}"
+ROLLBACK_CASES: list[tuple[str, Rollback, datetime, Decision]] = [
+    (
+        "U0CAROL",
+        Rollback("shop", "production"),
+        TUESDAY,
+        Decision(True, "U0CAROL may roll back production (@deployers or @sre)", approvers=("@sre",), queue=True),
+    ),
+    (
+        "U0CAROL",
+        Rollback("shop", "production"),
+        FRIDAY,
+        Decision(True, "U0CAROL may roll back production (@deployers or @sre)", approvers=("@sre",), queue=True),
+    ),
+    (
+        "U0CAROL",
+        Rollback("shop", "production", "v1.4.1"),
+        TUESDAY,
+        Decision(
+            True,
+            "U0CAROL may roll back production (@deployers or @sre)",
+            approval_required=True,
+            approvers=("@sre",),
+            queue=True,
+        ),
+    ),
+    (
+        "U0CAROL",
+        Rollback("shop", "production", "v1.4.1"),
+        FRIDAY,
+        Decision(False, FROZEN, hint="Wait until it ends."),
+    ),
+    (
+        "U0BOB",
+        Rollback("shop", "production", "v1.4.1"),
+        FRIDAY,
+        Decision(False, FROZEN, hint="You may force it with `rollback! [APP] ENV to RELEASE|SHA`."),
+    ),
+    (
+        "U0BOB",
+        Rollback("shop", "production", "v1.4.1", force=True),
+        FRIDAY,
+        Decision(
+            True,
+            "U0BOB may roll back production (@deployers or @sre)",
+            (f"forced through a freeze: No deploys on Friday afternoon, {FRIDAY_END}",),
+            approval_required=True,
+            approvers=("@sre",),
+            queue=True,
+            forced=True,
+        ),
+    ),
+    (
+        "U0CAROL",
+        Rollback("shop", "production", "v1.4.1", force=True),
+        TUESDAY,
+        Decision(
+            False,
+            "U0CAROL may not force rollbacks of production: that is for U0BOB",
+            hint="Drop the `!` to roll back normally.",
+        ),
+    ),
+    (
+        "U0EVE",
+        Rollback("shop", "production", "v1.4.1"),
+        TUESDAY,
+        Decision(
+            False,
+            "U0EVE may not roll back production: that is for @deployers or @sre",
+            hint="`where can I deploy` lists what you may do; an admin can change access in the config.",
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(("user", "command", "now", "expected"), ROLLBACK_CASES)
+def test_a_rollback_to_a_chosen_release_passes_a_deploys_gates_and_a_plain_one_does_not(
+    user: str, command: Rollback, now: datetime, expected: Decision
+) -> None:
+    assert decide(POLICIES, actor(user), command, "C0DEPLOYS", now) == expected
+
+
 # ------------------------------------------------------------------------------------------------ help
 
 
@@ -429,7 +512,19 @@ PROD_ONLY = {
         (
             "U0BOB",
             "C0DEPLOYS",
-            ("deploy", "deploy!", "rollback", "cancel", "status", "history", "unlock", "where", "run", "help"),
+            (
+                "deploy",
+                "deploy!",
+                "rollback",
+                "rollback!",
+                "cancel",
+                "status",
+                "history",
+                "unlock",
+                "where",
+                "run",
+                "help",
+            ),
         ),
         (
             "U0ADMIN",
@@ -438,6 +533,7 @@ PROD_ONLY = {
                 "deploy",
                 "deploy!",
                 "rollback",
+                "rollback!",
                 "cancel",
                 "status",
                 "history",
@@ -458,7 +554,7 @@ def test_help_lists_only_what_the_asker_may_do_there(user: str, channel: str, ex
 
 
 def test_help_on_an_open_config_lists_everything() -> None:
-    assert len(allowed_topics(OPEN, {"shop": Actor("U0X")}, "C0X")) == 13
+    assert len(allowed_topics(OPEN, {"shop": Actor("U0X")}, "C0X")) == 14
 
 
 # -------------------------------------------------------------------------------------- config errors

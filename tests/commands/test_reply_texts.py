@@ -56,6 +56,10 @@ RUN = RunRequest("r0001", "deploy", "shop", "production", "U0ALICE", "C0DEPLOYS"
             Refusal("the deploy cannot start now: production is frozen", "Wait for Monday."),
         ),
         (
+            texts.cannot_start_now("production is frozen", "Wait for Monday.", "rollback"),
+            Refusal("the rollback cannot start now: production is frozen", "Wait for Monday."),
+        ),
+        (
             texts.not_waiting_for_approval("r0001"),
             Refusal(
                 "no deploy r0001 is waiting for approval",

@@ -1,5 +1,5 @@
 """A shop app with staging, canary (queue, force) and production (approval, queue), driven through ChatService
-with in-memory fakes of the ports."""
+with in-memory fakes of the ports; :data:`FROZEN` is the same with production frozen and U0BOB allowed to force."""
 
 from __future__ import annotations
 
@@ -33,10 +33,21 @@ MAIN = REFS["main"]
 COMMITS = (Commit(MAIN, "U0ALICE", "Add the new login"), Commit("e" * 40, "U0BOB", "Fix the cart"))
 
 
+FROZEN: dict[str, Any] = {
+    **ACCESS,
+    "environments": {
+        **ACCESS["environments"],
+        "production": {**ACCESS["environments"]["production"], "force": ["U0BOB"]},
+    },
+    "freeze": [{"environments": ["production"], "from": "2026-05-28", "to": "2026-05-29", "reason": "launch week"}],
+}
+FROZEN_UNTIL = "until Sat 2026-05-30 00:00 UTC"
+
+
 class World:
-    def __init__(self) -> None:
+    def __init__(self, access: dict[str, Any] = ACCESS) -> None:
         self.clock = Clock(NOW)
-        self.engine = FakeEngine(config(environments=("staging", "canary", "production"), access=ACCESS), self.clock)
+        self.engine = FakeEngine(config(environments=("staging", "canary", "production"), access=access), self.clock)
         self.store = FakeStore(self.clock)
         self.groups = FakeGroups({"sre": frozenset({"U0CAROL"})})
         self.reporter = FakeReporter()
