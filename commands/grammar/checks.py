@@ -64,8 +64,6 @@ def refuse_second_factor(tokens: Sequence[str]) -> None:
 def checked_ref(ref: str, verb: str) -> str:
     problem = ref_problem(ref)
     if problem:
-        for ch in "<>":  # Slack would read them as markup
-            problem = problem.replace(repr(ch), _CHARACTER_NAMES[ch])
         hint = "Refs follow git's rules: a branch, tag or commit like `feature/x`, `v1.4.2` or `3f2a9c1`. "
         raise CommandError(f"`{shown(ref)}` is not a ref shipbot accepts: {problem}", hint + try_hint(verb))
     return ref
