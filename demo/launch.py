@@ -32,10 +32,11 @@ TRY = """
 
   Open {url} and, as alice in #deploys, type:
 
+    @shipbot deploy main to staging
     @shipbot deploy feature/new-login to staging
     @shipbot status staging
     @shipbot deploy broken-health to staging      (fails its health check; every host goes back)
-    @shipbot rollback staging
+    @shipbot rollback staging                     (back to main, the previous good release)
     @shipbot deploy main to production            (waits for approval: switch to bob and press Approve)
     @shipbot help
 

@@ -308,9 +308,10 @@ class Runner:
 
         await asyncio.gather(*(one(hr) for hr in runs))
         missing = [name for name, e in chosen.items() if e is None]
-        wanted = f"release or SHA {to!r}" if to else "an earlier successful release"
+        wanted = f"release or SHA {to!r}" if to else "earlier successful release"
         if missing:
-            return None, f"nothing to roll back to: {', '.join(missing)} has no {wanted} in its journal"
+            whose = "has" if len(missing) == 1 else "have"
+            return None, f"nothing to roll back to: {', '.join(missing)} {whose} no {wanted} in the journal"
         releases = {e.release for e in chosen.values() if e}
         if len(releases) > 1:
             detail = ", ".join(f"{n} -> {e.release}" for n, e in chosen.items() if e)
