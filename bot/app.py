@@ -79,14 +79,22 @@ class SlackBot:
     # -- answering --------------------------------------------------------------------------------------------
 
     async def answer(
-        self, text: str, user: str, channel: str, *, thread_ts: str | None = None, respond: AsyncRespond | None = None
+        self,
+        text: str,
+        user: str,
+        channel: str,
+        *,
+        thread_ts: str | None = None,
+        respond: AsyncRespond | None = None,
+        slash: bool = False,
     ) -> None:
+        """Answer one message; ``slash`` when ``text`` is what followed ``/deploy`` (Slack's ``text`` field)."""
         if not self.accepting:
             await self._post(Message(RESTARTING, ephemeral=True), user, channel, thread_ts, respond)
             return
-        log.info("command_received", user=user, channel=channel)
-        reply = await self.service.handle(text, user, channel)
-        word = text.split(maxsplit=1)[0].lower() if text.strip() else "-"
+        log.info("command_received", slash=slash)
+        reply = await self.service.handle(text, user, channel, slash=slash)
+        word = "/deploy" if slash else text.split(maxsplit=1)[0].lower() if text.strip() else "-"
         self.metrics.command_answered(word[:20], type(reply).__name__)
         await self._deliver(reply, user, channel, thread_ts, respond)
 
@@ -137,7 +145,7 @@ class SlackBot:
         async def slash(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
             await ack()
             await self.answer(str(body.get("text", "")), str(body.get("user_id", "")), str(body.get("channel_id", "")),
-                              respond=respond)  # fmt: skip
+                              respond=respond, slash=True)  # fmt: skip
 
         @app.event("app_mention")
         async def mention(body: dict[str, Any], event: dict[str, Any]) -> None:

@@ -23,14 +23,34 @@ async def test_a_mention_deploys_and_the_report_ends_green(stack: StackFactory) 
     assert (s.fleet.hosts[0].local_deploy_to / "current" / "VERSION").read_text() == "v2\n"
 
 
-async def test_the_slash_command_deploys_too(stack: StackFactory) -> None:
+async def test_the_slash_command_deploys_as_slack_sends_it(stack: StackFactory) -> None:
     s = await stack(hosts=2)
 
-    await s.emu.slash_command("bob", "#deploys", "/deploy", "deploy main to stg")
+    delivery = await s.emu.slash_command("bob", "#deploys", "/deploy", "main to staging")
 
+    assert ("/deploy", "main to staging") == (delivery.payload["command"], delivery.payload["text"])
     report = await s.bot_message(lambda m: ":large_green_circle:" in str(m.blocks) and "Deploy" in m.text)
     assert s.repo.sha("main")[:7] in str(report.blocks)
     assert "<@U0BOB>" in str(report.blocks)
+    assert (s.fleet.hosts[0].local_deploy_to / "current" / "VERSION").read_text() == "v1\n"
+
+
+async def test_slash_status_help_and_the_bare_command_are_answered(stack: StackFactory) -> None:
+    s = await stack(hosts=2)
+    await s.emu.slash_command("alice", "#deploys", "/deploy", "main to staging")
+    await s.bot_message(lambda m: ":large_green_circle:" in str(m.blocks))
+
+    await s.emu.slash_command("alice", "#deploys", "/deploy", "status staging")
+    status = await s.bot_message(lambda m: "consistent" in str(m.blocks))
+    assert s.repo.sha("main")[:7] in str(status.blocks)
+
+    await s.emu.slash_command("carol", "#deploys", "/deploy", "help")
+    helped = await s.emu.wait_for(lambda m: m.ephemeral_to == "U0CAROL" and "What you can do" in str(m.blocks))
+    assert "deploy" in str(helped.blocks)
+
+    await s.emu.slash_command("bob", "#deploys", "/deploy", "")
+    bare = await s.emu.wait_for(lambda m: m.ephemeral_to == "U0BOB" and "What you can do" in str(m.blocks))
+    assert "know the command" not in bare.text + str(bare.blocks)
 
 
 async def test_production_waits_for_an_approver_who_is_not_the_requester(stack: StackFactory) -> None:

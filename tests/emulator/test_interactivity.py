@@ -71,13 +71,13 @@ async def test_slash_command_ack_and_response_url(
     emu: SlackEmulator, bolt: tuple[AsyncApp, list[dict[str, Any]]]
 ) -> None:
     _, seen = bolt
-    delivery = await emu.slash_command("alice", "#deploys", "/deploy deploy main to staging")
+    delivery = await emu.slash_command("alice", "#deploys", "/deploy main to staging")
     await emu.wait_acked(delivery)
     running = await emu.wait_for(lambda m: m.text == "Deploy #7 running", channel="deploys")
 
     body = seen[0]
     assert body["command"] == "/deploy"
-    assert body["text"] == "deploy main to staging"
+    assert body["text"] == "main to staging"
     assert body["user_id"] == "U0ALICE" and body["channel_id"] == "C0DEPLOY"
     assert body["trigger_id"] and body["response_url"].startswith(emu.url + "/hooks/commands/")
 
