@@ -83,9 +83,9 @@ async def test_slash_command_ack_and_response_url(
 
     as_alice = [m["text"] for m in await emu.messages("deploys", as_user="alice")]
     as_bob = [m["text"] for m in await emu.messages("deploys", as_user="bob")]
-    assert "Queued: deploy main to staging" in as_alice, "the ack text is alice's ephemeral reply"
-    assert "Queued: deploy main to staging" not in as_bob
-    assert "<@U0ALICE> started a deploy: deploy main to staging" in as_bob, "in_channel response is public"
+    assert "Queued: main to staging" in as_alice, "the ack text is alice's ephemeral reply"
+    assert "Queued: main to staging" not in as_bob
+    assert "<@U0ALICE> started a deploy: main to staging" in as_bob, "in_channel response is public"
     assert running.ts in [m["ts"] for m in await emu.messages("deploys", as_user="bob")]
     assert [c.status for c in await emu.calls("response_url")] == [200]
 
