@@ -28,6 +28,7 @@ from bot.deliveries import Deliveries
 from bot.groups import SlackGroups
 from bot.run_reports import SlackRunReporter
 from bot.slack_calls import make_client, safe
+from cli.health import SlackHealth
 from cli.metrics import Metrics
 from cli.ops_server import start_ops_server
 from cli.settings import Settings
@@ -104,14 +105,16 @@ async def serve(settings: Settings, ready: Callable[[Running], Awaitable[None]] 
     socket: AsyncSocketModeHandler | None = None
     http_runner: web.AppRunner | None = None
 
+    health = SlackHealth(settings.mode, signing_secret=bool(secret), grace=settings.socket_grace)
+
     def connected() -> bool:
-        if not bot.accepting:
-            return False
         if socket is not None:
             client = socket.client
             session = getattr(client, "current_session", None)
-            return not client.closed and session is not None and not session.closed
-        return http_runner is not None
+            up = not client.closed and session is not None and not session.closed
+        else:
+            up = http_runner is not None
+        return health.check(accepting=bot.accepting, connected=up)
 
     ops_runner, ops_port = await start_ops_server(metrics, settings.ops_host, settings.ops_port, connected)
     running = Running(bot, service, store, metrics, ops_port, connected=connected)
