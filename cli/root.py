@@ -28,6 +28,7 @@ from bot.deliveries import Deliveries
 from bot.groups import SlackGroups
 from bot.run_reports import SlackRunReporter
 from bot.slack_calls import make_client, safe
+from cli import logs
 from cli.health import SlackHealth
 from cli.metrics import Metrics
 from cli.ops_server import start_ops_server
@@ -38,11 +39,6 @@ from deploy.engine import Engine
 from deploy.ids import new_run_id
 from deploy.ssh import SshConnector
 from deploy.store import Store
-
-try:
-    import sentry_sdk
-except ImportError:  # an optional extra: shipbot[sentry]
-    sentry_sdk = None
 
 log = structlog.get_logger("shipbot.bot")
 
@@ -66,12 +62,8 @@ def build_engine(config: Config, store: Store, data_dir: Path) -> Engine:
 
 
 def _init_sentry(settings: Settings) -> None:
-    if settings.sentry_dsn is None:
-        return
-    if sentry_sdk is None:
+    if settings.sentry_dsn is not None and not logs.init_sentry(settings.sentry_dsn.get_secret_value()):
         log.warning("sentry_not_installed", hint="pip install 'shipbot[sentry]'")
-        return
-    sentry_sdk.init(dsn=settings.sentry_dsn.get_secret_value(), send_default_pii=False)
 
 
 async def serve(settings: Settings, ready: Callable[[Running], Awaitable[None]] | None = None) -> None:

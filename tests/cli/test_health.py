@@ -30,7 +30,7 @@ Step = tuple[float, bool, bool, bool]
             False,
             [(0, True, False, True), (59, True, False, True), (2, True, False, False)],
             id="socket-not-yet-connected-after-start-past-the-grace",
-        ),  # fmt: skip
+        ),
         pytest.param(
             "socket",
             False,
@@ -42,7 +42,7 @@ Step = tuple[float, bool, bool, bool]
                 (5, True, True, True),
             ],
             id="socket-down-past-the-grace-then-back",
-        ),  # fmt: skip
+        ),
         pytest.param(
             "socket",
             False,
@@ -54,7 +54,7 @@ Step = tuple[float, bool, bool, bool]
                 (50, True, False, True),
             ],
             id="each-drop-gets-its-own-grace",
-        ),  # fmt: skip
+        ),
         pytest.param("socket", False, [(0, False, True, False)], id="shutting-down"),
         pytest.param("http", True, [(0, True, True, True)], id="http-with-a-signing-secret"),
         pytest.param("http", False, [(0, True, True, False)], id="http-without-a-signing-secret"),
