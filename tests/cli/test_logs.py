@@ -38,7 +38,7 @@ def sent() -> Iterator[Captured]:
         yield transport
     finally:
         sentry_sdk.get_client().close()
-        sentry_sdk.init(dsn=None)
+        sentry_sdk.init(dsn=None, default_integrations=False)
         structlog.reset_defaults()
         structlog.contextvars.clear_contextvars()
 
