@@ -1,5 +1,7 @@
 # shipbot: the Slack bot in production mode (`shipbot run`). Settings come from the environment (.env.example).
+# Sentry error reporting: docker build --build-arg WITH_SENTRY=1 . (then set SENTRY_DSN).
 FROM python:3.11-slim AS build
+ARG WITH_SENTRY=0
 WORKDIR /src
 COPY pyproject.toml README.md ./
 # the packages pyproject.toml installs (tests/packaging checks the two lists agree)
@@ -9,14 +11,16 @@ COPY commands ./commands
 COPY demo ./demo
 COPY deploy ./deploy
 COPY slack_emulator ./slack_emulator
-RUN pip install --no-cache-dir --prefix=/install .
+RUN if [ "$WITH_SENTRY" = "1" ]; then extra="[sentry]"; else extra=""; fi \
+ && pip install --no-cache-dir --prefix=/install ".$extra"
 
 FROM python:3.11-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends git openssh-client \
+ && apt-get install -y --no-install-recommends git openssh-client tini \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --create-home --uid 10001 --shell /usr/sbin/nologin shipbot
 COPY --from=build /install /usr/local
+RUN mkdir -p /home/shipbot/data && chown shipbot:shipbot /home/shipbot/data
 USER shipbot
 WORKDIR /home/shipbot
 ENV SHIPBOT_DATA_DIR=/home/shipbot/data \
@@ -24,9 +28,14 @@ ENV SHIPBOT_DATA_DIR=/home/shipbot/data \
     SHIPBOT_OPS_HOST=0.0.0.0 \
     SHIPBOT_OPS_PORT=9102 \
     PYTHONUNBUFFERED=1
+# the SQLite store and git mirrors: keep them across containers (approvals, history, locks)
+VOLUME ["/home/shipbot/data"]
 EXPOSE 9102
+# the ops port is read from the environment, so `-e SHIPBOT_OPS_PORT=...` moves the check with it; not 200: unhealthy
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-  CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:9102/healthz', timeout=4).status == 200 else 1)"
+  CMD python -c "import os,sys,urllib.request; port = os.environ.get('SHIPBOT_OPS_PORT') or '9102'; sys.exit(0 if urllib.request.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=4).status == 200 else 1)"
 # Mount the deploy config, SSH key and known_hosts, e.g. -v ./shipbot.yml:/home/shipbot/shipbot.yml:ro
 STOPSIGNAL SIGTERM
+# tini is pid 1: it forwards SIGTERM to the bot and reaps the git and ssh children it leaves behind
+ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["shipbot", "run"]

@@ -6,8 +6,10 @@ Slack re-delivers events it thinks were not acknowledged (``retry_attempt`` 1..3
 ``app_mention`` and as ``message``; :meth:`SlackBot.first_delivery` lets each human message through once, keyed by
 ``event_id`` and by ``(channel, ts)`` in :class:`~bot.deliveries.Deliveries` (atomic across processes, remembered for
 ``dedupe_ttl``).
-Buttons (Cancel, Approve, Reject, Roll back) go through the same service entry points, which check the clicker's
-permission; a refusal is shown only to the clicker.
+Buttons (Cancel, Continue, Abort, Approve, Reject, Roll back) go through the same service entry points, which check
+the clicker's permission; a refusal is shown only to the clicker. While shutting down only new commands are refused:
+Cancel, Continue and Abort act on runs the bot is finishing, so they are answered in every shutdown mode. What a
+command or a click does is logged with the user and channel bound (structlog contextvars).
 """
 
 from __future__ import annotations
@@ -79,14 +81,23 @@ class SlackBot:
     # -- answering --------------------------------------------------------------------------------------------
 
     async def answer(
-        self, text: str, user: str, channel: str, *, thread_ts: str | None = None, respond: AsyncRespond | None = None
+        self,
+        text: str,
+        user: str,
+        channel: str,
+        *,
+        thread_ts: str | None = None,
+        respond: AsyncRespond | None = None,
+        slash: bool = False,
     ) -> None:
+        """Answer one message; ``slash`` when ``text`` is what followed ``/deploy`` (Slack's ``text`` field)."""
         if not self.accepting:
             await self._post(Message(RESTARTING, ephemeral=True), user, channel, thread_ts, respond)
             return
-        log.info("command_received", user=user, channel=channel)
-        reply = await self.service.handle(text, user, channel)
-        word = text.split(maxsplit=1)[0].lower() if text.strip() else "-"
+        with structlog.contextvars.bound_contextvars(user=user, channel=channel):
+            log.info("command_received", slash=slash)
+            reply = await self.service.handle(text, user, channel, slash=slash)
+        word = "/deploy" if slash else text.split(maxsplit=1)[0].lower() if text.strip() else "-"
         self.metrics.command_answered(word[:20], type(reply).__name__)
         await self._deliver(reply, user, channel, thread_ts, respond)
 
@@ -137,7 +148,7 @@ class SlackBot:
         async def slash(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
             await ack()
             await self.answer(str(body.get("text", "")), str(body.get("user_id", "")), str(body.get("channel_id", "")),
-                              respond=respond)  # fmt: skip
+                              respond=respond, slash=True)  # fmt: skip
 
         @app.event("app_mention")
         async def mention(body: dict[str, Any], event: dict[str, Any]) -> None:
@@ -156,7 +167,12 @@ class SlackBot:
             text = _MENTION.sub("", str(event.get("text", "")), count=1)
             await self.answer(text, str(event.get("user", "")), str(event.get("channel", "")))
 
-        def button(handler: Callable[[str, str, str], Awaitable[Reply]]) -> Callable[..., Awaitable[None]]:
+        def button(
+            handler: Callable[[str, str, str], Awaitable[Reply]], *, new: bool = True
+        ) -> Callable[..., Awaitable[None]]:
+            """``new``: the click starts something (approve, roll back), refused while shutting down; cancel and
+            the pause's Continue/Abort act on a running deploy and are answered until the bot is gone."""
+
             async def on_click(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
                 await ack()
                 user = str((body.get("user") or {}).get("id", ""))
@@ -164,19 +180,24 @@ class SlackBot:
                     (body.get("container") or {}).get("channel_id", "")
                 )
                 value = str(((body.get("actions") or [{}])[0]).get("value", ""))
-                if not self.accepting:
+                if new and not self.accepting:
                     await self._post(Message(RESTARTING, ephemeral=True), user, channel, None, respond)
                     return
-                reply = await handler(value, user, channel)
+                with structlog.contextvars.bound_contextvars(user=user, channel=channel, run_id=value):
+                    reply = await handler(value, user, channel)
                 self.metrics.command_answered("button", type(reply).__name__)
                 await self._deliver(reply, user, channel, None, respond)
 
             return on_click
 
         svc = self.service
-        app.action("run_cancel")(button(svc.cancel))
+        app.action("run_cancel")(button(svc.cancel, new=False))
         app.action("run_rollback")(button(svc.rollback_run))
         app.action("run_approve")(button(svc.approve))
-        app.action("run_continue")(button(lambda run_id, user, channel: svc.resume(run_id, user, channel, True)))
-        app.action("run_abort")(button(lambda run_id, user, channel: svc.resume(run_id, user, channel, False)))
+        app.action("run_continue")(
+            button(lambda run_id, user, channel: svc.resume(run_id, user, channel, True), new=False)
+        )
+        app.action("run_abort")(
+            button(lambda run_id, user, channel: svc.resume(run_id, user, channel, False), new=False)
+        )
         app.action("run_reject")(button(lambda run_id, user, channel: svc.reject(run_id, user, "", channel)))

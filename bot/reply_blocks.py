@@ -88,6 +88,26 @@ def _run_what(run: RunRequest) -> str:
     return f"{esc(run.app)} {esc(run.what)} → {esc(run.environment)}"
 
 
+def _wants(run: RunRequest) -> str:
+    """What the requester asks an approver for, in their words: deploy X, roll back ENV (to X), run task T."""
+    if run.kind == "rollback":
+        to = f" to {code(run.ref)}" if run.ref else ""
+        return f"roll back {esc(run.app)} {esc(run.environment)}{to}"
+    if run.kind == "task":
+        return f"run task {esc(run.task or '')} in {esc(run.app)} {esc(run.environment)}"
+    return f"deploy {_run_what(run)}"
+
+
+def _forced(run: RunRequest) -> str:
+    """A forced run, deploy or rollback, is marked the same loud way wherever it is shown."""
+    return " :warning: *forced*" if run.forced else ""
+
+
+def _note(run: RunRequest) -> list[dict[str, Any]]:
+    """How an ambiguous word of the request was read, shown with every reply about it."""
+    return [_context(f":information_source: {esc(run.note)}")] if run.note else []
+
+
 def render(reply: Reply) -> Message:
     match reply:
         case Refusal():
@@ -163,11 +183,13 @@ def render(reply: Reply) -> Message:
         case NotLocked():
             return Message("not locked", [_section(f"{esc(reply.environment)} is not locked.")], True)
         case RunAccepted():
-            forced = " :warning: *forced*" if reply.run.forced else ""
             # the run's own report follows at once; only a forced run is announced to everyone
             return Message(
                 f"starting {reply.run.run_id}",
-                [_context(f"Starting {code(reply.run.run_id)}: {_run_what(reply.run)}{forced}")],
+                [
+                    _context(f"Starting {code(reply.run.run_id)}: {_run_what(reply.run)}{_forced(reply.run)}"),
+                    *_note(reply.run),
+                ],
                 ephemeral=not reply.run.forced,
             )
         case Queued():
@@ -176,9 +198,10 @@ def render(reply: Reply) -> Message:
                 f"queued at position {reply.position}",
                 [
                     _section(
-                        f":hourglass: {_run_what(reply.run)} is queued, position *{reply.position}*{ahead}. "
-                        "It starts by itself when its turn comes."
+                        f":hourglass: {_run_what(reply.run)}{_forced(reply.run)} is queued, position "
+                        f"*{reply.position}*{ahead}. It starts by itself when its turn comes."
                     ),
+                    *_note(reply.run),
                     {"type": "actions", "elements": [_button("run_cancel", "Cancel", reply.run.run_id, "danger")]},
                 ],
             )
@@ -186,9 +209,10 @@ def render(reply: Reply) -> Message:
             approvers = ", ".join(_principal(p) for p in reply.approvers) or "an approver"
             blocks = [
                 _section(
-                    f":raised_hand: {user(reply.run.user)} wants to deploy {_run_what(reply.run)}.\n"
+                    f":raised_hand: {user(reply.run.user)} wants to {_wants(reply.run)}{_forced(reply.run)}.\n"
                     f"Needs approval by {approvers} (not the requester), before {utc_minute(reply.expires_at)}."
-                )
+                ),
+                *_note(reply.run),
             ]
             if reply.commits:
                 blocks.append(_context("What will ship:\n" + _commits(reply.commits)))

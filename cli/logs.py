@@ -1,12 +1,61 @@
-"""structlog, configured once: JSON lines (or human-readable on a terminal), context bound per run/command."""
+"""structlog, configured once: JSON lines (or human-readable on a terminal), context bound per run/command.
+
+Context: the chat entry points bind the user and channel, a run's task binds its run id, environment, app and
+user (``structlog.contextvars``); :func:`~structlog.contextvars.merge_contextvars` puts them on every line.
+
+Sentry (the optional ``shipbot[sentry]`` extra, on when ``SENTRY_DSN`` is set): structlog prints its lines itself,
+so sentry-sdk's logging integration never sees them; :func:`to_sentry` sends each error the bot logs as a Sentry
+event instead, with the bound context as tags (run_id, environment, app, user) and the line's fields as context.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
-from typing import TextIO
+from types import ModuleType
+from typing import Any, TextIO
 
 import structlog
+
+sentry: ModuleType | None
+try:
+    import sentry_sdk as _sentry_sdk
+
+    sentry = _sentry_sdk
+except ImportError:  # an optional extra: shipbot[sentry]
+    sentry = None
+
+TAGS = ("run_id", "environment", "app", "user", "channel", "kind")
+_ERRORS = ("error", "critical", "exception")
+
+
+def init_sentry(dsn: str, **options: Any) -> bool:
+    """Start Sentry; False when the extra is not installed."""
+    if sentry is None:
+        return False
+    sentry.init(dsn=dsn, **options)  # no personal data by default
+    return True
+
+
+def to_sentry(_: Any, method_name: str, event_dict: structlog.typing.EventDict) -> structlog.typing.EventDict:
+    """A structlog processor: an error line becomes a Sentry event carrying the line's context."""
+    if sentry is None or method_name not in _ERRORS or not sentry.get_client().is_active():
+        return event_dict
+    exc_info = event_dict.get("exc_info")
+    if exc_info is True:
+        exc_info = sys.exc_info()
+    if isinstance(exc_info, BaseException):
+        exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
+    with sentry.new_scope() as scope:
+        for key in TAGS:
+            if key in event_dict:
+                scope.set_tag(key, str(event_dict[key]))
+        scope.set_context("log", {k: str(v) for k, v in event_dict.items() if k != "exc_info"})
+        if isinstance(exc_info, tuple) and exc_info[0] is not None:
+            sentry.capture_exception(exc_info)
+        else:
+            sentry.capture_message(str(event_dict.get("event", "")), level="error")
+    return event_dict
 
 
 def configure(fmt: str = "auto", level: str = "INFO", stream: TextIO | None = None) -> None:
@@ -21,6 +70,7 @@ def configure(fmt: str = "auto", level: str = "INFO", stream: TextIO | None = No
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            to_sentry,
             structlog.processors.StackInfoRenderer(),
             structlog.processors.format_exc_info,
             renderer,

@@ -28,6 +28,8 @@ from bot.deliveries import Deliveries
 from bot.groups import SlackGroups
 from bot.run_reports import SlackRunReporter
 from bot.slack_calls import make_client, safe
+from cli import logs
+from cli.health import SlackHealth
 from cli.metrics import Metrics
 from cli.ops_server import start_ops_server
 from cli.settings import Settings
@@ -37,11 +39,6 @@ from deploy.engine import Engine
 from deploy.ids import new_run_id
 from deploy.ssh import SshConnector
 from deploy.store import Store
-
-try:
-    import sentry_sdk
-except ImportError:  # an optional extra: shipbot[sentry]
-    sentry_sdk = None
 
 log = structlog.get_logger("shipbot.bot")
 
@@ -65,12 +62,8 @@ def build_engine(config: Config, store: Store, data_dir: Path) -> Engine:
 
 
 def _init_sentry(settings: Settings) -> None:
-    if settings.sentry_dsn is None:
-        return
-    if sentry_sdk is None:
+    if settings.sentry_dsn is not None and not logs.init_sentry(settings.sentry_dsn.get_secret_value()):
         log.warning("sentry_not_installed", hint="pip install 'shipbot[sentry]'")
-        return
-    sentry_sdk.init(dsn=settings.sentry_dsn.get_secret_value(), send_default_pii=False)
 
 
 async def serve(settings: Settings, ready: Callable[[Running], Awaitable[None]] | None = None) -> None:
@@ -104,14 +97,16 @@ async def serve(settings: Settings, ready: Callable[[Running], Awaitable[None]] 
     socket: AsyncSocketModeHandler | None = None
     http_runner: web.AppRunner | None = None
 
+    health = SlackHealth(settings.mode, signing_secret=bool(secret), grace=settings.socket_grace)
+
     def connected() -> bool:
-        if not bot.accepting:
-            return False
         if socket is not None:
             client = socket.client
             session = getattr(client, "current_session", None)
-            return not client.closed and session is not None and not session.closed
-        return http_runner is not None
+            up = not client.closed and session is not None and not session.closed
+        else:
+            up = http_runner is not None
+        return health.check(accepting=bot.accepting, connected=up)
 
     ops_runner, ops_port = await start_ops_server(metrics, settings.ops_host, settings.ops_port, connected)
     running = Running(bot, service, store, metrics, ops_port, connected=connected)

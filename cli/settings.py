@@ -8,17 +8,42 @@ variables are read.
 
 Every setting is listed with a comment in ``.env.example``. Tokens are ``SecretStr``: they never appear in logs,
 reprs or error messages. A missing or invalid setting becomes one clear line naming the variable
-(:func:`settings_problems`).
+(:func:`settings_problems`), all of them at once. Empty is missing: ``SLACK_SIGNING_SECRET=`` or
+``SHIPBOT_DATA_DIR=`` count as unset, so the default or the "is not set" line applies.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidatorFunctionWrapHandler, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: What each required setting is and where to get it, for the line that says it is missing.
+NEEDED = {
+    "SLACK_BOT_TOKEN": "the bot token (xoxb-...) from your Slack app's OAuth & Permissions page",
+    "SLACK_APP_TOKEN": "an app-level token (xapp-...) with connections:write; Socket Mode (the default) needs it",
+    "SLACK_SIGNING_SECRET": "the signing secret from your Slack app's Basic Information page; "
+    "HTTP mode (SHIPBOT_MODE=http) needs it",
+}
+_MODE_NEEDS = {
+    "socket": ("SLACK_APP_TOKEN", "slack_app_token"),
+    "http": ("SLACK_SIGNING_SECRET", "slack_signing_secret"),
+}
+
+
+def _blank(value: object) -> bool:
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return isinstance(value, str) and not value.strip()
+
+
+def _without_blanks(data: Any) -> Any:
+    """Empty is missing: ``SLACK_SIGNING_SECRET=`` is as unset as no line at all, so defaults and checks apply."""
+    return {k: v for k, v in data.items() if not _blank(v)} if isinstance(data, dict) else data
 
 
 def default_data_dir() -> Path:
@@ -28,7 +53,7 @@ def default_data_dir() -> Path:
 
 
 class OperatorSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True, env_ignore_empty=True)
 
     config: str = Field("shipbot.yml", alias="SHIPBOT_CONFIG")
     data_dir: Path = Field(default_factory=default_data_dir, alias="SHIPBOT_DATA_DIR")
@@ -36,6 +61,11 @@ class OperatorSettings(BaseSettings):
     log_level: str | None = Field(None, alias="SHIPBOT_LOG_LEVEL")
     demo_dir: Path = Field(Path(".shipbot-data/demo"), alias="SHIPBOT_DEMO_DIR")
     demo_port: int | None = Field(None, alias="SHIPBOT_DEMO_PORT", ge=0, le=65535)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_missing(cls, data: Any) -> Any:
+        return _without_blanks(data)
 
     @field_validator("data_dir", "demo_dir")
     @classmethod
@@ -71,27 +101,43 @@ class Settings(OperatorSettings):
     shutdown_grace: float = Field(600.0, alias="SHIPBOT_SHUTDOWN_GRACE", ge=0)
     dedupe_ttl: float = Field(3600.0, alias="SHIPBOT_DEDUPE_TTL", ge=600)
     update_interval: float = Field(1.0, alias="SHIPBOT_UPDATE_INTERVAL", ge=0.1)
+    socket_grace: float = Field(60.0, alias="SHIPBOT_SOCKET_GRACE", ge=0)
     sentry_dsn: SecretStr | None = Field(None, alias="SENTRY_DSN")
 
-    @model_validator(mode="after")
-    def _mode_needs(self) -> Settings:
-        if self.mode == "socket" and self.slack_app_token is None:
-            raise ValueError("SLACK_APP_TOKEN is required in Socket Mode (an xapp- token with connections:write)")
-        if self.mode == "http" and self.slack_signing_secret is None:
-            raise ValueError("SLACK_SIGNING_SECRET is required in HTTP mode (SHIPBOT_MODE=http)")
-        return self
+    @model_validator(mode="wrap")
+    @classmethod
+    def _mode_needs(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Settings:
+        """The token the chosen mode needs, reported beside every other problem (one line each)."""
+        data = _without_blanks(data)
+        needed: list[InitErrorDetails] = []
+        if isinstance(data, dict):
+            mode = data.get("SHIPBOT_MODE", data.get("mode", "socket"))
+            alias, name = _MODE_NEEDS.get(str(mode), ("", ""))
+            if alias and alias not in data and name not in data:
+                error = PydanticCustomError("needed_by_mode", "{name} is needed in this mode", {"name": alias})
+                needed.append(InitErrorDetails(type=error, loc=(alias,), input=None))
+        try:
+            settings: Settings = handler(data)
+        except ValidationError as exc:
+            errors = [InitErrorDetails(type=e["type"], loc=e["loc"], input=e["input"], ctx=e.get("ctx", {}))
+                      for e in exc.errors()]  # fmt: skip
+            raise ValidationError.from_exception_data(cls.__name__, [*errors, *needed]) from None
+        if needed:
+            raise ValidationError.from_exception_data(cls.__name__, needed)
+        return settings
 
 
 def settings_problems(exc: ValidationError) -> list[str]:
-    """One line per missing or invalid setting, naming the environment variable."""
+    """One line per missing or invalid setting: what is wrong, where (the environment variable), what to do."""
     lines = []
     for err in exc.errors():
         name = str(err["loc"][0]) if err["loc"] else ""
         msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "missing":
-            lines.append(f"{name} is not set: see .env.example")
+        if err["type"] in ("missing", "needed_by_mode"):
+            what = NEEDED.get(name, "a value")
+            lines.append(f"{name} is not set (or empty) in the environment: set it to {what}; see .env.example")
         elif name:
-            lines.append(f"{name}: {msg}")
+            lines.append(f"{name} in the environment is invalid ({msg}): fix or unset it; see .env.example")
         else:
             lines.append(msg)
     return lines

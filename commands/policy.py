@@ -16,7 +16,8 @@ something new live, so after the ``rollback`` right it passes the gates of a dep
 Admins pass 2-4; each check they pass only as admins is named in ``Decision.overrides`` so the caller records
 it. Admins do not pass a freeze silently either: they force like anyone allowed to. Approval is a two-person
 rule nobody skips, admins included: ``Decision.approval_required`` tells the caller to wait for an approver who
-is not the requester (:func:`decide_approval`). Unlocking someone else's lock is :func:`decide_unlock`.
+is not the requester (:func:`decide_approval`). Unlocking someone else's lock is :func:`decide_unlock`. Abort at a
+pause (:func:`decide_abort`) passes no freeze: a freeze stops changes going out, never one coming back.
 """
 
 from __future__ import annotations
@@ -264,6 +265,29 @@ def decide_approval(
         who = describe(rules.principals("approve")) if rules else "an admin"
         return Decision(False, "you cannot approve your own deploy", hint=f"Ask someone else: {who}.")
     return decide_action(policy, actor, "approve", environment, channel, now)
+
+
+def decide_abort(policy: AppPolicy, actor: Actor, requester: str, environment: str) -> Decision:
+    """May ``actor`` press Abort at a pause of ``requester``'s run? The requester, admins, and whoever may approve or
+    deploy there: no freeze and no channel rule, since aborting puts the previous release back."""
+    if actor.user_id == requester:
+        return Decision(True, f"{actor.user_id} started this run")
+    if policy.access is None:
+        return Decision(True, OPEN_REASON)
+    if is_admin(policy.access, actor):
+        return Decision(True, f"{actor.user_id} may abort runs in {environment} as an admin")
+    rules = _rules(policy, environment)
+    for action in ("approve", "deploy"):
+        if rules is not None and matches(rules.principals(action), actor):
+            return Decision(
+                True, f"{actor.user_id} may abort runs in {environment} ({describe(rules.principals(action))})"
+            )
+    who = describe(rules.principals("approve") + rules.principals("deploy")) if rules is not None else "admins"
+    return Decision(
+        False,
+        f"{actor.user_id} may not abort this run: that is for the person who started it, {who} and admins",
+        hint="Ask the person who started it.",
+    )
 
 
 def decide_unlock(

@@ -199,7 +199,10 @@ def action_from_element(element: JSON, block_id: str, value: str | None = None) 
         "action_ts": f"{time.time():.6f}",
     }
     if "text" in element:
-        action["text"] = element["text"]
+        text = dict(element["text"])
+        if text.get("type") == "plain_text":
+            text.setdefault("emoji", True)  # Slack fills it in on every plain_text it hands back
+        action["text"] = text
     chosen = value if value is not None else element.get("value")
     if chosen is not None:
         action["value"] = chosen

@@ -6,13 +6,17 @@ the engine for the run's kind (a deploy pinned to its SHA, with a pause gate bet
 task) with the reporter's sink for progress. However it ends (success, failure, cancel, a crash) the run leaves
 the board, the reporter hears :class:`~commands.ports.RunEnded`, and ``after(run)`` is awaited, which the service
 wires to starting the next queued request for that environment. A successful rollback locks the environment
-(:meth:`~commands.usecases.locks.LockService.lock_after_rollback`) and the lock travels with the notice.
+(:meth:`~commands.usecases.locks.LockService.lock_after_rollback`) and the lock travels with the notice. The task
+binds the run id, environment, app and user with structlog's contextvars, so every line logged on its behalf
+carries them (and so do the Sentry events of errors it logs).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
+
+import structlog
 
 from commands.ports import EnginePort, RunEnded, RunReporter
 from commands.reply_texts import RUN_CANCELLED, run_failed_unexpectedly
@@ -52,6 +56,13 @@ class RunExecution:
         self._supervisor.start(run.run_id, f"{run.app}/{run.environment}", self._execute(run))
 
     async def _execute(self, run: RunRequest) -> RunFinished | None:
+        """The run's task: every line it logs (engine, reporter, the next queued start) carries the run's context."""
+        with structlog.contextvars.bound_contextvars(
+            run_id=run.run_id, environment=run.environment, app=run.app, user=run.user, kind=run.kind
+        ):
+            return await self._execute_bound(run)
+
+    async def _execute_bound(self, run: RunRequest) -> RunFinished | None:
         finished: RunFinished | None = None
         error = ""
         lock: LockRecord | None = None

@@ -2,7 +2,8 @@
 
 :meth:`Pauses.gate` makes the engine's :data:`~deploy.events.Gate` for one run: it waits on a future that
 :meth:`Pauses.resume` completes with ``True`` (continue) or ``False`` (abort and switch back). Whoever may deploy
-to that environment may answer, not only the person who started the run; every answer is recorded.
+to that environment may press Continue (a freeze refuses it); Abort is also open during a freeze to the person who
+started the run, approvers and admins (:func:`~commands.policy.decide_abort`). Every answer is recorded.
 """
 
 from __future__ import annotations
@@ -44,7 +45,10 @@ class Pauses:
         run = self._board.get(run_id)
         if answer is None or run is None or answer.done():
             return not_paused(run_id)
-        decision = await self._permissions.action(run.app, user, "deploy", run.environment, channel)
+        if go:  # Continue sends the change further out: a deploy's gates, freeze included
+            decision = await self._permissions.action(run.app, user, "deploy", run.environment, channel)
+        else:  # Abort brings the previous release back: no freeze stops it
+            decision = await self._permissions.abort(run, user)
         if not decision.allowed:
             return may_not_resume(decision.reason, run.user)
         self._audit.overrides(user, "resume", run.app, run.environment, decision.overrides)

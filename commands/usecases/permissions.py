@@ -14,7 +14,15 @@ from commands.access_config import AppPolicy
 from commands.clock import Clock, utc
 from commands.command import Command
 from commands.identity import Actor, actor_for, slack_handles
-from commands.policy import Decision, allowed_topics, decide, decide_action, decide_approval, decide_unlock
+from commands.policy import (
+    Decision,
+    allowed_topics,
+    decide,
+    decide_abort,
+    decide_action,
+    decide_approval,
+    decide_unlock,
+)
 from commands.ports import GroupResolver
 from commands.replies import Refusal
 from commands.runs import RunRequest
@@ -62,6 +70,11 @@ class Permissions:
         actor = (await self.actors(user))[run.app]
         now = utc(self._clock())
         return decide_approval(self.policies[run.app], actor, run.user, run.environment, channel or run.channel, now)
+
+    async def abort(self, run: RunRequest, user: str) -> Decision:
+        """May ``user`` press Abort at a pause of ``run`` (no freeze applies)?"""
+        actor = (await self.actors(user))[run.app]
+        return decide_abort(self.policies[run.app], actor, run.user, run.environment)
 
     async def unlock(self, app: str, user: str, lock: LockRecord, force: bool, channel: str) -> Decision:
         actor = (await self.actors(user))[app]

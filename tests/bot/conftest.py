@@ -77,6 +77,7 @@ async def stack(tmp_path: Path, sshd_fleet: FleetFactory, app_repo: GitRepo) -> 
         access: dict[str, Any] | None = None,
         http: bool = False,
         staging: dict[str, Any] | None = None,
+        settings: dict[str, Any] | None = None,
         **emu_options: Any,
     ) -> Stack:
         fleet = await sshd_fleet(hosts)
@@ -105,7 +106,7 @@ async def stack(tmp_path: Path, sshd_fleet: FleetFactory, app_repo: GitRepo) -> 
             if http
             else {"SLACK_APP_TOKEN": emu.app_token}
         )  # fmt: skip
-        settings = Settings(
+        bot_settings = Settings(
             SLACK_BOT_TOKEN=emu.bot_token,
             **mode,
             SLACK_API_URL=emu.api_url,
@@ -113,14 +114,14 @@ async def stack(tmp_path: Path, sshd_fleet: FleetFactory, app_repo: GitRepo) -> 
             SHIPBOT_DATA_DIR=tmp_path / "data",
             SHIPBOT_OPS_PORT=0,
             SHIPBOT_UPDATE_INTERVAL=0.2,
-            SHIPBOT_ON_SHUTDOWN="cancel",
+            **({"SHIPBOT_ON_SHUTDOWN": "cancel"} | (settings or {})),
         )
         ready: asyncio.Future[Running] = asyncio.get_running_loop().create_future()
 
         async def on_ready(running: Running) -> None:
             ready.set_result(running)
 
-        task = asyncio.create_task(serve(settings, on_ready))
+        task = asyncio.create_task(serve(bot_settings, on_ready))
         done, _ = await asyncio.wait([task, ready], timeout=20, return_when=asyncio.FIRST_COMPLETED)
         if task in done:
             task.result()  # raises what went wrong

@@ -6,6 +6,8 @@ import aiohttp
 import pytest
 
 from tests.bot.conftest import ACCESS, StackFactory
+from tests.bot.test_end_to_end import HANGS_ON_H2, v2_switched_on_h1, versions
+from tests.bot.test_end_to_end import ROLLING as SWITCH_ONE_BY_ONE
 
 pytestmark = pytest.mark.sshd
 
@@ -91,10 +93,8 @@ async def test_http_mode_receives_signed_events_and_deploys(stack: StackFactory)
 
 
 async def test_on_sigterm_a_running_deploy_is_cancelled_reverted_and_the_channel_told(stack: StackFactory) -> None:
-    s = await stack(hosts=2, pipeline={"build": ["sleep 30"]})
-    await s.say("alice", "deploy main to staging")
-    report = await s.bot_message(lambda m: "Deploy" in m.text and "running" in m.text)
-    await s.bot_message(lambda m: m.ts == report.ts and "running (prepare)" in str(m.blocks), timeout=10)
+    s = await stack(hosts=4, staging=SWITCH_ONE_BY_ONE, pipeline=HANGS_ON_H2)
+    report = await v2_switched_on_h1(s)
 
     await s.stop()
 
@@ -102,7 +102,7 @@ async def test_on_sigterm_a_running_deploy_is_cancelled_reverted_and_the_channel
     assert told.thread_ts == report.ts
     ended = await s.emu.message("#deploys", report.ts)
     assert ended is not None and ":red_circle:" in str(ended.blocks)
-    assert not (s.fleet.hosts[0].local_deploy_to / "current").exists()
+    assert ["v1\n", "v1\n"] == versions(s), "the switched hosts are switched back"
 
 
 ROLLING = {"strategy": "rolling", "batches": [1, "100%"], "pause": True}

@@ -4,9 +4,37 @@ from __future__ import annotations
 
 import pytest
 
-from tests.bot.conftest import StackFactory
+from slack_emulator.workspace import Message
+from tests.bot.conftest import Stack, StackFactory
+from tests.engine.conftest import PIPELINE
 
 pytestmark = pytest.mark.sshd
+
+#: staging deploys one host, then the other; the second host's healthcheck hangs on v2 (h1 is live by then)
+ROLLING = {"strategy": "rolling", "batches": [1, "100%"]}
+HANGS_ON_H2 = {
+    **PIPELINE,
+    "healthcheck": {
+        "run": 'case "$PWD" in */h2/*) if grep -q v2 VERSION; then sleep 4713; fi;; esac; ./health.sh',
+        "retries": 1,
+        "timeout": "600s",
+    },
+}
+
+
+def versions(s: Stack) -> list[str]:
+    """What the two staging hosts serve, read through their ``current`` links."""
+    return [(h.local_deploy_to / "current" / "VERSION").read_text() for h in s.fleet.hosts[:2]]
+
+
+async def v2_switched_on_h1(s: Stack) -> Message:
+    """v1 live on both staging hosts, then a deploy of v2 that has switched h1 and hangs on h2: its report."""
+    await s.say("bob", "deploy main to staging")
+    await s.bot_message(lambda m: ":large_green_circle:" in str(m.blocks) and "main" in m.text)
+    await s.say("alice", "deploy feature/new-login to staging")
+    report = await s.bot_message(lambda m: "run_cancel" in str(m.blocks) and "feature/new-login" in m.text)
+    await s.emu.wait_until(lambda: versions(s)[0] == "v2\n", timeout=30)
+    return report
 
 
 async def test_a_mention_deploys_and_the_report_ends_green(stack: StackFactory) -> None:
@@ -23,14 +51,34 @@ async def test_a_mention_deploys_and_the_report_ends_green(stack: StackFactory) 
     assert (s.fleet.hosts[0].local_deploy_to / "current" / "VERSION").read_text() == "v2\n"
 
 
-async def test_the_slash_command_deploys_too(stack: StackFactory) -> None:
+async def test_the_slash_command_deploys_as_slack_sends_it(stack: StackFactory) -> None:
     s = await stack(hosts=2)
 
-    await s.emu.slash_command("bob", "#deploys", "/deploy", "deploy main to stg")
+    delivery = await s.emu.slash_command("bob", "#deploys", "/deploy", "main to staging")
 
+    assert ("/deploy", "main to staging") == (delivery.payload["command"], delivery.payload["text"])
     report = await s.bot_message(lambda m: ":large_green_circle:" in str(m.blocks) and "Deploy" in m.text)
     assert s.repo.sha("main")[:7] in str(report.blocks)
     assert "<@U0BOB>" in str(report.blocks)
+    assert (s.fleet.hosts[0].local_deploy_to / "current" / "VERSION").read_text() == "v1\n"
+
+
+async def test_slash_status_help_and_the_bare_command_are_answered(stack: StackFactory) -> None:
+    s = await stack(hosts=2)
+    await s.emu.slash_command("alice", "#deploys", "/deploy", "main to staging")
+    await s.bot_message(lambda m: ":large_green_circle:" in str(m.blocks))
+
+    await s.emu.slash_command("alice", "#deploys", "/deploy", "status staging")
+    status = await s.bot_message(lambda m: "consistent" in str(m.blocks))
+    assert s.repo.sha("main")[:7] in str(status.blocks)
+
+    await s.emu.slash_command("carol", "#deploys", "/deploy", "help")
+    helped = await s.emu.wait_for(lambda m: m.ephemeral_to == "U0CAROL" and "What you can do" in str(m.blocks))
+    assert "deploy" in str(helped.blocks)
+
+    await s.emu.slash_command("bob", "#deploys", "/deploy", "")
+    bare = await s.emu.wait_for(lambda m: m.ephemeral_to == "U0BOB" and "What you can do" in str(m.blocks))
+    assert "know the command" not in bare.text + str(bare.blocks)
 
 
 async def test_production_waits_for_an_approver_who_is_not_the_requester(stack: StackFactory) -> None:
@@ -81,17 +129,15 @@ async def test_a_redelivered_and_double_delivered_message_deploys_once(stack: St
     assert 1 == len(s.running.store.list_runs("shop", "staging"))
 
 
-async def test_cancel_button_stops_the_run_and_reverts(stack: StackFactory) -> None:
-    s = await stack(hosts=2, pipeline={"build": ["sleep 4713"]})
+async def test_cancel_button_after_a_host_switched_puts_it_back(stack: StackFactory) -> None:
+    s = await stack(hosts=4, staging=ROLLING, pipeline=HANGS_ON_H2)
+    report = await v2_switched_on_h1(s)
 
-    await s.say("alice", "deploy main to staging")
-    report = await s.bot_message(lambda m: "run_cancel" in str(m.blocks) and "Deploy" in m.text)
-    run_id = report.text.split()[1].rstrip(":")
-    await s.emu.click("alice", "#deploys", report.ts, "run_cancel", value=run_id)
+    await s.emu.click("alice", "#deploys", report.ts, "run_cancel", value=report.text.split()[1].rstrip(":"))
 
     ended = await s.bot_message(lambda m: m.ts == report.ts and ":red_circle:" in str(m.blocks))
     assert "cancelled" in str(ended.blocks)
-    assert not (s.fleet.hosts[0].local_deploy_to / "current").exists()
+    assert ["v1\n", "v1\n"] == versions(s), "the switched hosts are switched back"
 
 
 async def test_the_rollback_button_goes_back_to_the_previous_release(stack: StackFactory) -> None:

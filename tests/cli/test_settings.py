@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from cli.main import main
 from cli.settings import OperatorSettings, Settings, settings_problems
 
 VARIABLES = [
@@ -85,24 +86,53 @@ def test_the_bot_settings_share_the_operator_settings_and_keep_their_own_log_def
     assert (tmp_path / "state", "auto", "INFO") == (s.data_dir, s.log_format, s.log_level)
 
 
+BOT_TOKEN = (
+    "SLACK_BOT_TOKEN is not set (or empty) in the environment: set it to the bot token (xoxb-...) from your Slack "
+    "app's OAuth & Permissions page; see .env.example"
+)
+APP_TOKEN = (
+    "SLACK_APP_TOKEN is not set (or empty) in the environment: set it to an app-level token (xapp-...) with "
+    "connections:write; Socket Mode (the default) needs it; see .env.example"
+)
+SIGNING_SECRET = (
+    "SLACK_SIGNING_SECRET is not set (or empty) in the environment: set it to the signing secret from your Slack "
+    "app's Basic Information page; HTTP mode (SHIPBOT_MODE=http) needs it; see .env.example"
+)
+
+
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
-        pytest.param({}, ["SLACK_BOT_TOKEN is not set: see .env.example"], id="no-token"),
+        pytest.param({}, [BOT_TOKEN, APP_TOKEN], id="nothing-set-one-line-each"),
+        pytest.param({"SLACK_BOT_TOKEN": "xoxb-1"}, [APP_TOKEN], id="socket-mode-needs-the-app-token"),
         pytest.param(
-            {"SLACK_BOT_TOKEN": "xoxb-1"},
-            ["SLACK_APP_TOKEN is required in Socket Mode (an xapp- token with connections:write)"],
-            id="socket-mode-needs-the-app-token",
+            {"SLACK_BOT_TOKEN": "xoxb-1", "SHIPBOT_MODE": "http"}, [SIGNING_SECRET], id="http-needs-the-secret"
         ),
         pytest.param(
-            {"SLACK_BOT_TOKEN": "xoxb-1", "SHIPBOT_MODE": "http"},
-            ["SLACK_SIGNING_SECRET is required in HTTP mode (SHIPBOT_MODE=http)"],
-            id="http-mode-needs-the-signing-secret",
+            {"SLACK_BOT_TOKEN": "xoxb-1", "SHIPBOT_MODE": "http", "SLACK_SIGNING_SECRET": ""},
+            [SIGNING_SECRET],
+            id="an-empty-signing-secret-is-missing",
+        ),
+        pytest.param(
+            {"SLACK_BOT_TOKEN": "  ", "SLACK_APP_TOKEN": ""}, [BOT_TOKEN, APP_TOKEN], id="blank-tokens-are-missing"
         ),
         pytest.param(
             {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "SHIPBOT_DEMO_PORT": "-1"},
-            ["SHIPBOT_DEMO_PORT: Input should be greater than or equal to 0"],
+            [
+                "SHIPBOT_DEMO_PORT in the environment is invalid (Input should be greater than or equal to 0): "
+                "fix or unset it; see .env.example"
+            ],
             id="bad-number",
+        ),
+        pytest.param(
+            {"SHIPBOT_DEMO_PORT": "x"},
+            [
+                "SHIPBOT_DEMO_PORT in the environment is invalid (Input should be a valid integer, unable to parse "
+                "string as an integer): fix or unset it; see .env.example",
+                BOT_TOKEN,
+                APP_TOKEN,
+            ],
+            id="every-problem-at-once",
         ),
     ],
 )
@@ -114,3 +144,35 @@ def test_each_settings_problem_is_one_line_naming_the_variable(
     with pytest.raises(ValidationError) as caught:
         Settings()
     assert expected == settings_problems(caught.value)
+
+
+def test_an_empty_data_dir_is_the_default_not_the_working_directory(environment: pytest.MonkeyPatch) -> None:
+    environment.setenv("SHIPBOT_DATA_DIR", "")
+
+    assert OperatorSettings().data_dir == Path.home() / ".local" / "share" / "shipbot"
+
+
+def test_shipbot_run_stops_at_start_with_one_line_per_bad_setting(
+    environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    environment.setenv("SHIPBOT_MODE", "http")
+    environment.setenv("SLACK_SIGNING_SECRET", "")
+
+    assert 2 == main(["run"])
+
+    assert [f"shipbot: {BOT_TOKEN}", f"shipbot: {SIGNING_SECRET}"] == capsys.readouterr().err.splitlines()
+
+
+def test_the_env_example_is_a_template_whose_values_are_all_valid(environment: pytest.MonkeyPatch) -> None:
+    """Every uncommented line of .env.example is a valid setting; required ones are filled with placeholders."""
+    example = Path(__file__).resolve().parents[2] / ".env.example"
+    values = dict(
+        line.split("=", 1) for line in example.read_text().splitlines() if line.strip() and not line.startswith("#")
+    )
+    assert all(v.strip() for v in values.values()), "no empty values: an empty line would be read as missing"
+    for name, value in values.items():
+        environment.setenv(name, value)
+
+    settings = Settings()
+
+    assert settings.mode == "socket" and settings.slack_app_token is not None

@@ -93,7 +93,9 @@ def test_run_without_settings_fails_fast_with_one_line_per_setting(tmp_path: Pat
     result = subprocess.run([SHIPBOT, "run"], capture_output=True, text=True, env=env, timeout=30, cwd=tmp_path)
 
     assert 2 == result.returncode
-    assert ["shipbot: SLACK_BOT_TOKEN is not set: see .env.example"] == result.stderr.splitlines()[:1]
+    lines = result.stderr.splitlines()
+    assert [line.split(" is not set")[0] for line in lines] == ["shipbot: SLACK_BOT_TOKEN", "shipbot: SLACK_APP_TOKEN"]
+    assert all(line.endswith("see .env.example") for line in lines)
 
 
 def test_run_in_http_mode_without_a_signing_secret_says_so(tmp_path: Path) -> None:
@@ -103,5 +105,6 @@ def test_run_in_http_mode_without_a_signing_secret_says_so(tmp_path: Path) -> No
 
     assert 2 == result.returncode
     lines = result.stderr.splitlines()
-    assert any(line.startswith("shipbot: SHIPBOT_HTTP_PORT:") for line in lines), lines
+    assert any(line.startswith("shipbot: SHIPBOT_HTTP_PORT in the environment is invalid") for line in lines), lines
+    assert any(line.startswith("shipbot: SLACK_SIGNING_SECRET is not set") for line in lines), lines
     assert "xoxb-1" not in result.stderr, "a token is never printed"

@@ -71,21 +71,21 @@ async def test_slash_command_ack_and_response_url(
     emu: SlackEmulator, bolt: tuple[AsyncApp, list[dict[str, Any]]]
 ) -> None:
     _, seen = bolt
-    delivery = await emu.slash_command("alice", "#deploys", "/deploy deploy main to staging")
+    delivery = await emu.slash_command("alice", "#deploys", "/deploy main to staging")
     await emu.wait_acked(delivery)
     running = await emu.wait_for(lambda m: m.text == "Deploy #7 running", channel="deploys")
 
     body = seen[0]
     assert body["command"] == "/deploy"
-    assert body["text"] == "deploy main to staging"
+    assert body["text"] == "main to staging"
     assert body["user_id"] == "U0ALICE" and body["channel_id"] == "C0DEPLOY"
     assert body["trigger_id"] and body["response_url"].startswith(emu.url + "/hooks/commands/")
 
     as_alice = [m["text"] for m in await emu.messages("deploys", as_user="alice")]
     as_bob = [m["text"] for m in await emu.messages("deploys", as_user="bob")]
-    assert "Queued: deploy main to staging" in as_alice, "the ack text is alice's ephemeral reply"
-    assert "Queued: deploy main to staging" not in as_bob
-    assert "<@U0ALICE> started a deploy: deploy main to staging" in as_bob, "in_channel response is public"
+    assert "Queued: main to staging" in as_alice, "the ack text is alice's ephemeral reply"
+    assert "Queued: main to staging" not in as_bob
+    assert "<@U0ALICE> started a deploy: main to staging" in as_bob, "in_channel response is public"
     assert running.ts in [m["ts"] for m in await emu.messages("deploys", as_user="bob")]
     assert [c.status for c in await emu.calls("response_url")] == [200]
 

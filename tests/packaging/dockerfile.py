@@ -20,7 +20,7 @@ def build_stage_copies(dockerfile: Path = ROOT / "Dockerfile") -> list[str]:
     sources: list[str] = []
     stages = 0
     for raw in dockerfile.read_text().splitlines():
-        words = shlex.split(raw, comments=True)
+        words = shlex.split(raw.rstrip().removesuffix("\\"), comments=True)
         if not words:
             continue
         keyword = words[0].upper()
@@ -31,3 +31,23 @@ def build_stage_copies(dockerfile: Path = ROOT / "Dockerfile") -> list[str]:
         elif keyword == "COPY" and not any(w.startswith("--from") for w in words[1:]):
             sources += [w.rstrip("/") for w in words[1:-1] if not w.startswith("--")]
     return sources
+
+
+def instructions(dockerfile: Path = ROOT / "Dockerfile") -> list[tuple[int, str, str]]:
+    """``(stage, KEYWORD, arguments)`` for every instruction, continuation lines joined, comments dropped."""
+    found: list[tuple[int, str, str]] = []
+    stage = 0
+    pending = ""
+    for raw in dockerfile.read_text().splitlines():
+        line = raw.strip()
+        if not pending and (not line or line.startswith("#")):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        keyword, _, arguments = (pending + line).partition(" ")
+        pending = ""
+        if keyword.upper() == "FROM":
+            stage += 1
+        found.append((stage, keyword.upper(), arguments.strip()))
+    return found
