@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from commands.ports import WaitingStore
+from commands.ports import GroupResolver, WaitingStore
 from commands.runs import RunRequest
 from commands.usecases import ChatService
 from deploy.records import Commit
@@ -50,7 +50,11 @@ FROZEN_UNTIL = "until Sat 2026-05-30 00:00 UTC"
 
 class World:
     def __init__(
-        self, access: dict[str, Any] = ACCESS, waiting: WaitingStore | None = None, engine: FakeEngine | None = None
+        self,
+        access: dict[str, Any] = ACCESS,
+        waiting: WaitingStore | None = None,
+        engine: FakeEngine | None = None,
+        groups: GroupResolver | None = None,
     ) -> None:
         self.clock = engine.clock if engine is not None else Clock(NOW)
         self.engine = engine or FakeEngine(
@@ -63,7 +67,7 @@ class World:
         self.service = ChatService(
             {"shop": self.engine},
             {"shop": self.store},
-            self.groups,
+            groups or self.groups,
             self.reporter,
             waiting=self.waiting,
             clock=self.clock,
