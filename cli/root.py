@@ -5,8 +5,9 @@
 - :func:`serve` (``shipbot run``, and the bot inside ``shipbot demo``) loads every app's config, opens the store
   (marking runs a dead process left behind as interrupted), builds one engine per app, the command language's
   service, the Slack app, and the ops server, then connects over Socket Mode (default) or serves the Events API over
-  HTTP. On SIGTERM or SIGINT it stops taking commands, tells waiting requesters, lets running deploys finish within
-  the grace period or cancels and reverts them (SHIPBOT_ON_SHUTDOWN), says so in the run's channel, and returns.
+  HTTP. On SIGTERM or SIGINT it stops taking commands, keeps waiting requests for the next start, lets running
+  deploys finish within the grace period or cancels and reverts them (SHIPBOT_ON_SHUTDOWN), says so in the run's
+  channel, and returns.
   Approvals and the queue are rows in the store: at start-up the bot finds the approval messages still waiting
   (their buttons keep working) and picks up what a stopped process left; every :data:`POLL_EVERY` seconds it
   expires approvals and moves any line whose environment a run (from here or the CLI) has freed.

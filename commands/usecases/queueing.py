@@ -11,7 +11,9 @@ on two occasions:
 
 The first request in line starts unless someone else's lock now holds the environment, in which case its requester
 hears :class:`~commands.ports.RunDropped` and the next one is tried. Taking a request out of line is a
-compare-and-set on its row, so it starts once even if two processes look at the same line. Whenever the line
+compare-and-set on its row, so it starts once even if two processes look at the same line. (Should the CLI take
+the environment in the instant between that look and the engine's start, the engine refuses the run as busy and
+its requester is told so in the run's report.) Whenever the line
 moves, every waiting requester hears their new position (:class:`~commands.ports.QueueMoved`).
 :meth:`QueueService.close` stops the line moving in this process (shipbot is going down); the requests keep
 their places for the next one.
