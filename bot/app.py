@@ -110,6 +110,7 @@ class SlackBot:
             approval = reply.then
         if approval is not None and ts:
             self.reporter.track_approval(approval.run.run_id, channel, ts)
+            self.service.approval_posted(approval.run.run_id, channel, ts)  # found again after a restart
 
     async def _post(
         self, message: Message, user: str, channel: str, thread_ts: str | None, respond: AsyncRespond | None

@@ -13,6 +13,7 @@ from typing import Any
 from bot.mrkdwn import code, esc, truncate, user
 from commands.ports import ApprovalDecided, ApprovalExpired, Notice, QueueMoved, RunDropped, RunEnded
 from commands.replies import (
+    AlreadyDecided,
     Approved,
     AwaitingApproval,
     Cancelled,
@@ -243,6 +244,10 @@ def render(reply: Reply) -> Message:
         case Rejected():
             why = f": {esc(reply.reason)}" if reply.reason else ""
             return Message("rejected", [_section(f":x: {code(reply.run.run_id)} rejected by {user(reply.by)}{why}")])
+        case AlreadyDecided():
+            line = f"{code(reply.run.run_id)} was already {esc(reply.verdict)} by {user(reply.by)}"
+            fallback = f"{reply.run.run_id} was already {reply.verdict} by {reply.by}"
+            return Message(fallback, [_section(f":information_source: {line}")], ephemeral=True)
     raise AssertionError(f"unhandled reply {reply!r}")  # pragma: no cover
 
 

@@ -5,8 +5,12 @@
 - :func:`serve` (``shipbot run``, and the bot inside ``shipbot demo``) loads every app's config, opens the store
   (marking runs a dead process left behind as interrupted), builds one engine per app, the command language's
   service, the Slack app, and the ops server, then connects over Socket Mode (default) or serves the Events API over
-  HTTP. On SIGTERM or SIGINT it stops taking commands, tells waiting requesters, lets running deploys finish within
-  the grace period or cancels and reverts them (SHIPBOT_ON_SHUTDOWN), says so in the run's channel, and returns.
+  HTTP. On SIGTERM or SIGINT it stops taking commands, keeps waiting requests for the next start, lets running
+  deploys finish within the grace period or cancels and reverts them (SHIPBOT_ON_SHUTDOWN), says so in the run's
+  channel, and returns.
+  Approvals and the queue are rows in the store: at start-up the bot finds the approval messages still waiting
+  (their buttons keep working) and picks up what a stopped process left; every :data:`POLL_EVERY` seconds it
+  expires approvals and moves any line whose environment a run (from here or the CLI) has freed.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from deploy.ssh import SshConnector
 from deploy.store import Store
 
 log = structlog.get_logger("shipbot.bot")
+POLL_EVERY = 2.0  # seconds between looks at the store for freed environments and due approvals
 
 
 @dataclass
@@ -84,6 +89,7 @@ async def serve(settings: Settings, ready: Callable[[Running], Awaitable[None]] 
         dict.fromkeys(engines, store),
         SlackGroups(client, metrics),
         reporter,
+        waiting=store.waiting,
         bot_user_id=bot_user_id,
         run_ids=new_run_id,
     )
@@ -93,6 +99,8 @@ async def serve(settings: Settings, ready: Callable[[Running], Awaitable[None]] 
         client, service, deliveries, reporter, metrics,
         signing_secret=secret if settings.mode == "http" else None, dedupe_ttl=settings.dedupe_ttl,
     )  # fmt: skip
+    for run_id, channel, ts in service.approval_messages():
+        reporter.track_approval(run_id, channel, ts)
 
     socket: AsyncSocketModeHandler | None = None
     http_runner: web.AppRunner | None = None
@@ -122,7 +130,8 @@ async def serve(settings: Settings, ready: Callable[[Running], Awaitable[None]] 
         else:
             http_runner = await _serve_http(bot, settings)
         log.info("bot_started", mode=settings.mode, bot_user_id=bot_user_id, apps=sorted(engines), ops_port=ops_port)
-        sweeper = asyncio.create_task(_sweep(service, running.stop), name="approval-sweeper")
+        await service.pick_up()
+        sweeper = asyncio.create_task(_sweep(service, running.stop), name="waiting-sweeper")
         if ready is not None:
             await ready(running)
         await running.stop.wait()
@@ -140,16 +149,18 @@ async def serve(settings: Settings, ready: Callable[[Running], Awaitable[None]] 
         log.info("bot_stopped")
 
 
-async def _sweep(service: ChatService, stop: asyncio.Event, every: float = 15.0) -> None:
-    """Expire pending approvals on a timer, so requesters hear of it without anyone writing."""
+async def _sweep(service: ChatService, stop: asyncio.Event) -> None:
+    """On a timer: expire pending approvals (requesters hear of it without anyone writing) and move the lines whose
+    environment was freed, also by a run in another process (the store is polled)."""
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), every)
+            await asyncio.wait_for(stop.wait(), POLL_EVERY)
         if not stop.is_set():
             try:
                 await service.sweep()
+                await service.advance()
             except Exception:  # the sweeper must outlive a failing notice
-                log.exception("approval_sweep_failed")
+                log.exception("waiting_sweep_failed")
 
 
 async def _shutdown(settings: Settings, running: Running, reporter: SlackRunReporter) -> None:

@@ -17,8 +17,9 @@ Layout (pure modules first; nothing here imports Slack or aiohttp):
 - ``policy``         ``decide(...) -> Decision``: allowed, reason, overrides, approval, queue, force
 - ``clock``          epoch-seconds clock and how times are written
 - ``runs``           a run request as the chat side tracks it; run ids
-- ``approvals``      deploys waiting for a second person (in memory)
-- ``run_queue``      deploys waiting for a busy environment (in memory)
+- ``request_rows``   a waiting request as its store row's payload, and back
+- ``approvals``      deploys waiting for a second person (rows in the store)
+- ``run_queue``      deploys waiting for a busy environment (rows in the store)
 - ``supervisor``     owns every run task: start, cancel, drain, shutdown
 - ``ports``          the engine, store, group and reporter interfaces, and the notices sent to the reporter
 - ``replies``        the typed replies the bot renders

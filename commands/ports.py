@@ -3,6 +3,8 @@
 - :class:`EnginePort`: the subset of ``deploy.engine.Engine`` (one per app) the use cases call.
 - :class:`LockStore`: the subset of the engine's store for locks and the audit trail. The service takes one per
   app; give every app the same store to share locks across apps with the same environment names.
+- :class:`WaitingStore`: the rows of requests that wait (approvals, the queue), moved by compare-and-set
+  (:mod:`deploy.waiting`; the store's ``waiting``). One for every app: rows carry their app.
 - :class:`GroupResolver`: Slack user-group membership (``@deployers`` not defined under ``access.groups``);
   the bot implements it with ``usergroups.users.list``.
 - :class:`RunReporter`: the bot's side of a run: ``sink_for`` is called when a run starts and returns the
@@ -21,6 +23,7 @@ from commands.runs import Busy, RunRequest
 from deploy.config import Config
 from deploy.events import EventSink, Gate, RunFinished, null_sink
 from deploy.records import Commit, EnvironmentStatus, LockRecord, RunRecord
+from deploy.waiting import WaitingRow
 
 
 class EnginePort(Protocol):
@@ -81,6 +84,34 @@ class LockStore(Protocol):
     def get_lock(self, environment: str) -> LockRecord | None: ...
 
     def record_audit(self, actor: str, action: str, environment: str, detail: str) -> None: ...
+
+
+class WaitingStore(Protocol):
+    def add(
+        self,
+        run_id: str,
+        app: str,
+        environment: str,
+        state: str,
+        payload: str,
+        *,
+        expires_at: float | None = None,
+        front: bool = False,
+    ) -> None: ...
+
+    def move(self, run_id: str, before: str, after: str, *, by: str = "", front: bool = False) -> bool: ...
+
+    def get(self, run_id: str) -> WaitingRow | None: ...
+
+    def in_state(self, state: str, app: str | None = None, environment: str | None = None) -> list[WaitingRow]: ...
+
+    def due(self, now: float) -> list[WaitingRow]: ...
+
+    def places(self, state: str = ...) -> list[tuple[str, str]]: ...
+
+    def set_message(self, run_id: str, channel: str, ts: str) -> None: ...
+
+    def prune(self, keep: float = ...) -> int: ...
 
 
 class GroupResolver(Protocol):

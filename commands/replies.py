@@ -126,6 +126,16 @@ class Approved:
 
 
 @dataclass(frozen=True)
+class AlreadyDecided:
+    """An approve or reject that came second: ``by`` decided ``run_id`` first (``approved``, ``rejected`` or
+    ``cancelled``); shown only to the one who came second."""
+
+    run: RunRequest
+    by: str
+    verdict: str
+
+
+@dataclass(frozen=True)
 class Rejected:
     run: RunRequest
     by: str
@@ -155,6 +165,7 @@ Reply = (
     | AwaitingApproval
     | Cancelled
     | Approved
+    | AlreadyDecided
     | Rejected
     | Resumed
 )

@@ -1,18 +1,17 @@
 """Every sentence the use cases say, kept beside the replies and apart from the control flow (pure).
 
 The services decide *whether* to refuse; the builders here say *how*: each returns a
-:class:`~commands.replies.Refusal` (the reason, then what to do instead) or, for requests that could not start,
-a :class:`~commands.ports.RunDropped`. Words echoed into a sentence are IDs, names from the config, run ids
-and messages of typed errors, never raw message text. The sentences of the policy's own decisions live with the
-policy (:mod:`commands.policy`); the words of the audit trail live with it (:mod:`commands.usecases.audit`).
+:class:`~commands.replies.Refusal` (the reason, then what to do instead). Words echoed into a sentence are IDs,
+names from the config, run ids and messages of typed errors, never raw message text. The sentences of the
+policy's own decisions live with the policy (:mod:`commands.policy`); the words of the audit trail live with it
+(:mod:`commands.usecases.audit`).
 """
 
 from __future__ import annotations
 
 from commands.clock import when
-from commands.ports import RunDropped
 from commands.replies import Refusal
-from commands.runs import Busy, RunRequest
+from commands.runs import Busy
 from deploy.records import LockRecord
 
 ROLLBACK_LOCK_REASON = "rolled back by {user}: redeploy on purpose with unlock"
@@ -72,8 +71,7 @@ def cannot_start_now(reason: str, hint: str, kind: str = "deploy") -> Refusal:
 def not_waiting_for_approval(run_id: str) -> Refusal:
     return Refusal(
         f"no deploy {run_id} is waiting for approval",
-        "It was approved, rejected, cancelled or expired, or shipbot restarted (which forgets requests "
-        "that wait). Ask for the deploy again.",
+        "`status` lists the requests waiting for approval; ask for the deploy again if it is not there.",
     )
 
 
@@ -87,14 +85,6 @@ def approval_expired(run_id: str, expires_at: float, requester: str) -> Refusal:
 def may_not_reject(reason: str, hint: str, *, own: bool) -> Refusal:
     """The approval refusal said for a rejection; a requester is pointed at ``cancel`` instead."""
     return Refusal(reason.replace("approve", "reject"), "To withdraw your own request, `cancel` it." if own else hint)
-
-
-def dropped_on_restart(run: RunRequest) -> RunDropped:
-    return RunDropped(
-        run,
-        "shipbot is restarting and forgets requests that wait; nothing of this one ran",
-        "Ask again when shipbot is back.",
-    )
 
 
 # ------------------------------------------------------------------------------------- buttons on runs

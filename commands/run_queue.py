@@ -1,52 +1,55 @@
-"""Deploys waiting for a busy environment, first come first served, kept in memory.
+"""Deploys waiting for a busy environment, first come first served, kept in the store.
 
 Only environments with ``queue: true`` queue; elsewhere a deploy to a busy environment is refused naming who
 deploys what. A forced deploy (``deploy!``, for those allowed to force) goes to the front of the line; it never
 interrupts the run in progress. Positions are 1-based: position 1 starts when the current run ends.
-The queue is not persisted: a restart forgets it, and the service tells each waiting requester before it stops.
+
+The line is a view of the store's waiting rows in state ``queued`` (:mod:`deploy.waiting`), ordered by their
+``seq``: a restart or a crash keeps every place. An approved request joins the line by moving its own row; a new
+one adds a row. Taking a request out of line (to start it, drop it or cancel it) is a compare-and-set, so two
+processes never start the same request.
 """
 
 from __future__ import annotations
 
-from collections import deque
-
+from commands.ports import WaitingStore
+from commands.request_rows import RequestRow, decode, encode
 from commands.runs import RunRequest
+from deploy.waiting import APPROVED, CANCELLED, QUEUED
 
 
 class RunQueue:
-    def __init__(self) -> None:
-        self._lines: dict[tuple[str, str], deque[RunRequest]] = {}
+    def __init__(self, rows: WaitingStore) -> None:
+        self._rows = rows
 
     def add(self, run: RunRequest, *, front: bool = False) -> int:
-        """Queue ``run``; returns its position (1 = next)."""
-        line = self._lines.setdefault((run.app, run.environment), deque())
-        if front:
-            line.appendleft(run)
-            return 1
-        line.append(run)
-        return len(line)
+        """Queue ``run`` (an approved request moves its row into line); returns its position (1 = next)."""
+        if not self._rows.move(run.run_id, APPROVED, QUEUED, front=front):
+            self._rows.add(run.run_id, run.app, run.environment, QUEUED, encode(RequestRow(run)), front=front)
+        return self.position(run)
 
-    def pop_next(self, app: str, environment: str) -> RunRequest | None:
-        line = self._lines.get((app, environment))
-        return line.popleft() if line else None
+    def position(self, run: RunRequest) -> int:
+        ids = [row.run_id for row in self._rows.in_state(QUEUED, run.app, run.environment)]
+        return ids.index(run.run_id) + 1 if run.run_id in ids else 0
+
+    def first(self, app: str, environment: str) -> RunRequest | None:
+        rows = self._rows.in_state(QUEUED, app, environment)
+        return decode(rows[0].payload).run if rows else None
+
+    def take(self, run_id: str, outcome: str) -> bool:
+        """Compare and set: the request leaves the line for ``outcome`` (started, dropped) unless it already left."""
+        return self._rows.move(run_id, QUEUED, outcome)
 
     def remove(self, run_id: str) -> RunRequest | None:
-        for line in self._lines.values():
-            for run in line:
-                if run.run_id == run_id:
-                    line.remove(run)
-                    return run
-        return None
+        """A cancelled request leaves the line; None if it was not (or no longer) in it."""
+        row = self._rows.get(run_id)
+        if row is None or not self._rows.move(run_id, QUEUED, CANCELLED):
+            return None
+        return decode(row.payload).run
 
     def waiting(self, app: str | None = None, environment: str | None = None) -> tuple[RunRequest, ...]:
-        return tuple(
-            run
-            for (a, e), line in self._lines.items()
-            if (app is None or a == app) and (environment is None or e == environment)
-            for run in line
-        )
+        return tuple(decode(row.payload).run for row in self._rows.in_state(QUEUED, app, environment))
 
-    def clear(self) -> list[RunRequest]:
-        runs = [run for line in self._lines.values() for run in line]
-        self._lines.clear()
-        return runs
+    def places(self) -> list[tuple[str, str]]:
+        """Every (app, environment) with someone in line."""
+        return self._rows.places(QUEUED)

@@ -23,6 +23,7 @@ Layout (pure modules first, I/O at the edges):
 - ``ssh``             the asyncssh adapter behind those ports: one connection per host per run, bounded handshakes
 - ``mirror``          the controller's local git mirror: resolve a ref to a SHA once, make the archive once
 - ``store``           the embedded SQLite store: runs, host results, locks
+- ``waiting``         requests that wait in the store (approvals, the queue), moved by compare-and-set
 - ``hostrun``         what a run knows about one host while it runs
 - ``steps``           runs and reports every step of a run on its hosts (connect, step, revert, journal, retention)
 - ``switching``       how a batch goes live: the step-set interface and the Capistrano switch

@@ -1,4 +1,5 @@
-"""The embedded SQLite store: runs, per-host step results, environment locks, audit.
+"""The embedded SQLite store: runs, per-host step results, environment locks, audit; and, through
+:mod:`deploy.waiting` on the same file, the requests that wait (approvals, the queue).
 
 One file under the data dir (``<data_dir>/shipbot.sqlite3``), WAL mode, so the CLI and the bot can share it.
 
@@ -29,6 +30,8 @@ from deploy.errors import EnvironmentBusy, EnvironmentLocked
 from deploy.ids import utc_minute
 from deploy.processes import pid_alive
 from deploy.records import LockRecord, RunRecord
+from deploy.waiting import SCHEMA as WAITING_SCHEMA
+from deploy.waiting import WaitingRequests
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -72,7 +75,8 @@ class Store:
         self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(_SCHEMA + WAITING_SCHEMA)
+        self.waiting = WaitingRequests(self._db)  # approvals and the queue (deploy.waiting)
         self._node = socket.gethostname()
 
     @classmethod

@@ -9,9 +9,9 @@ small service of its own module here, given its collaborators when the facade bu
 - ``locks``        ``lock``, ``unlock``, the refusal a lock causes, the lock after a rollback
 - ``pauses``       the gate between batches and the Continue/Abort answer
 - ``execution``    one run under the supervisor: the engine call, the end reported, the next started
-- ``queueing``     the line for busy environments: positions, start next, forget on shutdown
+- ``queueing``     the line for busy environments: positions, start next, move on a timer (runs elsewhere)
 - ``admission``    start now, queue or refuse as busy; recheck an approved deploy
-- ``approving``    ask for approval, approve/reject (one path), expiry
+- ``approving``    ask for approval, approve/reject (one path, compare-and-set), expiry, pick-up
 - ``requests``     ``deploy``, ``rollback``, ``run TASK`` and the "roll back" button
 - ``cancels``      cancel a request wherever it is
 - ``reads``        ``status``, ``history``, ``where can I deploy``, ``help``

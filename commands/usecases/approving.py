@@ -1,44 +1,48 @@
-"""Deploys that wait for a second person: asking, approving or rejecting (one path), and expiry.
+"""Deploys that wait for a second person: asking, approving or rejecting (one path), expiry, and pick-up after a
+restart.
 
-:meth:`ApprovalService.ask` files a request in the :class:`~commands.approvals.ApprovalBook` with its commits,
-approvers and expiry. Approve and reject share one path (:meth:`ApprovalService._decide`): expire what is due,
-find the request (an expired one is remembered a while, to say so to a late approver), and ask the policy
-whether this person may decide it (never the requester). Then an approval is recorded and announced, rechecked
-(a freeze or lock that came meanwhile drops it, telling the requester) and admitted (a rollback starts now or is
-refused: it never queues); a rejection is recorded
-and announced with its reason. :meth:`ApprovalService.sweep` expires requests whose time is up, telling each
-requester; :meth:`ApprovalService.close` forgets every request on shutdown, telling each requester.
+:meth:`ApprovalService.ask` files a request in the :class:`~commands.approvals.ApprovalBook` (rows in the store)
+with its commits, approvers and expiry. Approve and reject share one path (:meth:`ApprovalService._decide`):
+expire what is due, find the request, and ask the policy whether this person may decide it (never the
+requester). Then the decision is a compare-and-set on the request's row: of two people pressing at once exactly
+one wins; the other is told who was first (:class:`~commands.replies.AlreadyDecided`), as is anyone pressing a
+decided request's button later. An approval is then recorded and announced, rechecked (a freeze or lock that came
+meanwhile drops it, telling the requester) and admitted (a rollback starts now or is refused: it never queues);
+a rejection is recorded and announced with its reason.
+
+:meth:`ApprovalService.sweep` expires requests whose time is up, telling each requester (a request that expired
+while shipbot was down is told at the first sweep after). :meth:`ApprovalService.pick_up` admits requests that
+were approved but never admitted because their process died in between. Nothing is forgotten on shutdown.
 """
 
 from __future__ import annotations
 
-from commands.approvals import ApprovalBook, PendingApproval
+from commands.approvals import ApprovalBook, PendingApproval, pending_from
 from commands.clock import Clock
 from commands.command import Deploy, Rollback
 from commands.policy import Decision
-from commands.ports import ApprovalDecided, ApprovalExpired, RunDropped, RunReporter
-from commands.replies import Approved, AwaitingApproval, Refusal, Rejected, Reply
-from commands.reply_texts import approval_expired, dropped_on_restart, may_not_reject, not_waiting_for_approval
+from commands.ports import ApprovalDecided, ApprovalExpired, RunDropped, RunReporter, WaitingStore
+from commands.replies import AlreadyDecided, Approved, AwaitingApproval, Refusal, Rejected, Reply, RunAccepted
+from commands.reply_texts import approval_expired, may_not_reject, not_waiting_for_approval
 from commands.runs import RunRequest
 from commands.usecases.admission import Admission, Admitted
 from commands.usecases.audit import AuditTrail
 from commands.usecases.permissions import Permissions, refusal
 from deploy.records import Commit
-
-REMEMBER_EXPIRED = 100  # expired requests kept to answer a late approve or reject
+from deploy.waiting import APPROVED, AWAITING, CANCELLED, DROPPED, EXPIRED, REJECTED, STARTED, WaitingRow
 
 
 class ApprovalService:
     def __init__(
         self,
+        rows: WaitingStore,
         permissions: Permissions,
         admission: Admission,
         audit: AuditTrail,
         reporter: RunReporter,
         clock: Clock,
     ) -> None:
-        self._book = ApprovalBook()
-        self._expired: dict[str, PendingApproval] = {}
+        self._book = ApprovalBook(rows)
         self._permissions = permissions
         self._admission = admission
         self._audit = audit
@@ -59,18 +63,29 @@ class ApprovalService:
         pending = self._book.get(run_id)
         return pending.run if pending else None
 
-    def withdraw(self, run_id: str) -> None:
-        self._book.pop(run_id)
+    def withdraw(self, run_id: str, by: str) -> bool:
+        """A cancelled request leaves the book; False if someone decided it first."""
+        return self._book.decide(run_id, CANCELLED, by)
+
+    def posted(self, run_id: str, channel: str, ts: str) -> None:
+        """Where the message asking to approve ``run_id`` is, kept with the request."""
+        self._book.set_message(run_id, channel, ts)
+
+    def messages(self) -> tuple[tuple[str, str, str], ...]:
+        """(run id, channel, ts) of every message still asking for an approval, for the bot after a restart."""
+        return self._book.messages()
 
     async def approve(self, run_id: str, user: str, channel: str | None = None) -> Reply:
         """The approve button, or ``approve RUN-ID``."""
         decided = await self._decide(run_id, user, channel)
-        if isinstance(decided, Refusal):
+        if not isinstance(decided, tuple):
             return decided
         pending, decision = decided
         if not decision.allowed:
             return refusal(decision)
-        run = self._book_out(pending)
+        if not self._book.decide(run_id, APPROVED, user):
+            return self._too_late(run_id)
+        run = pending.run
         self._audit.approved(user, run)
         self._audit.overrides(user, "approve", run.app, run.environment, decision.overrides)
         await self._reporter.notify(ApprovalDecided(run, user, approved=True))
@@ -79,49 +94,76 @@ class ApprovalService:
     async def reject(self, run_id: str, user: str, reason: str = "", channel: str | None = None) -> Reply:
         """The reject button, or ``reject RUN-ID [REASON]``; ends the request with the reason."""
         decided = await self._decide(run_id, user, channel)
-        if isinstance(decided, Refusal):
+        if not isinstance(decided, tuple):
             return decided
         pending, decision = decided
         if not decision.allowed:
             return may_not_reject(decision.reason, decision.hint, own=user == pending.run.user)
-        run = self._book_out(pending)
+        if not self._book.decide(run_id, REJECTED, user):
+            return self._too_late(run_id)
+        run = pending.run
         self._audit.rejected(user, run, reason)
         await self._reporter.notify(ApprovalDecided(run, user, approved=False, reason=reason))
         return Rejected(run, user, reason)
 
-    async def _decide(self, run_id: str, user: str, channel: str | None) -> tuple[PendingApproval, Decision] | Refusal:
+    async def _decide(
+        self, run_id: str, user: str, channel: str | None
+    ) -> tuple[PendingApproval, Decision] | Refusal | AlreadyDecided:
         """The request ``run_id`` if it still waits, and whether ``user`` may decide it."""
         await self.sweep()
-        pending = self._book.get(run_id) or self._expired.get(run_id)
+        row = self._book.row(run_id)
+        pending = pending_from(row) if row is not None else None
         if pending is None:
             return not_waiting_for_approval(run_id)
-        if pending.expired(self._clock()):
-            return approval_expired(run_id, pending.expires_at, pending.run.user)
+        if row is not None and row.state != AWAITING:
+            return self._answer_late(row, pending)
         return pending, await self._permissions.approval(pending.run, user, channel)
 
-    def _book_out(self, pending: PendingApproval) -> RunRequest:
-        """A decided request leaves the book."""
-        self._book.pop(pending.run.run_id)
-        return pending.run
+    def _too_late(self, run_id: str) -> Refusal | AlreadyDecided:
+        """Someone decided ``run_id`` between our reading it and our deciding it."""
+        row = self._book.row(run_id)
+        pending = pending_from(row) if row is not None else None
+        if row is None or pending is None:  # pragma: no cover - rows are only pruned long after
+            return not_waiting_for_approval(run_id)
+        return self._answer_late(row, pending)
 
-    async def _admit(self, pending: PendingApproval) -> Admitted:
+    @staticmethod
+    def _answer_late(row: WaitingRow, pending: PendingApproval) -> Refusal | AlreadyDecided:
+        if row.state == EXPIRED or not row.decided_by:
+            return approval_expired(row.run_id, pending.expires_at, pending.run.user)
+        verdict = row.state if row.state in (REJECTED, CANCELLED) else "approved"
+        return AlreadyDecided(pending.run, row.decided_by, verdict)
+
+    async def _admit(self, pending: PendingApproval, *, tell: bool = False) -> Admitted:
+        """Start, queue or drop an approved request; its row says which, so a restart never admits it twice.
+        A request dropped by a freeze or lock that came meanwhile is told so; with ``tell`` (nobody pressed a
+        button to hear the reply) any other refusal too."""
+        admitted = await self._admission_of(pending, tell)
+        if isinstance(admitted, RunAccepted):
+            self._book.settle(pending.run.run_id, STARTED)
+        elif isinstance(admitted, Refusal):
+            self._book.settle(pending.run.run_id, DROPPED)
+        return admitted
+
+    async def _admission_of(self, pending: PendingApproval, tell: bool) -> Admitted:
         refused = await self._admission.recheck(pending.run, pending.command)
-        if refused is None and isinstance(pending.command, Rollback):
-            return self._admission.run_now(pending.run, ())
-        if refused is None:
-            return await self._admission.admit(pending.run, pending.queue, pending.commits)
-        await self._reporter.notify(RunDropped(pending.run, refused.reason, refused.hint))
-        return refused
+        if refused is not None:
+            await self._reporter.notify(RunDropped(pending.run, refused.reason, refused.hint))
+            return refused
+        if isinstance(pending.command, Rollback):
+            admitted: Admitted = self._admission.run_now(pending.run, ())
+        else:
+            admitted = await self._admission.admit(pending.run, pending.queue, pending.commits)
+        if tell and isinstance(admitted, Refusal):
+            await self._reporter.notify(RunDropped(pending.run, admitted.reason, admitted.hint))
+        return admitted
 
     async def sweep(self) -> None:
         """Expire pending approvals whose time is up, telling each requester."""
         for pending in self._book.take_expired(self._clock()):
-            self._expired[pending.run.run_id] = pending
-            while len(self._expired) > REMEMBER_EXPIRED:
-                del self._expired[next(iter(self._expired))]
             await self._reporter.notify(ApprovalExpired(pending.run, pending.expires_at))
 
-    async def close(self) -> None:
-        """Forget every pending request (shipbot is going down), telling each requester."""
-        for pending in self._book.clear():
-            await self._reporter.notify(dropped_on_restart(pending.run))
+    async def pick_up(self) -> None:
+        """Admit requests approved in a process that stopped before it could start, queue or drop them."""
+        for pending in self._book.approved():
+            await self._admit(pending, tell=True)

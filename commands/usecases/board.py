@@ -34,6 +34,10 @@ class RunBoard:
             run for run in self._running.values() if app in (None, run.app) and environment in (None, run.environment)
         )
 
+    def serves(self, app: str) -> bool:
+        """Whether ``app`` is one of this process's apps (a waiting row may name one no longer configured)."""
+        return app in self._engines
+
     def busy(self, app: str, environment: str) -> Busy | None:
         """Who deploys what in ``app``'s ``environment`` right now, or ``None`` when nothing runs there."""
         for run in self.running(app, environment):

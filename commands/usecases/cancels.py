@@ -95,11 +95,11 @@ class CancelService:
             if not decision.allowed:
                 return may_not_cancel(decision.reason, run.user)
             self._audit.overrides(user, "cancel", run.app, run.environment, decision.overrides)
-        self._audit.cancelled(user, run, state)
+        if state == "queued" and not await self._queue.withdraw(run_id):
+            return await self._cancel_one(run_id, user, channel)  # it left the line meanwhile: look again
+        if state == "awaiting approval" and not self._approvals.withdraw(run_id, user):
+            return await self._cancel_one(run_id, user, channel)  # decided meanwhile: look again
         if state == "running":
             self._supervisor.cancel(run_id)
-        elif state == "queued":
-            await self._queue.withdraw(run_id)
-        else:
-            self._approvals.withdraw(run_id)
+        self._audit.cancelled(user, run, state)
         return Cancelled(run, state)

@@ -16,9 +16,13 @@ The services, built here and given their collaborators (nothing reaches into ano
     CancelService   cancel wherever the request is         ReadService status, history, where, help
 
 When a run ends the execution asks the queue to start the next request for that environment. Pending approvals
-and the queue live in memory: :meth:`ChatService.shutdown` tells every waiting requester that shipbot is
-restarting and they must ask again. :meth:`ChatService.sweep` expires approvals; it runs on every message, and
-the bot may call it on a timer so the requester hears of it without anyone writing.
+and the queue are rows in the store (``waiting``, :mod:`deploy.waiting`), moved by compare-and-set, so a restart
+or a crash forgets none and two processes never admit one request twice. :meth:`ChatService.pick_up` is what a
+starting bot calls: it admits requests approved by a process that died before starting them and expires what
+came due meanwhile. :meth:`ChatService.sweep` expires approvals; it runs on every message. The bot calls
+:meth:`ChatService.advance` and ``sweep`` on a timer (every couple of seconds): the lines move when a run ended
+in another process (the CLI), and requesters hear of expiry without anyone writing. :meth:`ChatService.shutdown`
+stops the lines moving in this process and ends the runs; waiting requests keep their places.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ from commands.command import (
 from commands.errors import CommandError
 from commands.grammar import parse
 from commands.identity import is_user_id
-from commands.ports import EnginePort, GroupResolver, LockStore, RunReporter
+from commands.ports import EnginePort, GroupResolver, LockStore, RunReporter, WaitingStore
 from commands.replies import Refusal, Reply
 from commands.reply_texts import no_user_id
 from commands.runs import RunRequest
@@ -75,12 +79,15 @@ class ChatService:
         groups: GroupResolver,
         reporter: RunReporter,
         *,
+        waiting: WaitingStore,
         clock: Clock = time.time,
         run_ids: Callable[[], str] = new_run_id,
         bot_user_id: str | None = None,
         supervisor: RunSupervisor | None = None,
     ) -> None:
-        """Raises :class:`deploy.errors.ConfigError` when an app's ``access`` section is invalid."""
+        """``waiting`` keeps approvals and the queue (the store's ``waiting``; one for every app).
+
+        Raises :class:`deploy.errors.ConfigError` when an app's ``access`` section is invalid."""
         self.engines = dict(engines)
         self.stores = dict(stores)
         self.reporter = reporter
@@ -94,9 +101,10 @@ class ChatService:
         locks = LockService(self.stores, clock, permissions, audit)
         pauses = Pauses(board, permissions, audit)
         execution = RunExecution(self.engines, reporter, self.supervisor, board, locks, pauses, self._next_in_line)
-        self._queue = QueueService(board, execution, locks, reporter)
+        self._waiting = waiting
+        self._queue = QueueService(waiting, board, execution, locks, reporter)
         admission = Admission(permissions, locks, board, self._queue, execution, audit)
-        self._approvals = ApprovalService(permissions, admission, audit, reporter, clock)
+        self._approvals = ApprovalService(waiting, permissions, admission, audit, reporter, clock)
         self._requests = RequestService(
             self.engines, permissions, locks, admission, self._approvals, audit, clock, run_ids
         )
@@ -170,10 +178,29 @@ class ChatService:
         """Expire pending approvals whose time is up, telling each requester."""
         await self._approvals.sweep()
 
+    async def advance(self) -> None:
+        """Move every line whose environment is free (a run ended in another process); the bot's timer calls it."""
+        await self._queue.advance()
+
+    async def pick_up(self) -> None:
+        """At start-up: admit what was approved but never admitted, expire what came due, move the lines."""
+        self._waiting.prune()
+        await self._approvals.pick_up()
+        await self.sweep()
+        await self.advance()
+
+    def approval_posted(self, run_id: str, channel: str, ts: str) -> None:
+        """Where the message asking to approve ``run_id`` was posted (kept with the request)."""
+        self._approvals.posted(run_id, channel, ts)
+
+    def approval_messages(self) -> tuple[tuple[str, str, str], ...]:
+        """(run id, channel, ts) of every message still asking for an approval: the bot tracks them after a
+        restart so their buttons are closed once decided."""
+        return self._approvals.messages()
+
     async def shutdown(self, *, cancel: bool) -> None:
-        """Stop: forget queued requests and pending approvals (telling each requester), then end the runs."""
-        await self._queue.close()
-        await self._approvals.close()
+        """Stop: the lines stop moving here (waiting requests keep their places in the store), then end the runs."""
+        self._queue.close()
         await self.supervisor.shutdown(cancel=cancel)
 
     async def _next_in_line(self, run: RunRequest) -> None:

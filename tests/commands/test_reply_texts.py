@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from commands import reply_texts as texts
-from commands.ports import RunDropped
 from commands.replies import Refusal
 from commands.runs import Busy, RunRequest
 from deploy.records import LockRecord
@@ -63,8 +62,7 @@ RUN = RunRequest("r0001", "deploy", "shop", "production", "U0ALICE", "C0DEPLOYS"
             texts.not_waiting_for_approval("r0001"),
             Refusal(
                 "no deploy r0001 is waiting for approval",
-                "It was approved, rejected, cancelled or expired, or shipbot restarted (which forgets requests "
-                "that wait). Ask for the deploy again.",
+                "`status` lists the requests waiting for approval; ask for the deploy again if it is not there.",
             ),
         ),
         (
@@ -152,11 +150,3 @@ def test_each_refusal_says_why_and_what_to_do_instead(built: Refusal, expected: 
 )
 def test_the_other_sentences(built: str, expected: str) -> None:
     assert expected == built
-
-
-def test_a_request_dropped_on_restart_is_told_nothing_of_it_ran() -> None:
-    assert texts.dropped_on_restart(RUN) == RunDropped(
-        RUN,
-        "shipbot is restarting and forgets requests that wait; nothing of this one ran",
-        "Ask again when shipbot is back.",
-    )

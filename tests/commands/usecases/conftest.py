@@ -1,12 +1,15 @@
-"""The ``world`` fixture: a fresh service and its fakes for each test."""
+"""The ``world`` fixture: a fresh service and its fakes for each test, its waiting requests in a SQLite file."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from deploy.store import Store
 from tests.commands.usecases.world import World
 
 
 @pytest.fixture
-def world() -> World:
-    return World()
+def world(tmp_path: Path) -> World:
+    return World(waiting=Store.in_data_dir(tmp_path).waiting)

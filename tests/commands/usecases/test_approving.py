@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from commands.ports import ApprovalDecided, ApprovalExpired
-from commands.replies import Approved, AwaitingApproval, Refusal, Rejected, RunAccepted
+from commands.replies import AlreadyDecided, Approved, AwaitingApproval, Refusal, Rejected, RunAccepted
 from tests.commands.usecases.world import COMMITS, MAIN, NOW, World, run
 
 
@@ -53,8 +53,9 @@ async def test_a_rejection_ends_the_request_with_the_reason(world: World) -> Non
     assert reply == Rejected(pending, "U0CAROL", "tests are red")
     assert world.reporter.notices == [ApprovalDecided(pending, "U0CAROL", approved=False, reason="tests are red")]
     again = await world.service.approve("r0001", "U0CAROL")
-    assert again == Refusal(
-        "no deploy r0001 is waiting for approval",
-        "It was approved, rejected, cancelled or expired, or shipbot restarted (which forgets requests that "
-        "wait). Ask for the deploy again.",
+    assert again == AlreadyDecided(pending, "U0CAROL", "rejected")
+    unknown = await world.service.approve("r0009", "U0CAROL")
+    assert unknown == Refusal(
+        "no deploy r0009 is waiting for approval",
+        "`status` lists the requests waiting for approval; ask for the deploy again if it is not there.",
     )

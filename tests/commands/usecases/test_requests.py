@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from commands.ports import QueueMoved, RunDropped, RunEnded
-from commands.replies import Queued, Refusal, RunAccepted
+from commands.ports import QueueMoved, RunEnded
+from commands.replies import Queued, Refusal, RunAccepted, StatusReply
 from commands.runs import Busy, RunRequest
 from deploy.events import Outcome, RunFinished
 from deploy.records import LockRecord
@@ -167,20 +167,20 @@ async def test_a_user_without_a_slack_id_is_refused(world: World) -> None:
     assert reply == Refusal("shipbot knows people by their Slack user ID, and this message has none it can use")
 
 
-async def test_shutdown_tells_everyone_waiting_that_they_are_forgotten(world: World) -> None:
+async def test_shutdown_keeps_everyone_waiting_for_the_next_start(world: World) -> None:
     world.engine.hold = True
     await world.service.handle("deploy main to canary", "U0ALICE", "C0X")
     await world.service.handle("deploy feature/x to canary", "U0EVE", "C0X")
     await world.service.handle("deploy main to production", "U0ALICE", "C0X")
     await world.settle()
     await world.service.shutdown(cancel=True)
-    reason = "shipbot is restarting and forgets requests that wait; nothing of this one ran"
-    hint = "Ask again when shipbot is back."
-    assert world.reporter.notices == [
-        RunDropped(
-            run("r0002", "U0EVE", "canary", channel="C0X", ref="feature/x", sha=REFS["feature/x"]), reason, hint
-        ),
-        RunDropped(run("r0003", "U0ALICE", "production", channel="C0X"), reason, hint),
-        RunEnded(run("r0001", "U0ALICE", "canary", channel="C0X"), None, "cancelled"),
-    ]
+    assert world.reporter.notices == [RunEnded(run("r0001", "U0ALICE", "canary", channel="C0X"), None, "cancelled")]
     assert world.engine.records[0].state == "cancelled"
+    assert [c[5] for c in world.engine.calls] == ["r0001"], "nothing starts from the line while shutting down"
+    after = World(waiting=world.waiting, engine=world.engine)
+    view = await after.service.handle("status", "U0EVE", "C0X")
+    assert isinstance(view, StatusReply)
+    places = {v.environment: (v.queued, v.awaiting_approval) for v in view.environments}
+    queued = run("r0002", "U0EVE", "canary", channel="C0X", ref="feature/x", sha=REFS["feature/x"])
+    assert places["canary"] == ((queued,), ())
+    assert places["production"] == ((), (run("r0003", "U0ALICE", "production", channel="C0X"),))

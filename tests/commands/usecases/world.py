@@ -1,14 +1,18 @@
 """A shop app with staging, canary (queue, force) and production (approval, queue), driven through ChatService
-with in-memory fakes of the ports; :data:`FROZEN` is the same with production frozen and U0BOB allowed to force."""
+with in-memory fakes of the ports but a real SQLite store for the requests that wait (approvals, the queue);
+:data:`FROZEN` is the same with production frozen and U0BOB allowed to force. Two worlds given the same ``waiting``
+(and ``engine``) are one shipbot before and after a restart."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
+from commands.ports import GroupResolver, WaitingStore
 from commands.runs import RunRequest
 from commands.usecases import ChatService
 from deploy.records import Commit
+from deploy.waiting import WaitingRequests
 from tests.commands.fakes import REFS, Clock, FakeEngine, FakeGroups, FakeReporter, FakeStore, RunIds
 from tests.commands.helpers import config
 
@@ -45,17 +49,27 @@ FROZEN_UNTIL = "until Sat 2026-05-30 00:00 UTC"
 
 
 class World:
-    def __init__(self, access: dict[str, Any] = ACCESS) -> None:
-        self.clock = Clock(NOW)
-        self.engine = FakeEngine(config(environments=("staging", "canary", "production"), access=access), self.clock)
+    def __init__(
+        self,
+        access: dict[str, Any] = ACCESS,
+        waiting: WaitingStore | None = None,
+        engine: FakeEngine | None = None,
+        groups: GroupResolver | None = None,
+    ) -> None:
+        self.clock = engine.clock if engine is not None else Clock(NOW)
+        self.engine = engine or FakeEngine(
+            config(environments=("staging", "canary", "production"), access=access), self.clock
+        )
+        self.waiting = waiting or WaitingRequests.open(":memory:")
         self.store = FakeStore(self.clock)
         self.groups = FakeGroups({"sre": frozenset({"U0CAROL"})})
         self.reporter = FakeReporter()
         self.service = ChatService(
             {"shop": self.engine},
             {"shop": self.store},
-            self.groups,
+            groups or self.groups,
             self.reporter,
+            waiting=self.waiting,
             clock=self.clock,
             run_ids=RunIds(),
             bot_user_id="U0SHIPBOT",
