@@ -134,13 +134,13 @@ class Engine:
             environment=environment,
             hosts=tuple(results),
             active_run=self.store.active_run(self.config.app, environment),
-            lock=self.store.get_lock(environment),
+            lock=self.store.get_lock(self.config.app, environment),
         )
 
     # -- runs -----------------------------------------------------------------------------------------------
 
     def _check_lock(self, environment: str, user: str, forced: bool) -> None:
-        lock = self.store.get_lock(environment)
+        lock = self.store.get_lock(self.config.app, environment)
         if lock and lock.owner != user and not forced:
             since = utc_minute(lock.since)
             raise EnvironmentLocked(environment, lock.owner, lock.reason, since)
