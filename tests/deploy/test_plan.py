@@ -296,7 +296,7 @@ def test_the_migration_runs_on_the_first_selected_host_with_a_migrate_role(
     assert (migrate_host, migrate_host is not None) == (plan.migrate_host, plan.migrate is not None)
 
 
-def test_secrets_are_exported_to_operator_commands_after_the_run_variables() -> None:
+def test_secrets_are_read_from_standard_input_after_the_run_variables_and_never_written_in_a_command() -> None:
     config = make_config(env={"SHIPBOT_USER": "overridden", "RAILS_ENV": "production"})
     plan = plan_deploy(config, "staging", SHA, RELEASE, "U0ALICE", secrets={"DATABASE_PASSWORD": "pa ss'word"})
     expected = {
@@ -306,9 +306,11 @@ def test_secrets_are_exported_to_operator_commands_after_the_run_variables() -> 
         "SHIPBOT_RELEASE": RELEASE,
         "SHIPBOT_SHA": SHA,
         "SHIPBOT_ENV": "staging",
-        "DATABASE_PASSWORD": "pa ss'word",
+        "DATABASE_PASSWORD": remote.SECRET,
     }
-    assert expected == dict(plan.hosts[0].env)
+    build = plan.hosts[0].prepare[-1].command
+    assert (expected, True) == (dict(plan.hosts[0].env), build.endswith(f"; {remote.READ_SECRETS}make"))
+    assert "pa ss" not in repr(plan)
 
 
 def test_without_a_restart_command_there_is_no_restart_step() -> None:
