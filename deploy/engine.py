@@ -223,7 +223,7 @@ class Engine:
             """The end report repeats the plan's notes (a migration a host filter left out), as the start did."""
             sink(replace(event, notes=plan.notes) if isinstance(event, RunFinished) and plan.notes else event)
 
-        return await self._drive(
+        finished = await self._drive(
             record,
             connector,
             noted,
@@ -245,6 +245,7 @@ class Engine:
             need_archive=self.config.pipeline.transfer == "upload",
             gate=gate,
         )
+        return replace(finished, notes=plan.notes) if plan.notes else finished
 
     async def rollback(
         self,
