@@ -33,25 +33,24 @@ NONE = "-"
 RECENT = 500  # journal lines always read, besides those of releases that still exist
 
 # The journal pre-filter: the first pass counts lines, the second prints the last ``recent`` ones and every line
-# naming an existing release (names arrive newline-separated in SHIPBOT_RELEASES, never inside the program text).
+# whose "release" or "previous" value (split at the double quotes, so a hand edit's spacing does not matter) is an
+# existing release; names arrive newline-separated in SHIPBOT_RELEASES, never inside the program text.
 _AWK = r"""
-function names_existing(line, key,   rest, v) {
-    rest = line
-    while (match(rest, "\"" key "\"[ \t]*:[ \t]*\"[^\"]*\"")) {
-        v = substr(rest, RSTART, RLENGTH)
-        rest = substr(rest, RSTART + RLENGTH)
-        sub(/^[^:]*:[ \t]*"/, "", v)
-        sub(/"$/, "", v)
-        if (v in existing) return 1
-    }
-    return 0
-}
 BEGIN {
     n = split(ENVIRON["SHIPBOT_RELEASES"], names, "\n")
     for (i = 1; i <= n; i++) if (names[i] != "") existing[names[i]] = 1
 }
 FNR == NR { total = FNR; next }
-FNR > total - recent || names_existing($0, "release") || names_existing($0, "previous") { print }
+{
+    keep = FNR > total - recent
+    if (!keep) {
+        n = split($0, part, "\"")
+        for (i = 2; i + 2 <= n && !keep; i++)
+            keep = (part[i] == "release" || part[i] == "previous") && part[i + 1] ~ /^[ \t]*:[ \t]*$/ \
+                && (part[i + 2] in existing)
+    }
+    if (keep) print
+}
 """
 
 
