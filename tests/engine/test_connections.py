@@ -173,12 +173,14 @@ async def test_a_bastion_that_is_down_fails_every_host_at_once_naming_it_tried_o
 ) -> None:
     fleet = await sshd_fleet(3)
     engine, _ = await make_engine(fleet=fleet)
-    attempts: list[float] = []
+    attempts: list[asyncio.StreamWriter] = []
+    done = asyncio.Event()
 
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        attempts.append(time.monotonic())  # accepts, then never speaks SSH: a bastion that hangs
-        await asyncio.sleep(30)
+        attempts.append(writer)  # accepts, then never speaks SSH: a bastion that hangs
+        await done.wait()
         writer.close()
+        await writer.wait_closed()
 
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -189,7 +191,10 @@ async def test_a_bastion_that_is_down_fails_every_host_at_once_naming_it_tried_o
         result = await engine_with(engine, data).deploy("staging", "main", user="U0ALICE")
         took = time.monotonic() - began
     finally:
+        done.set()
         server.close()
+        await server.wait_closed()
+        await asyncio.sleep(0.1)
 
     assert Outcome.FAILED == result.outcome
     assert [f"the jump host bastion@127.0.0.1:{port} is unreachable: connection timed out"] * 3 == [
