@@ -198,6 +198,8 @@ class RunView:
                 f"*Where:*\n{esc(s.environment)} · {len(s.hosts)} host(s) · {_STRATEGY.get(s.strategy, s.strategy)}",
             ]
             blocks.append({"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]})
+        for note in s.notes if s is not None else ():
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f":warning: {esc(note)}"}})
         if self.forced:
             blocks.append(
                 {"type": "section", "text": {"type": "mrkdwn", "text": ":warning: *Forced* past a freeze or the queue"}}
@@ -270,14 +272,14 @@ class RunView:
         assert self.finished is not None
         s = self.started
         who = user(s.user) if s else ""
+        notes = "".join(f" — {esc(note)}" for note in self.finished.notes)
         if self.finished.outcome is Outcome.SUCCESS:
-            return (
-                f"{LIGHT['success']} {esc(self.title())} finished in {format_duration(self.finished.duration)} ({who})"
-            )
+            took = format_duration(self.finished.duration)
+            return f"{LIGHT['success']} {esc(self.title())} finished in {took}{notes} ({who})"
         return (
             f"{LIGHT['failed']} {esc(self.title())} {self.finished.outcome.value}: "
             + esc(truncate(self.finished.message, 1500))
-            + f" ({who})"
+            + f"{notes} ({who})"
         )
 
 

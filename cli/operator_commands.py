@@ -15,13 +15,15 @@ import sys
 from pathlib import Path
 
 from cli.progress import TerminalProgress
-from cli.root import build_engine
+from cli.root import build_engine, connection_problems
 from cli.settings import OperatorSettings
 from commands.parse_report import parse_report
 from deploy.config import load_config
 from deploy.engine import Engine
+from deploy.errors import ConfigError
 from deploy.events import BatchGate, Outcome, RunFinished
 from deploy.ids import utc_minute
+from deploy.plan import migrate_problems
 from deploy.store import Store
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
@@ -128,7 +130,12 @@ def history(args: argparse.Namespace, settings: OperatorSettings) -> int:
 
 
 async def check(args: argparse.Namespace, settings: OperatorSettings) -> int:
+    """The config is valid, every environment can run its migration, the SSH key named exists (exit 2 naming
+    each problem otherwise); with ``--connect`` every host is reached."""
     config = load_config(_config_path(args, settings))
+    problems = migrate_problems(config) + connection_problems(config)
+    if problems:
+        raise ConfigError(_config_path(args, settings), problems)
     hosts = sum(len(e.hosts) for e in config.environments.values())
     envs = len(config.environments)
     print(f"{_config_path(args, settings)}: ok ({config.app}, {envs} environment(s), {hosts} host(s))")

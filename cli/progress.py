@@ -39,6 +39,8 @@ class TerminalProgress:
                 self._p(
                     f"{event.kind} {event.app} {what} to {event.environment}: {self.total} host(s), run {event.run_id}"
                 )
+                for note in event.notes:
+                    self._p(f"  NOTE: {note}")
             case PhaseChanged():
                 self._p(f"== {event.phase.value} ({self._counts()})")
             case HostStepFinished():
@@ -57,6 +59,8 @@ class TerminalProgress:
                     event.outcome, event.outcome.value.upper()
                 )
                 self._p(f"{verdict} in {format_duration(event.duration)}: {event.message}")
+                for note in event.notes:
+                    self._p(f"  NOTE: {note}")
                 for h in event.hosts:
                     where = f"{h.release or 'no release'} {(h.sha or '')[:12]}".strip()
                     extra = f" - {h.failed_step}: {h.error}" if h.failed_step else ""

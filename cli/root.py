@@ -40,6 +40,7 @@ from cli.settings import Settings
 from commands.usecases import ChatService
 from deploy.config import Config, load_config
 from deploy.engine import Engine
+from deploy.errors import ConfigError
 from deploy.ids import new_run_id
 from deploy.ssh import SshConnector
 from deploy.store import Store
@@ -64,6 +65,15 @@ class Running:
 def build_engine(config: Config, store: Store, data_dir: Path) -> Engine:
     """The engine for one app: the real SSH connector, the shared store, state under ``data_dir``."""
     return Engine(config, store, data_dir, SshConnector)
+
+
+def connection_problems(config: Config) -> list[str]:
+    """What in the config keeps the SSH connector from being built (a named key file that does not exist)."""
+    try:
+        SshConnector(config.ssh)
+    except ConfigError as exc:
+        return exc.problems
+    return []
 
 
 def _init_sentry(settings: Settings) -> None:

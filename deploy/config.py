@@ -100,7 +100,8 @@ class Config(Section):
     env: dict[str, str] = Field(default_factory=dict)
     secret_env: list[str] = Field(
         default_factory=list,
-        description="names of controller environment variables passed to commands and redacted from output",
+        description="names of controller environment variables passed to commands on standard input (never on a "
+        "command line) and redacted from output",
     )
     aliases: dict[str, str] = Field(default_factory=dict)
     access: dict[str, Any] = Field(default_factory=dict)
@@ -141,6 +142,16 @@ class Config(Section):
         for key in value:
             if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", key):
                 raise ValueError(f"{key!r} is not an environment variable name (A-Z, 0-9, _)")
+        return value
+
+    @field_validator("secret_env")
+    @classmethod
+    def _secret_names(cls, value: list[str]) -> list[str]:
+        for i, name in enumerate(value):
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                raise ValueError(
+                    f"<[{i}]> {name!r} is not a shell variable name (letters, digits, _; not a digit first)"
+                )
         return value
 
     @field_validator("aliases")

@@ -114,7 +114,9 @@ class Timeouts(Section):
 class Ssh(Section):
     user: LoginName = "deploy"
     port: int = Field(22, ge=1, le=65535)
-    identity: str | None = "~/.ssh/id_ed25519"
+    identity: str | None = Field(
+        None, description="a private key file; unset: the agent and the default keys (~/.ssh/id_ed25519, ...)"
+    )
     known_hosts: str = "~/.ssh/known_hosts"
     connect_concurrency: int = Field(30, ge=1, le=1000)
     jump_host: str | None = None

@@ -13,6 +13,7 @@ import asyncio
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import structlog
@@ -30,6 +31,7 @@ from deploy.records import ColourStatus, Commit, EnvironmentStatus, HostStatus, 
 from deploy.redact import Redactor
 from deploy.refs import ref_problem
 from deploy.runner import Runner
+from deploy.secret_input import SecretFeeding
 from deploy.steps import RunSteps, Timeouts
 from deploy.store import Store
 
@@ -64,7 +66,11 @@ class Engine:
         self._last_release = ""
 
     def _connector_for_run(self) -> Connector:
-        return self._connectors(self.config.ssh, self.redactor)
+        connector = self._connectors(self.config.ssh, self.redactor)
+        if not self._secrets:
+            return connector
+        values = {k: v.get_secret_value() for k, v in self._secrets.items()}
+        return SecretFeeding(connector, remote.secrets_input(values))
 
     async def _release_id(self) -> str:
         """A new Capistrano release id, unique even for two runs in the same second."""
@@ -108,7 +114,7 @@ class Engine:
                 return HostStatus(host.name, False, error=str(exc))
             colours = host_colours(self.config, environment, host) if blue_green else None
             try:
-                result = await conn.run(probe.command(host.deploy_to, colours), self.config.timeouts.command)
+                result = await conn.read(probe.command(host.deploy_to, colours), self.config.timeouts.command)
             finally:
                 await conn.close()
             found = probe.parse(result.output, colours is not None)
@@ -134,13 +140,13 @@ class Engine:
             environment=environment,
             hosts=tuple(results),
             active_run=self.store.active_run(self.config.app, environment),
-            lock=self.store.get_lock(environment),
+            lock=self.store.get_lock(self.config.app, environment),
         )
 
     # -- runs -----------------------------------------------------------------------------------------------
 
     def _check_lock(self, environment: str, user: str, forced: bool) -> None:
-        lock = self.store.get_lock(environment)
+        lock = self.store.get_lock(self.config.app, environment)
         if lock and lock.owner != user and not forced:
             since = utc_minute(lock.since)
             raise EnvironmentLocked(environment, lock.owner, lock.reason, since)
@@ -156,7 +162,7 @@ class Engine:
             {k: v.get_secret_value() for k, v in self._secrets.items()},
         )
 
-    def _runner(self, run_id: str, sink: EventSink, gate: Gate | None = None) -> Runner:
+    def _runner(self, run_id: str, sink: EventSink, connector: Connector, gate: Gate | None = None) -> Runner:
         def record(host: str, step: str, result: StepResult) -> None:
             self.store.record_step(
                 run_id, host, step, result.ok, result.exit_status, result.duration, result.output,
@@ -164,7 +170,7 @@ class Engine:
             )  # fmt: skip
 
         t = self.config.timeouts
-        steps = RunSteps(self._connector_for_run(), run_id, sink, record, Timeouts(t.connect, t.switch, t.command))
+        steps = RunSteps(connector, run_id, sink, record, Timeouts(t.connect, t.switch, t.command))
         return Runner(steps, gate, t.pause)
 
     async def deploy(
@@ -210,10 +216,17 @@ class Engine:
             run_id, "deploy", self.config.app, environment, user, ref, sha, release, "running", time.time(),
             hosts=len(hosts), forced=forced,
         )  # fmt: skip
+        connector = self._connector_for_run()
         self.store.start_run(record, f"{self.config.app} {ref} ({sha[:7]})")
-        return await self._drive(
+
+        def noted(event: Event) -> None:
+            """The end report repeats the plan's notes (a migration a host filter left out), as the start did."""
+            sink(replace(event, notes=plan.notes) if isinstance(event, RunFinished) and plan.notes else event)
+
+        finished = await self._drive(
             record,
-            sink,
+            connector,
+            noted,
             RunStarted(
                 run_id,
                 "deploy",
@@ -226,11 +239,13 @@ class Engine:
                 tuple(h.name for h in hosts),
                 previous,
                 plan.strategy,
+                plan.notes,
             ),
             lambda runner, archive: runner.deploy(plan, archive),
             need_archive=self.config.pipeline.transfer == "upload",
             gate=gate,
         )
+        return replace(finished, notes=plan.notes) if plan.notes else finished
 
     async def rollback(
         self,
@@ -253,6 +268,7 @@ class Engine:
             run_id, "rollback", self.config.app, environment, user, to or "previous", "", "", "running", time.time(),
             hosts=len(hosts), forced=forced,
         )  # fmt: skip
+        connector = self._connector_for_run()
         self.store.start_run(record, f"a rollback of {self.config.app}")
 
         def started(event: Event) -> None:
@@ -262,6 +278,7 @@ class Engine:
 
         return await self._drive(
             record,
+            connector,
             started,
             RunStarted(
                 run_id,
@@ -302,10 +319,11 @@ class Engine:
         record = RunRecord(
             run_id, "task", self.config.app, environment, user, name, "", "", "running", time.time(), hosts=len(hosts)
         )
+        connector = self._connector_for_run()
         self.store.start_run(record, f"the task {name}")
         env = {
             **self.config.env,
-            **{k: v.get_secret_value() for k, v in self._secrets.items()},
+            **dict.fromkeys(self._secrets, remote.SECRET),
             "SHIPBOT_APP": self.config.app,
             "SHIPBOT_ENV": environment,
             "SHIPBOT_USER": user,
@@ -313,6 +331,7 @@ class Engine:
         timeout = task.timeout or self.config.timeouts.task
         return await self._drive(
             record,
+            connector,
             sink,
             RunStarted(run_id, "task", self.config.app, environment, name, "", "", user, tuple(h.name for h in hosts)),
             lambda runner, _archive: runner.task(
@@ -323,13 +342,15 @@ class Engine:
     async def _drive(
         self,
         record: RunRecord,
+        connector: Connector,
         sink: EventSink,
         started: RunStarted,
         body: Callable[[Runner, bytes | None], Awaitable[RunFinished]],
         need_archive: bool = False,
         gate: Gate | None = None,
     ) -> RunFinished:
-        """Run ``body`` with the run slot held; record and report the end however it comes."""
+        """Run ``body`` with the run slot held; record and report the end however it comes. The run's connector
+        (and with it a jump host connection) is closed at the end, however the run ends."""
         finished: RunFinished | None = None
 
         def tee(event: Event) -> None:
@@ -341,7 +362,7 @@ class Engine:
             except Exception:  # a broken renderer must never fail or stall a deploy
                 log.exception("event_sink_failed", run_id=record.run_id, event=type(event).__name__)
 
-        runner = self._runner(record.run_id, tee, gate)
+        runner = self._runner(record.run_id, tee, connector, gate)
         began = time.monotonic()
         log.info("run_started", run_id=record.run_id, kind=record.kind, app=record.app,
                  environment=record.environment, user=record.user, ref=record.ref, sha=record.sha)  # fmt: skip
@@ -359,6 +380,7 @@ class Engine:
                 tee(RunFinished(record.run_id, Outcome.FAILED, message, time.monotonic() - began))
             raise
         finally:
+            await asyncio.shield(connector.close())
             end = finished or RunFinished(record.run_id, Outcome.CANCELLED, "cancelled", time.monotonic() - began)
             self.store.finish_run(record.run_id, end.outcome.value, end.message)
             self.store.record_outcomes(

@@ -63,6 +63,7 @@ class RunStarted:
     hosts: tuple[str, ...]
     previous_sha: str | None = None
     strategy: str = "all"  # all | rolling | blue_green
+    notes: tuple[str, ...] = ()  # what the run does differently and people must know (a migration left out)
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class RunFinished:
     message: str
     duration: float
     hosts: tuple[HostOutcome, ...] = field(default_factory=tuple)
+    notes: tuple[str, ...] = ()  # the start report's notes, repeated in the end report
 
     @property
     def failed_hosts(self) -> tuple[HostOutcome, ...]:

@@ -12,7 +12,9 @@ that failed, was reverted, or was rolled back from is never chosen again.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from deploy.ids import utc_iso
 
@@ -38,11 +40,14 @@ def entry(*, action: str, run: str, user: str, sha: str, release: str, previous:
 
 
 def parse(text: str) -> list[Entry]:
-    """Entries in file order; lines that are not valid entries are skipped (a torn last line, a hand edit)."""
+    """Entries in file order; lines that are not valid entries are skipped (a torn line, a hand edit). A torn line
+    that the next append continued on the same line still yields that next entry."""
     out = []
     for line in text.splitlines():
+        data = _load(line)
+        if not isinstance(data, dict):
+            continue
         try:
-            data = json.loads(line)
             out.append(
                 Entry(
                     str(data["time"]),
@@ -55,27 +60,49 @@ def parse(text: str) -> list[Entry]:
                     str(data["outcome"]),
                 )
             )
-        except (ValueError, KeyError, TypeError):
+        except (KeyError, TypeError):
             continue
     return out
 
 
-def rollback_target(entries: list[Entry], current: str | None, existing: set[str]) -> Entry | None:
-    """The newest successful deploy whose release still exists, is not ``current``, and was never rolled back from."""
+def _load(line: str) -> Any:
+    try:
+        return json.loads(line)
+    except ValueError:
+        pass
+    start = line.rfind("{", 1)  # entries hold no nested object: the last "{" starts the last entry on the line
+    try:
+        return json.loads(line[start:]) if start > 0 else None
+    except ValueError:
+        return None
+
+
+def _holds(revisions: Mapping[str, str] | None, e: Entry) -> bool:
+    """The release's folder still holds the entry's SHA (always true when the REVISIONs are not known)."""
+    return revisions is None or revisions.get(e.release) == e.sha
+
+
+def rollback_target(
+    entries: list[Entry], current: str | None, existing: set[str], revisions: Mapping[str, str] | None = None
+) -> Entry | None:
+    """The newest successful deploy whose release still exists (holding its SHA, when ``revisions`` are given), is
+    not ``current``, and was never rolled back from."""
     bad = {e.previous for e in entries if e.action == "rollback" and e.outcome == "success" and e.previous}
     for e in reversed(entries):
         if e.action != "deploy" or e.outcome != "success":
             continue
-        if e.release == current or e.release in bad or e.release not in existing:
+        if e.release == current or e.release in bad or e.release not in existing or not _holds(revisions, e):
             continue
         return e
     return None
 
 
-def find(entries: list[Entry], wanted: str, existing: set[str]) -> Entry | None:
+def find(
+    entries: list[Entry], wanted: str, existing: set[str], revisions: Mapping[str, str] | None = None
+) -> Entry | None:
     """A release by id, or by full or abbreviated SHA, among releases that still exist (newest first)."""
     for e in reversed(entries):
-        if e.release not in existing or e.outcome != "success":
+        if e.release not in existing or e.outcome != "success" or not _holds(revisions, e):
             continue
         if e.release == wanted or (len(wanted) >= 7 and e.sha.startswith(wanted)):
             return e

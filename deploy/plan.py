@@ -9,7 +9,7 @@ a plan; ``shipbot deploy --dry-run`` prints one; tests compare plans by equality
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from deploy import batches as batch_rules
@@ -71,6 +71,7 @@ class DeployPlan:
     batches: tuple[tuple[str, ...], ...] = ()  # host names per batch (rolling and blue_green)
     max_failures: int = 0  # hosts allowed to fail over the whole run
     pause: bool | float = False  # between batches: no, wait for a person, or wait this many seconds
+    notes: tuple[str, ...] = ()  # what the start and end reports must say (a migration left out by a host filter)
     secret_values: tuple[str, ...] = field(default=(), repr=False)  # redacted from describe()
 
     def restart_in(self, hp: HostPlan, release: str, sha: str | None) -> str | None:
@@ -90,6 +91,7 @@ class DeployPlan:
                 + " | ".join(", ".join(b) for b in self.batches)
                 + f"; max_failures {self.max_failures}; pause between batches: {pause}"
             )
+        lines += [f"  {note}" for note in self.notes]
         for hp in self.hosts:
             lines.append(f"  {hp.host.name} ({hp.host.user}, {hp.host.deploy_to}):")
             for step in hp.prepare:
@@ -166,7 +168,9 @@ def plan_deploy(
     secrets: Mapping[str, str] | None = None,
 ) -> DeployPlan:
     hosts = select_hosts(config, environment, hosts_filter)
-    env = {**run_env(config, environment, release, sha, user), **(secrets or {})}
+    # secrets are placeholders here: their values reach the hosts on standard input (deploy.secret_input), never
+    # in a command line, so no plan, dry run or remote ``ps`` ever holds one
+    env = {**run_env(config, environment, release, sha, user), **dict.fromkeys(secrets or {}, remote.SECRET)}
     p, t = config.pipeline, config.timeouts
     env_config = config.environments[environment]
     dirs, files = config.shared.dirs, config.shared.files
@@ -196,12 +200,21 @@ def plan_deploy(
         host_plans.append(HostPlan(host, tuple(steps), restart, p.healthcheck, env, colours))
 
     migrate_host = migrate = None
+    notes: list[str] = []
     if p.migrate and release:
+        problems = migrate_problems(config, [environment])
+        if problems:
+            raise ConfigError(f"the config of {config.app}", problems)
         roles = set(p.migrate.roles)
         candidate = next((h for h in hosts if roles & set(h.roles)), None)
         if candidate is not None:
             migrate_host = candidate.name
             migrate = Step("migrate", remote.in_release(candidate.deploy_to, release, env, p.migrate.run), t.migrate)
+        else:
+            notes.append(
+                f"migration skipped: the host filter {hosts_filter!r} leaves out every host with the role "
+                f"{' or '.join(p.migrate.roles)}; deploy to those hosts too to migrate"
+            )
     return DeployPlan(
         app=config.app,
         environment=environment,
@@ -220,7 +233,26 @@ def plan_deploy(
         batches=plan_batches(config, environment, [h.name for h in hosts]),
         max_failures=env_config.max_failures,
         pause=env_config.pause,
+        notes=tuple(notes),
     )
+
+
+def migrate_problems(config: Config, environments: Iterable[str] | None = None) -> list[str]:
+    """One line per environment (all, or those named) where no host has a role of ``pipeline.migrate.roles``: its
+    migration would never run. ``shipbot check`` reports them; a deploy there is refused before anything changes."""
+    m = config.pipeline.migrate
+    if m is None:
+        return []
+    problems = []
+    for name in config.environments if environments is None else environments:
+        hosts = config.environments[name].hosts
+        if not any(set(m.roles) & set(h.roles) for h in hosts):
+            present = ", ".join(sorted({r for h in hosts for r in h.roles})) or "none"
+            problems.append(
+                f"pipeline.migrate.roles: no host of {name} has the role {' or '.join(m.roles)}, so its migration "
+                f"would never run (roles in {name}: {present})"
+            )
+    return problems
 
 
 DEFAULT_BATCHES: dict[str, list[batch_rules.BatchEntry]] = {

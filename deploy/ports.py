@@ -1,5 +1,6 @@
 """The ports the engine drives hosts through: a :class:`Connector` opens a :class:`HostConnection` per host, and
-every command run on it comes back as a :class:`StepResult`.
+every command run on it comes back as a :class:`StepResult`: ``run`` keeps the tail of a step's output (what people
+are shown), ``read`` returns a bookkeeping command's whole output as data for a pure parser.
 
 The engine and the runner only know these types; the asyncssh adapter (:mod:`deploy.ssh`) implements them and
 is handed to the :class:`~deploy.engine.Engine` by a composition root as a :data:`ConnectorFactory` (each run
@@ -23,7 +24,7 @@ from deploy.redact import Redactor
 @dataclass(frozen=True)
 class StepResult:
     exit_status: int | None
-    output: str  # tail of stdout+stderr, redacted
+    output: str  # stdout+stderr, redacted: its tail (run, what people see) or all of it (read, data)
     duration: float
     timed_out: bool = False
     error: str = ""  # what went wrong besides a non-zero exit (timeout, connection lost), for people
@@ -47,6 +48,11 @@ class HostConnection(Protocol):
     host: Host
 
     async def run(self, command: str, timeout: float, stdin: bytes | None = None) -> StepResult: ...
+
+    async def read(self, command: str, timeout: float) -> StepResult:
+        """A bookkeeping read (probe, release listing, journal): ``output`` is the command's *whole* output, for a
+        parser. Output past the adapter's limit fails the read (``error`` says so); it is never cut silently."""
+        ...
 
     async def close(self) -> None: ...
 

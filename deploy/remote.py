@@ -17,11 +17,10 @@ Host layout (Capistrano's)::
 from __future__ import annotations
 
 import posixpath
+import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-
-from deploy import journal
 
 q = shlex.quote
 
@@ -44,18 +43,37 @@ def journal_path(deploy_to: str) -> str:
     return posixpath.join(deploy_to, ".shipbot", "journal.jsonl")
 
 
+SECRET = "\0on stdin"  # noqa: S105 (a placeholder, not a password)
+"""The value of a secret variable in a command's environment: a placeholder no real value can be (a NUL byte).
+:func:`exports` never writes it; the command reads the real value from its standard input instead."""
+
+READ_SECRETS = ': shipbot-secrets-on-stdin; eval "$(cat)"; '
+"""What a command whose environment holds :data:`SECRET` variables runs before the operator's command: it reads
+``export NAME='value'`` lines (:func:`secrets_input`) from standard input, so no secret is ever on a command line
+(where ``ps`` shows it to every user of the host) or in the SSH session's environment."""
+
+
 def exports(env: Mapping[str, str]) -> str:
-    """``export A='x' B='y';`` for the given variables (names are validated by the config)."""
-    if not env:
-        return ""
-    return "export " + " ".join(f"{k}={q(v)}" for k, v in env.items()) + "; "
+    """``export A='x' B='y';`` for the given variables (names are validated by the config), then
+    :data:`READ_SECRETS` when any of them is a :data:`SECRET`."""
+    plain = {k: v for k, v in env.items() if v != SECRET}
+    out = "export " + " ".join(f"{k}={q(v)}" for k, v in plain.items()) + "; " if plain else ""
+    return out + (READ_SECRETS if len(plain) < len(env) else "")
+
+
+def secrets_input(secrets: Mapping[str, str]) -> bytes:
+    """The standard input of a command that runs :data:`READ_SECRETS`: one ``export NAME='value'`` line each."""
+    for name in secrets:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise ValueError(f"{name!r} is not a shell variable name")
+    return "".join(f"export {name}={q(value)}\n" for name, value in secrets.items()).encode()
 
 
 def probe(deploy_to: str) -> str:
     """Print two lines: the release ``current`` points to (or ``-``) and its REVISION (or ``-``)."""
     cur = q(posixpath.join(deploy_to, "current"))
     return (
-        f"t=$(readlink {cur} 2>/dev/null) && printf '%s\\n' \"${{t##*/}}\" || echo {NO_CURRENT}; "
+        f"t=$(readlink {cur} 2>/dev/null) && t=${{t%/}} && printf '%s\\n' \"${{t##*/}}\" || echo {NO_CURRENT}; "
         f"cat {cur}/REVISION 2>/dev/null || echo {NO_CURRENT}"
     )
 
@@ -189,30 +207,6 @@ def read_journal(deploy_to: str) -> str:
 
 def list_releases(deploy_to: str) -> str:
     return f"ls -1 {q(releases_dir(deploy_to))} 2>/dev/null || true"
-
-
-def pinned_releases(deploy_to: str) -> str:
-    """Print the releases the blue and green colour links point to (a blue/green host's two live-able releases,
-    which retention never deletes); prints nothing on other hosts."""
-    links = " ".join(q(posixpath.join(deploy_to, c)) for c in ("blue", "green"))
-    return f'for l in {links}; do t=$(readlink "$l" 2>/dev/null) && printf \'%s\\n\' "${{t##*/}}"; done; true'
-
-
-def release_listing(deploy_to: str) -> str:
-    """The release folders, the releases the colour links pin, and the journal (see :func:`parse_release_listing`)."""
-    return sections(list_releases(deploy_to), pinned_releases(deploy_to), read_journal(deploy_to))
-
-
-@dataclass(frozen=True)
-class ReleaseListing:
-    releases: frozenset[str]  # the folders under releases/
-    pinned: frozenset[str]  # releases a blue/green colour link points to
-    journal: tuple[journal.Entry, ...]  # valid journal lines, in file order
-
-
-def parse_release_listing(output: str) -> ReleaseListing:
-    names, pinned, text = split_sections(output, 3)
-    return ReleaseListing(frozenset(names.split()), frozenset(pinned.split()), tuple(journal.parse(text)))
 
 
 def remove_releases(deploy_to: str, releases: Sequence[str]) -> str:

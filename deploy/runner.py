@@ -297,13 +297,9 @@ class Runner:
         chosen: dict[str, journal.Entry | None] = {}
 
         async def one(hr: HostRun) -> None:
-            listing = await self._steps.listing(hr)
-            if listing is None:
-                chosen[hr.host.name] = None
-                return
-            entries, existing = list(listing.journal), set(listing.releases)
+            found = await self._steps.listing(hr)
             chosen[hr.host.name] = (
-                journal.find(entries, to, existing) if to else journal.rollback_target(entries, hr.previous, existing)
+                None if found is None else found.find(to) if to else found.rollback_target(hr.previous)
             )
 
         await asyncio.gather(*(one(hr) for hr in runs))

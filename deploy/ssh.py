@@ -4,7 +4,9 @@
 ``known_hosts``; through the jump host when one is configured), and ``HostConnection.run(step)`` runs one step on
 it as its own channel. The first output line of every step is its remote process group id
 (:func:`deploy.remote.with_pgid`), so a step that times out or is cancelled is killed on the host with its whole
-process tree, not left running. asyncssh errors are mapped to :class:`~deploy.errors.HostUnreachable` /
+process tree, not left running. ``run`` keeps the last 64 KiB of a step's output (what people are shown);
+``read`` keeps a bookkeeping command's whole output, up to :data:`READ_LIMIT`, and fails loudly past it. asyncssh
+errors are mapped to :class:`~deploy.errors.HostUnreachable` /
 :class:`~deploy.ports.StepResult` (``lost`` when the connection dropped) here and nowhere else. ``SshConnector``
 itself is the :data:`~deploy.ports.ConnectorFactory` composition roots hand to the engine:
 ``Engine(config, store, data_dir, SshConnector)``.
@@ -23,26 +25,38 @@ import asyncssh
 
 from deploy import remote
 from deploy.config import Ssh
-from deploy.errors import HostUnreachable
+from deploy.errors import ConfigError, HostUnreachable
 from deploy.plan import Host
 from deploy.ports import HostConnection, StepResult
 from deploy.redact import Redactor, tail
 
 _TAIL_BYTES = 64 * 1024
+READ_LIMIT = 16 * 1024 * 1024  # the most a bookkeeping read takes from a host; more is an error, never cut
 _KILL_GRACE = 2.0
 _MAX_NOISE_LINES = 200
 
 
-class _Tail:
-    """Keeps the last bytes of a stream, so 500 hosts of build output stay small."""
+class _Output:
+    """A step's output: its last ``limit`` bytes (``whole=False``: what people are shown, so 500 hosts of build
+    output stay small), or all of it up to ``limit`` (``whole=True``: data for a parser; past the limit
+    ``overflow`` is set and nothing more is kept)."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int, whole: bool = False) -> None:
         self.buf = bytearray()
+        self.limit = limit
+        self.whole = whole
+        self.overflow = False
 
     def add(self, chunk: bytes) -> None:
+        if self.whole:
+            if len(self.buf) + len(chunk) > self.limit:
+                self.overflow = True
+            if not self.overflow:
+                self.buf += chunk
+            return
         self.buf += chunk
-        if len(self.buf) > _TAIL_BYTES:
-            del self.buf[: len(self.buf) - _TAIL_BYTES]
+        if len(self.buf) > self.limit:
+            del self.buf[: len(self.buf) - self.limit]
 
     def text(self) -> str:
         return self.buf.decode("utf-8", errors="replace")
@@ -55,15 +69,28 @@ class SshHostConnection:
         conn: asyncssh.SSHClientConnection,
         redact: Callable[[str], str],
         posix_login_shell: bool = True,
+        read_limit: int = READ_LIMIT,
     ) -> None:
         self.host = host
         self._conn = conn
         self._redact = redact
         self._posix = posix_login_shell
+        self._read_limit = read_limit
 
     async def run(self, command: str, timeout: float, stdin: bytes | None = None) -> StepResult:
+        return await self._exec(command, timeout, stdin, _Output(_TAIL_BYTES))
+
+    async def read(self, command: str, timeout: float) -> StepResult:
+        out = _Output(self._read_limit, whole=True)
+        result = await self._exec(command, timeout, None, out)
+        if out.overflow:
+            error = f"its output is larger than {self._read_limit} bytes, the most shipbot reads from a host"
+            return StepResult(None, "", result.duration, error=error)
+        return result
+
+    async def _exec(self, command: str, timeout: float, stdin: bytes | None, out: _Output) -> StepResult:
         started = time.monotonic()
-        out = _Tail()
+        shown: Callable[[str], str] = (lambda text: text) if out.whole else tail
         pgid: int | None = None
         try:
             proc = await self._conn.create_process(
@@ -96,7 +123,11 @@ class SshHostConnection:
         except TimeoutError:
             await asyncio.shield(self._kill(pgid, proc))
             return StepResult(
-                None, self._redact(tail(out.text())), time.monotonic() - started, True, f"timed out after {timeout:g}s"
+                None,
+                self._redact(shown(out.text())),
+                time.monotonic() - started,
+                True,
+                f"timed out after {timeout:g}s",
             )
         except asyncio.CancelledError:
             await asyncio.shield(self._kill(pgid, proc))
@@ -105,7 +136,7 @@ class SshHostConnection:
             proc.close()
             return StepResult(
                 None,
-                self._redact(tail(out.text())),
+                self._redact(shown(out.text())),
                 time.monotonic() - started,
                 error=f"connection lost: {_reason(exc)}",
                 lost=True,
@@ -113,9 +144,9 @@ class SshHostConnection:
         if status is None or status < 0:
             sig = proc.exit_signal[0] if proc.exit_signal else "a signal"
             return StepResult(
-                None, self._redact(tail(out.text())), time.monotonic() - started, error=f"killed by {sig}"
+                None, self._redact(shown(out.text())), time.monotonic() - started, error=f"killed by {sig}"
             )
-        return StepResult(status, self._redact(tail(out.text())), time.monotonic() - started)
+        return StepResult(status, self._redact(shown(out.text())), time.monotonic() - started)
 
     async def _kill(self, pgid: int | None, proc: asyncssh.SSHClientProcess[bytes]) -> None:
         """Kill the step's remote process group: TERM, then KILL after a grace period."""
@@ -156,19 +187,32 @@ def _expand(path: str | None) -> str | None:
 
 
 class SshConnector:
-    """Opens host connections with at most ``connect_concurrency`` handshakes in flight."""
+    """Opens host connections with at most ``connect_concurrency`` handshakes in flight, through one jump host
+    connection shared by every host of the run (opened once, closed by :meth:`close` at the run's end; a jump host
+    that cannot be reached fails every host at once, naming it, without trying it again).
 
-    def __init__(self, ssh: Ssh, redactor: Redactor | None = None) -> None:
+    With ``ssh.identity`` unset the agent (``SSH_AUTH_SOCK``) and the default keys (``~/.ssh/id_ed25519``,
+    ``id_ecdsa``, ``id_rsa``, ...) are offered, as OpenSSH does; a named key is offered besides the agent's, and a
+    named key file that does not exist is a :class:`~deploy.errors.ConfigError` naming it, raised here, before any
+    run starts.
+    """
+
+    def __init__(self, ssh: Ssh, redactor: Redactor | None = None, read_limit: int = READ_LIMIT) -> None:
         self._ssh = ssh
         self._redact: Callable[[str], str] = redactor or Redactor()
+        self._read_limit = read_limit
         self._handshakes = asyncio.Semaphore(ssh.connect_concurrency)
         self._jump: asyncssh.SSHClientConnection | None = None
+        self._jump_failed = ""  # why the jump host could not be reached: every later host fails with it at once
         self._jump_lock = asyncio.Lock()
         known = _expand(ssh.known_hosts)
         assert known is not None
         self._known_hosts = known
         identity = _expand(ssh.identity)
-        self._client_keys: list[str] | None = [identity] if identity and Path(identity).exists() else None
+        if identity is not None and not Path(identity).is_file():
+            raise ConfigError("ssh.identity", [f"ssh.identity: the key file {identity} does not exist"])
+        # asyncssh: no client_keys means the default keys; None would mean no keys at all (and no agent)
+        self._keys: dict[str, list[str]] = {"client_keys": [identity]} if identity else {}
 
     def _options(self, host: Host, timeout: float) -> asyncssh.SSHClientConnectionOptions:
         if not Path(self._known_hosts).exists():
@@ -178,33 +222,37 @@ class SshConnector:
         return asyncssh.SSHClientConnectionOptions(
             username=host.user,
             known_hosts=self._known_hosts,
-            client_keys=self._client_keys,
-            agent_path=None if self._client_keys else (),
             connect_timeout=timeout,
             login_timeout=timeout,
             keepalive_interval=self._ssh.keepalive_interval,
             keepalive_count_max=3,
             compression_algs=None,
+            **self._keys,
         )
 
-    async def _jump_conn(self, timeout: float) -> asyncssh.SSHClientConnection | None:
+    async def _jump_conn(self, host: Host, timeout: float) -> asyncssh.SSHClientConnection | None:
         spec = self._ssh.jump_host
         if not spec:
             return None
         async with self._jump_lock:
+            if self._jump_failed:
+                raise HostUnreachable(host.name, "connect", self._jump_failed)
             if self._jump is None:
                 user, _, hostport = spec.rpartition("@")
                 address, _, port = hostport.partition(":")
                 jump = Host(address, int(port or 22), user or self._ssh.user, "/")
                 try:
-                    self._jump = await asyncssh.connect(address, int(port or 22), options=self._options(jump, timeout))
-                except (asyncssh.Error, OSError) as exc:
-                    raise HostUnreachable(spec, "connect", f"jump host: {_reason(exc)}") from exc
+                    self._jump = await asyncio.wait_for(
+                        asyncssh.connect(address, int(port or 22), options=self._options(jump, timeout)), timeout + 1
+                    )
+                except (asyncssh.Error, OSError, TimeoutError) as exc:
+                    self._jump_failed = f"the jump host {spec} is unreachable: {_reason(exc)}"
+                    raise HostUnreachable(host.name, "connect", self._jump_failed) from exc
             return self._jump
 
     async def connect(self, host: Host, timeout: float) -> HostConnection:
         options = self._options(host, timeout)
-        tunnel = await self._jump_conn(timeout)
+        tunnel = await self._jump_conn(host, timeout)
         async with self._handshakes:
             try:
                 conn = await asyncio.wait_for(
@@ -212,11 +260,12 @@ class SshConnector:
                 )
             except (asyncssh.Error, OSError, TimeoutError) as exc:
                 raise HostUnreachable(host.name, "connect", _reason(exc)) from exc
-        return SshHostConnection(host, conn, self._redact, self._ssh.login_shell == "posix")
+        return SshHostConnection(host, conn, self._redact, self._ssh.login_shell == "posix", self._read_limit)
 
     async def close(self) -> None:
+        """Close the jump host connection (the run's host connections are closed by the run)."""
         if self._jump is not None:
             self._jump.close()
             with contextlib.suppress(Exception):
-                await self._jump.wait_closed()
+                await asyncio.wait_for(self._jump.wait_closed(), 5)
             self._jump = None

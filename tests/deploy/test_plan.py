@@ -10,9 +10,18 @@ import pytest
 
 from deploy import remote
 from deploy.config import Config, HealthCheck, parse_config
-from deploy.errors import UsageError
+from deploy.errors import ConfigError, UsageError
 from deploy.ids import new_release_id
-from deploy.plan import DeployPlan, Host, HostPlan, Step, environment_hosts, plan_deploy, select_hosts
+from deploy.plan import (
+    DeployPlan,
+    Host,
+    HostPlan,
+    Step,
+    environment_hosts,
+    migrate_problems,
+    plan_deploy,
+    select_hosts,
+)
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 RELEASE = "20261123090000"
@@ -285,7 +294,6 @@ def test_several_build_commands_are_numbered_steps_in_order() -> None:
             "production", "web2", {"migrate": {"run": "m", "roles": ["web"]}}, "web2:2222", id="named-with-port"
         ),
         pytest.param("production", "worker", {"migrate": {"run": "m"}}, None, id="filtered-out"),
-        pytest.param("staging", None, {"migrate": {"run": "m"}}, None, id="no-host-has-the-role"),
         pytest.param("production", None, {}, None, id="no-migration-configured"),
     ],
 )
@@ -296,19 +304,42 @@ def test_the_migration_runs_on_the_first_selected_host_with_a_migrate_role(
     assert (migrate_host, migrate_host is not None) == (plan.migrate_host, plan.migrate is not None)
 
 
-def test_secrets_are_exported_to_operator_commands_after_the_run_variables() -> None:
+def test_a_migration_no_host_of_the_environment_can_run_is_a_config_error_naming_the_roles() -> None:
+    config = make_config(pipeline={"migrate": {"run": "m", "roles": ["db", "schema"]}})
+    with pytest.raises(ConfigError) as caught:
+        plan_deploy(config, "production", SHA, RELEASE, "U0ALICE")
+    assert [
+        "pipeline.migrate.roles: no host of production has the role db or schema, so its migration would never run "
+        "(roles in production: migrate, web, worker)",
+        "pipeline.migrate.roles: no host of staging has the role db or schema, so its migration would never run "
+        "(roles in staging: none)",
+    ] == [*caught.value.problems, *migrate_problems(config, ["staging"])]
+
+
+def test_a_host_filter_that_leaves_out_the_migrate_hosts_is_noted_in_the_plan() -> None:
+    plan = plan_deploy(make_config(), "production", SHA, RELEASE, "U0ALICE", "worker")
+    note = (
+        "migration skipped: the host filter 'worker' leaves out every host with the role migrate; "
+        "deploy to those hosts too to migrate"
+    )
+    assert ((note,), f"  {note}") == (plan.notes, plan.describe().splitlines()[1])
+
+
+def test_secrets_are_read_from_standard_input_after_the_run_variables_and_never_written_in_a_command() -> None:
     config = make_config(env={"SHIPBOT_USER": "overridden", "RAILS_ENV": "production"})
-    plan = plan_deploy(config, "staging", SHA, RELEASE, "U0ALICE", secrets={"DATABASE_PASSWORD": "pa ss'word"})
+    plan = plan_deploy(config, "production", SHA, RELEASE, "U0ALICE", secrets={"DATABASE_PASSWORD": "pa ss'word"})
     expected = {
         "SHIPBOT_USER": "U0ALICE",
         "RAILS_ENV": "production",
         "SHIPBOT_APP": "shop",
         "SHIPBOT_RELEASE": RELEASE,
         "SHIPBOT_SHA": SHA,
-        "SHIPBOT_ENV": "staging",
-        "DATABASE_PASSWORD": "pa ss'word",
+        "SHIPBOT_ENV": "production",
+        "DATABASE_PASSWORD": remote.SECRET,
     }
-    assert expected == dict(plan.hosts[0].env)
+    build = plan.hosts[0].prepare[-1].command
+    assert (expected, True) == (dict(plan.hosts[0].env), build.endswith(f"; {remote.READ_SECRETS}make"))
+    assert "pa ss" not in repr(plan)
 
 
 def test_without_a_restart_command_there_is_no_restart_step() -> None:
@@ -389,5 +420,7 @@ def test_dry_run_of_a_bare_pipeline_shows_only_the_transfer_and_switch() -> None
 
 
 def test_dry_run_never_shows_a_secret_value() -> None:
-    plan = plan_deploy(make_config(), "staging", SHA, RELEASE, "U0ALICE", secrets={"DATABASE_PASSWORD": "hunter2-xyz"})
+    plan = plan_deploy(
+        make_config(), "production", SHA, RELEASE, "U0ALICE", secrets={"DATABASE_PASSWORD": "hunter2-xyz"}
+    )
     assert [] == [line for line in plan.describe().splitlines() if "hunter2-xyz" in line]

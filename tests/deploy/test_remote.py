@@ -107,13 +107,13 @@ def tar_of(files: dict[str, str]) -> bytes:
         ),
         pytest.param(
             remote.probe("/srv/shop"),
-            "t=$(readlink /srv/shop/current 2>/dev/null) && printf '%s\\n' \"${t##*/}\" || echo -; "
+            "t=$(readlink /srv/shop/current 2>/dev/null) && t=${t%/} && printf '%s\\n' \"${t##*/}\" || echo -; "
             "cat /srv/shop/current/REVISION 2>/dev/null || echo -",
             id="probe",
         ),
         pytest.param(
             remote.probe("/srv/my app"),
-            "t=$(readlink '/srv/my app/current' 2>/dev/null) && printf '%s\\n' \"${t##*/}\" || echo -; "
+            "t=$(readlink '/srv/my app/current' 2>/dev/null) && t=${t%/} && printf '%s\\n' \"${t##*/}\" || echo -; "
             "cat '/srv/my app/current'/REVISION 2>/dev/null || echo -",
             id="probe-quoted",
         ),
@@ -270,6 +270,23 @@ def test_any_exported_value_reaches_the_command_unchanged(tmp_path_factory: pyte
     cwd = tmp_path_factory.mktemp("exports")
     result = run_sh(remote.exports({"V": value}) + "printf '%s' \"$V\"", cwd)
     assert (0, value, []) == (result.returncode, result.stdout.decode(), pwned(cwd))
+
+
+@settings(max_examples=40, deadline=None)
+@given(_ANY_TEXT)
+def test_any_secret_reaches_the_command_from_standard_input_and_never_its_command_line(
+    tmp_path_factory: pytest.TempPathFactory, value: str
+) -> None:
+    cwd = tmp_path_factory.mktemp("secrets")
+    command = remote.exports({"RUN": "r1", "TOKEN": remote.SECRET}) + 'printf \'%s|%s\' "$RUN" "$TOKEN"'
+    result = run_sh(command, cwd, stdin=remote.secrets_input({"TOKEN": value}))
+    assert (0, f"r1|{value}", []) == (result.returncode, result.stdout.decode(), pwned(cwd))
+    assert "\0" not in command and remote.READ_SECRETS in command
+
+
+def test_secret_input_refuses_a_name_that_is_not_a_shell_variable() -> None:
+    with pytest.raises(ValueError, match="is not a shell variable name"):
+        remote.secrets_input({"A;touch pwned": "x"})
 
 
 # -- setup ------------------------------------------------------------------------------------------------

@@ -217,60 +217,64 @@ def test_recover_treats_a_run_without_a_pid_as_interrupted(store: Store, db_path
 
 def test_a_lock_is_recorded_with_owner_reason_and_time(store: Store) -> None:
     before = time.time()
-    lock = store.lock("production", "U0ALICE", "release freeze", expires_at=None)
+    lock = store.lock("shop", "production", "U0ALICE", "release freeze", expires_at=None)
     assert (True, LockRecord("production", "U0ALICE", "release freeze", lock.since, None), lock) == (
         before <= lock.since <= time.time(),
         lock,
-        store.get_lock("production"),
+        store.get_lock("shop", "production"),
     )
 
 
 def test_someone_else_cannot_take_a_lock_and_is_told_who_holds_it(store: Store) -> None:
-    lock = store.lock("production", "U0ALICE", "release freeze")
+    lock = store.lock("shop", "production", "U0ALICE", "release freeze")
     with pytest.raises(EnvironmentLocked) as caught:
-        store.lock("production", "U0BOB", "my turn")
+        store.lock("shop", "production", "U0BOB", "my turn")
     expected = f"production is locked by U0ALICE since {since_text(lock.since)}: release freeze. Ask them to unlock it."
-    assert (expected, lock) == (str(caught.value), store.get_lock("production"))
+    assert (expected, lock) == (str(caught.value), store.get_lock("shop", "production"))
 
 
 def test_relocking_your_own_lock_updates_the_reason_and_keeps_the_time(store: Store) -> None:
-    first = store.lock("production", "U0ALICE", "release freeze")
-    second = store.lock("production", "U0ALICE", "still frozen", expires_at=9e9)
+    first = store.lock("shop", "production", "U0ALICE", "release freeze")
+    second = store.lock("shop", "production", "U0ALICE", "still frozen", expires_at=9e9)
     expected = LockRecord("production", "U0ALICE", "still frozen", first.since, 9e9)
-    assert (expected, expected) == (second, store.get_lock("production"))
+    assert (expected, expected) == (second, store.get_lock("shop", "production"))
 
 
 def test_the_owner_unlocks_without_an_audit_entry(store: Store) -> None:
-    lock = store.lock("production", "U0ALICE", "release freeze")
-    assert (lock, None, []) == (store.unlock("production", "U0ALICE"), store.get_lock("production"), store.audit())
+    lock = store.lock("shop", "production", "U0ALICE", "release freeze")
+    assert (lock, None, []) == (
+        store.unlock("shop", "production", "U0ALICE"),
+        store.get_lock("shop", "production"),
+        store.audit(),
+    )
 
 
 def test_someone_else_cannot_unlock_without_force(store: Store) -> None:
-    lock = store.lock("production", "U0ALICE", "")
+    lock = store.lock("shop", "production", "U0ALICE", "")
     with pytest.raises(EnvironmentLocked) as caught:
-        store.unlock("production", "U0BOB")
+        store.unlock("shop", "production", "U0BOB")
     expected = (
         f"production is locked by U0ALICE since {since_text(lock.since)}: no reason given. Ask them to unlock it."
     )
-    assert (expected, lock) == (str(caught.value), store.get_lock("production"))
+    assert (expected, lock) == (str(caught.value), store.get_lock("shop", "production"))
 
 
 def test_a_forced_unlock_by_someone_else_is_recorded_in_the_audit(store: Store) -> None:
-    lock = store.lock("production", "U0ALICE", "release freeze")
-    removed = store.unlock("production", "U0ADMIN", force=True)
+    lock = store.lock("shop", "production", "U0ALICE", "release freeze")
+    removed = store.unlock("shop", "production", "U0ADMIN", force=True)
     audit = [(actor, action, env, json.loads(detail)) for _, actor, action, env, detail in store.audit()]
     expected_audit = [("U0ADMIN", "force-unlock", "production", {"owner": "U0ALICE", "reason": "release freeze"})]
-    assert (lock, None, expected_audit) == (removed, store.get_lock("production"), audit)
+    assert (lock, None, expected_audit) == (removed, store.get_lock("shop", "production"), audit)
 
 
 def test_unlocking_an_environment_nobody_locked_is_nothing(store: Store) -> None:
-    assert (None, []) == (store.unlock("production", "U0ALICE", force=True), store.audit())
+    assert (None, []) == (store.unlock("shop", "production", "U0ALICE", force=True), store.audit())
 
 
 def test_locks_are_per_environment(store: Store) -> None:
-    store.lock("production", "U0ALICE", "freeze")
-    staging = store.lock("staging", "U0BOB", "testing")
-    assert staging == store.get_lock("staging")
+    store.lock("shop", "production", "U0ALICE", "freeze")
+    staging = store.lock("shop", "staging", "U0BOB", "testing")
+    assert staging == store.get_lock("shop", "staging")
 
 
 @pytest.mark.parametrize(
@@ -281,19 +285,57 @@ def test_locks_are_per_environment(store: Store) -> None:
     ],
 )
 def test_an_expired_lock_is_gone(store: Store, expires_in: float, still_locked: bool) -> None:
-    lock = store.lock("production", "U0ALICE", "short freeze", expires_at=time.time() + expires_in)
-    assert (lock if still_locked else None) == store.get_lock("production")
+    lock = store.lock("shop", "production", "U0ALICE", "short freeze", expires_at=time.time() + expires_in)
+    assert (lock if still_locked else None) == store.get_lock("shop", "production")
 
 
 def test_someone_else_may_lock_once_a_lock_has_expired(store: Store) -> None:
-    store.lock("production", "U0ALICE", "short freeze", expires_at=time.time() - 1)
-    lock = store.lock("production", "U0BOB", "my turn")
-    assert ("U0BOB", lock) == (lock.owner, store.get_lock("production"))
+    store.lock("shop", "production", "U0ALICE", "short freeze", expires_at=time.time() - 1)
+    lock = store.lock("shop", "production", "U0BOB", "my turn")
+    assert ("U0BOB", lock) == (lock.owner, store.get_lock("shop", "production"))
 
 
 def test_unlocking_an_expired_lock_is_nothing(store: Store) -> None:
-    store.lock("production", "U0ALICE", "short freeze", expires_at=time.time() - 1)
-    assert (None, []) == (store.unlock("production", "U0BOB", force=True), store.audit())
+    store.lock("shop", "production", "U0ALICE", "short freeze", expires_at=time.time() - 1)
+    assert (None, []) == (store.unlock("shop", "production", "U0BOB", force=True), store.audit())
+
+
+def test_locking_one_apps_environment_leaves_another_apps_environment_of_that_name_alone(store: Store) -> None:
+    store.lock("shop", "staging", "U0ALICE", "demo")
+    billing = store.lock("billing", "staging", "U0BOB", "load test")
+    assert (None, billing) == (store.get_lock("catalog", "staging"), store.get_lock("billing", "staging"))
+    store.unlock("shop", "staging", "U0ALICE")
+    assert (None, billing) == (store.get_lock("shop", "staging"), store.get_lock("billing", "staging"))
+
+
+OLD_LOCKS = """
+CREATE TABLE locks (
+    environment TEXT PRIMARY KEY, owner TEXT NOT NULL, reason TEXT NOT NULL, since REAL NOT NULL, expires_at REAL
+);
+INSERT INTO locks VALUES ('staging', 'U0ALICE', 'taken before locks were per app', 1000.0, NULL);
+"""
+
+
+def test_a_lock_from_a_file_written_before_locks_were_per_app_holds_that_environment_of_every_app(
+    db_path: Path,
+) -> None:
+    db_path.parent.mkdir(parents=True)
+    old = sqlite3.connect(db_path)
+    old.executescript(OLD_LOCKS)
+    old.close()
+    store = Store(db_path)
+    try:
+        expected = LockRecord("staging", "U0ALICE", "taken before locks were per app", 1000.0, None)
+        assert [expected, expected] == [store.get_lock(app, "staging") for app in ("shop", "billing")]
+        with pytest.raises(EnvironmentLocked, match="staging is locked by U0ALICE"):
+            store.lock("billing", "staging", "U0BOB", "my turn")
+        assert expected == store.unlock("billing", "staging", "U0ALICE"), "its owner unlocks it from any app"
+        assert [None, None] == [store.get_lock(app, "staging") for app in ("shop", "billing")]
+        store.lock("shop", "staging", "U0BOB", "per app now")
+        assert None is store.get_lock("billing", "staging")
+    finally:
+        store.close()
+    Store(db_path).close()  # opening a migrated file again changes nothing
 
 
 # -- history --------------------------------------------------------------------------------------------------

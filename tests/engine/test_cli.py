@@ -82,7 +82,7 @@ async def test_exit_codes_say_failed_bad_usage_and_locked(
     bad_ref = shipbot("deploy", "staging", "main;rm -rf /", cwd=tmp_path)
     assert 2 == bad_ref.returncode and "not a valid ref" in bad_ref.stderr
 
-    Store.in_data_dir(tmp_path / "data").lock("staging", "U0CAROL", "load test")
+    Store.in_data_dir(tmp_path / "data").lock("shop", "staging", "U0CAROL", "load test")
     locked = shipbot("deploy", "staging", "main", cwd=tmp_path)
     assert 3 == locked.returncode
     assert "staging is locked by U0CAROL" in locked.stderr and "load test" in locked.stderr

@@ -259,7 +259,7 @@ async def test_a_second_run_in_the_same_environment_is_refused_naming_the_first(
 
 async def test_a_locked_environment_refuses_others_but_not_the_owner(make_engine: EngineFactory) -> None:
     engine, _ = await make_engine(hosts=1)
-    engine.store.lock("staging", "U0CAROL", "testing the payment flow")
+    engine.store.lock("shop", "staging", "U0CAROL", "testing the payment flow")
 
     with pytest.raises(EnvironmentLocked, match="locked by U0CAROL .*testing the payment flow"):
         await engine.deploy("staging", "main", user="U0ALICE")

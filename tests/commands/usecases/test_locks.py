@@ -37,6 +37,6 @@ async def test_unlock_by_owner_by_others_and_by_an_admin_with_force(world: World
 
 
 async def test_an_expired_lock_counts_as_none(world: World) -> None:
-    world.store.locks["staging"] = LockRecord("staging", "U0ALICE", "lunch", NOW - 3600, expires_at=NOW - 1)
+    world.store.locks["shop", "staging"] = LockRecord("staging", "U0ALICE", "lunch", NOW - 3600, expires_at=NOW - 1)
     assert isinstance(await world.service.handle("deploy main to staging", "U0EVE", "C0X"), RunAccepted)
     await world.service.supervisor.drain()

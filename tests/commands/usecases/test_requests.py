@@ -111,7 +111,7 @@ async def test_a_rollback_locks_the_environment_against_redeploys(world: World) 
     assert reply == RunAccepted(rollback)
     await world.service.supervisor.drain()
     lock = LockRecord("production", "U0CAROL", "rolled back by U0CAROL: redeploy on purpose with unlock", NOW)
-    assert world.store.locks == {"production": lock}
+    assert world.store.locks == {("shop", "production"): lock}
     assert world.reporter.notices == [
         RunEnded(rollback, RunFinished("r0001", Outcome.SUCCESS, "rollback success", 1.0), lock=lock)
     ]

@@ -1,0 +1,46 @@
+"""Feeding a run's secrets to the commands that read them (:data:`deploy.remote.READ_SECRETS`) on standard input.
+
+The engine wraps each run's connector in :class:`SecretFeeding` when the app has ``secret_env`` values: a command
+built with :data:`deploy.remote.SECRET` variables contains the reading snippet, and gets the ``export`` lines
+(:func:`deploy.remote.secrets_input`) as its standard input; every other command runs exactly as it would
+unwrapped. So a secret never appears on a host's command line (``ps``), in the SSH session's environment (which a
+stock sshd drops anyway), in a plan or in a dry run, whichever step set or merged command carries it.
+"""
+
+from __future__ import annotations
+
+from deploy import remote
+from deploy.plan import Host
+from deploy.ports import Connector, HostConnection, StepResult
+
+
+class SecretFeeding:
+    """A :class:`~deploy.ports.Connector` whose connections feed ``payload`` to commands that read secrets."""
+
+    def __init__(self, inner: Connector, payload: bytes) -> None:
+        self._inner = inner
+        self._payload = payload
+
+    async def connect(self, host: Host, timeout: float) -> HostConnection:
+        return _Fed(await self._inner.connect(host, timeout), self._payload)
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+class _Fed:
+    def __init__(self, inner: HostConnection, payload: bytes) -> None:
+        self._inner = inner
+        self._payload = payload
+        self.host = inner.host
+
+    async def run(self, command: str, timeout: float, stdin: bytes | None = None) -> StepResult:
+        if stdin is None and remote.READ_SECRETS in command:
+            stdin = self._payload
+        return await self._inner.run(command, timeout, stdin)
+
+    async def read(self, command: str, timeout: float) -> StepResult:
+        return await self._inner.read(command, timeout)
+
+    async def close(self) -> None:
+        await self._inner.close()
