@@ -104,7 +104,7 @@ async def test_a_cancel_during_the_switch(blue_green_engine: BlueGreenFactory, d
 
     def cancel_in_the_swap(event: Event) -> None:
         if isinstance(event, HostStepStarted) and event.step == "nginx swap" and not cancels:
-            cancels.append(loop.call_later(0.05, deploy.cancel))
+            cancels.append(loop.call_later(0.4, deploy.cancel))  # during its nginx -t or reload
 
     async with under_load(nginxes, demo_repo) as load:
         deploy = asyncio.create_task(engine.deploy("staging", "v2", user="U0ALICE", sink=cancel_in_the_swap))
@@ -114,6 +114,8 @@ async def test_a_cancel_during_the_switch(blue_green_engine: BlueGreenFactory, d
     assert cancels, "the run reached the swap"
     no_request_failed(load)
     assert ["v1", "v1"] == answering(nginxes, demo_repo)
+    for n in nginxes:  # else nginx's next reload would send traffic to the stopped green
+        assert "blue is live" in (n.prefix / "upstream.conf").read_text()
     assert [False, False] == await running(engine, "green")
 
 
