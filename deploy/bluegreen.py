@@ -27,6 +27,7 @@ that colour's ``SHIPBOT_RELEASE`` / ``SHIPBOT_SHA``. The nginx test and reload c
 
 from __future__ import annotations
 
+import math
 import posixpath
 import shlex
 from collections.abc import Mapping
@@ -62,6 +63,8 @@ class HostColours:
     verify_interval: float
     verify_timeout: float
     keep_old: float
+    pid_file: str = ""  # nginx master's pid file, absolute ("": none; drained is then asked through nginx)
+    drain_timeout: float = 30.0  # how long a colour leaving traffic waits for nginx to stop sending it any
 
 
 def colour_dir(deploy_to: str, colour: str) -> str:
@@ -184,9 +187,18 @@ def render_upstream(upstream: str, address: str, port: int, colour: str, release
     )
 
 
-def swap(hc: HostColours, content: str, to_colour: str, from_colour: str | None) -> str:
+def swap(
+    hc: HostColours, content: str, to_colour: str, from_colour: str | None, drain: bool = False, sha: str = ""
+) -> str:
     """Move traffic: new upstream renamed over the live include, ``nginx -t``, then reload; the previous file is
-    put back (and nothing reloads) when the test or the reload fails, with one clear message."""
+    put back (and nothing reloads) when the test or the reload fails, with one clear message (exit 3, 4, 5:
+    nothing was moved).
+
+    With a pid file, nginx's workers from before the reload are listed (:func:`nginx_workers`) and printed as
+    ``shipbot-nginx-workers: <pids>``. With ``drain`` the command then waits until nginx no longer sends
+    ``from_colour`` anything (:func:`drain_wait`, ``sha``: what ``to_colour`` answers), bounded by
+    ``drain_timeout``, and prints :data:`DRAINED` or :data:`NOT_DRAINED` (the exit status stays 0: traffic moved).
+    """
     f = upstream_path(hc.deploy_to, hc.upstream_file)
     staying = f"traffic stays on {from_colour}" if from_colour else "traffic was not moved"
     env = remote.exports({"SHIPBOT_DEPLOY_TO": hc.deploy_to})
@@ -201,10 +213,76 @@ def swap(hc: HostColours, content: str, to_colour: str, from_colour: str | None)
         f'{{ if [ -e "$f" ]; then cp -p "$f" "$bak"; else rm -f "$bak"; fi; }} && mv -f "$tmp" "$f" || exit 3; '
         f"if ! out=$({{ {hc.nginx_test}\n}} 2>&1); then {restore}; {why}; "
         f'echo {q(f"nginx config test failed, {staying}:")} "$why" >&2; exit 4; fi; '
-        f"if ! out=$({{ {hc.nginx_reload}\n}} 2>&1); then {restore}; {why}; "
+        + (f'{nginx_workers(hc.pid_file)}; echo "{WORKERS}$old"; ' if hc.pid_file else "")
+        + f"if ! out=$({{ {hc.nginx_reload}\n}} 2>&1); then {restore}; {why}; "
         f'echo {q(f"nginx reload failed, {staying}:")} "$why" >&2; exit 5; fi; '
         f'rm -f "$bak"; echo {q(f"traffic now goes to {to_colour}")}'
+        + (f"; {drain_wait(hc, from_colour, sha)}" if drain and from_colour else "")
     )
+
+
+WORKERS = "shipbot-nginx-workers:"
+DRAINED = "shipbot-drained"
+NOT_DRAINED = "shipbot-not-drained:"
+DRAIN_ANSWERS = 5  # consecutive answers from the colour that stays, when no pid file shows nginx's workers
+
+
+def nginx_workers(pid_file: str) -> str:
+    """Shell that sets ``master`` (the pid in nginx's pid file, or empty) and ``old`` (its children now, read
+    from ``/proc/<pid>/stat``: the workers a reload will replace)."""
+    return (
+        f"master=$(cat {q(pid_file)} 2>/dev/null); case \"$master\" in ''|*[!0-9]*) master='';; esac; old=''; "
+        'if [ -n "$master" ]; then for s in /proc/[0-9]*/stat; do '
+        '{ read -r l < "$s"; } 2>/dev/null || continue; set -f; set -- ${l##*) }; set +f; '
+        'if [ "$2" = "$master" ]; then p=${s#/proc/}; old="$old ${p%/stat}"; fi; done; fi'
+    )
+
+
+def known_workers(pid_file: str, pids: tuple[int, ...]) -> str:
+    """Shell that sets ``master`` and ``old`` as :func:`nginx_workers` found them earlier (a scheduled stop)."""
+    listed = "".join(f" {int(p)}" for p in pids)
+    return f"master=$(cat {q(pid_file)} 2>/dev/null); old={q(listed)}"
+
+
+def drain_wait(hc: HostColours, leaving: str, sha: str) -> str:
+    """Shell that waits until nginx sends ``leaving`` nothing more, at most ``drain_timeout`` seconds, then prints
+    :data:`DRAINED` (``left`` empty) or :data:`NOT_DRAINED` and why (``left`` set). Runs after a reload.
+
+    With ``master`` and ``old`` set (:func:`nginx_workers` before the reload): until none of ``old`` is still a
+    child of ``master`` (a worker lingers while it holds connections; once it exited, nothing it accepted can
+    reach the old upstream). Otherwise: until :data:`DRAIN_ANSWERS` answers in a row through nginx
+    (``verify_url``, headers and body) contain ``sha``, the version of the colour that stays.
+    """
+    timeout = max(1, math.ceil(hc.drain_timeout))
+    url, t = q(hc.verify_url), f"{hc.verify_timeout:g}"
+    gone = q(f"nginx still sent traffic to {leaving} after {timeout}s ({leaving} left running):")
+    return (
+        'draining() { for p in $old; do { read -r l < "/proc/$p/stat"; } 2>/dev/null || continue; '
+        'set -f; set -- ${l##*) }; set +f; if [ "$2" = "$master" ]; then return 0; fi; done; return 1; }; '
+        f'end=$(( $(date +%s) + {timeout} )); left=""; '
+        'if [ -n "$master" ] && [ -n "$old" ]; then '
+        'while draining && [ "$(date +%s)" -lt "$end" ]; do sleep 0.1; done; '
+        'if draining; then left="workers$old of nginx $master are still running"; fi; '
+        f"else n=0; left={q(f'fewer than {DRAIN_ANSWERS} answers in a row from the colour that stays')}; "
+        'while [ "$(date +%s)" -lt "$end" ]; do '
+        f"if got=$(curl -fsS --max-time {t} -D - {url} 2>/dev/null); then "
+        f'case "$got" in *{q(sha)}*) n=$((n+1));; *) n=0;; esac; else n=0; fi; '
+        f'if [ "$n" -ge {DRAIN_ANSWERS} ]; then left=""; break; fi; sleep 0.05; done; fi; '
+        f'if [ -z "$left" ]; then echo {DRAINED}; else echo {NOT_DRAINED} {gone} "$left"; fi'
+    )
+
+
+def parse_workers(output: str) -> tuple[int, ...]:
+    """The nginx worker pids :func:`swap` listed before its reload (none without a pid file)."""
+    for line in output.splitlines():
+        if line.startswith(WORKERS):
+            return tuple(int(p) for p in line[len(WORKERS) :].split() if p.isdigit())
+    return ()
+
+
+def drained(output: str) -> bool:
+    """Whether :func:`swap` with ``drain`` (or :func:`schedule_stop`) saw nginx stop sending the colour traffic."""
+    return DRAINED in output.splitlines()
 
 
 def verify(hc: HostColours, sha: str) -> str:
@@ -244,13 +322,18 @@ def clear_live(deploy_to: str) -> str:
     return f"rm -f {q(live_file(deploy_to))} && {remote.switch(deploy_to, None)}"
 
 
-def schedule_stop(deploy_to: str, colour: str, after: float, env: Mapping[str, str], command: str) -> str:
+def schedule_stop(
+    hc: HostColours, colour: str, after: float, env: Mapping[str, str], command: str, drain: str = ""
+) -> str:
     """After ``after`` seconds, stop the colour's app on the host itself, unless by then it is live again or
-    another run started it (its ``.shipbot/<colour>.run`` changed). Detached: the SSH session ends at once."""
+    another run started it (its ``.shipbot/<colour>.run`` changed), and (``drain``: a :func:`drain_wait` with its
+    ``master``/``old`` set) only once nginx sends it nothing more. Detached: the SSH session ends at once."""
+    deploy_to = hc.deploy_to
     live, run = q(live_file(deploy_to)), q(run_file(deploy_to, colour))
     body = (
         f"token=$(cat {run} 2>/dev/null); sleep {after:g}; "
         f'test "$(cat {live} 2>/dev/null)" != {q(colour)} && test "$(cat {run} 2>/dev/null)" = "$token" && '
-        f"{{ {stop(deploy_to, colour, env, command)}; }}"
+        + (f'{{ {drain}; }} && test -z "$left" && ' if drain else "")
+        + f"{{ {stop(deploy_to, colour, env, command)}; }}"
     )
     return f"nohup sh -c {q(body)} </dev/null >/dev/null 2>&1 &"

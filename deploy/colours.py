@@ -8,6 +8,15 @@ back, retire the old colour. The commands are built by :mod:`deploy.bluegreen`; 
 ``put_back``   traffic back to the colour that was live, labels back, the idle colour's new app stopped and its
                link back where it was
 ``retire``     the colour that was live keeps running for ``keep_old`` (a rollback swaps back to it), then stops
+
+A colour leaves traffic only once nginx sends it nothing more: ``nginx -s reload`` only signals the master, and
+the old workers keep handing requests to the upstream they started with until they exit. So every path that
+stops a colour that was in traffic (swap back on a failure, a cancel or a failed rollback; ``keep_old: 0`` and
+the ``keep_old`` expiry) waits, in the same command as the reload, until the workers from before the reload have
+exited (``blue_green.nginx.pid_file``) or answers through nginx come from the colour that stays, at most
+``blue_green.nginx.drain_timeout`` (:func:`deploy.bluegreen.drain_wait`); a colour nginx still reaches then is
+left running (the next deploy into it stops it first). A swap that may have started counts as a switch: a run
+cancelled mid-swap swaps back before it stops anything.
 """
 
 from __future__ import annotations
@@ -34,6 +43,13 @@ class ColourRun:
     idle_previous: str | None = None  # the release the idle colour's link pointed to before the run
     staged: bool = False  # this run stopped the idle colour's app and moved its link
     labelled: bool = False  # .shipbot/live and current were swapped
+    swapping: bool = False  # an nginx swap to the idle colour started and may have reloaded
+    workers: tuple[int, ...] = ()  # nginx's workers before the swap's reload (with a pid file)
+    drained: bool = False  # the swap waited until nginx sent the old colour nothing more
+    sha: str = ""  # what the idle colour answers once live
+
+
+_NOT_MOVED = (3, 4, 5)  # bluegreen.swap's exit statuses when the live include was put back and nothing reloaded
 
 
 class ColourSwitch:
@@ -59,7 +75,10 @@ class ColourSwitch:
 
     def holds_changes(self, hr: HostRun) -> bool:
         cr = self._runs.get(hr.host.name)
-        return hr.switched or (cr is not None and cr.staged)
+        return hr.switched or (cr is not None and (cr.staged or cr.swapping))
+
+    def _swap_timeout(self, c: bluegreen.HostColours, drain: bool) -> float:
+        return self._steps.timeouts.switch + (c.drain_timeout + 5 if drain else 0)
 
     # -- stage --------------------------------------------------------------------------------------------
 
@@ -113,10 +132,16 @@ class ColourSwitch:
         s, (_hp, c, cr) = self._steps, self._host(hr)
         d, idle = c.deploy_to, cr.idle
         content = bluegreen.render_upstream(c.upstream, c.address, c.ports[idle], idle, release, sha)
-        if not await s.step(hr, "nginx swap", bluegreen.swap(c, content, idle, cr.live), s.timeouts.switch):
+        drain = c.keep_old <= 0 and cr.live is not None  # the old colour stops right after the run
+        cr.swapping = True
+        swap = bluegreen.swap(c, content, idle, cr.live, drain, sha)
+        result = await s.run(hr, "nginx swap", swap, self._swap_timeout(c, drain))
+        cr.workers, cr.drained = bluegreen.parse_workers(result.output), bluegreen.drained(result.output)
+        if not result.ok:
+            cr.swapping = result.exit_status not in _NOT_MOVED
             s.state(hr, HostState.FAILED)
             return
-        hr.switched = True
+        cr.swapping, hr.switched, cr.sha = False, True, sha
         s.state(hr, HostState.SWITCHED)
         verify_time = c.verify_retries * (c.verify_timeout + c.verify_interval) + 10
         if not await s.step(hr, "verify via nginx", bluegreen.verify(c, sha), verify_time):
@@ -140,22 +165,27 @@ class ColourSwitch:
     async def _swap_back(self, hr: HostRun) -> None:
         s, (hp, c, cr) = self._steps, self._host(hr)
         d, t = c.deploy_to, s.timeouts
-        ok, was_switched = True, hr.switched
-        if hr.switched and hr.conn is not None:
+        ok, was_switched, drained = True, hr.switched or cr.swapping, True
+        if was_switched and hr.conn is not None:
             if cr.live is not None:
                 old = cr.colours[cr.live]
                 content = bluegreen.render_upstream(
                     c.upstream, c.address, c.ports[cr.live], cr.live, old.release or "-", old.sha or "-"
                 )
-                ok = await s.step(hr, "nginx swap back", bluegreen.swap(c, content, cr.live, cr.idle), t.switch)
+                swap = bluegreen.swap(c, content, cr.live, cr.idle, True, old.sha or "")
+                result = await s.run(hr, "nginx swap back", swap, self._swap_timeout(c, True))
+                ok, drained = result.ok, bluegreen.drained(result.output)
+                if ok and not drained:  # nginx still reaches the idle colour: it stops once nginx no longer does
+                    env = self._env(hp, cr.idle, None, None)
+                    await self._stop_later(hr, cr.idle, 0.0, env, bluegreen.parse_workers(result.output), old.sha)
             if ok:
                 labels = bluegreen.set_live(d, cr.live, hr.previous) if cr.live else bluegreen.clear_live(d)
                 ok = await s.step(hr, "labels back", labels, t.switch)
             if ok:
-                hr.switched, cr.labelled = False, False
+                hr.switched, cr.labelled, cr.swapping = False, False, False
             else:
                 hr.error = f"could not move traffic back to {cr.live}: {hr.error}. Check this host by hand."
-        if cr.staged and not hr.switched and hr.conn is not None:
+        if cr.staged and drained and not hr.switched and not cr.swapping and hr.conn is not None:
             await s.quiet(hr, bluegreen.stop(d, cr.idle, self._env(hp, cr.idle, None, None), c.stop), t.command)
             await s.quiet(hr, bluegreen.point(d, cr.idle, cr.idle_previous), t.switch)
             cr.staged = False
@@ -173,9 +203,20 @@ class ColourSwitch:
             if cr is None or c is None or cr.live is None or cr.live == cr.idle or not cr.labelled:
                 return
             env = self._env(hp, cr.live, cr.colours[cr.live].release, cr.colours[cr.live].sha)
-            if c.keep_old <= 0:
+            if c.keep_old <= 0 and cr.drained:
                 await self._steps.quiet(hr, bluegreen.stop(c.deploy_to, cr.live, env, c.stop))
-            else:
-                await self._steps.quiet(hr, bluegreen.schedule_stop(c.deploy_to, cr.live, c.keep_old, env, c.stop))
+                return
+            # keep_old, or nginx still reached the old colour at the swap: stop it later, once nginx no longer does
+            await self._stop_later(hr, cr.live, max(c.keep_old, 0.0), env, cr.workers, cr.sha)
 
         await asyncio.gather(*(one(hr) for hr in hosts))
+
+    async def _stop_later(
+        self, hr: HostRun, colour: str, after: float, env: dict[str, str], workers: tuple[int, ...], sha: str | None
+    ) -> None:
+        """Stop ``colour`` on the host after ``after`` seconds, once nginx's ``workers`` from before the swap have
+        exited (or answers through nginx carry ``sha``), unless it is live again or was restarted by then."""
+        _hp, c, _cr = self._host(hr)
+        known = bluegreen.known_workers(c.pid_file, workers) if c.pid_file and workers else ""
+        drain = f"{known}; {bluegreen.drain_wait(c, colour, sha or '')}".lstrip("; ")
+        await self._steps.quiet(hr, bluegreen.schedule_stop(c, colour, after, env, c.stop, drain))

@@ -187,11 +187,19 @@ class Nginx(Section):
     upstream: str | None = Field(None, description="the upstream block's name (default: the app name)")
     test: str = "nginx -t"
     reload: str = "nginx -s reload"
+    pid_file: str | None = Field(
+        None,
+        description="nginx's master pid file (absolute, or relative to deploy_to): before a colour stops, its old "
+        "workers must have exited; without it, answers through nginx must come from the colour that stays",
+    )
+    drain_timeout: Duration = Field(
+        30.0, gt=0, le=600, description="how long a colour leaving traffic waits for nginx to send it nothing more"
+    )
 
-    @field_validator("upstream_file")
+    @field_validator("upstream_file", "pid_file")
     @classmethod
-    def _file(cls, value: str) -> str:
-        if not value or ".." in Path(value).parts or value.endswith("/"):
+    def _file(cls, value: str | None) -> str | None:
+        if value is not None and (not value or ".." in Path(value).parts or value.endswith("/")):
             raise ValueError(f"{value!r} must be a file path without '..'")
         return value
 

@@ -301,4 +301,6 @@ def host_colours(config: Config, environment: str, host: Host) -> bluegreen.Host
         verify_interval=bg.verify.interval,
         verify_timeout=bg.verify.timeout,
         keep_old=bg.keep_old,
+        pid_file=bluegreen.upstream_path(host.deploy_to, bg.nginx.pid_file) if bg.nginx.pid_file else "",
+        drain_timeout=bg.nginx.drain_timeout,
     )

@@ -1,18 +1,25 @@
-"""Zero downtime, measured: constant HTTP load through a real nginx while shipbot deploys a new SHA.
+"""Zero downtime, measured on every path: steady HTTP load through a real nginx per host while shipbot deploys,
+fails, is cancelled and rolls back.
 
-    python -m bench.zero_downtime [--rate 250] [--no-write]
+    python -m bench.zero_downtime [--hosts 4] [--rate 200] [--config-weight 200000] [--no-write]
 
-Starts real sshd hosts on loopback (one per scenario), a real nginx per host and the demo app
-(``bench/zero_downtime/app``), then for each scenario deploys v1 (not measured), drives load at ``--rate``
-requests a second through nginx to ``/version`` for the whole v2 deploy (bounded: at most ``--max-seconds`` and
-``rate * max-seconds`` requests; it stops by itself a second after the deploy ends), and counts:
+Starts ``--hosts`` real sshd hosts on loopback, each with its own nginx (its config weighted with a large ``map``
+so a reload lags as a production one does) and the demo app (``bench/zero_downtime/app``). For each strategy it
+deploys v1 (not measured), then measures each path under load at ``--rate`` requests a second in all, round robin
+over the hosts' nginx, to ``/version`` (bounded: at most ``--max-seconds`` and ``rate * max-seconds`` requests; it
+stops by itself a second after the run ends):
 
-- naive        strategy all, restart = stop the app, then start the new one (the port is closed in between)
-- rolling      strategy rolling, restart = a graceful reload (the running app hands its socket to the new one)
-- blue_green   the idle colour started and checked on its own port, then nginx swapped and reloaded
+- good          a deploy that succeeds
+- healthcheck   a deploy whose health check fails: put back
+- late failure  the last host fails after the others switched (blue_green: its ``nginx -t``; else its health check)
+- cancel        a deploy cancelled 50 ms after its first switch step started
+- rollback      a rollback to the release before
+- keep_old 0    (blue_green) a deploy that stops the old colour right after the run
 
-It prints requests sent, non-2xx answers, connection errors, p99 latency and when v2 first answered (seconds
-after the deploy started), and writes the table into bench/RESULTS.md under "Zero downtime".
+Strategies: naive (strategy all, restart = stop then start: the reference that does fail), rolling (restart is a
+graceful reload: the running app hands its socket to the new one), blue_green (``nginx.pid_file`` set). Each row:
+requests sent, non-2xx, connection errors, p99 latency, which versions answered; written into bench/RESULTS.md
+under "Zero downtime".
 """
 
 from __future__ import annotations
@@ -25,7 +32,8 @@ import platform
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,197 +41,225 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import aiohttp
 import structlog
 
 from bench.zero_downtime import demo
+from bench.zero_downtime.load import Load, Under
 from deploy.config import parse_config
 from deploy.engine import Engine
-from deploy.events import Outcome
+from deploy.events import Event, HostStepStarted, Outcome, RunFinished
 from deploy.ssh import SshConnector
 from deploy.store import Store
+from tests.support.gitrepo import GitRepo
 from tests.support.sshd_fleet import SshdFleet
 
 RESULTS = Path(__file__).resolve().parents[1] / "RESULTS.md"
-SCENARIOS = ("naive", "rolling", "blue_green")
+STRATEGIES = ("naive", "rolling", "blue_green")
+PATHS = ("good", "healthcheck", "late failure", "cancel", "rollback", "keep_old 0")
+SWITCH_STEP = {"naive": "restart", "rolling": "restart", "blue_green": "nginx swap"}
+PORT = "APP_PORT=$(cat ../../port)"  # rolling and naive: each host's app port, in <deploy_to>/port
 
 
 @dataclass
-class Load:
-    sent: int = 0
-    ok: int = 0
-    non_2xx: int = 0
-    errors: int = 0
-    latencies: list[float] = field(default_factory=list)
-    first_new: float | None = None  # monotonic time v2 first answered
-
-    def p99_ms(self) -> float:
-        if not self.latencies:
-            return 0.0
-        ordered = sorted(self.latencies)
-        return 1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+class Row:
+    strategy: str
+    path: str
+    outcome: str
+    load: Load
 
 
-async def drive(url: str, new_sha: str, rate: float, stop: asyncio.Event, max_seconds: float) -> Load:
-    """Requests at ``rate`` per second until ``stop`` is set, or the time or count bound is hit."""
-    load = Load()
-    limit = int(rate * max_seconds)
-    timeout = aiohttp.ClientTimeout(total=5)
-    connector = aiohttp.TCPConnector(limit=400, force_close=True)
-    tasks: set[asyncio.Task[None]] = set()
-    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
-
-        async def one() -> None:
-            began = time.monotonic()
-            try:
-                async with session.get(url) as response:
-                    body = await response.text()
-                    if 200 <= response.status < 300:
-                        load.ok += 1
-                        if new_sha in body and load.first_new is None:
-                            load.first_new = time.monotonic()
-                    else:
-                        load.non_2xx += 1
-            except (aiohttp.ClientError, TimeoutError, OSError):
-                load.errors += 1
-            load.latencies.append(time.monotonic() - began)
-
-        start = time.monotonic()
-        while not stop.is_set() and load.sent < limit and time.monotonic() - start < max_seconds:
-            due = start + load.sent / rate
-            await asyncio.sleep(max(0.0, due - time.monotonic()))
-            task = asyncio.create_task(one())
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-            load.sent += 1
-        await asyncio.gather(*tasks)
-    return load
-
-
-def scenario_config(
-    fleet: SshdFleet, index: int, repo: Path, scenario: str, nginx: demo.Nginx, ports: dict[str, int]
+def strategy_config(
+    fleet: SshdFleet, repo: Path, strategy: str, nginxes: list[demo.Nginx], ports: list[dict[str, int]], keep_old: float
 ) -> dict[str, Any]:
-    config = fleet.config_yaml(repo=repo, environments={"prod": [index]})
+    config = fleet.config_yaml(repo=repo, environments={"prod": list(range(len(fleet.hosts)))})
     env = config["environments"]["prod"]
-    health = {"run": "./health.sh", "retries": 20, "interval": "0.2s"}
-    if scenario == "blue_green":
+    last = len(fleet.hosts) - 1
+    env["batches"] = [last, "100%"]  # the last host alone in the last batch: it fails after the others switched
+    if strategy == "naive":
+        del env["batches"]
+    health = {"run": "test ! -e ../../FAIL_HEALTH && ./health.sh", "retries": 20, "interval": "0.2s"}
+    if strategy == "blue_green":
         config["pipeline"] = {"restart": "./start.sh", "healthcheck": health}
         env["strategy"] = "blue_green"
         env["blue_green"] = {
-            "ports": ports,
+            "ports": ports[0],
             "stop": "./stop.sh",
-            "nginx": {"upstream_file": "nginx/upstream.conf", **demo.nginx_commands("$SHIPBOT_DEPLOY_TO/nginx")},
-            "verify": {"url": f"{nginx.url}/version", "retries": 50, "interval": "0.1s"},
+            "keep_old": keep_old,
+            "nginx": {
+                "upstream_file": "nginx/upstream.conf",
+                "pid_file": "nginx/nginx.pid",
+                **demo.nginx_commands("$SHIPBOT_DEPLOY_TO/nginx"),
+            },
+            "verify": {"url": "http://127.0.0.1/version", "retries": 100, "interval": "0.1s"},
         }
+        for entry, n, own in zip(env["hosts"], nginxes, ports, strict=True):
+            entry["blue_green"] = {"ports": own, "verify_url": f"{n.url}/version"}
+        health["run"] = "test ! -e ../FAIL_HEALTH && ./health.sh"
     else:
-        config["env"] = {"APP_PORT": str(ports["blue"])}
-        health["run"] = f"APP_PORT={ports['blue']} ./health.sh"  # health checks run without the config's env
-        config["pipeline"] = {"restart": "./naive.sh" if scenario == "naive" else "./reload.sh", "healthcheck": health}
-        if scenario == "rolling":
-            env["strategy"] = "rolling"
+        health["run"] = f"test ! -e ../../FAIL_HEALTH && {PORT} ./health.sh"
+        restart = "./naive.sh" if strategy == "naive" else "./reload.sh"
+        config["pipeline"] = {"restart": f"{PORT} {restart}", "healthcheck": health}
+        env["strategy"] = "all" if strategy == "naive" else "rolling"
     return config
 
 
-async def run(rate: float, max_seconds: float, root: Path) -> dict[str, tuple[Load, float, float]]:
-    repo = demo.make_repo(root / "web")
-    v1, v2 = repo.sha("main"), repo.sha("v2")
-    fleet = SshdFleet(root / "fleet", len(SCENARIOS))
+async def measure(
+    nginxes: list[demo.Nginx], rate: float, max_seconds: float, names: dict[str, str],
+    run: Callable[[], Awaitable[RunFinished | None]],
+) -> tuple[str, Load]:  # fmt: skip
+    async with Under([f"{n.url}/version" for n in nginxes], rate, max_seconds, names, lead=1.0, tail=1.0) as load:
+        try:
+            finished = await run()
+            outcome = finished.outcome.value if finished else "?"
+        except asyncio.CancelledError:
+            outcome = "cancelled"
+    return outcome, load
+
+
+async def one_strategy(
+    strategy: str, root: Path, repo: GitRepo, hosts: int, rate: float, max_seconds: float, weight: int
+) -> list[Row]:
+    names = {repo.sha("main"): "v1", repo.sha("v2"): "v2", repo.sha("broken-health"): "v3"}
+    fleet = SshdFleet(root / f"fleet-{strategy}", hosts)
     await fleet.astart()
     nginxes: list[demo.Nginx] = []
-    results: dict[str, tuple[Load, float, float]] = {}
+    rows: list[Row] = []
     try:
-        for index, scenario in enumerate(SCENARIOS):
-            host = fleet.hosts[index]
-            ports = {"blue": demo.free_port(), "green": demo.free_port()}
-            nginx = demo.Nginx(host.local_deploy_to / "nginx", demo.free_port(), "shop", ports["blue"]).start()
-            nginxes.append(nginx)
-            config = parse_config(scenario_config(fleet, index, repo.path, scenario, nginx, ports), scenario)
-            engine = Engine(
-                config,
-                Store.in_data_dir(root / f"data-{scenario}", SshConnector),
-                root / f"data-{scenario}",
-                SshConnector,
-            )
-            first = await engine.deploy("prod", v1, user="bench")
-            if first.outcome is not Outcome.SUCCESS:
-                raise RuntimeError(f"{scenario}: the first deploy failed: {first.message}")
-            stop = asyncio.Event()
-            loader = asyncio.create_task(drive(f"{nginx.url}/version", v2, rate, stop, max_seconds))
-            await asyncio.sleep(1.0)
-            began = time.monotonic()
-            result = await engine.deploy("prod", v2, user="bench")
-            took = time.monotonic() - began
-            if result.outcome is not Outcome.SUCCESS:
-                raise RuntimeError(f"{scenario}: the measured deploy failed: {result.message}")
-            await asyncio.sleep(1.0)
-            stop.set()
-            load = await loader
-            first_new = (load.first_new - began) if load.first_new else float("nan")
-            results[scenario] = (load, took, first_new)
-            print(f"  {scenario}: done ({load.sent} requests)", file=sys.stderr, flush=True)
+        ports = [{"blue": demo.free_port(), "green": demo.free_port()} for _ in fleet.hosts]
+        for host, own in zip(fleet.hosts, ports, strict=True):
+            host.local_deploy_to.mkdir(parents=True, exist_ok=True)
+            (host.local_deploy_to / "port").write_text(f"{own['blue']}\n")
+            nginx = demo.Nginx(host.local_deploy_to / "nginx", demo.free_port(), "shop", own["blue"], weight)
+            nginxes.append(nginx.start())
+
+        def engine(keep_old: float = 600.0) -> Engine:
+            config = parse_config(strategy_config(fleet, repo.path, strategy, nginxes, ports, keep_old), strategy)
+            data = root / f"data-{strategy}"
+            return Engine(config, Store.in_data_dir(data), data, SshConnector)
+
+        main = engine()
+        first = await main.deploy("prod", "main", user="bench")
+        if first.outcome is not Outcome.SUCCESS:
+            raise RuntimeError(f"{strategy}: the first deploy failed: {first.message}")
+
+        async def row(path: str, run: Callable[[], Awaitable[RunFinished | None]]) -> None:
+            outcome, load = await measure(nginxes, rate, max_seconds, names, run)
+            rows.append(Row(strategy, path, outcome, load))
+            print(f"  {strategy} / {path}: {outcome}; {load.summary()}", file=sys.stderr, flush=True)
+
+        await row("good", lambda: main.deploy("prod", "v2", user="bench"))
+        await row("healthcheck", lambda: main.deploy("prod", "broken-health", user="bench"))
+        last = fleet.hosts[-1].local_deploy_to
+        breaker = nginxes[-1].prefix / "conf.d" / "broken.conf"
+        if strategy == "blue_green":
+            breaker.write_text("this_is_not_nginx;\n")
+        else:
+            (last / "FAIL_HEALTH").touch()
+        await row("late failure", lambda: main.deploy("prod", "main", user="bench"))
+        breaker.unlink(missing_ok=True)
+        (last / "FAIL_HEALTH").unlink(missing_ok=True)
+
+        async def cancelled() -> RunFinished | None:
+            loop = asyncio.get_running_loop()
+            handles: list[asyncio.TimerHandle] = []
+
+            def sink(event: Event) -> None:
+                if isinstance(event, HostStepStarted) and event.step == SWITCH_STEP[strategy] and not handles:
+                    handles.append(loop.call_later(0.05, task.cancel))
+
+            task = asyncio.create_task(main.deploy("prod", "main", user="bench", sink=sink))
+            await task
+            return None
+
+        await row("cancel", cancelled)
+        again = await main.deploy("prod", "main", user="bench")  # not measured: something to roll back from
+        if again.outcome is not Outcome.SUCCESS:
+            raise RuntimeError(f"{strategy}: the deploy before the rollback failed: {again.message}")
+        await row("rollback", lambda: main.rollback("prod", user="bench"))
+        if strategy == "blue_green":
+            await row("keep_old 0", lambda: engine(0.0).deploy("prod", "main", user="bench"))
     finally:
         for n in nginxes:
             n.stop()
         for host in fleet.hosts:
             demo.stop_apps(host.local_deploy_to)
         fleet.stop()
-    return results
+    return rows
 
 
-def table(results: dict[str, tuple[Load, float, float]], rate: float) -> str:
+async def run(hosts: int, rate: float, max_seconds: float, weight: int, root: Path) -> list[Row]:
+    repo = demo.make_repo(root / "web")
+    rows: list[Row] = []
+    for strategy in STRATEGIES:
+        rows += await one_strategy(strategy, root, repo, hosts, rate, max_seconds, weight)
+    return rows
+
+
+def table(rows: list[Row]) -> str:
     lines = [
-        "| strategy | requests sent | non-2xx | connection errors | p99 latency | deploy took | v2 first answered |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| strategy | path | run ended | requests sent | non-2xx | connection errors | p99 latency "
+        "| versions that answered |",
+        "|---|---|---|---:|---:|---:|---:|---|",
     ]
-    for name, (load, took, first_new) in results.items():
+    for r in rows:
+        load = r.load
         lines.append(
-            f"| {name} | {load.sent} | {load.non_2xx} | {load.errors} | {load.p99_ms():.1f} ms | {took:.1f} s | "
-            f"{first_new:.2f} s after the deploy started |"
+            f"| {r.strategy} | {r.path} | {r.outcome} | {load.sent} | {load.non_2xx} | {load.errors} | "
+            f"{load.p99_ms():.1f} ms | {load.answered()} |"
         )
     return "\n".join(lines)
 
 
 def write_results(text: str) -> None:
-    head = "## Zero downtime"
+    """Put ``text`` first in the "Zero downtime" section; the earlier figures stay below it."""
+    head = "## Zero downtime\n"
     old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
     start = old.find(head)
     if start == -1:
-        new = old.rstrip("\n") + "\n\n" + text
+        new = old.rstrip("\n") + "\n\n" + head + "\n" + text
     else:
-        end = old.find("\n## ", start + len(head))
-        new = old[:start] + text + (old[end + 1 :] if end != -1 else "")
+        at = start + len(head)
+        rest = old[at:]
+        kept = "The one-host figures below"
+        if rest.lstrip("\n").startswith("### Every path") and kept in rest:  # a rerun replaces its own figures
+            rest = rest[rest.index("\n", rest.index(kept)) + 1 :]
+        new = old[:at] + "\n" + text.rstrip("\n") + "\n" + rest
     RESULTS.write_text(new.rstrip("\n") + "\n")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.zero_downtime", description=__doc__.splitlines()[0])
-    parser.add_argument("--rate", type=float, default=250.0, help="requests a second (default 250)")
-    parser.add_argument("--max-seconds", type=float, default=40.0, help="load bound per scenario (default 40)")
+    parser.add_argument("--hosts", type=int, default=4, help="hosts per strategy, each with its own nginx (default 4)")
+    parser.add_argument("--rate", type=float, default=200.0, help="requests a second over all hosts (default 200)")
+    parser.add_argument("--max-seconds", type=float, default=60.0, help="load bound per path (default 60)")
+    parser.add_argument(
+        "--config-weight", type=int, default=200_000, help="map entries in each nginx config (default 200000)"
+    )
     parser.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md alone")
     args = parser.parse_args()
     if not demo.nginx_available():
         print(f"nginx is not installed ({demo.NGINX})", file=sys.stderr)
         return 2
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="shipbot-zero-downtime-") as tmp:
-        results = asyncio.run(run(args.rate, args.max_seconds, Path(tmp)))
-    out = table(results, args.rate)
+        rows = asyncio.run(run(args.hosts, args.rate, args.max_seconds, args.config_weight, Path(tmp)))
+    out = table(rows)
     print(out)
     if not args.no_write:
         when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         machine = f"{os.cpu_count()} CPUs (nproc), Python {platform.python_version()}, {platform.system()}"
         write_results(
-            "## Zero downtime\n\n"
-            f"`python -m bench.zero_downtime` on {when}; {machine}. Load: {args.rate:g} requests a second "
-            "through nginx to the demo app's `/version` for the whole deploy of a new SHA to one host (one sshd "
-            "host on loopback per strategy, shipbot's real engine over SSH), starting a second before and ending "
-            "a second after.\n\n"
-            + out
-            + "\n\n- naive: `strategy: all`, restart stops the app and starts the new one: nginx answers 502 while "
-            "the port is closed.\n- rolling: restart is a graceful reload (the old process hands its listening "
-            "socket to the new one, then drains).\n- blue_green: the idle colour starts on its own port and is "
-            "health-checked; then the upstream is swapped, `nginx -t`, `nginx -s reload` (graceful), and the new "
-            "SHA is verified through nginx.\n"
+            f"### Every path, {args.hosts} hosts\n\n"
+            f"`python -m bench.zero_downtime` on {when} ({time.monotonic() - began:.0f} s); {machine}. "
+            f"{args.hosts} sshd hosts on loopback per strategy, each behind its own nginx (config weighted with a "
+            f"{args.config_weight}-entry `map`, so a reload lags as a production one does), shipbot's real engine "
+            f"over SSH. Load: {args.rate:g} requests a second in all, round robin over the hosts' nginx, to the demo "
+            "app's `/version`, from a second before each run until a second after. `late failure`: the last host "
+            "(alone in the last batch) fails after the others switched: its `nginx -t` for blue_green, its health "
+            "check otherwise. `cancel`: cancelled 50 ms after the first switch step started (`nginx swap`, or "
+            "`restart`). blue_green sets `nginx.pid_file`.\n\n" + out + "\n\n"
+            "The one-host figures below, from before every path was measured, are kept for comparison.\n"
         )
     return 0
 

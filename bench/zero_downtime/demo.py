@@ -58,7 +58,11 @@ def nginx_commands(prefix: str) -> dict[str, str]:
 class Nginx:
     """One nginx master in the foreground, everything under ``prefix``."""
 
-    def __init__(self, prefix: Path, listen: int, upstream: str, first_port: int) -> None:
+    def __init__(self, prefix: Path, listen: int, upstream: str, first_port: int, config_weight: int = 0) -> None:
+        """``config_weight``: entries of a large ``map`` in ``conf.d/weight.conf`` (200000: about 0.2 s to parse),
+        so a reload takes as long as one of a production nginx with many sites and certificates: the master is
+        still reading its config, and the old workers still proxy to the old upstream, after ``nginx -s reload``
+        returned."""
         self.prefix = prefix
         self.listen = listen
         self.upstream = upstream
@@ -66,6 +70,12 @@ class Nginx:
         (prefix / "conf.d").mkdir(parents=True, exist_ok=True)
         for tmp in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (prefix / "tmp" / tmp).mkdir(parents=True, exist_ok=True)
+        if config_weight:
+            (prefix / "conf.d" / "weight.conf").write_text(
+                "map_hash_max_size 1048576;\nmap_hash_bucket_size 128;\nmap $uri $shipbot_weight {\n"
+                + "".join(f"    /w{i} {i};\n" for i in range(config_weight))
+                + "}\n"
+            )
         upstream_file = prefix / "upstream.conf"
         if not upstream_file.exists():
             upstream_file.write_text(f"upstream {upstream} {{\n    server 127.0.0.1:{first_port};\n}}\n")

@@ -52,18 +52,27 @@ def nginxes() -> Iterator[list[demo.Nginx]]:
 
 
 @pytest.fixture
+def demo_repo(tmp_path: Path) -> GitRepo:
+    """The demo web app (``main`` is v1, then ``v2`` and ``broken-health``)."""
+    return demo.make_repo(tmp_path / "web")
+
+
+@pytest.fixture
 def blue_green_engine(
-    tmp_path: Path, sshd_fleet: FleetFactory, nginxes: list[demo.Nginx]
+    tmp_path: Path, sshd_fleet: FleetFactory, nginxes: list[demo.Nginx], demo_repo: GitRepo
 ) -> Iterator[BlueGreenFactory]:
-    """``engine, fleet, nginxes = await blue_green_engine(hosts=1, **environment keys)``: the demo app, each host
-    with its own colour ports and its own nginx (``<deploy_to>/nginx``, listening on its own port)."""
+    """``engine, fleet, nginxes = await blue_green_engine(hosts=1, bg={...}, **environment keys)``: the demo app,
+    each host with its own colour ports and its own nginx (``<deploy_to>/nginx``, listening on its own port);
+    ``bg`` keys are merged into the ``blue_green`` block (``nginx`` into its ``nginx``)."""
     if not demo.nginx_available():
         pytest.skip("nginx is not installed")
-    repo = demo.make_repo(tmp_path / "web")
+    repo = demo_repo
     store = Store.in_data_dir(tmp_path / "data")
     fleets: list[SshdFleet] = []
 
-    async def make(hosts: int = 1, **env_keys: Any) -> tuple[Engine, SshdFleet, list[demo.Nginx]]:
+    async def make(
+        hosts: int = 1, bg: dict[str, Any] | None = None, config_weight: int = 0, **env_keys: Any
+    ) -> tuple[Engine, SshdFleet, list[demo.Nginx]]:
         fleet = await sshd_fleet(hosts)
         fleets.append(fleet)
         config = fleet.config_yaml(
@@ -73,11 +82,15 @@ def blue_green_engine(
         ours: list[demo.Nginx] = []
         for host, entry in zip(fleet.hosts, config["environments"]["staging"]["hosts"], strict=True):
             ports = {"blue": demo.free_port(), "green": demo.free_port()}
-            nginx = demo.Nginx(host.local_deploy_to / "nginx", demo.free_port(), "shop", ports["blue"]).start()
+            nginx = demo.Nginx(
+                host.local_deploy_to / "nginx", demo.free_port(), "shop", ports["blue"], config_weight
+            ).start()
             ours.append(nginx)
             nginxes.append(nginx)
             entry["blue_green"] = {"ports": ports, "verify_url": f"{nginx.url}/version"}
         prefix = "$SHIPBOT_DEPLOY_TO/nginx"
+        extra = dict(bg or {})
+        nginx_keys = extra.pop("nginx", {})
         set_env(
             config,
             strategy="blue_green",
@@ -85,8 +98,9 @@ def blue_green_engine(
                 "ports": {"blue": 1, "green": 2},  # every host overrides these
                 "stop": "./stop.sh",
                 "keep_old": "10m",
-                "nginx": {"upstream_file": "nginx/upstream.conf", **demo.nginx_commands(prefix)},
-                "verify": {"url": "http://127.0.0.1/version", "retries": 20, "interval": "0.1s"},
+                "nginx": {"upstream_file": "nginx/upstream.conf", **demo.nginx_commands(prefix), **nginx_keys},
+                "verify": {"url": "http://127.0.0.1/version", "retries": 60, "interval": "0.1s"},
+                **extra,
             },
             **env_keys,
         )

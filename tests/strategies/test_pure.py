@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -286,3 +287,86 @@ def test_probe_reads_the_layout(tmp_path: Path) -> None:
         "blue",
         {"blue": bluegreen.ColourState("r1", "a" * 40, False), "green": bluegreen.ColourState(None, None, False)},
     ) == bluegreen.parse_probe(out)
+
+
+# -- draining: a colour leaves traffic only once nginx sends it nothing more ---------------------------------
+
+
+@pytest.fixture
+def fake_nginx(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
+    """A 'master' whose one child (its 'worker') lives 1 s, and its pid file."""
+    master = subprocess.Popen(["sh", "-c", "sleep 1 & wait"])
+    pid_file = tmp_path / "nginx.pid"
+    pid_file.write_text(f"{master.pid}\n")
+    deadline = time.monotonic() + 5
+    while not bluegreen.parse_workers(
+        sh(f"{bluegreen.nginx_workers(str(pid_file))}; echo {bluegreen.WORKERS}$old").stdout
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    yield pid_file, master
+    master.kill()
+    master.wait()
+
+
+@pytest.mark.parametrize(
+    ("pid_file", "drain_timeout", "drained", "least", "most"),
+    [
+        ("ours", 5.0, True, 0.5, 3.0),  # waits until the worker from before the reload exited
+        ("ours", 0.2, False, 0.0, 2.5),  # bounded: gives up, says so, exit status 0 (traffic did move)
+        ("missing", 1.0, False, 0.0, 2.5),  # no pid: asked through nginx, which here never answers
+        ("", 1.0, False, 0.0, 2.5),
+    ],
+)
+def test_a_swap_that_drains_waits_for_nginx_workers_from_before_the_reload(
+    tmp_path: Path,
+    fake_nginx: tuple[Path, subprocess.Popen[bytes]],
+    pid_file: str,
+    drain_timeout: float,
+    drained: bool,
+    least: float,
+    most: float,
+) -> None:
+    ours, _master = fake_nginx
+    path = {"ours": str(ours), "missing": str(tmp_path / "none.pid"), "": ""}[pid_file]
+    c = colours(tmp_path, pid_file=path, drain_timeout=drain_timeout)
+    began = time.monotonic()
+    result = sh(bluegreen.swap(c, "new\n", "blue", "green", drain=True, sha="a" * 40))
+    took = time.monotonic() - began
+    assert 0 == result.returncode, result.stderr
+    assert drained == bluegreen.drained(result.stdout), result.stdout
+    assert least <= took <= most
+    if not drained:
+        assert "nginx still sent traffic to green after" in result.stdout
+    workers = bluegreen.parse_workers(result.stdout)
+    assert (len(workers) == 1) == (pid_file == "ours")
+
+
+def test_drained_through_nginx_needs_answers_in_a_row_from_the_colour_that_stays(
+    tmp_path: Path, version_server: str
+) -> None:
+    c = colours(tmp_path, verify_url=version_server, drain_timeout=3.0)
+    assert bluegreen.drained(sh(bluegreen.swap(c, "x\n", "blue", "green", drain=True, sha="a" * 40)).stdout)
+    assert bluegreen.drained(sh(bluegreen.swap(c, "x\n", "blue", "green", drain=True, sha="b" * 40)).stdout)
+    c = colours(tmp_path, verify_url=version_server, drain_timeout=1.0)
+    assert not bluegreen.drained(sh(bluegreen.swap(c, "x\n", "blue", "green", drain=True, sha="c" * 40)).stdout)
+
+
+def test_drain_values_are_quoted() -> None:
+    c = colours(Path("/x"), pid_file="/run/my nginx.pid", verify_url="http://h/'; rm -rf /'")
+    command = bluegreen.swap(c, "x\n", "blue", "green", drain=True, sha="$(reboot)")
+    assert (
+        "'/run/my nginx.pid'" in command
+        and "'$(reboot)'" in command
+        and "'http://h/'\"'\"'; rm -rf /'\"'\"''" in command
+    )
+    assert "old=' 12 34'" in bluegreen.known_workers("/run/n.pid", (12, 34))
+    assert bluegreen.WORKERS not in bluegreen.swap(colours(Path("/x")), "x\n", "blue", "green")
+    assert "draining" not in bluegreen.swap(c, "x\n", "blue", None, drain=True)
+
+
+def test_a_scheduled_stop_waits_for_the_drain(tmp_path: Path) -> None:
+    c = colours(tmp_path)
+    stop = bluegreen.schedule_stop(c, "blue", 0, {}, "./stop.sh", drain="left=busy")
+    assert '{ left=busy; } && test -z "$left" && ' in stop
+    assert "test -z" not in bluegreen.schedule_stop(c, "blue", 0, {}, "./stop.sh")
