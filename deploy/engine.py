@@ -20,15 +20,17 @@ from pydantic import SecretStr
 
 from deploy import probe, remote
 from deploy.config import Config
-from deploy.errors import EnvironmentLocked, NothingToRollBack, ShipbotError, UsageError
-from deploy.events import Event, EventSink, Gate, Outcome, RunFinished, RunStarted, null_sink
+from deploy.errors import EnvironmentBusy, EnvironmentLocked, LeaseLost, NothingToRollBack, ShipbotError, UsageError
+from deploy.events import Event, EventSink, Gate, Outcome, RunFinished, RunRepaired, RunStarted, null_sink
 from deploy.ids import new_release_id, new_run_id, utc_minute
+from deploy.leases import LeaseGuard
 from deploy.mirror import Mirror
 from deploy.plan import DeployPlan, host_colours, plan_deploy, select_hosts
 from deploy.ports import Connector, ConnectorFactory, StepResult
 from deploy.records import ColourStatus, Commit, EnvironmentStatus, HostStatus, RunRecord
 from deploy.redact import Redactor
 from deploy.refs import ref_problem
+from deploy.repair import Repairer, RepairReport
 from deploy.runner import Runner
 from deploy.steps import RunSteps, Timeouts
 from deploy.store import Store
@@ -62,6 +64,7 @@ class Engine:
         self._connectors = connectors
         self._release_lock = asyncio.Lock()
         self._last_release = ""
+        self.repairer = Repairer(config, store, self._connector_for_run, lambda env: self.plan(env, "", "", "shipbot"))
 
     def _connector_for_run(self) -> Connector:
         return self._connectors(self.config.ssh, self.redactor)
@@ -156,7 +159,26 @@ class Engine:
             {k: v.get_secret_value() for k, v in self._secrets.items()},
         )
 
-    def _runner(self, run_id: str, sink: EventSink, gate: Gate | None = None) -> Runner:
+    async def recover(self, environment: str | None = None, sink: EventSink = null_sink) -> list[RepairReport]:
+        """Repair every dead run of this app (of ``environment``): see :mod:`deploy.repair`. Each report is also
+        emitted as a :class:`RunRepaired` on ``sink``."""
+        if environment is not None:
+            select_hosts(self.config, environment, None)
+        reports = await self.repairer.repair(environment)
+        for r in reports:
+            sink(RunRepaired(r.run.run_id, r.run.environment, r.ok, r.message))
+        return reports
+
+    async def _repair_first(self, environment: str, sink: EventSink) -> None:
+        """Before a deploy or rollback: repair what a dead run left (saying so first); refuse while it can't."""
+        for r in await self.recover(environment, sink):
+            if not r.ok or r.waiting:
+                what = "waits for a person" if r.waiting else "could not be repaired"
+                raise EnvironmentBusy(environment, r.run.run_id, r.run.user, f"an interrupted run that {what}")
+
+    def _runner(
+        self, run_id: str, sink: EventSink, gate: Gate | None = None, guard: LeaseGuard | None = None
+    ) -> Runner:
         def record(host: str, step: str, result: StepResult) -> None:
             self.store.record_step(
                 run_id, host, step, result.ok, result.exit_status, result.duration, result.output,
@@ -164,7 +186,10 @@ class Engine:
             )  # fmt: skip
 
         t = self.config.timeouts
-        steps = RunSteps(self._connector_for_run(), run_id, sink, record, Timeouts(t.connect, t.switch, t.command))
+        steps = RunSteps(
+            self._connector_for_run(), run_id, sink, record, Timeouts(t.connect, t.switch, t.command), guard,
+            self.store.ledger,
+        )  # fmt: skip
         return Runner(steps, gate, t.pause)
 
     async def deploy(
@@ -204,6 +229,7 @@ class Engine:
                 "this deploy has no way to ask one: answer the prompt (or pass --yes) on the command line, or use "
                 "the Continue button in chat"
             )
+        await self._repair_first(environment, sink)
         run_id = run_id or new_run_id()
         previous = self.deployed_sha(environment)
         record = RunRecord(
@@ -247,6 +273,7 @@ class Engine:
         if to is not None and ref_problem(to):
             raise UsageError(f"{to!r} is not a release id or SHA")
         self._check_lock(environment, user, forced)
+        await self._repair_first(environment, sink)
         plan = self.plan(environment, "", "", user)
         run_id = run_id or new_run_id()
         record = RunRecord(
@@ -341,7 +368,16 @@ class Engine:
             except Exception:  # a broken renderer must never fail or stall a deploy
                 log.exception("event_sink_failed", run_id=record.run_id, event=type(event).__name__)
 
-        runner = self._runner(record.run_id, tee, gate)
+        guard = LeaseGuard(lambda: self.store.renew_lease(record.run_id), self.store.lease_ttl)
+        runner = self._runner(record.run_id, tee, gate, guard)
+        self.store.ledger.hosts(record.run_id, list(started.hosts))
+        task = asyncio.current_task()
+
+        def stop_acting() -> None:
+            if task is not None:
+                task.cancel()
+
+        heartbeat = asyncio.create_task(guard.heartbeat(stop_acting))
         began = time.monotonic()
         log.info("run_started", run_id=record.run_id, kind=record.kind, app=record.app,
                  environment=record.environment, user=record.user, ref=record.ref, sha=record.sha)  # fmt: skip
@@ -349,7 +385,12 @@ class Engine:
             tee(started)
             archive = await self.mirror.archive(record.sha) if need_archive else None
             return await body(runner, archive)
-        except (asyncio.CancelledError, NothingToRollBack):
+        except asyncio.CancelledError:
+            if guard.lost and task is not None:
+                task.uncancel()
+                raise LeaseLost(record.run_id) from None
+            raise
+        except NothingToRollBack:
             raise
         except Exception as exc:
             if finished is None:
@@ -359,7 +400,11 @@ class Engine:
                 tee(RunFinished(record.run_id, Outcome.FAILED, message, time.monotonic() - began))
             raise
         finally:
+            heartbeat.cancel()
             end = finished or RunFinished(record.run_id, Outcome.CANCELLED, "cancelled", time.monotonic() - began)
+            if guard.lost:
+                log.warning("run_lease_lost", run_id=record.run_id, environment=record.environment)
+                return end  # noqa: B012 (the new owner records the run; this process only stops)
             self.store.finish_run(record.run_id, end.outcome.value, end.message)
             self.store.record_outcomes(
                 record.run_id,

@@ -46,7 +46,11 @@ class StepResult:
 class HostConnection(Protocol):
     host: Host
 
-    async def run(self, command: str, timeout: float, stdin: bytes | None = None) -> StepResult: ...
+    async def run(
+        self, command: str, timeout: float, stdin: bytes | None = None, on_pgid: Callable[[int], None] | None = None
+    ) -> StepResult:
+        """Run one command; ``on_pgid`` is told the command's remote process group as soon as it is known."""
+        ...
 
     async def close(self) -> None: ...
 

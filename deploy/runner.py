@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from deploy import journal, summary
+from deploy import bookkeeping, guarded, journal, summary
 from deploy.colours import ColourSwitch
 from deploy.durations import format_duration
 from deploy.errors import NothingToRollBack
@@ -70,7 +70,8 @@ class Runner:
     async def _connect(self, plan: DeployPlan, runs: list[HostRun]) -> SwitchSteps:
         """Connect and probe every host; the step set that puts this plan's hosts live."""
         hps = {hp.host.name: hp for hp in plan.hosts}
-        probes = await self._steps.connect(runs, lambda host: hps[host.name].colours)
+        first_exec_probes = plan.strategy != "blue_green" and all(hp.prepare for hp in plan.hosts)
+        probes = await self._steps.connect(runs, lambda host: hps[host.name].colours, not first_exec_probes)
         if plan.strategy == "blue_green":
             return ColourSwitch(self._steps, plan, probes)
         return ReleaseSwitch(self._steps, plan)
@@ -83,7 +84,7 @@ class Runner:
         for index, names in enumerate(self._strategy.batches, 1):
             if self._stop():
                 break
-            if self._strategy.pauses_before(index) and not await self._pause(index, done, names):
+            if self._strategy.pauses_before(index) and not await self._pause(index, done, names, release, sha):
                 break
             batch = [by_name[n] for n in names if not by_name[n].failed]
             self._steps.phase(Phase.SWITCH)
@@ -103,7 +104,7 @@ class Runner:
         if self._strategy.put_back_at_once:
             await switch.put_back(failures(ready))
 
-    async def _pause(self, index: int, done: list[str], names: tuple[str, ...]) -> bool:
+    async def _pause(self, index: int, done: list[str], names: tuple[str, ...], release: str, sha: str) -> bool:
         s = self._strategy
         total = len(s.batches)
         wait = None if s.pause is True else float(s.pause)
@@ -112,6 +113,9 @@ class Runner:
             tuple(hr.host.name for hr in failures(self._runs)), s.max_failures or 0, wait,
         )  # fmt: skip
         self._sink(BatchPaused(self.run_id, gate))
+        ledger = self._steps.ledger
+        if ledger is not None and wait is None:
+            ledger.wait(self.run_id, index, release, sha)
         reason = ""
         if wait is not None:
             await asyncio.sleep(wait)
@@ -126,6 +130,8 @@ class Runner:
                 go, reason = False, f"nobody answered within {format_duration(self._pause_timeout)}"
             except Exception as exc:  # a broken prompt aborts the run, it never continues it
                 go, reason = False, f"the pause prompt failed: {exc!r}"
+        if ledger is not None and wait is None:
+            ledger.resumed(self.run_id)
         self._sink(BatchResumed(self.run_id, index, total, go, reason))
         if not go:
             self._aborted = f"aborted at the pause before batch {index}/{total} ({reason})"
@@ -154,7 +160,9 @@ class Runner:
         except asyncio.CancelledError:
             cancelled, outcome = True, Outcome.CANCELLED
         finally:
-            if outcome is Outcome.SUCCESS:
+            if self._steps.lost:  # another shipbot owns the run now and repairs it: do nothing more
+                message = "this shipbot lost the run's lease; the one that took it over repairs the fleet"
+            elif outcome is Outcome.SUCCESS:
                 message = await asyncio.shield(self._after_success(plan, switch))
             else:
                 message = await asyncio.shield(self._undo(plan, switch, cancelled))
@@ -178,11 +186,10 @@ class Runner:
                 if self._stop():
                     s.state(hr, HostState.UNTOUCHED if not hr.created else HostState.PENDING)
                     return
-                ok = await s.step(hr, step.name, step.command, step.timeout, archive if step.stdin_archive else None)
-                if step.name == "setup" and ok:
-                    hr.created = True
-                if not ok:
-                    hr.created = hr.created or step.name != "setup"
+                result = await s.run(hr, step.name, step.command, step.timeout, archive if step.stdin_archive else None)
+                refused = step is by_name[hr.host.name].prepare[0] and result.exit_status == guarded.REFUSED
+                hr.created = hr.created or not refused
+                if not result.ok:
                     s.state(hr, HostState.FAILED)
                     return
             s.state(hr, HostState.PREPARED)
@@ -196,14 +203,16 @@ class Runner:
         runs, s = self._runs, self._steps
         failed = failures(runs)
         ok = [hr for hr in runs if not hr.failed]
-        await s.cleanup_failed(failed, plan.release, plan.keep_failed_releases)
         s.phase(Phase.CLEANUP)
-        await s.journal(
+        await bookkeeping.finish_hosts(
+            s,
             runs,
             self._journal_line(plan),
             lambda hr: ("reverted" if hr.failed else "success") if hr.created or not hr.failed else None,
+            keep=plan.keep_releases,
+            discard=lambda hr: hr.failed and hr.created and not hr.switched,
+            keep_failed=plan.keep_failed_releases,
         )
-        await s.retention(ok, plan.keep_releases)
         await switch.retire(ok)
         for hr in runs:
             s.state(hr, HostState.DONE if hr.state is HostState.HEALTHY else hr.state)
@@ -214,12 +223,15 @@ class Runner:
         failed = failures(runs)
         over = self._strategy.over_budget(len(failed), self._fatal) and not cancelled and not self._aborted
         await switch.put_back([hr for hr in runs if switch.holds_changes(hr)])
-        await s.cleanup_failed(runs, plan.release, plan.keep_failed_releases)
         outcome = "cancelled" if cancelled or self._aborted else "failed"
-        await s.journal(
+        s.phase(Phase.CLEANUP)
+        await bookkeeping.finish_hosts(
+            s,
             runs,
             self._journal_line(plan),
             lambda hr: ("reverted" if hr.state is HostState.REVERTED else outcome) if hr.created else None,
+            discard=lambda hr: hr.created and not hr.switched and not hr.maybe_switched,
+            keep_failed=plan.keep_failed_releases,
         )
         for hr in runs:
             if hr.state in _NOT_STARTED:
@@ -264,7 +276,9 @@ class Runner:
         except asyncio.CancelledError:
             cancelled, outcome = True, Outcome.CANCELLED
         finally:
-            if outcome is not Outcome.SUCCESS and not no_target:
+            if self._steps.lost:
+                message, target = "this shipbot lost the run's lease; the one that took it over repairs the fleet", None
+            elif outcome is not Outcome.SUCCESS and not no_target:
                 await asyncio.shield(switch.put_back([hr for hr in runs if switch.holds_changes(hr)]))
                 failed = failures(runs)
                 if cancelled:

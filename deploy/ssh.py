@@ -61,7 +61,9 @@ class SshHostConnection:
         self._redact = redact
         self._posix = posix_login_shell
 
-    async def run(self, command: str, timeout: float, stdin: bytes | None = None) -> StepResult:
+    async def run(
+        self, command: str, timeout: float, stdin: bytes | None = None, on_pgid: Callable[[int], None] | None = None
+    ) -> StepResult:
         started = time.monotonic()
         out = _Tail()
         pgid: int | None = None
@@ -80,6 +82,8 @@ class SshHostConnection:
                 if not line or line.startswith(mark):
                     with contextlib.suppress(ValueError):
                         pgid = int(line[len(mark) :].strip() or b"x")
+                    if pgid is not None and on_pgid is not None:
+                        on_pgid(pgid)
                     break
                 out.add(line)
             if stdin is not None:
@@ -118,8 +122,12 @@ class SshHostConnection:
         return StepResult(status, self._redact(tail(out.text())), time.monotonic() - started)
 
     async def _kill(self, pgid: int | None, proc: asyncssh.SSHClientProcess[bytes]) -> None:
-        """Kill the step's remote process group: TERM, then KILL after a grace period."""
+        """Kill the step's remote process group: TERM, then KILL after a grace period. A step cut short before its
+        process group line arrived still has it on the way (the shell prints it first): it is read, then killed."""
         try:
+            if pgid is None:
+                with contextlib.suppress(ValueError, asyncssh.Error, OSError, TimeoutError):
+                    pgid = await asyncio.wait_for(_read_pgid(proc), 10)
             if pgid is not None:
                 await asyncio.wait_for(self._conn.run(remote.kill_group(pgid, "TERM")), 10)
                 await asyncio.sleep(_KILL_GRACE if proc.exit_status is None else 0)
@@ -133,6 +141,17 @@ class SshHostConnection:
         self._conn.close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._conn.wait_closed(), 5)
+
+
+async def _read_pgid(proc: asyncssh.SSHClientProcess[bytes]) -> int | None:
+    mark = remote.PGID_MARK.encode()
+    for _ in range(_MAX_NOISE_LINES):
+        line = await proc.stdout.readline()
+        if not line:
+            return None
+        if line.startswith(mark):
+            return int(line[len(mark) :].strip() or b"x")
+    return None
 
 
 def _reason(exc: BaseException) -> str:
