@@ -5,9 +5,9 @@
 - :func:`serve` (``shipbot run``, and the bot inside ``shipbot demo``) loads every app's config, opens the store,
   builds one engine per app, repairs what runs of a dead process left (reported in each run's channel), the command
   language's service, the Slack app, and the ops server, then connects over Socket Mode (default) or serves the
-  Events API over
-  HTTP. On SIGTERM or SIGINT it stops taking commands, tells waiting requesters, lets running deploys finish within
-  the grace period or cancels and reverts them (SHIPBOT_ON_SHUTDOWN), says so in the run's channel, and returns.
+  Events API over HTTP. On SIGTERM or SIGINT it stops taking commands, tells waiting requesters, lets running
+  deploys finish within the grace period or cancels and reverts them (SHIPBOT_ON_SHUTDOWN), says so in the run's
+  channel, and returns.
 """
 
 from __future__ import annotations
