@@ -384,7 +384,7 @@ class Engine:
         try:
             tee(started)
             archive = await self.mirror.archive(record.sha) if need_archive else None
-            return await body(runner, archive)
+            result = await body(runner, archive)
         except asyncio.CancelledError:
             if guard.lost and task is not None:
                 task.uncancel()
@@ -402,14 +402,19 @@ class Engine:
         finally:
             heartbeat.cancel()
             end = finished or RunFinished(record.run_id, Outcome.CANCELLED, "cancelled", time.monotonic() - began)
-            if guard.lost:
+            if guard.lost:  # the new owner records the run; this process only stops
                 log.warning("run_lease_lost", run_id=record.run_id, environment=record.environment)
-                return end  # noqa: B012 (the new owner records the run; this process only stops)
-            self.store.finish_run(record.run_id, end.outcome.value, end.message)
-            self.store.record_outcomes(
-                record.run_id,
-                [(h.host, h.state.value, h.release, h.sha, h.failed_step, h.error) for h in end.hosts],
-            )
-            log.info("run_finished", run_id=record.run_id, kind=record.kind, environment=record.environment,
-                     outcome=end.outcome.value, duration=round(end.duration, 3), hosts=len(end.hosts),
-                     failed_hosts=len(end.failed_hosts), message=end.message)  # fmt: skip
+            else:
+                self._record_end(record, end)
+        if guard.lost:
+            raise LeaseLost(record.run_id)
+        return result
+
+    def _record_end(self, record: RunRecord, end: RunFinished) -> None:
+        self.store.finish_run(record.run_id, end.outcome.value, end.message)
+        self.store.record_outcomes(
+            record.run_id, [(h.host, h.state.value, h.release, h.sha, h.failed_step, h.error) for h in end.hosts]
+        )
+        log.info("run_finished", run_id=record.run_id, kind=record.kind, environment=record.environment,
+                 outcome=end.outcome.value, duration=round(end.duration, 3), hosts=len(end.hosts),
+                 failed_hosts=len(end.failed_hosts), message=end.message)  # fmt: skip
