@@ -13,6 +13,8 @@ import asyncio
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import structlog
@@ -64,6 +66,7 @@ class Engine:
         self._connectors = connectors
         self._release_lock = asyncio.Lock()
         self._last_release = ""
+        self._held: dict[str, asyncio.Task[None]] = {}  # heartbeats of waiting runs taken over from a dead process
         self.repairer = Repairer(config, store, self._connector_for_run, lambda env: self.plan(env, "", "", "shipbot"))
 
     def _connector_for_run(self) -> Connector:
@@ -167,7 +170,28 @@ class Engine:
         reports = await self.repairer.repair(environment)
         for r in reports:
             sink(RunRepaired(r.run.run_id, r.run.environment, r.ok, r.message))
+            if r.waiting:  # this process now holds the run's lease while it waits for a person
+                guard = LeaseGuard(partial(self.store.renew_lease, r.run.run_id), self.store.lease_ttl)
+                self._held[r.run.run_id] = asyncio.create_task(guard.heartbeat(lambda: None))
         return reports
+
+    async def resume(
+        self, run_id: str, go: bool, *, sink: EventSink = null_sink, gate: Gate | None = None
+    ) -> RunFinished:
+        """Continue (``go``) or abort a deploy that waits for a person and that this process took over from a dead
+        one (:meth:`recover` reports it ``waiting``): the remaining batches, or every switched host back."""
+        run, wait = self.store.get_run(run_id), self.store.ledger.waiting(run_id)
+        if run is None or wait is None or self.store.lease_holder(run_id) != self.store.owner:
+            raise UsageError(f"run {run_id} is not a waiting run this shipbot took over")
+        intents = self.store.ledger.intents(run_id)
+        plan = self.plan(run.environment, run.sha, run.release, run.user)
+        plan = replace(plan, hosts=tuple(hp for hp in plan.hosts if hp.host.name in intents))
+        self.store.ledger.resumed(run_id)
+        if held := self._held.pop(run_id, None):
+            held.cancel()
+        started = RunStarted(run_id, "deploy", run.app, run.environment, run.ref, run.sha, run.release, run.user,
+                             tuple(hp.host.name for hp in plan.hosts), None, plan.strategy)  # fmt: skip
+        return await self._drive(run, sink, started, lambda r, _a: r.resume(plan, wait.batch, intents, go), gate=gate)
 
     async def _repair_first(self, environment: str, sink: EventSink) -> None:
         """Before a deploy or rollback: repair what a dead run left (saying so first); refuse while it can't."""

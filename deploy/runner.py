@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 
 from deploy import bookkeeping, guarded, journal, summary
 from deploy.colours import ColourSwitch
@@ -41,6 +42,7 @@ from deploy.events import (
     RunFinished,
 )
 from deploy.hostrun import HostRun, failures
+from deploy.intents import HostIntent
 from deploy.plan import DeployPlan, Host
 from deploy.steps import JournalLine, RunSteps
 from deploy.strategies import Strategy, for_deploy, for_rollback
@@ -247,6 +249,40 @@ class Runner:
             aborted=self._aborted,
             over_budget=plan.max_failures if over else None,
         )
+
+    async def resume(self, plan: DeployPlan, batch: int, intents: dict[str, HostIntent], go: bool) -> RunFinished:
+        """Finish a deploy another process left waiting before ``batch``: the remaining batches when ``go``, else
+        every switched host back (an Abort). Hosts the ledger shows switched count as live on the new release."""
+        strategy = for_deploy(plan)
+        self._strategy = replace(strategy, batches=strategy.batches[batch - 1 :])
+        runs = self._runs = [HostRun(hp.host) for hp in plan.hosts]
+        outcome, message, cancelled = Outcome.FAILED, "", False
+        switch: SwitchSteps = ReleaseSwitch(self._steps, plan)
+        try:
+            await self._steps.connect(runs)
+            for hr in runs:
+                hr.created, it = True, intents.get(hr.host.name)
+                if it is not None and it.maybe_switched:
+                    hr.previous, hr.previous_sha, hr.target = it.from_release, it.from_sha, it.to_release
+                    hr.switched, hr.state = True, HostState.HEALTHY
+            if not go:
+                self._aborted = f"aborted at the pause before batch {batch} (a person chose Abort)"
+            else:
+                await self._batches(switch, plan.release, plan.sha)
+                outcome = Outcome.SUCCESS if not self._stop() else outcome
+        except asyncio.CancelledError:
+            cancelled, outcome = True, Outcome.CANCELLED
+        finally:
+            if outcome is Outcome.SUCCESS:
+                message = await asyncio.shield(self._after_success(plan, switch))
+            else:
+                message = await asyncio.shield(self._undo(plan, switch, cancelled))
+            await asyncio.shield(self._steps.close(runs))
+        finished = self._steps.finish(runs, outcome if not self._aborted else Outcome.CANCELLED, message, plan.release,
+                                      plan.sha)  # fmt: skip
+        if cancelled:
+            raise asyncio.CancelledError
+        return finished
 
     # -- rollback -----------------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""One real sshd fleet and one real git repo per module, a config whose steps can be made slow on one host, and
+"""One real sshd fleet and one real git repo for the whole package, a config whose steps can be made slow on one host, and
 the ``shipbot`` command line run as a separate process that the tests kill.
 
 Every host's PATH starts with a folder holding an ``mv`` that runs the real ``mv`` and then, when the folder it
@@ -33,7 +33,7 @@ SHIPBOT = str(Path(sys.executable).with_name("shipbot"))
 SLEEP = f"sleep {random.randint(100_000, 999_999)}"
 TTL = 2.0  # seconds: a short lease, so a dead run is dead quickly
 
-_SLOW = 'if [ -e ../../SLOW_{0} ]; then touch ../../IN_{0}; {1}; fi'
+_SLOW = "if [ -e ../../SLOW_{0} ]; then touch ../../IN_{0}; {1}; fi"
 PIPELINE: dict[str, Any] = {
     "build": [f"./build.sh && {_SLOW.format('BUILD', SLEEP)}"],
     "restart": f'echo "$SHIPBOT_RELEASE $SHIPBOT_SHA" >> ../../restarts.log; {_SLOW.format("RESTART", SLEEP)}',
@@ -131,7 +131,7 @@ def kill(proc: subprocess.Popen[str], sig: signal.Signals) -> tuple[int, str]:
     return proc.returncode, err
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     reason = sshd_unavailable_reason()
     if reason is not None:
@@ -157,3 +157,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(pid), signal.SIGKILL)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="package")
+def baseline(world: World) -> None:
+    """``main`` deployed once on the shared fleet; every test leaves the fleet on one release of it."""
+    done = world.shipbot("deploy", "staging", "main")
+    assert 0 == done.returncode, done.stderr

@@ -14,19 +14,12 @@ from tests.durable.conftest import TTL, World, leftovers, wait_for
 pytestmark = pytest.mark.sshd
 
 
-@pytest.fixture(scope="module")
-def baseline(world: World) -> str:
-    done = world.shipbot("deploy", "staging", "main")
-    assert 0 == done.returncode, done.stderr
-    return world.one_release_everywhere()
-
-
 def journals(world: World) -> list[str]:
     return [(world.disk(i) / ".shipbot" / "journal.jsonl").read_text() for i in range(3)]
 
 
 def test_two_processes_racing_for_one_environment_one_runs_and_the_other_is_told_busy(
-    world: World, baseline: str
+    world: World, baseline: None
 ) -> None:
     first = world.start("deploy", "staging", "feature/new-login")
     second = world.start("deploy", "staging", "feature/new-login")
@@ -37,7 +30,7 @@ def test_two_processes_racing_for_one_environment_one_runs_and_the_other_is_told
     assert 0 == back.returncode, back.stderr
 
 
-def test_recover_leaves_a_run_whose_owner_is_alive_and_exits_3(world: World, baseline: str) -> None:
+def test_recover_leaves_a_run_whose_owner_is_alive_and_exits_3(world: World, baseline: None) -> None:
     started = world.slow(2, "BUILD")
     proc = world.start("deploy", "staging", "feature/new-login")
     try:
@@ -51,14 +44,16 @@ def test_recover_leaves_a_run_whose_owner_is_alive_and_exits_3(world: World, bas
         proc.communicate(timeout=60)
 
 
-def test_a_controller_stopped_past_its_lease_does_nothing_once_it_wakes(world: World, baseline: str) -> None:
+def test_a_controller_stopped_past_its_lease_does_nothing_once_it_wakes(world: World, baseline: None) -> None:
     live = world.one_release_everywhere()
     before = [len(world.releases(i)) for i in range(3)]
     started = world.slow(2, "BUILD")
     proc = world.start("deploy", "staging", "feature/new-login")
     try:
         wait_for(started.exists, what="the slow build")
-        wait_for(lambda: [len(world.releases(i)) for i in range(3)] == [n + 1 for n in before], what="every host preparing")
+        wait_for(
+            lambda: [len(world.releases(i)) for i in range(3)] == [n + 1 for n in before], what="every host preparing"
+        )
         proc.send_signal(signal.SIGSTOP)
         time.sleep(TTL * 1.5)
         world.calm()
