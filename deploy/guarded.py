@@ -1,10 +1,10 @@
 """Host commands that decide on the host, from where ``current`` really points, and fold bookkeeping into the
 steps a run makes anyway (pure builders, every value quoted).
 
-- :func:`prepare` is the first exec of a deploy on a host: it prints a bookkeeping preamble (the probe of
-  ``current`` and the release listing) ended by :data:`PREAMBLE_END`, then creates the layout, unpacks or fetches
-  the release and links it (setup, upload|fetch and link in one session; a refusal of setup exits
-  :data:`REFUSED`, so the run knows it created nothing).
+- :func:`prepare` is the first exec of a deploy on a host: it prints a bookkeeping preamble (the release listing,
+  then the probe of ``current``) between :data:`PREAMBLE_START` and :data:`PREAMBLE_END`, then creates the
+  layout, unpacks or fetches the release and links it (setup, upload|fetch and link in one session; a refusal
+  of setup exits :data:`REFUSED`, so the run knows it created nothing).
 - :func:`switch` checks REVISION, appends the write-ahead intent line to the host's journal, then renames
   ``current``: one exec.
 - :func:`switch_back` is the revert of a host whose switch outcome may be unknown: only when ``current`` points
@@ -25,6 +25,7 @@ from deploy.ids import utc_iso
 
 q = shlex.quote
 
+PREAMBLE_START = "--- shipbot-preamble"
 PREAMBLE_END = "--- shipbot-preamble-end"
 NOT_VERIFIED = 4  # the switch's REVISION check failed: nothing was switched
 REFUSED = 3  # setup refused (a missing shared file, the release already there): nothing was created
@@ -39,9 +40,10 @@ def intent_line(run_id: str, from_release: str | None, to_release: str) -> str:
 
 
 def prepare(deploy_to: str, body: Sequence[str]) -> str:
-    """The probe and the release listing, :data:`PREAMBLE_END`, then ``body`` joined with ``&&``."""
-    preamble = remote.sections(remote.probe(deploy_to), remote.release_listing(deploy_to))
-    return f"{{ {preamble}; }}; echo {q(PREAMBLE_END)}; " + " && ".join(body)
+    """:data:`PREAMBLE_START`, the release listing, the probe (last, so a cut output still has it),
+    :data:`PREAMBLE_END`, then ``body`` joined with ``&&``."""
+    preamble = remote.sections(remote.release_listing(deploy_to), remote.probe(deploy_to))
+    return f"echo {q(PREAMBLE_START)}; {{ {preamble}; }}; echo {q(PREAMBLE_END)}; " + " && ".join(body)
 
 
 def body_of(command: str) -> str:
@@ -57,9 +59,12 @@ def split_preamble(output: str) -> tuple[str | None, str]:
     return head, rest.removeprefix("\n")
 
 
-def parse_preamble(preamble: str) -> tuple[remote.Current | None, remote.ReleaseListing]:
-    probe_text, listing_text = remote.split_sections(preamble, 2)
-    return remote.parse_probe(probe_text), remote.parse_release_listing(listing_text)
+def parse_preamble(preamble: str) -> tuple[remote.Current | None, remote.ReleaseListing | None]:
+    """``current`` and the release listing; the listing is None when the output was cut before its start."""
+    listing_text, _, probe_text = preamble.rpartition(remote.SECTION + "\n")
+    _start, mark, listing_text = listing_text.partition(PREAMBLE_START + "\n")
+    listing = remote.parse_release_listing(listing_text) if mark else None
+    return remote.parse_probe(probe_text), listing
 
 
 def switch(deploy_to: str, run_id: str, from_release: str | None, release: str, sha: str) -> str:
