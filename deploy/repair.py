@@ -11,6 +11,9 @@ update: of two repairers one wins), then:
   there; the run's release is removed where it is not live (the host never removes the live one); the host's
   journal gets an ``interrupted`` line. The run ends ``interrupted`` with each host's outcome.
 
+On a blue/green environment the colours are left as they are (only leftovers are killed and the run recorded):
+``status`` shows each colour, and a rollback swaps back.
+
 When a host cannot be reached or put back, the run is left dead (the environment stays blocked) and the report
 names the host: a later repair tries again.
 """
@@ -170,9 +173,10 @@ class Repairer:
             return HostRepair(name, False, None, None, f"could not read current: {looked.describe()}")
         self.store.ledger.forget_processes(run.run_id, name)
         release, sha, did = current.release, current.sha, []
+        colours = self.config.environments[run.environment].strategy == "blue_green"
         if pgids:
             did.append(f"stopped {len(pgids)} leftover process group(s)")
-        if intent is not None and intent.intent and intent.intent != RESTORED and intent.to_release:
+        if intent is not None and intent.intent and intent.intent != RESTORED and intent.to_release and not colours:
             back = await conn.run(guarded.switch_back(d, intent.to_release, intent.from_release), t.switch)
             if not back.ok:
                 return HostRepair(name, False, release, sha, f"could not switch back: {back.describe()}")
@@ -188,6 +192,7 @@ class Repairer:
                 did.append(f"restarted on {release}")
             self.store.ledger.mark(run.run_id, name, RESTORED)
         doomed = [run.release] if run.kind == "deploy" and run.release and run.release != release else []
+        doomed = [] if colours else doomed  # a colour link may point at it: left for the next deploy's retention
         line = None
         if run.kind in ("deploy", "rollback"):
             line = journal.entry(
