@@ -188,9 +188,11 @@ class Runner:
                 if self._stop():
                     s.state(hr, HostState.UNTOUCHED if not hr.created else HostState.PENDING)
                     return
+                first = step is by_name[hr.host.name].prepare[0]
+                hr.created = True  # from the first exec on, the release may exist (a cancel may land mid-command)
                 result = await s.run(hr, step.name, step.command, step.timeout, archive if step.stdin_archive else None)
-                refused = step is by_name[hr.host.name].prepare[0] and result.exit_status == guarded.REFUSED
-                hr.created = hr.created or not refused
+                if first and result.exit_status == guarded.REFUSED:
+                    hr.created = False  # setup refused before making anything (the release was already there)
                 if not result.ok:
                     s.state(hr, HostState.FAILED)
                     return
