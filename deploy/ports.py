@@ -28,6 +28,7 @@ class StepResult:
     timed_out: bool = False
     error: str = ""  # what went wrong besides a non-zero exit (timeout, connection lost), for people
     lost: bool = False  # the SSH connection dropped: the host is gone, not the step's fault
+    sent: bool = True  # False: the command never reached the host (no channel opened), so it did nothing
 
     @property
     def ok(self) -> bool:

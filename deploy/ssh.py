@@ -72,7 +72,9 @@ class SshHostConnection:
                 remote.with_pgid(command, self._posix), stderr=asyncssh.STDOUT, encoding=None
             )
         except (asyncssh.Error, OSError) as exc:
-            return StepResult(None, "", time.monotonic() - started, error=f"connection lost: {_reason(exc)}", lost=True)
+            return StepResult(
+                None, "", time.monotonic() - started, error=f"connection lost: {_reason(exc)}", lost=True, sent=False
+            )
 
         async def drive() -> int | None:
             nonlocal pgid

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from deploy import bluegreen, guarded, journal, probe, remote
 from deploy.config import HealthCheck
@@ -96,7 +96,8 @@ class RunSteps:
         while it runs."""
         assert hr.conn is not None
         if self.guard is not None and not self.guard.valid():
-            return StepResult(None, "", 0.0, error="this shipbot lost the run's lease; another one repairs it")
+            lost = "this shipbot lost the run's lease; another one repairs it"
+            return StepResult(None, "", 0.0, error=lost, sent=False)
         ledger, pgids = self.ledger, []
 
         def started(pgid: int) -> None:
@@ -143,7 +144,7 @@ class RunSteps:
             current, hr.listing = guarded.parse_preamble(preamble)
             if current is not None and current.release is not None:
                 hr.previous, hr.previous_sha = current.release, current.sha
-            result = StepResult(result.exit_status, shown, result.duration, result.timed_out, result.error, result.lost)
+            result = replace(result, output=shown)
         error = "" if result.ok else result.describe()
         self._finished(hr, name, result, error)
         if not result.ok:

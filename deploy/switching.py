@@ -75,7 +75,7 @@ class ReleaseSwitch:
             s.ledger.switching(s.run_id, hr.host.name, hr.previous, hr.previous_sha, release, sha)
         result = await s.run(hr, "switch", guarded.switch(d, s.run_id, hr.previous, release, sha), s.timeouts.switch)
         if not result.ok:
-            if result.exit_status is not None:  # the command answered: nothing was renamed
+            if result.exit_status is not None or not result.sent:  # it answered, or never ran: nothing renamed
                 hr.maybe_switched = False
                 if result.exit_status == guarded.NOT_VERIFIED:
                     verify_error(hr, release, sha)
