@@ -89,6 +89,7 @@ class RunMessage:
         forced: bool = False,
         on_finished: Callable[[RunView], None] | None = None,
         budget: UpdateBudget | None = None,
+        on_posted: Callable[[str], None] | None = None,
     ) -> None:
         self.client = client
         self.metrics = metrics
@@ -101,6 +102,7 @@ class RunMessage:
         self._ended = asyncio.Event()
         self._budget = budget
         self._task: asyncio.Task[None] | None = None
+        self._on_posted = on_posted
 
     # -- the sink ---------------------------------------------------------------------------------------------
 
@@ -157,6 +159,8 @@ class RunMessage:
             )
             if data is not None:
                 self.ts = str(data.get("ts"))
+                if self._on_posted is not None:
+                    self._on_posted(self.ts)
         else:
             if self._budget is not None and final:
                 await self._budget.take()

@@ -7,7 +7,8 @@ not start), updates approval messages so their buttons disappear once decided, a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
 import structlog
 from slack_sdk.web.async_client import AsyncWebClient
@@ -20,14 +21,29 @@ from bot.slack_calls import safe
 from commands.ports import ApprovalDecided, ApprovalExpired, EnginePort, Notice, RunEnded
 from commands.runs import RunRequest
 from deploy.events import EventSink
+from deploy.repair import RepairReport
 
 log = structlog.get_logger("shipbot.bot")
 
 
+class RunPlaces(Protocol):
+    """Where each run's message is, kept across restarts (the store's run ledger)."""
+
+    def remember_place(self, run_id: str, channel: str, message: str) -> None: ...
+
+    def place_of(self, run_id: str) -> tuple[str, str] | None: ...
+
+
 class SlackRunReporter:
     def __init__(
-        self, client: AsyncWebClient, metrics: BotMetrics, engines: Mapping[str, EnginePort], interval: float = 1.0
+        self,
+        client: AsyncWebClient,
+        metrics: BotMetrics,
+        engines: Mapping[str, EnginePort],
+        interval: float = 1.0,
+        places: RunPlaces | None = None,
     ) -> None:
+        self.places = places
         self.client = client
         self.metrics = metrics
         self.engines = engines
@@ -48,9 +64,16 @@ class SlackRunReporter:
             forced=run.forced,
             on_finished=self._finished,
             budget=self.budget,
+            on_posted=self._place_keeper(run),
         )
         self.reports[run.run_id] = report
         return report
+
+    def _place_keeper(self, run: RunRequest) -> Callable[[str], None] | None:
+        places = self.places
+        if places is None:
+            return None
+        return lambda ts: places.remember_place(run.run_id, run.channel, ts)
 
     def track_approval(self, run_id: str, channel: str, ts: str) -> None:
         """The message asking to approve ``run_id``: its buttons are replaced once the request is decided."""
@@ -95,6 +118,17 @@ class SlackRunReporter:
                 blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": line}}],
             ),
         )  # fmt: skip
+
+    async def repaired(self, reports: Sequence[RepairReport]) -> None:
+        """A run a dead process left was repaired at start-up: its message (when known) now ends with it."""
+        for r in reports:
+            place = self.places.place_of(r.run.run_id) if self.places else None
+            if place is None:
+                continue
+            line = f"{r.run.kind} `{r.run.run_id}` of {r.run.app} to {r.run.environment}: {r.message}"
+            block = {"type": "section", "text": {"type": "mrkdwn", "text": line[:2900]}}
+            update = self.client.chat_update(channel=place[0], ts=place[1], text=line, blocks=[block])
+            await safe(self.metrics, "chat.update", update)
 
     async def drain(self) -> None:
         for report in list(self.reports.values()):

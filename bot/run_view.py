@@ -25,6 +25,7 @@ from deploy.events import (
     Phase,
     PhaseChanged,
     RunFinished,
+    RunRepaired,
     RunStarted,
 )
 from deploy.records import Commit
@@ -110,6 +111,9 @@ class RunView:
                 self.paused = None
                 if not event.continued:
                     self._pending_lines.append(f":octagonal_sign: aborted: {esc(event.reason or 'switching back')}")
+            case RunRepaired():
+                repaired = esc(truncate(event.message, 1500))
+                self._pending_lines.append(f":wrench: first, run {esc(event.run_id)}: {repaired}")
             case RunFinished():
                 self.paused = None
                 self._close_phase()

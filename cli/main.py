@@ -9,6 +9,7 @@
     shipbot check [--config FILE] [--connect]
     shipbot history ENV [--config FILE] [--json] [--limit N]
     shipbot parse TEXT [--config FILE] [--user UID] [--channel CID] --json
+    shipbot recover [ENV] [--config FILE]   repair what a run whose shipbot died left (exit 3: still running)
     shipbot run            the Slack bot, production mode
     shipbot demo           the bot on embedded defaults: local Slack emulator, local SSH hosts, SQLite
 

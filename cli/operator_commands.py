@@ -1,4 +1,5 @@
-"""The operator commands (``deploy``, ``rollback``, ``status``, ``task``, ``check``, ``history``, ``parse``): each
+"""The operator commands (``deploy``, ``rollback``, ``status``, ``task``, ``check``, ``history``, ``parse``,
+``recover``): each
 takes the parsed arguments and the operator's settings and returns the process's exit code.
 
 Progress goes to stderr (:class:`~cli.progress.TerminalProgress`), results to stdout; engines come from the
@@ -36,8 +37,7 @@ def _config_path(args: argparse.Namespace, settings: OperatorSettings) -> str:
 def _engine(args: argparse.Namespace, settings: OperatorSettings) -> Engine:
     config = load_config(_config_path(args, settings))
     data_dir = Path(args.data_dir).expanduser() if args.data_dir else settings.data_dir
-    store = Store.in_data_dir(data_dir)
-    store.recover()
+    store = Store.in_data_dir(data_dir, settings.lease_ttl)
     return build_engine(config, store, data_dir)
 
 
@@ -161,5 +161,37 @@ def parse(args: argparse.Namespace, settings: OperatorSettings) -> int:
     return EXIT_OK if "error" not in report else EXIT_USAGE
 
 
+async def recover(args: argparse.Namespace, settings: OperatorSettings) -> int:
+    """Repair what dead runs left (see :mod:`deploy.repair`): 0 when every environment ends on one version, 1 when
+    a host could not be repaired (named), 3 while a live shipbot still holds a run's lease."""
+    engine = _engine(args, settings)
+    environments = [args.environment] if args.environment else list(engine.config.environments)
+    code = EXIT_OK
+    for env in environments:
+        live = engine.repairer.live_runs(env)
+        if live:
+            print(f"{env}: run {live[0].run_id} by {live[0].user} is still running (its shipbot holds the lease)")
+            code = max(code, EXIT_BUSY)
+            continue
+        reports = await engine.recover(env, TerminalProgress())
+        for r in reports:
+            print(f"{env}: run {r.run.run_id}: {r.message}")
+            if r.waiting:
+                code = max(code, EXIT_BUSY)
+            elif not r.ok:
+                code = max(code, EXIT_FAILED)
+        status = await engine.status(env)
+        drifted = [h for h in status.hosts if not h.reachable] if status.consistent else list(status.hosts)
+        if not reports:
+            print(f"{env}: no interrupted run")
+        if drifted and code == EXIT_OK:
+            where = ", ".join(f"{h.address} ({h.release or 'no release'})" for h in drifted)
+            print(f"{env}: NOT on one version: {where}")
+            code = EXIT_FAILED
+        elif not drifted:
+            print(f"{env}: on one version ({status.hosts[0].release if status.hosts else 'no hosts'})")
+    return code
+
+
 SYNC = {"history": history, "parse": parse}
-ASYNC = {"deploy": deploy, "rollback": rollback, "status": status, "task": task, "check": check}
+ASYNC = {"deploy": deploy, "rollback": rollback, "status": status, "task": task, "check": check, "recover": recover}

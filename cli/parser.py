@@ -54,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=20)
     _add_common(p)
 
+    p = sub.add_parser("recover", help="repair what an interrupted run left on the hosts")
+    p.add_argument("environment", nargs="?", default=None, help="one environment (default: every one)")
+    _add_common(p)
+
     p = sub.add_parser("parse", help="how shipbot reads a chat message, and whether that user may run it there")
     p.add_argument("text")
     p.add_argument("--user", default="U0000000")

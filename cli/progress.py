@@ -14,6 +14,7 @@ from deploy.events import (
     Outcome,
     PhaseChanged,
     RunFinished,
+    RunRepaired,
     RunStarted,
 )
 
@@ -54,6 +55,8 @@ class TerminalProgress:
                         self._p(f"        | {out}")
             case HostStateChanged():
                 self.states[event.host] = event.state
+            case RunRepaired():
+                self._p(f"{event.environment}: run {event.run_id} was interrupted; repairing it first: {event.message}")
             case RunFinished():
                 verdict = {Outcome.SUCCESS: "DONE", Outcome.FAILED: "FAILED", Outcome.CANCELLED: "CANCELLED"}.get(
                     event.outcome, event.outcome.value.upper()

@@ -2,12 +2,12 @@
 
 - :func:`build_engine` is the only place an :class:`~deploy.engine.Engine` is built (the operator commands and the bot
   both use it);
-- :func:`serve` (``shipbot run``, and the bot inside ``shipbot demo``) loads every app's config, opens the store
-  (marking runs a dead process left behind as interrupted), builds one engine per app, the command language's
-  service, the Slack app, and the ops server, then connects over Socket Mode (default) or serves the Events API over
-  HTTP. On SIGTERM or SIGINT it stops taking commands, keeps waiting requests for the next start, lets running
-  deploys finish within the grace period or cancels and reverts them (SHIPBOT_ON_SHUTDOWN), says so in the run's
-  channel, and returns.
+- :func:`serve` (``shipbot run``, and the bot inside ``shipbot demo``) loads every app's config, opens the store,
+  builds one engine per app, repairs what runs of a dead process left (reported in each run's channel), the command
+  language's service, the Slack app, and the ops server, then connects over Socket Mode (default) or serves the
+  Events API over HTTP. On SIGTERM or SIGINT it stops taking commands, keeps waiting requests for the next start,
+  lets running deploys finish within the grace period or cancels and reverts them (SHIPBOT_ON_SHUTDOWN), says so in
+  the run's channel, and returns.
   Approvals and the queue are rows in the store: at start-up the bot finds the approval messages still waiting
   (their buttons keep working) and picks up what a stopped process left; every :data:`POLL_EVERY` seconds it
   expires approvals and moves any line whose environment a run (from here or the CLI) has freed.
@@ -42,6 +42,7 @@ from deploy.config import Config, load_config
 from deploy.engine import Engine
 from deploy.errors import ConfigError
 from deploy.ids import new_run_id
+from deploy.repair import RepairReport
 from deploy.ssh import SshConnector
 from deploy.store import Store
 
@@ -85,15 +86,14 @@ async def serve(settings: Settings, ready: Callable[[Running], Awaitable[None]] 
     """Run the bot until SIGTERM/SIGINT (or ``Running.stop`` is set)."""
     _init_sentry(settings)
     configs = [load_config(path) for path in settings.config_files]
-    store = Store.in_data_dir(settings.data_dir)
-    for run in store.recover():
-        log.warning("run_interrupted", run_id=run.run_id, environment=run.environment, user=run.user)
+    store = Store.in_data_dir(settings.data_dir, settings.lease_ttl)
     engines = {c.app: build_engine(c, store, settings.data_dir) for c in configs}
+    repairs = await _repair(engines)
     metrics = Metrics()
     client = make_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url, metrics)
     auth = await client.auth_test()
     bot_user_id = str(auth.get("user_id", ""))
-    reporter = SlackRunReporter(client, metrics, engines, settings.update_interval)
+    reporter = SlackRunReporter(client, metrics, engines, settings.update_interval, store.ledger)
     service = ChatService(
         engines,
         dict.fromkeys(engines, store),
@@ -140,6 +140,7 @@ async def serve(settings: Settings, ready: Callable[[Running], Awaitable[None]] 
         else:
             http_runner = await _serve_http(bot, settings)
         log.info("bot_started", mode=settings.mode, bot_user_id=bot_user_id, apps=sorted(engines), ops_port=ops_port)
+        await reporter.repaired(repairs)
         await service.pick_up()
         sweeper = asyncio.create_task(_sweep(service, running.stop), name="waiting-sweeper")
         if ready is not None:
@@ -157,6 +158,16 @@ async def serve(settings: Settings, ready: Callable[[Running], Awaitable[None]] 
         deliveries.close()
         store.close()
         log.info("bot_stopped")
+
+
+async def _repair(engines: dict[str, Engine]) -> list[RepairReport]:
+    """At start-up, before taking commands: repair what runs of a dead process left (see :mod:`deploy.repair`)."""
+    reports = []
+    for engine in engines.values():
+        for r in await engine.recover():
+            log.warning("run_repaired", run_id=r.run.run_id, environment=r.run.environment, ok=r.ok, message=r.message)
+            reports.append(r)
+    return reports
 
 
 async def _sweep(service: ChatService, stop: asyncio.Event) -> None:

@@ -2,8 +2,8 @@
 variables are read.
 
 - :class:`OperatorSettings` is what every ``shipbot`` command reads: the config file(s), the state folder, the log
-  format and level (each command picks its own default when unset), and where ``shipbot demo`` keeps its data and
-  serves its page.
+  format and level (each command picks its own default when unset), where ``shipbot demo`` keeps its data and
+  serves its page, and how long a run's lease lives without a heartbeat (``SHIPBOT_LEASE_TTL``).
 - :class:`Settings` adds what ``shipbot run`` needs to talk to Slack and to serve: tokens, mode, ports, shutdown.
 
 Every setting is listed with a comment in ``.env.example``. Tokens are ``SecretStr``: they never appear in logs,
@@ -61,6 +61,7 @@ class OperatorSettings(BaseSettings):
     log_level: str | None = Field(None, alias="SHIPBOT_LOG_LEVEL")
     demo_dir: Path = Field(Path(".shipbot-data/demo"), alias="SHIPBOT_DEMO_DIR")
     demo_port: int | None = Field(None, alias="SHIPBOT_DEMO_PORT", ge=0, le=65535)
+    lease_ttl: float = Field(30.0, alias="SHIPBOT_LEASE_TTL", ge=1)
 
     @model_validator(mode="before")
     @classmethod

@@ -24,10 +24,16 @@ Layout (pure modules first, I/O at the edges):
 - ``mirror``          the controller's local git mirror: resolve a ref to a SHA once, make the archive once
 - ``store``           the embedded SQLite store: runs, host results, locks
 - ``waiting``         requests that wait in the store (approvals, the queue), moved by compare-and-set
+- ``leases``          a run's lease: owner, heartbeat, expiry by the store's clock; the owner's guard
+- ``intents``         the run ledger: hosts, write-ahead switch intents, remote process groups, waits
+- ``guarded``         host commands deciding from where ``current`` points; the first exec's preamble
+- ``bookkeeping``     the last exec per host: journal line, cleanup and retention in one
+- ``repair``          finishing a run whose controller died: kill leftovers, switch back, restart, record
 - ``hostrun``         what a run knows about one host while it runs
 - ``steps``           runs and reports every step of a run on its hosts (connect, step, revert, journal, retention)
 - ``switching``       how a batch goes live: the step-set interface and the Capistrano switch
 - ``colours``         blue/green's step set: stage the idle colour, move traffic, swap back, retire
 - ``runner``          the one runner: prepare, migrate, batches as the strategy says, undo on failure
-- ``engine``          the facade the CLI and the chat side call: deploy, rollback, status, task, history
+- ``engine``          the facade the CLI and the chat side call: deploy, rollback, status, task, history, recover,
+                      resume
 """

@@ -14,24 +14,28 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import structlog
 from pydantic import SecretStr
 
-from deploy import probe, remote
+from deploy import remote
 from deploy.config import Config
-from deploy.errors import EnvironmentLocked, NothingToRollBack, ShipbotError, UsageError
-from deploy.events import Event, EventSink, Gate, Outcome, RunFinished, RunStarted, null_sink
+from deploy.errors import EnvironmentBusy, EnvironmentLocked, LeaseLost, NothingToRollBack, ShipbotError, UsageError
+from deploy.events import Event, EventSink, Gate, Outcome, RunFinished, RunRepaired, RunStarted, null_sink
 from deploy.ids import new_release_id, new_run_id, utc_minute
+from deploy.leases import LeaseGuard
 from deploy.mirror import Mirror
-from deploy.plan import DeployPlan, host_colours, plan_deploy, select_hosts
+from deploy.plan import DeployPlan, plan_deploy, select_hosts
 from deploy.ports import Connector, ConnectorFactory, StepResult
-from deploy.records import ColourStatus, Commit, EnvironmentStatus, HostStatus, RunRecord
+from deploy.records import Commit, EnvironmentStatus, RunRecord
 from deploy.redact import Redactor
 from deploy.refs import ref_problem
+from deploy.repair import Repairer, RepairReport
 from deploy.runner import Runner
 from deploy.secret_input import SecretFeeding
+from deploy.status import read_status
 from deploy.steps import RunSteps, Timeouts
 from deploy.store import Store
 
@@ -64,6 +68,8 @@ class Engine:
         self._connectors = connectors
         self._release_lock = asyncio.Lock()
         self._last_release = ""
+        self._held: dict[str, asyncio.Task[None]] = {}  # heartbeats of waiting runs taken over from a dead process
+        self.repairer = Repairer(config, store, self._connector_for_run, lambda env: self.plan(env, "", "", "shipbot"))
 
     def _connector_for_run(self) -> Connector:
         connector = self._connectors(self.config.ssh, self.redactor)
@@ -100,48 +106,8 @@ class Engine:
         return self.store.list_runs(self.config.app, environment, limit)
 
     async def status(self, environment: str) -> EnvironmentStatus:
-        """Reads from each host which release ``current`` points to and its REVISION; on a blue/green host also
-        the live colour, and each colour's release, SHA and whether its app answers."""
-        hosts = select_hosts(self.config, environment, None)
-        connector = self._connector_for_run()
-        blue_green = self.config.environments[environment].strategy == "blue_green"
-
-        async def one(host_index: int) -> HostStatus:
-            host = hosts[host_index]
-            try:
-                conn = await connector.connect(host, self.config.timeouts.connect)
-            except ShipbotError as exc:
-                return HostStatus(host.name, False, error=str(exc))
-            colours = host_colours(self.config, environment, host) if blue_green else None
-            try:
-                result = await conn.read(probe.command(host.deploy_to, colours), self.config.timeouts.command)
-            finally:
-                await conn.close()
-            found = probe.parse(result.output, colours is not None)
-            if not result.ok or found.current is None:
-                return HostStatus(host.name, True, error=result.describe())
-            release, sha = found.current.release, found.current.sha
-            if colours is None or found.colours is None:
-                return HostStatus(host.name, True, release, sha)
-            return HostStatus(
-                host.name, True, release, sha, colour=found.colours.live,
-                colours={
-                    c: ColourStatus(s.release, s.sha, colours.ports[c], s.running)
-                    for c, s in found.colours.colours.items()
-                },
-            )  # fmt: skip
-
-        try:
-            results = await asyncio.gather(*(one(i) for i in range(len(hosts))))
-        finally:
-            await connector.close()
-        return EnvironmentStatus(
-            app=self.config.app,
-            environment=environment,
-            hosts=tuple(results),
-            active_run=self.store.active_run(self.config.app, environment),
-            lock=self.store.get_lock(self.config.app, environment),
-        )
+        """What each host of ``environment`` runs (see :func:`deploy.status.read_status`)."""
+        return await read_status(self.config, self.store, self._connector_for_run(), environment)
 
     # -- runs -----------------------------------------------------------------------------------------------
 
@@ -162,7 +128,57 @@ class Engine:
             {k: v.get_secret_value() for k, v in self._secrets.items()},
         )
 
-    def _runner(self, run_id: str, sink: EventSink, connector: Connector, gate: Gate | None = None) -> Runner:
+    async def recover(self, environment: str | None = None, sink: EventSink = null_sink) -> list[RepairReport]:
+        """Repair every dead run of this app (of ``environment``): see :mod:`deploy.repair`. Each report is also
+        emitted as a :class:`RunRepaired` on ``sink``."""
+        if environment is not None:
+            select_hosts(self.config, environment, None)
+        reports = await self.repairer.repair(environment)
+        for r in reports:
+            sink(RunRepaired(r.run.run_id, r.run.environment, r.ok, r.message))
+            if r.waiting:  # this process now holds the run's lease while it waits for a person
+                guard = LeaseGuard(partial(self.store.renew_lease, r.run.run_id), self.store.lease_ttl)
+                self._held[r.run.run_id] = asyncio.create_task(guard.heartbeat(lambda: None))
+        return reports
+
+    async def resume(
+        self, run_id: str, go: bool, *, sink: EventSink = null_sink, gate: Gate | None = None
+    ) -> RunFinished:
+        """Continue (``go``) or abort a deploy that waits for a person and that this process took over from a dead
+        one (:meth:`recover` reports it ``waiting``): the remaining batches, or every switched host back."""
+        run, wait = self.store.get_run(run_id), self.store.ledger.waiting(run_id)
+        if run is None or wait is None or self.store.lease_holder(run_id) != self.store.owner:
+            raise UsageError(f"run {run_id} is not a waiting run this shipbot took over")
+        intents = self.store.ledger.intents(run_id)
+        plan = self.plan(run.environment, run.sha, run.release, run.user)
+        plan = replace(plan, hosts=tuple(hp for hp in plan.hosts if hp.host.name in intents))
+        self.store.ledger.resumed(run_id)
+        if held := self._held.pop(run_id, None):
+            held.cancel()
+        started = RunStarted(run_id, "deploy", run.app, run.environment, run.ref, run.sha, run.release, run.user,
+                             tuple(hp.host.name for hp in plan.hosts), None, plan.strategy)  # fmt: skip
+        batch = wait.batch
+
+        def resume(runner: Runner, _archive: bytes | None) -> Awaitable[RunFinished]:
+            return runner.resume(plan, batch, intents, go)
+
+        return await self._drive(run, self._connector_for_run(), sink, started, resume, gate=gate)
+
+    async def _repair_first(self, environment: str, sink: EventSink) -> None:
+        """Before a deploy or rollback: repair what a dead run left (saying so first); refuse while it can't."""
+        for r in await self.recover(environment, sink):
+            if not r.ok or r.waiting:
+                what = "waits for a person" if r.waiting else "could not be repaired"
+                raise EnvironmentBusy(environment, r.run.run_id, r.run.user, f"an interrupted run that {what}")
+
+    def _runner(
+        self,
+        run_id: str,
+        sink: EventSink,
+        connector: Connector,
+        gate: Gate | None = None,
+        guard: LeaseGuard | None = None,
+    ) -> Runner:
         def record(host: str, step: str, result: StepResult) -> None:
             self.store.record_step(
                 run_id, host, step, result.ok, result.exit_status, result.duration, result.output,
@@ -170,7 +186,9 @@ class Engine:
             )  # fmt: skip
 
         t = self.config.timeouts
-        steps = RunSteps(connector, run_id, sink, record, Timeouts(t.connect, t.switch, t.command))
+        steps = RunSteps(
+            connector, run_id, sink, record, Timeouts(t.connect, t.switch, t.command), guard, self.store.ledger
+        )
         return Runner(steps, gate, t.pause)
 
     async def deploy(
@@ -210,6 +228,7 @@ class Engine:
                 "this deploy has no way to ask one: answer the prompt (or pass --yes) on the command line, or use "
                 "the Continue button in chat"
             )
+        await self._repair_first(environment, sink)
         run_id = run_id or new_run_id()
         previous = self.deployed_sha(environment)
         record = RunRecord(
@@ -262,6 +281,7 @@ class Engine:
         if to is not None and ref_problem(to):
             raise UsageError(f"{to!r} is not a release id or SHA")
         self._check_lock(environment, user, forced)
+        await self._repair_first(environment, sink)
         plan = self.plan(environment, "", "", user)
         run_id = run_id or new_run_id()
         record = RunRecord(
@@ -362,15 +382,29 @@ class Engine:
             except Exception:  # a broken renderer must never fail or stall a deploy
                 log.exception("event_sink_failed", run_id=record.run_id, event=type(event).__name__)
 
-        runner = self._runner(record.run_id, tee, connector, gate)
+        guard = LeaseGuard(lambda: self.store.renew_lease(record.run_id), self.store.lease_ttl)
+        runner = self._runner(record.run_id, tee, connector, gate, guard)
+        self.store.ledger.hosts(record.run_id, list(started.hosts))
+        task = asyncio.current_task()
+
+        def stop_acting() -> None:
+            if task is not None:
+                task.cancel()
+
+        heartbeat = asyncio.create_task(guard.heartbeat(stop_acting))
         began = time.monotonic()
         log.info("run_started", run_id=record.run_id, kind=record.kind, app=record.app,
                  environment=record.environment, user=record.user, ref=record.ref, sha=record.sha)  # fmt: skip
         try:
             tee(started)
             archive = await self.mirror.archive(record.sha) if need_archive else None
-            return await body(runner, archive)
-        except (asyncio.CancelledError, NothingToRollBack):
+            result = await body(runner, archive)
+        except asyncio.CancelledError:
+            if guard.lost and task is not None:
+                task.uncancel()
+                raise LeaseLost(record.run_id) from None
+            raise
+        except NothingToRollBack:
             raise
         except Exception as exc:
             if finished is None:
@@ -380,13 +414,22 @@ class Engine:
                 tee(RunFinished(record.run_id, Outcome.FAILED, message, time.monotonic() - began))
             raise
         finally:
+            heartbeat.cancel()
             await asyncio.shield(connector.close())
             end = finished or RunFinished(record.run_id, Outcome.CANCELLED, "cancelled", time.monotonic() - began)
-            self.store.finish_run(record.run_id, end.outcome.value, end.message)
-            self.store.record_outcomes(
-                record.run_id,
-                [(h.host, h.state.value, h.release, h.sha, h.failed_step, h.error) for h in end.hosts],
-            )
-            log.info("run_finished", run_id=record.run_id, kind=record.kind, environment=record.environment,
-                     outcome=end.outcome.value, duration=round(end.duration, 3), hosts=len(end.hosts),
-                     failed_hosts=len(end.failed_hosts), message=end.message)  # fmt: skip
+            if guard.lost:  # the new owner records the run; this process only stops
+                log.warning("run_lease_lost", run_id=record.run_id, environment=record.environment)
+            else:
+                self._record_end(record, end)
+        if guard.lost:
+            raise LeaseLost(record.run_id)
+        return result
+
+    def _record_end(self, record: RunRecord, end: RunFinished) -> None:
+        self.store.finish_run(record.run_id, end.outcome.value, end.message)
+        self.store.record_outcomes(
+            record.run_id, [(h.host, h.state.value, h.release, h.sha, h.failed_step, h.error) for h in end.hosts]
+        )
+        log.info("run_finished", run_id=record.run_id, kind=record.kind, environment=record.environment,
+                 outcome=end.outcome.value, duration=round(end.duration, 3), hosts=len(end.hosts),
+                 failed_hosts=len(end.failed_hosts), message=end.message)  # fmt: skip

@@ -99,3 +99,12 @@ class NothingToRollBack(ShipbotError):
     """No earlier good release is recorded for this environment."""
 
     exit_code = 1
+
+
+class LeaseLost(ShipbotError):
+    """This process lost the run's lease (it was stopped or cut off past it): another shipbot repairs the run."""
+
+    exit_code = 1
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"run {run_id} lost its lease: another shipbot took it over and repairs the fleet")

@@ -160,6 +160,17 @@ class BatchResumed:
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class RunRepaired:
+    """A run whose controller died was repaired (or taken over, still waiting) before this one starts, or at
+    start-up: ``run_id`` is the dead run's id, ``message`` what was done on each host."""
+
+    run_id: str
+    environment: str
+    ok: bool
+    message: str
+
+
 Event = (
     RunStarted
     | PhaseChanged
@@ -170,6 +181,7 @@ Event = (
     | BatchStarted
     | BatchPaused
     | BatchResumed
+    | RunRepaired
 )
 EventSink = Callable[[Event], None]
 Gate = Callable[[BatchGate], Awaitable[bool]]  # True: go on with the next batch; False: abort and switch back

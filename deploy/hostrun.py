@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from deploy.events import HostState
+from deploy.listing import ReleaseListing
 from deploy.plan import Host
 from deploy.ports import HostConnection
 
@@ -18,6 +19,9 @@ class HostRun:
     previous_sha: str | None = None
     created: bool = False  # this run created its release dir here
     switched: bool = False
+    maybe_switched: bool = False  # the switch command was sent and its answer never came: treat as switched
+    target: str | None = None  # the release this run switches the host to
+    listing: ReleaseListing | None = None  # the release listing read in the run's first exec on the host
     failed_step: str | None = None
     error: str = ""
     output: str = ""

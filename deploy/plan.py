@@ -1,7 +1,9 @@
 """What a run will do, per host, before a single connection opens (pure).
 
 ``plan_deploy`` turns a config, an environment, a pinned SHA and a release id into a :class:`DeployPlan`: for each
-host the prepare steps (command line and timeout), the switch, restart and healthcheck, and the one host that runs
+host the prepare steps (command line and timeout; the first, named after the transfer, is setup, upload|fetch and
+link in one exec whose output starts with the host's probe and release listing, see :mod:`deploy.guarded`), the
+switch, restart and healthcheck, and the one host that runs
 the migration; and how the new version reaches traffic: the environment's strategy, its batches (host names, cut
 by :mod:`deploy.batches`), the failure budget, the pause, and per host the blue/green settings. The runner executes
 a plan; ``shipbot deploy --dry-run`` prints one; tests compare plans by equality.
@@ -13,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from deploy import batches as batch_rules
-from deploy import bluegreen, remote
+from deploy import bluegreen, guarded, remote
 from deploy.config import Config, HealthCheck
 from deploy.errors import ConfigError, UsageError
 from deploy.redact import Redactor
@@ -95,7 +97,7 @@ class DeployPlan:
         for hp in self.hosts:
             lines.append(f"  {hp.host.name} ({hp.host.user}, {hp.host.deploy_to}):")
             for step in hp.prepare:
-                lines.append(f"    prepare {step.name}: {step.command}")
+                lines.append(f"    prepare {step.name}: {guarded.body_of(step.command)}")
             if self.migrate and self.migrate_host == hp.host.name:
                 lines.append(f"    migrate: {self.migrate.command}")
             if hp.colours:
@@ -182,12 +184,14 @@ def plan_deploy(
             restart_only = Step("restart", "", t.restart) if p.restart else None
             host_plans.append(HostPlan(host, (), restart_only, p.healthcheck, env, colours))
             continue
-        steps = [Step("setup", remote.setup(d, release, dirs, files), t.command)]
-        if p.transfer == "upload":
-            steps.append(Step("upload", remote.unpack(d, release), t.transfer, stdin_archive=True))
-        else:
-            steps.append(Step("fetch", remote.git_fetch(d, release, config.repo, sha), t.transfer))
-        steps.append(Step("link", remote.finish_release(d, release, sha, dirs, files), t.command))
+        # one exec: probe and listing (bookkeeping), setup, upload|fetch, link
+        body = [
+            remote.setup(d, release, dirs, files),
+            remote.unpack(d, release) if p.transfer == "upload" else remote.git_fetch(d, release, config.repo, sha),
+            remote.finish_release(d, release, sha, dirs, files),
+        ]
+        name = "upload" if p.transfer == "upload" else "fetch"
+        steps = [Step(name, guarded.prepare(d, body), t.transfer + t.command, p.transfer == "upload")]
         for i, cmd in enumerate(p.build):
             steps.append(
                 Step(

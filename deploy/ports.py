@@ -29,6 +29,7 @@ class StepResult:
     timed_out: bool = False
     error: str = ""  # what went wrong besides a non-zero exit (timeout, connection lost), for people
     lost: bool = False  # the SSH connection dropped: the host is gone, not the step's fault
+    sent: bool = True  # False: the command never reached the host (no channel opened), so it did nothing
 
     @property
     def ok(self) -> bool:
@@ -47,9 +48,15 @@ class StepResult:
 class HostConnection(Protocol):
     host: Host
 
-    async def run(self, command: str, timeout: float, stdin: bytes | None = None) -> StepResult: ...
+    async def run(
+        self, command: str, timeout: float, stdin: bytes | None = None, on_pgid: Callable[[int], None] | None = None
+    ) -> StepResult:
+        """Run one command; ``on_pgid`` is told the command's remote process group as soon as it is known."""
+        ...
 
-    async def read(self, command: str, timeout: float) -> StepResult:
+    async def read(
+        self, command: str, timeout: float, stdin: bytes | None = None, on_pgid: Callable[[int], None] | None = None
+    ) -> StepResult:
         """A bookkeeping read (probe, release listing, journal): ``output`` is the command's *whole* output, for a
         parser. Output past the adapter's limit fails the read (``error`` says so); it is never cut silently."""
         ...

@@ -210,9 +210,15 @@ def list_releases(deploy_to: str) -> str:
 
 
 def remove_releases(deploy_to: str, releases: Sequence[str]) -> str:
+    """Remove releases, but never the one ``current`` resolves to, whoever asks and whatever they believe."""
     if not releases:
         return "true"
-    return "rm -rf " + " ".join(q(release_dir(deploy_to, r)) for r in releases)
+    cur = q(posixpath.join(deploy_to, "current"))
+    dirs = " ".join(q(release_dir(deploy_to, r)) for r in releases)
+    return (
+        f"live=$(readlink -f {cur} 2>/dev/null || true); for r in {dirs}; do "
+        f'if [ -n "$live" ] && [ "$(readlink -f "$r" 2>/dev/null)" = "$live" ]; then continue; fi; rm -rf "$r"; done'
+    )
 
 
 def mark_failed(deploy_to: str, release: str) -> str:

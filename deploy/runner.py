@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 
-from deploy import journal, summary
+from deploy import bookkeeping, guarded, journal, summary
 from deploy.colours import ColourSwitch
 from deploy.durations import format_duration
 from deploy.errors import NothingToRollBack
@@ -41,6 +42,7 @@ from deploy.events import (
     RunFinished,
 )
 from deploy.hostrun import HostRun, failures
+from deploy.intents import HostIntent
 from deploy.plan import DeployPlan, Host
 from deploy.steps import JournalLine, RunSteps
 from deploy.strategies import Strategy, for_deploy, for_rollback
@@ -70,7 +72,8 @@ class Runner:
     async def _connect(self, plan: DeployPlan, runs: list[HostRun]) -> SwitchSteps:
         """Connect and probe every host; the step set that puts this plan's hosts live."""
         hps = {hp.host.name: hp for hp in plan.hosts}
-        probes = await self._steps.connect(runs, lambda host: hps[host.name].colours)
+        first_exec_probes = plan.strategy != "blue_green" and all(hp.prepare for hp in plan.hosts)
+        probes = await self._steps.connect(runs, lambda host: hps[host.name].colours, not first_exec_probes)
         if plan.strategy == "blue_green":
             return ColourSwitch(self._steps, plan, probes)
         return ReleaseSwitch(self._steps, plan)
@@ -83,7 +86,7 @@ class Runner:
         for index, names in enumerate(self._strategy.batches, 1):
             if self._stop():
                 break
-            if self._strategy.pauses_before(index) and not await self._pause(index, done, names):
+            if self._strategy.pauses_before(index) and not await self._pause(index, done, names, release, sha):
                 break
             batch = [by_name[n] for n in names if not by_name[n].failed]
             self._steps.phase(Phase.SWITCH)
@@ -103,7 +106,7 @@ class Runner:
         if self._strategy.put_back_at_once:
             await switch.put_back(failures(ready))
 
-    async def _pause(self, index: int, done: list[str], names: tuple[str, ...]) -> bool:
+    async def _pause(self, index: int, done: list[str], names: tuple[str, ...], release: str, sha: str) -> bool:
         s = self._strategy
         total = len(s.batches)
         wait = None if s.pause is True else float(s.pause)
@@ -112,6 +115,9 @@ class Runner:
             tuple(hr.host.name for hr in failures(self._runs)), s.max_failures or 0, wait,
         )  # fmt: skip
         self._sink(BatchPaused(self.run_id, gate))
+        ledger = self._steps.ledger
+        if ledger is not None and wait is None:
+            ledger.wait(self.run_id, index, release, sha)
         reason = ""
         if wait is not None:
             await asyncio.sleep(wait)
@@ -126,6 +132,8 @@ class Runner:
                 go, reason = False, f"nobody answered within {format_duration(self._pause_timeout)}"
             except Exception as exc:  # a broken prompt aborts the run, it never continues it
                 go, reason = False, f"the pause prompt failed: {exc!r}"
+        if ledger is not None and wait is None:
+            ledger.resumed(self.run_id)
         self._sink(BatchResumed(self.run_id, index, total, go, reason))
         if not go:
             self._aborted = f"aborted at the pause before batch {index}/{total} ({reason})"
@@ -154,7 +162,9 @@ class Runner:
         except asyncio.CancelledError:
             cancelled, outcome = True, Outcome.CANCELLED
         finally:
-            if outcome is Outcome.SUCCESS:
+            if self._steps.lost:  # another shipbot owns the run now and repairs it: do nothing more
+                message = "this shipbot lost the run's lease; the one that took it over repairs the fleet"
+            elif outcome is Outcome.SUCCESS:
                 message = await asyncio.shield(self._after_success(plan, switch))
             else:
                 message = await asyncio.shield(self._undo(plan, switch, cancelled))
@@ -178,11 +188,12 @@ class Runner:
                 if self._stop():
                     s.state(hr, HostState.UNTOUCHED if not hr.created else HostState.PENDING)
                     return
-                ok = await s.step(hr, step.name, step.command, step.timeout, archive if step.stdin_archive else None)
-                if step.name == "setup" and ok:
-                    hr.created = True
-                if not ok:
-                    hr.created = hr.created or step.name != "setup"
+                first = step is by_name[hr.host.name].prepare[0]
+                hr.created = True  # from the first exec on, the release may exist (a cancel may land mid-command)
+                result = await s.run(hr, step.name, step.command, step.timeout, archive if step.stdin_archive else None)
+                if first and result.exit_status == guarded.REFUSED:
+                    hr.created = False  # setup refused before making anything (the release was already there)
+                if not result.ok:
                     s.state(hr, HostState.FAILED)
                     return
             s.state(hr, HostState.PREPARED)
@@ -196,14 +207,16 @@ class Runner:
         runs, s = self._runs, self._steps
         failed = failures(runs)
         ok = [hr for hr in runs if not hr.failed]
-        await s.cleanup_failed(failed, plan.release, plan.keep_failed_releases)
         s.phase(Phase.CLEANUP)
-        await s.journal(
+        await bookkeeping.finish_hosts(
+            s,
             runs,
             self._journal_line(plan),
             lambda hr: ("reverted" if hr.failed else "success") if hr.created or not hr.failed else None,
+            keep=plan.keep_releases,
+            discard=lambda hr: hr.failed and hr.created and not hr.switched,
+            keep_failed=plan.keep_failed_releases,
         )
-        await s.retention(ok, plan.keep_releases)
         await switch.retire(ok)
         for hr in runs:
             s.state(hr, HostState.DONE if hr.state is HostState.HEALTHY else hr.state)
@@ -214,12 +227,15 @@ class Runner:
         failed = failures(runs)
         over = self._strategy.over_budget(len(failed), self._fatal) and not cancelled and not self._aborted
         await switch.put_back([hr for hr in runs if switch.holds_changes(hr)])
-        await s.cleanup_failed(runs, plan.release, plan.keep_failed_releases)
         outcome = "cancelled" if cancelled or self._aborted else "failed"
-        await s.journal(
+        s.phase(Phase.CLEANUP)
+        await bookkeeping.finish_hosts(
+            s,
             runs,
             self._journal_line(plan),
             lambda hr: ("reverted" if hr.state is HostState.REVERTED else outcome) if hr.created else None,
+            discard=lambda hr: hr.created and not hr.switched and not hr.maybe_switched,
+            keep_failed=plan.keep_failed_releases,
         )
         for hr in runs:
             if hr.state in _NOT_STARTED:
@@ -235,6 +251,40 @@ class Runner:
             aborted=self._aborted,
             over_budget=plan.max_failures if over else None,
         )
+
+    async def resume(self, plan: DeployPlan, batch: int, intents: dict[str, HostIntent], go: bool) -> RunFinished:
+        """Finish a deploy another process left waiting before ``batch``: the remaining batches when ``go``, else
+        every switched host back (an Abort). Hosts the ledger shows switched count as live on the new release."""
+        strategy = for_deploy(plan)
+        self._strategy = replace(strategy, batches=strategy.batches[batch - 1 :])
+        runs = self._runs = [HostRun(hp.host) for hp in plan.hosts]
+        outcome, message, cancelled = Outcome.FAILED, "", False
+        switch: SwitchSteps = ReleaseSwitch(self._steps, plan)
+        try:
+            await self._steps.connect(runs)
+            for hr in runs:
+                hr.created, it = True, intents.get(hr.host.name)
+                if it is not None and it.maybe_switched:
+                    hr.previous, hr.previous_sha, hr.target = it.from_release, it.from_sha, it.to_release
+                    hr.switched, hr.state = True, HostState.HEALTHY
+            if not go:
+                self._aborted = f"aborted at the pause before batch {batch} (a person chose Abort)"
+            else:
+                await self._batches(switch, plan.release, plan.sha)
+                outcome = Outcome.SUCCESS if not self._stop() else outcome
+        except asyncio.CancelledError:
+            cancelled, outcome = True, Outcome.CANCELLED
+        finally:
+            if outcome is Outcome.SUCCESS:
+                message = await asyncio.shield(self._after_success(plan, switch))
+            else:
+                message = await asyncio.shield(self._undo(plan, switch, cancelled))
+            await asyncio.shield(self._steps.close(runs))
+        finished = self._steps.finish(runs, outcome if not self._aborted else Outcome.CANCELLED, message, plan.release,
+                                      plan.sha)  # fmt: skip
+        if cancelled:
+            raise asyncio.CancelledError
+        return finished
 
     # -- rollback -----------------------------------------------------------------------------------------
 
@@ -264,7 +314,9 @@ class Runner:
         except asyncio.CancelledError:
             cancelled, outcome = True, Outcome.CANCELLED
         finally:
-            if outcome is not Outcome.SUCCESS and not no_target:
+            if self._steps.lost:
+                message, target = "this shipbot lost the run's lease; the one that took it over repairs the fleet", None
+            elif outcome is not Outcome.SUCCESS and not no_target:
                 await asyncio.shield(switch.put_back([hr for hr in runs if switch.holds_changes(hr)]))
                 failed = failures(runs)
                 if cancelled:

@@ -9,6 +9,8 @@ stock sshd drops anyway), in a plan or in a dry run, whichever step set or merge
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from deploy import remote
 from deploy.plan import Host
 from deploy.ports import Connector, HostConnection, StepResult
@@ -34,13 +36,17 @@ class _Fed:
         self._payload = payload
         self.host = inner.host
 
-    async def run(self, command: str, timeout: float, stdin: bytes | None = None) -> StepResult:
+    async def run(
+        self, command: str, timeout: float, stdin: bytes | None = None, on_pgid: Callable[[int], None] | None = None
+    ) -> StepResult:
         if stdin is None and remote.READ_SECRETS in command:
             stdin = self._payload
-        return await self._inner.run(command, timeout, stdin)
+        return await self._inner.run(command, timeout, stdin, on_pgid)
 
-    async def read(self, command: str, timeout: float) -> StepResult:
-        return await self._inner.read(command, timeout)
+    async def read(
+        self, command: str, timeout: float, stdin: bytes | None = None, on_pgid: Callable[[int], None] | None = None
+    ) -> StepResult:
+        return await self._inner.read(command, timeout, stdin, on_pgid)
 
     async def close(self) -> None:
         await self._inner.close()

@@ -77,18 +77,29 @@ class SshHostConnection:
         self._posix = posix_login_shell
         self._read_limit = read_limit
 
-    async def run(self, command: str, timeout: float, stdin: bytes | None = None) -> StepResult:
-        return await self._exec(command, timeout, stdin, _Output(_TAIL_BYTES))
+    async def run(
+        self, command: str, timeout: float, stdin: bytes | None = None, on_pgid: Callable[[int], None] | None = None
+    ) -> StepResult:
+        return await self._exec(command, timeout, stdin, _Output(_TAIL_BYTES), on_pgid)
 
-    async def read(self, command: str, timeout: float) -> StepResult:
+    async def read(
+        self, command: str, timeout: float, stdin: bytes | None = None, on_pgid: Callable[[int], None] | None = None
+    ) -> StepResult:
         out = _Output(self._read_limit, whole=True)
-        result = await self._exec(command, timeout, None, out)
+        result = await self._exec(command, timeout, stdin, out, on_pgid)
         if out.overflow:
             error = f"its output is larger than {self._read_limit} bytes, the most shipbot reads from a host"
             return StepResult(None, "", result.duration, error=error)
         return result
 
-    async def _exec(self, command: str, timeout: float, stdin: bytes | None, out: _Output) -> StepResult:
+    async def _exec(
+        self,
+        command: str,
+        timeout: float,
+        stdin: bytes | None,
+        out: _Output,
+        on_pgid: Callable[[int], None] | None,
+    ) -> StepResult:
         started = time.monotonic()
         shown: Callable[[str], str] = (lambda text: text) if out.whole else tail
         pgid: int | None = None
@@ -97,7 +108,9 @@ class SshHostConnection:
                 remote.with_pgid(command, self._posix), stderr=asyncssh.STDOUT, encoding=None
             )
         except (asyncssh.Error, OSError) as exc:
-            return StepResult(None, "", time.monotonic() - started, error=f"connection lost: {_reason(exc)}", lost=True)
+            return StepResult(
+                None, "", time.monotonic() - started, error=f"connection lost: {_reason(exc)}", lost=True, sent=False
+            )
 
         async def drive() -> int | None:
             nonlocal pgid
@@ -107,6 +120,8 @@ class SshHostConnection:
                 if not line or line.startswith(mark):
                     with contextlib.suppress(ValueError):
                         pgid = int(line[len(mark) :].strip() or b"x")
+                    if pgid is not None and on_pgid is not None:
+                        on_pgid(pgid)
                     break
                 out.add(line)
             if stdin is not None:
@@ -149,8 +164,12 @@ class SshHostConnection:
         return StepResult(status, self._redact(shown(out.text())), time.monotonic() - started)
 
     async def _kill(self, pgid: int | None, proc: asyncssh.SSHClientProcess[bytes]) -> None:
-        """Kill the step's remote process group: TERM, then KILL after a grace period."""
+        """Kill the step's remote process group: TERM, then KILL after a grace period. A step cut short before its
+        process group line arrived still has it on the way (the shell prints it first): it is read, then killed."""
         try:
+            if pgid is None:
+                with contextlib.suppress(ValueError, asyncssh.Error, OSError, TimeoutError):
+                    pgid = await asyncio.wait_for(_read_pgid(proc), 10)
             if pgid is not None:
                 await asyncio.wait_for(self._conn.run(remote.kill_group(pgid, "TERM")), 10)
                 await asyncio.sleep(_KILL_GRACE if proc.exit_status is None else 0)
@@ -164,6 +183,17 @@ class SshHostConnection:
         self._conn.close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._conn.wait_closed(), 5)
+
+
+async def _read_pgid(proc: asyncssh.SSHClientProcess[bytes]) -> int | None:
+    mark = remote.PGID_MARK.encode()
+    for _ in range(_MAX_NOISE_LINES):
+        line = await proc.stdout.readline()
+        if not line:
+            return None
+        if line.startswith(mark):
+            return int(line[len(mark) :].strip() or b"x")
+    return None
 
 
 def _reason(exc: BaseException) -> str:

@@ -12,6 +12,9 @@ it owns the run's connector, its event sink and the step recorder, and knows not
     journal     one line per touched host (:mod:`deploy.journal`)
     retention   old releases removed (:mod:`deploy.retention`), never ``current``, a rollback target or a pinned one
     finish      the one ``RunFinished`` of the run
+
+Every remote command first asks the run's :class:`~deploy.leases.LeaseGuard` whether this process still owns the
+run (a lost lease runs nothing), and records its remote process group in the run ledger while it runs.
 """
 
 from __future__ import annotations
@@ -19,9 +22,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from deploy import bluegreen, journal, listing, probe, remote
+from deploy import bluegreen, guarded, journal, listing, probe, remote
 from deploy.config import HealthCheck
 from deploy.errors import HostError
 from deploy.events import (
@@ -37,9 +40,11 @@ from deploy.events import (
     RunFinished,
 )
 from deploy.hostrun import HostRun
+from deploy.intents import RESTORED, Ledger
+from deploy.leases import LeaseGuard
 from deploy.plan import Host
 from deploy.ports import Connector, StepResult
-from deploy.retention import releases_to_delete
+from deploy.redact import tail
 
 StepRecorder = Callable[[str, str, StepResult], None]
 
@@ -69,6 +74,8 @@ class RunSteps:
         sink: EventSink,
         record: StepRecorder | None = None,
         timeouts: Timeouts | None = None,
+        guard: LeaseGuard | None = None,
+        ledger: Ledger | None = None,
     ) -> None:
         self.connector = connector
         self.run_id = run_id
@@ -76,6 +83,34 @@ class RunSteps:
         self._record = record
         self.timeouts = timeouts or Timeouts()
         self._started = time.monotonic()
+        self.guard = guard
+        self.ledger = ledger
+
+    @property
+    def lost(self) -> bool:
+        """This process lost the run's lease: it must not act for the run any more."""
+        return self.guard is not None and self.guard.lost
+
+    async def exec(self, hr: HostRun, command: str, timeout: float, stdin: bytes | None = None) -> StepResult:
+        """Run one command on the host, if this process still owns the run; its process group is in the ledger
+        while it runs."""
+        assert hr.conn is not None
+        if self.guard is not None and not self.guard.valid():
+            lost = "this shipbot lost the run's lease; another one repairs it"
+            return StepResult(None, "", 0.0, error=lost, sent=False)
+        ledger, pgids = self.ledger, []
+
+        def started(pgid: int) -> None:
+            pgids.append(pgid)
+            if ledger is not None:
+                ledger.process_started(self.run_id, hr.host.name, pgid)
+
+        run = hr.conn.read if guarded.has_preamble(command) else hr.conn.run  # bookkeeping is read whole
+        result = await run(command, timeout, stdin, started)
+        if ledger is not None:
+            for pgid in pgids:
+                ledger.process_ended(self.run_id, hr.host.name, pgid)
+        return result
 
     # -- events -------------------------------------------------------------------------------------------
 
@@ -104,7 +139,14 @@ class RunSteps:
         """Run one named step on a host, reported and recorded; on failure the host is marked failed (naming it)."""
         assert hr.conn is not None
         self.sink(HostStepStarted(self.run_id, hr.host.name, name))
-        result = await hr.conn.run(command, timeout, stdin)
+        result = await self.exec(hr, command, timeout, stdin)
+        preamble, shown = guarded.split_preamble(result.output)
+        if preamble is not None:
+            current, hr.listing = guarded.parse_preamble(preamble)
+            if current is not None and current.release is not None:
+                hr.previous, hr.previous_sha = current.release, current.sha
+        if guarded.has_preamble(command):  # read whole for the bookkeeping; people see the tail of the rest
+            result = replace(result, output=tail(shown))
         error = "" if result.ok else result.describe()
         self._finished(hr, name, result, error)
         if not result.ok:
@@ -119,7 +161,7 @@ class RunSteps:
         """Run a bookkeeping command (journal, cleanup, retention) that never fails the run."""
         if hr.conn is None:
             return None
-        return await hr.conn.run(command, timeout or self.timeouts.command)
+        return await self.exec(hr, command, timeout or self.timeouts.command)
 
     async def healthcheck(
         self, hr: HostRun, hc: HealthCheck, release: str, command: str | None = None, step: str = "healthcheck"
@@ -132,7 +174,7 @@ class RunSteps:
         for attempt in range(hc.retries):
             if attempt:
                 await asyncio.sleep(hc.interval)
-            result = await hr.conn.run(command, hc.timeout)
+            result = await self.exec(hr, command, hc.timeout)
             if result.ok:
                 break
         assert result is not None
@@ -145,9 +187,13 @@ class RunSteps:
     # -- phases -------------------------------------------------------------------------------------------
 
     async def connect(
-        self, runs: list[HostRun], colours: Callable[[Host], bluegreen.HostColours | None] = lambda _h: None
+        self,
+        runs: list[HostRun],
+        colours: Callable[[Host], bluegreen.HostColours | None] = lambda _h: None,
+        probe_hosts: bool = True,
     ) -> dict[str, bluegreen.ColourProbe]:
-        """Connect to every host and probe it; returns the colours found on blue/green hosts."""
+        """Connect to every host and probe it (unless the run's first step probes); returns the colours found on
+        blue/green hosts."""
         self.phase(Phase.CONNECT)
         found: dict[str, bluegreen.ColourProbe] = {}
 
@@ -161,6 +207,9 @@ class RunSteps:
                 self.state(hr, HostState.FAILED)
                 return
             host_colours = colours(hr.host)
+            if not probe_hosts and host_colours is None:
+                self.state(hr, HostState.PENDING)
+                return
             result = await hr.conn.read(probe.command(hr.host.deploy_to, host_colours), self.timeouts.command)
             found_probe = probe.parse(result.output if result.ok else "", host_colours is not None)
             if not result.ok:
@@ -180,35 +229,31 @@ class RunSteps:
         return found
 
     async def revert(self, runs: list[HostRun], restart_for: Callable[[HostRun], str | None]) -> None:
-        """Every switched host goes back to the release it had before the run, and is restarted there."""
-        switched = [hr for hr in runs if hr.switched]
+        """Every host that is or may be switched goes back to the release it had before the run, decided on the
+        host from where ``current`` really points, and is restarted there."""
+        switched = [hr for hr in runs if hr.switched or hr.maybe_switched]
         if not switched:
             return
         self.phase(Phase.REVERT)
 
         async def one(hr: HostRun) -> None:
-            ok = await self.step(hr, "revert", remote.switch(hr.host.deploy_to, hr.previous), self.timeouts.switch)
+            if hr.conn is None or hr.target is None:
+                return
+            command = guarded.switch_back(hr.host.deploy_to, hr.target, hr.previous)
+            result = await self.run(hr, "revert", command, self.timeouts.switch)
+            ok = result.ok
             if ok:
-                hr.switched = False
-                command = restart_for(hr)
-                if hr.previous and command:
-                    await self.step(hr, "restart previous", command, self.timeouts.command * 2)
+                hr.switched = hr.maybe_switched = False
+                restart, restarted = restart_for(hr), True
+                if guarded.SWITCHED_BACK in result.output and hr.previous and restart:
+                    restarted = await self.step(hr, "restart previous", restart, self.timeouts.command * 2)
+                if restarted and self.ledger is not None:
+                    self.ledger.mark(self.run_id, hr.host.name, RESTORED)
             else:
                 hr.error = f"could not switch back to {hr.previous}: {hr.error}. Check this host by hand."
             self.state(hr, HostState.REVERTED if ok else HostState.FAILED)
 
         await asyncio.gather(*(one(hr) for hr in switched))
-
-    async def cleanup_failed(self, runs: list[HostRun], release: str, keep: bool) -> None:
-        created = [hr for hr in runs if hr.created and not hr.switched and hr.conn]
-        if not created:
-            return
-        self.phase(Phase.CLEANUP)
-
-        def command(d: str) -> str:
-            return remote.mark_failed(d, release) if keep else remote.remove_releases(d, [release])
-
-        await asyncio.gather(*(self.quiet(hr, command(hr.host.deploy_to)) for hr in created))
 
     async def journal(
         self, runs: list[HostRun], line: JournalLine, outcome_for: Callable[[HostRun], str | None]
@@ -233,20 +278,6 @@ class RunSteps:
             return None
         result = await hr.conn.read(listing.command(hr.host.deploy_to), self.timeouts.command)
         return listing.parse(result.output) if result.ok else None
-
-    async def retention(self, runs: list[HostRun], keep: int) -> None:
-        async def one(hr: HostRun) -> None:
-            found = await self.listing(hr)
-            if found is None:
-                return
-            current = next((e.release for e in reversed(found.entries) if e.outcome == "success"), None)
-            target = found.rollback_target(current)
-            protected = [current, found.current, target.release if target else None, *found.pinned]
-            doomed = releases_to_delete(found.releases, keep, protected)
-            if doomed:
-                await self.quiet(hr, remote.remove_releases(hr.host.deploy_to, doomed))
-
-        await asyncio.gather(*(one(hr) for hr in runs))
 
     async def close(self, runs: list[HostRun]) -> None:
         await asyncio.gather(*(hr.conn.close() for hr in runs if hr.conn), return_exceptions=True)

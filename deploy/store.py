@@ -13,9 +13,10 @@ Two kinds of lock per environment, both taken atomically by an ``INSERT`` on a p
   ``locks`` table has no ``app`` column) is kept with app ``*``: it locks that environment of every app until it
   is unlocked (:data:`ANY_APP`).
 
-A run slot records the pid and host name of the process that holds it. :meth:`Store.recover` (called at start-up)
-marks runs whose process is gone as ``interrupted``, frees their slots and records the fact: nothing stays
-"running" forever.
+A run slot is held by a run whose lease (:mod:`deploy.leases`) is alive: the slot and the lease are taken in one
+transaction, and a run whose lease expired is dead whatever its pid or machine. :meth:`Store.dead_runs` lists
+them for repair (:mod:`deploy.repair`), which takes the lease over and frees the slot once the hosts are back;
+reads never show a dead run as running. The run ledger (:mod:`deploy.intents`) lives in the same file.
 """
 
 from __future__ import annotations
@@ -27,11 +28,14 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
+from deploy import leases
 from deploy.errors import EnvironmentBusy, EnvironmentLocked
 from deploy.ids import utc_minute
-from deploy.processes import pid_alive
+from deploy.intents import SCHEMA as LEDGER_SCHEMA
+from deploy.intents import Ledger
 from deploy.records import LockRecord, RunRecord
 from deploy.waiting import SCHEMA as WAITING_SCHEMA
 from deploy.waiting import WaitingRequests
@@ -79,26 +83,34 @@ DROP TABLE locks;
 ALTER TABLE locks_per_app RENAME TO locks;
 """
 
+_DEAD = "its controller stopped (lease expired) before it ended; repaired on shipbot's next start or by shipbot recover"
+
 _RUN_COLUMNS = (
     "run_id, kind, app, environment, user, ref, sha, release, state, started_at, finished_at, message, hosts, forced"
 )
 
 
 class Store:
-    def __init__(self, path: Path) -> None:
+    """``lease_ttl``: how long a run's lease lives without a heartbeat (SHIPBOT_LEASE_TTL); ``owner``: this
+    process's lease owner id."""
+
+    def __init__(self, path: Path, lease_ttl: float = 30.0, owner: str | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA + WAITING_SCHEMA)
+        self._db.executescript(_SCHEMA + WAITING_SCHEMA + leases.SCHEMA + LEDGER_SCHEMA)
         self._migrate_locks()
         self.waiting = WaitingRequests(self._db)  # approvals and the queue (deploy.waiting)
         self._node = socket.gethostname()
+        self.lease_ttl = lease_ttl
+        self.owner = owner or leases.new_owner()
+        self.ledger = Ledger(self._db)
 
     @classmethod
-    def in_data_dir(cls, data_dir: Path) -> Store:
-        return cls(data_dir / "shipbot.sqlite3")
+    def in_data_dir(cls, data_dir: Path, lease_ttl: float = 30.0) -> Store:
+        return cls(data_dir / "shipbot.sqlite3", lease_ttl)
 
     def close(self) -> None:
         self._db.close()
@@ -129,10 +141,10 @@ class Store:
         """Record the run and take the environment's run slot atomically; raises EnvironmentBusy."""
         slot = f"{run.app}/{run.environment}"
         with self._tx() as db:
-            self._recover_locked(db)
             row = db.execute("SELECT run_id, user, what FROM active_runs WHERE slot = ?", (slot,)).fetchone()
             if row:
                 raise EnvironmentBusy(run.environment, row[0], row[1], row[2])
+            leases.acquire(db, run.run_id, self.owner, self.lease_ttl)
             db.execute(
                 "INSERT INTO active_runs VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (slot, run.run_id, run.user, what, run.started_at, os.getpid(), self._node),
@@ -155,10 +167,12 @@ class Store:
         """Record how the run ended and free its environment's run slot."""
         with self._tx() as db:
             db.execute(
-                "UPDATE runs SET state = ?, message = ?, finished_at = ? WHERE run_id = ? AND state = 'running'",
+                "UPDATE runs SET state = ?, message = ?, finished_at = ? WHERE run_id = ? "
+                "AND state IN ('running', 'waiting')",
                 (state, message, time.time(), run_id),
             )
             db.execute("DELETE FROM active_runs WHERE run_id = ?", (run_id,))
+            leases.release(db, run_id)
 
     def record_step(
         self,
@@ -195,7 +209,7 @@ class Store:
 
     def get_run(self, run_id: str) -> RunRecord | None:
         row = self._db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-        return _run(row) if row else None
+        return self._shown([_run(row)])[0] if row else None
 
     def list_runs(self, app: str | None = None, environment: str | None = None, limit: int = 20) -> list[RunRecord]:
         where, args = [], []
@@ -209,7 +223,12 @@ class Store:
         rows = self._db.execute(
             f"SELECT {_RUN_COLUMNS} FROM runs {clause} ORDER BY started_at DESC LIMIT ?", (*args, limit)
         ).fetchall()
-        return [_run(r) for r in rows]
+        return self._shown([_run(r) for r in rows])
+
+    def _shown(self, runs: list[RunRecord]) -> list[RunRecord]:
+        """A run whose lease expired is not running, whatever its row says: shown as interrupted until repaired."""
+        gone = leases.dead(self._db, [r.run_id for r in runs if r.state in ("running", "waiting")])
+        return [replace(r, state="interrupted", message=_DEAD) if r.run_id in gone else r for r in runs]
 
     def last_success(
         self, app: str, environment: str, kinds: tuple[str, ...] = ("deploy", "rollback")
@@ -226,29 +245,30 @@ class Store:
         row = self._db.execute("SELECT run_id FROM active_runs WHERE slot = ?", (f"{app}/{environment}",)).fetchone()
         return self.get_run(row[0]) if row else None
 
-    def recover(self) -> list[RunRecord]:
-        """Mark runs whose process is gone as interrupted and free their slots (call at start-up)."""
-        with self._tx() as db:
-            return self._recover_locked(db)
+    # -- leases ---------------------------------------------------------------------------------------------
 
-    def _recover_locked(self, db: sqlite3.Connection) -> list[RunRecord]:
-        rows = db.execute("SELECT run_id, pid, node FROM runs WHERE state = 'running'").fetchall()
-        dead = [r[0] for r in rows if r[2] == self._node and (r[1] is None or not pid_alive(r[1]))]
-        out = []
-        for run_id in dead:
-            db.execute(
-                "UPDATE runs SET state = 'interrupted', finished_at = ?, "
-                "message = 'the shipbot process running it stopped before it ended; check status' WHERE run_id = ?",
-                (time.time(), run_id),
-            )
-            db.execute("DELETE FROM active_runs WHERE run_id = ?", (run_id,))
-            db.execute(
-                "INSERT INTO audit VALUES (?, 'shipbot', 'interrupted', '', ?)",
-                (time.time(), json.dumps({"run": run_id})),
-            )
-            row = db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-            out.append(_run(row))
-        return out
+    def dead_runs(self, app: str | None = None, environment: str | None = None) -> list[RunRecord]:
+        """Runs recorded as running or waiting whose lease expired: their controller is gone; repair them."""
+        rows = self._db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE state IN ('running', 'waiting')").fetchall()
+        runs = [_run(r) for r in rows]
+        runs = [r for r in runs if app in (None, r.app) and environment in (None, r.environment)]
+        gone = leases.dead(self._db, [r.run_id for r in runs])
+        return [r for r in runs if r.run_id in gone]
+
+    def take_over(self, run_id: str) -> bool:
+        """Become the owner of a dead run's lease (atomic: of two takers, one wins)."""
+        with self._tx() as db:
+            return leases.take_over(db, run_id, self.owner, self.lease_ttl)
+
+    def give_up_lease(self, run_id: str) -> None:
+        """Leave the run dead (a repair that could not finish): the next repair takes it over again."""
+        leases.release(self._db, run_id)
+
+    def renew_lease(self, run_id: str) -> bool:
+        return leases.renew(self._db, run_id, self.owner, self.lease_ttl)
+
+    def lease_holder(self, run_id: str) -> str | None:
+        return leases.holder(self._db, run_id)
 
     # -- people's locks -----------------------------------------------------------------------------------
 

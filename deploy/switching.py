@@ -3,7 +3,9 @@
 A step set implements :class:`SwitchSteps`: ``stage`` readies a batch without touching traffic, ``go_live`` puts
 it live, ``put_back`` returns hosts holding this run's changes to what they had, ``retire`` runs after success.
 :class:`ReleaseSwitch` is the Capistrano switch of ``all`` and ``rolling`` (nothing to stage; per host verify
-REVISION, rename ``current``, restart, healthcheck; put back = the previous release, restarted);
+REVISION, write the intent, rename ``current`` (one exec, :func:`deploy.guarded.switch`), restart, healthcheck; the
+intent is in the run ledger before the command is sent, so a switch whose answer never comes counts as possibly
+done; put back = the previous release, decided on the host, restarted);
 :class:`~deploy.colours.ColourSwitch` is blue/green's.
 """
 
@@ -12,9 +14,10 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
-from deploy import remote
+from deploy import guarded
 from deploy.events import HostState
 from deploy.hostrun import HostRun
+from deploy.intents import SWITCHED
 from deploy.plan import DeployPlan, HostPlan, Step
 from deploy.steps import RunSteps
 
@@ -66,13 +69,21 @@ class ReleaseSwitch:
     async def _switch_one(self, hr: HostRun, release: str, sha: str) -> None:
         s, hp, d = self._steps, self._hps[hr.host.name], hr.host.deploy_to
         restart = self._restart(hp, release, sha)
-        if not await s.step(hr, "verify", remote.verify(d, release, sha), s.timeouts.command):
-            verify_error(hr, release, sha)
+        # write-ahead: from here until the switch command answers, the host may be on the new release
+        hr.target, hr.maybe_switched = release, True
+        if s.ledger is not None:
+            s.ledger.switching(s.run_id, hr.host.name, hr.previous, hr.previous_sha, release, sha)
+        result = await s.run(hr, "switch", guarded.switch(d, s.run_id, hr.previous, release, sha), s.timeouts.switch)
+        if not result.ok:
+            if result.exit_status is not None or not result.sent:  # it answered, or never ran: nothing renamed
+                hr.maybe_switched = False
+                if result.exit_status == guarded.NOT_VERIFIED:
+                    verify_error(hr, release, sha)
             s.state(hr, HostState.FAILED)
             return
-        if not await s.step(hr, "switch", remote.switch(d, release), s.timeouts.switch):
-            s.state(hr, HostState.FAILED)
-            return
+        if s.ledger is not None:
+            s.ledger.mark(s.run_id, hr.host.name, SWITCHED)
+        hr.maybe_switched = False
         hr.switched = True
         s.state(hr, HostState.SWITCHED)
         if restart and not await s.step(hr, "restart", restart.command, restart.timeout):
@@ -90,4 +101,4 @@ class ReleaseSwitch:
         """Nothing keeps running besides ``current``."""
 
     def holds_changes(self, hr: HostRun) -> bool:
-        return hr.switched
+        return hr.switched or hr.maybe_switched

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from deploy import remote
+from deploy import guarded, remote
 from deploy.config import Config, HealthCheck, parse_config
 from deploy.errors import ConfigError, UsageError
 from deploy.ids import new_release_id
@@ -183,22 +183,24 @@ def test_the_first_hosts_steps_are_exact_command_lines_with_their_timeouts() -> 
         host=WEB1,
         prepare=(
             Step(
-                "setup",
-                "mkdir -p /srv/shop/releases /srv/shop/shared /srv/shop/.shipbot /srv/shop/shared/log && "
-                "{ test -e /srv/shop/shared/config/db.yml || "
-                "{ printf '%s\\n' 'shared file /srv/shop/shared/config/db.yml is missing: create it on the host' >&2; exit 3; }; }"
-                f" && {{ test ! -e {rel} || {{ printf '%s\\n' 'release {rel} already exists' >&2; exit 3; }}; }}",
-                60.0,
-            ),
-            Step("upload", f"mkdir -p {rel} && tar -x -f - -C {rel}", 600.0, stdin_archive=True),
-            Step(
-                "link",
-                f"printf '%s\\n' {SHA} > {rel}/REVISION && "
-                f"mkdir -p {rel} && rm -rf {rel}/log && ln -s /srv/shop/shared/log {rel}/log && "
-                f"mkdir -p {rel}/config && rm -rf {rel}/config/db.yml && "
-                f"ln -s /srv/shop/shared/config/db.yml {rel}/config/db.yml && "
-                f'test "$(cat {rel}/REVISION)" = {SHA}',
-                60.0,
+                "upload",
+                guarded.prepare(
+                    "/srv/shop",
+                    [
+                        "mkdir -p /srv/shop/releases /srv/shop/shared /srv/shop/.shipbot /srv/shop/shared/log && "
+                        "{ test -e /srv/shop/shared/config/db.yml || "
+                        "{ printf '%s\\n' 'shared file /srv/shop/shared/config/db.yml is missing: create it on the host' >&2; exit 3; }; }"
+                        f" && {{ test ! -e {rel} || {{ printf '%s\\n' 'release {rel} already exists' >&2; exit 3; }}; }}",
+                        f"mkdir -p {rel} && tar -x -f - -C {rel}",
+                        f"printf '%s\\n' {SHA} > {rel}/REVISION && "
+                        f"mkdir -p {rel} && rm -rf {rel}/log && ln -s /srv/shop/shared/log {rel}/log && "
+                        f"mkdir -p {rel}/config && rm -rf {rel}/config/db.yml && "
+                        f"ln -s /srv/shop/shared/config/db.yml {rel}/config/db.yml && "
+                        f'test "$(cat {rel}/REVISION)" = {SHA}',
+                    ],
+                ),
+                660.0,
+                stdin_archive=True,
             ),
             Step("build", f"cd {rel} && {EXPORTS}make", 1800.0),
         ),
@@ -219,9 +221,19 @@ def test_a_plan_covers_every_selected_host_and_runs_the_migration_once() -> None
         return HostPlan(
             host,
             (
-                Step("setup", remote.setup(d, RELEASE, dirs, files), 60.0),
-                Step("upload", remote.unpack(d, RELEASE), 600.0, stdin_archive=True),
-                Step("link", remote.finish_release(d, RELEASE, SHA, dirs, files), 60.0),
+                Step(
+                    "upload",
+                    guarded.prepare(
+                        d,
+                        [
+                            remote.setup(d, RELEASE, dirs, files),
+                            remote.unpack(d, RELEASE),
+                            remote.finish_release(d, RELEASE, SHA, dirs, files),
+                        ],
+                    ),
+                    660.0,
+                    stdin_archive=True,
+                ),
                 Step("build", remote.in_release(d, RELEASE, RUN_ENV, "make"), 1800.0),
             ),
             Step("restart", remote.in_release(d, RELEASE, RUN_ENV, "systemctl restart shop"), 120.0),
@@ -250,13 +262,9 @@ def test_a_plan_covers_every_selected_host_and_runs_the_migration_once() -> None
 def test_git_transfer_fetches_the_pinned_sha_on_the_host_instead_of_uploading() -> None:
     config = make_config(pipeline={"transfer": "git"}, timeouts={"transfer": "2m"})
     plan = plan_deploy(config, "staging", SHA, RELEASE, "U0ALICE")
-    expected = (
-        "setup",
-        Step("fetch", remote.git_fetch("/srv/shop", RELEASE, "git@example.com:acme/shop.git", SHA), 120.0, False),
-        "link",
-    )
-    steps = plan.hosts[0].prepare
-    assert expected == (steps[0].name, steps[1], steps[2].name)
+    first = plan.hosts[0].prepare[0]
+    fetch = remote.git_fetch("/srv/shop", RELEASE, "git@example.com:acme/shop.git", SHA)
+    assert ("fetch", 180.0, False, True) == (first.name, first.timeout, first.stdin_archive, fetch in first.command)
 
 
 def test_several_build_commands_are_numbered_steps_in_order() -> None:
@@ -270,14 +278,12 @@ def test_several_build_commands_are_numbered_steps_in_order() -> None:
         "SHIPBOT_USER": "U0BOB",
     }
     expected = [
-        ("setup", 60.0),
-        ("upload", 600.0),
-        ("link", 60.0),
+        ("upload", 660.0),
         ("build 1", 1800.0),
         ("build 2", 1800.0),
     ]
     assert expected == [(s.name, s.timeout) for s in plan.hosts[0].prepare]
-    assert remote.in_release("/srv/shop", RELEASE, env, "npm run build") == plan.hosts[0].prepare[4].command
+    assert remote.in_release("/srv/shop", RELEASE, env, "npm run build") == plan.hosts[0].prepare[2].command
 
 
 @pytest.mark.parametrize(
@@ -377,10 +383,10 @@ def test_dry_run_lists_every_step_on_every_host() -> None:
         [
             f"deploy shop 0123456789ab as release {RELEASE} to production",
             "  web1 (deploy, /srv/shop):",
-            "    prepare setup: mkdir -p /srv/shop/releases /srv/shop/shared /srv/shop/.shipbot && "
-            f"{{ test ! -e {s} || {{ printf '%s\\n' 'release {s} already exists' >&2; exit 3; }}; }}",
-            f"    prepare upload: mkdir -p {s} && tar -x -f - -C {s}",
-            f"    prepare link: printf '%s\\n' {SHA} > {s}/REVISION && test \"$(cat {s}/REVISION)\" = {SHA}",
+            "    prepare upload: mkdir -p /srv/shop/releases /srv/shop/shared /srv/shop/.shipbot && "
+            f"{{ test ! -e {s} || {{ printf '%s\\n' 'release {s} already exists' >&2; exit 3; }}; }} && "
+            f"mkdir -p {s} && tar -x -f - -C {s} && "
+            f"printf '%s\\n' {SHA} > {s}/REVISION && test \"$(cat {s}/REVISION)\" = {SHA}",
             f"    prepare build: cd {s} && {exports}make",
             f"    migrate: cd {s} && {exports}./migrate",
             f"    switch: test -d {s} && ln -sfn releases/{RELEASE} /srv/shop/.current.{RELEASE}.tmp && "
@@ -388,10 +394,10 @@ def test_dry_run_lists_every_step_on_every_host() -> None:
             f"    restart: cd {s} && {exports}systemctl restart shop",
             "    healthcheck: ./health",
             "  web2:2222 (ops, /opt/shop):",
-            "    prepare setup: mkdir -p /opt/shop/releases /opt/shop/shared /opt/shop/.shipbot && "
-            f"{{ test ! -e {o} || {{ printf '%s\\n' 'release {o} already exists' >&2; exit 3; }}; }}",
-            f"    prepare upload: mkdir -p {o} && tar -x -f - -C {o}",
-            f"    prepare link: printf '%s\\n' {SHA} > {o}/REVISION && test \"$(cat {o}/REVISION)\" = {SHA}",
+            "    prepare upload: mkdir -p /opt/shop/releases /opt/shop/shared /opt/shop/.shipbot && "
+            f"{{ test ! -e {o} || {{ printf '%s\\n' 'release {o} already exists' >&2; exit 3; }}; }} && "
+            f"mkdir -p {o} && tar -x -f - -C {o} && "
+            f"printf '%s\\n' {SHA} > {o}/REVISION && test \"$(cat {o}/REVISION)\" = {SHA}",
             f"    prepare build: cd {o} && {exports}make",
             f"    switch: test -d {o} && ln -sfn releases/{RELEASE} /opt/shop/.current.{RELEASE}.tmp && "
             f"mv -Tf /opt/shop/.current.{RELEASE}.tmp /opt/shop/current",
@@ -409,10 +415,10 @@ def test_dry_run_of_a_bare_pipeline_shows_only_the_transfer_and_switch() -> None
     expected = [
         f"deploy shop 0123456789ab as release {RELEASE} to staging",
         "  stage1 (deploy, /srv/shop):",
-        "    prepare setup: mkdir -p /srv/shop/releases /srv/shop/shared /srv/shop/.shipbot && "
-        f"{{ test ! -e {s} || {{ printf '%s\\n' 'release {s} already exists' >&2; exit 3; }}; }}",
-        f"    prepare upload: mkdir -p {s} && tar -x -f - -C {s}",
-        f"    prepare link: printf '%s\\n' {SHA} > {s}/REVISION && test \"$(cat {s}/REVISION)\" = {SHA}",
+        "    prepare upload: mkdir -p /srv/shop/releases /srv/shop/shared /srv/shop/.shipbot && "
+        f"{{ test ! -e {s} || {{ printf '%s\\n' 'release {s} already exists' >&2; exit 3; }}; }} && "
+        f"mkdir -p {s} && tar -x -f - -C {s} && "
+        f"printf '%s\\n' {SHA} > {s}/REVISION && test \"$(cat {s}/REVISION)\" = {SHA}",
         f"    switch: test -d {s} && ln -sfn releases/{RELEASE} /srv/shop/.current.{RELEASE}.tmp && "
         f"mv -Tf /srv/shop/.current.{RELEASE}.tmp /srv/shop/current",
     ]

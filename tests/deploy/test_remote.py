@@ -206,7 +206,9 @@ def tar_of(files: dict[str, str]) -> bytes:
         pytest.param(remote.remove_releases("/srv/shop", []), "true", id="remove-nothing"),
         pytest.param(
             remote.remove_releases("/srv/shop", ["r1", "r 2"]),
-            "rm -rf /srv/shop/releases/r1 '/srv/shop/releases/r 2'",
+            "live=$(readlink -f /srv/shop/current 2>/dev/null || true); "
+            "for r in /srv/shop/releases/r1 '/srv/shop/releases/r 2'; do "
+            'if [ -n "$live" ] && [ "$(readlink -f "$r" 2>/dev/null)" = "$live" ]; then continue; fi; rm -rf "$r"; done',
             id="remove-releases",
         ),
         pytest.param(
@@ -260,8 +262,9 @@ def test_any_release_id_is_one_shell_word_in_switch(release: str) -> None:
 
 @given(st.lists(_RELEASE_TEXT.filter(bool), max_size=4))
 def test_any_release_ids_are_separate_shell_words_when_removed(releases: list[str]) -> None:
-    expected = ["rm", "-rf", *(f"/srv/shop/releases/{r}" for r in releases)] if releases else ["true"]
-    assert expected == shlex.split(remote.remove_releases("/srv/shop", releases))
+    command = remote.remove_releases("/srv/shop", releases)
+    words = shlex.split(command.partition(" for r in ")[2].partition("; do ")[0]) if releases else [command]
+    assert ([f"/srv/shop/releases/{r}" for r in releases] or ["true"]) == words
 
 
 @settings(max_examples=40, deadline=None)
@@ -596,6 +599,16 @@ def test_removing_releases_removes_exactly_those_named(cwd: Path, name: str) -> 
     result = run_sh(remote.remove_releases(str(deploy_to), [name, "20261120000000"]), cwd)
     listing = run_sh(remote.list_releases(str(deploy_to)), cwd)
     assert ((0, ""), keep, []) == (ok(result), listing.stdout.decode().splitlines(), pwned(cwd.parent))
+
+
+def test_removing_releases_never_removes_the_one_current_points_to(cwd: Path) -> None:
+    deploy_to = cwd.parent / "srv"
+    for release in ("r1", "r2", "r3"):
+        (deploy_to / "releases" / release).mkdir(parents=True)
+    (deploy_to / "current").symlink_to("releases/r2")
+    result = run_sh(remote.remove_releases(str(deploy_to), ["r1", "r2", "r3"]), cwd)
+    listing = run_sh(remote.list_releases(str(deploy_to)), cwd)
+    assert ((0, ""), ["r2"]) == (ok(result), listing.stdout.decode().splitlines())
 
 
 @pytest.mark.parametrize("name", HOSTILE)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import sqlite3
 import subprocess
 import time
@@ -18,7 +17,6 @@ from deploy.records import LockRecord, RunRecord
 from deploy.store import Store
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
-INTERRUPTED = "the shipbot process running it stopped before it ended; check status"
 
 
 @pytest.fixture
@@ -158,58 +156,85 @@ def test_sha_and_release_can_be_filled_in_after_the_run_starts(store: Store) -> 
     assert ("f" * 40, "20261123100000") == ((updated.sha, updated.release) if updated else None)
 
 
-# -- recovery -------------------------------------------------------------------------------------------------
+# -- leases -------------------------------------------------------------------------------------------------
 
 
-def test_recover_marks_a_run_whose_process_died_as_interrupted_and_frees_the_slot(store: Store, db_path: Path) -> None:
+def expire(db_path: Path, run_id: str) -> None:
+    """Age a lease the way time would, by the database's clock."""
+    execute(db_path, "UPDATE leases SET expires_at = expires_at - 3600 WHERE run_id = ?", run_id)
+
+
+def test_a_run_holds_a_lease_and_is_not_dead_while_it_lasts(store: Store) -> None:
     store.start_run(run("r1"), "shop main")
-    execute(db_path, "UPDATE runs SET pid = ? WHERE run_id = 'r1'", dead_pid())
-    before = time.time()
-    recovered = store.recover()
-    interrupted = store.get_run("r1")
-    assert interrupted is not None
-    assert interrupted.finished_at is not None
-    expected = RunRecord(
-        "r1", "deploy", "shop", "production", "U0ALICE", "main", SHA, "20261123090000", "interrupted", 1000.0,
-        interrupted.finished_at, INTERRUPTED, 3, False,
-    )  # fmt: skip
-    audit = [(actor, action, env, json.loads(detail)) for _, actor, action, env, detail in store.audit()]
-    assert ([expected], expected, True, None, [("shipbot", "interrupted", "", {"run": "r1"})]) == (
-        recovered,
-        interrupted,
-        interrupted.finished_at >= before,
-        store.active_run("shop", "production"),
-        audit,
+    assert ([], store.owner, "running") == (
+        store.dead_runs(),
+        store.lease_holder("r1"),
+        getattr(store.get_run("r1"), "state", None),
     )
 
 
-def test_starting_a_run_recovers_a_slot_left_by_a_dead_process(store: Store, db_path: Path) -> None:
+def test_a_run_whose_lease_expired_is_dead_whatever_its_pid_and_is_never_shown_running(
+    store: Store, db_path: Path
+) -> None:
     store.start_run(run("r1"), "shop main")
-    execute(db_path, "UPDATE runs SET pid = ? WHERE run_id = 'r1'", dead_pid())
+    expire(db_path, "r1")
+    shown = store.list_runs("shop", "production")
+    assert (["r1"], None, ["interrupted"], "running") == (
+        [r.run_id for r in store.dead_runs("shop", "production")],
+        store.lease_holder("r1"),
+        [r.state for r in shown],
+        sqlite3.connect(db_path).execute("SELECT state FROM runs").fetchone()[0],
+    )
+
+
+def test_a_dead_run_keeps_its_slot_until_it_is_repaired(store: Store, db_path: Path) -> None:
+    store.start_run(run("r1"), "shop main")
+    expire(db_path, "r1")
+    with pytest.raises(EnvironmentBusy):
+        store.start_run(run("r2", user="U0BOB"), "shop v2")
+    store.finish_run("r1", "interrupted", "repaired")
     store.start_run(run("r2", user="U0BOB"), "shop v2")
-    old = store.get_run("r1")
-    assert ("interrupted", run("r2", user="U0BOB")) == (
-        old.state if old else None,
-        store.active_run("shop", "production"),
-    )
+    assert "r2" == getattr(store.active_run("shop", "production"), "run_id", None)
 
 
-def test_recover_leaves_a_run_whose_process_is_alive(store: Store) -> None:
+def test_of_two_stores_taking_over_a_dead_run_exactly_one_wins(store: Store, db_path: Path) -> None:
     store.start_run(run("r1"), "shop main")
-    assert ([], run("r1")) == (store.recover(), store.active_run("shop", "production"))
+    expire(db_path, "r1")
+    other = Store(db_path)
+    try:
+        assert ([True, False], other.owner) == (
+            [other.take_over("r1"), store.take_over("r1")],
+            store.lease_holder("r1"),
+        )
+    finally:
+        other.close()
 
 
-def test_recover_leaves_runs_held_by_another_machine(store: Store, db_path: Path) -> None:
+def test_a_live_lease_is_renewed_only_by_its_owner_and_not_once_expired(store: Store, db_path: Path) -> None:
     store.start_run(run("r1"), "shop main")
-    node = socket.gethostname() + "-elsewhere"
-    execute(db_path, "UPDATE runs SET pid = ?, node = ? WHERE run_id = 'r1'", dead_pid(), node)
-    assert ([], run("r1")) == (store.recover(), store.active_run("shop", "production"))
+    other = Store(db_path)
+    try:
+        owner_renews, stranger_renews = store.renew_lease("r1"), other.renew_lease("r1")
+        expire(db_path, "r1")
+        assert (True, False, False, False) == (
+            owner_renews,
+            stranger_renews,
+            store.renew_lease("r1"),
+            other.take_over("r1") is False,
+        )
+    finally:
+        other.close()
 
 
-def test_recover_treats_a_run_without_a_pid_as_interrupted(store: Store, db_path: Path) -> None:
-    store.start_run(run("r1"), "shop main")
-    execute(db_path, "UPDATE runs SET pid = NULL WHERE run_id = 'r1'")
-    assert (["r1"], None) == ([r.run_id for r in store.recover()], store.active_run("shop", "production"))
+def test_expiry_is_judged_by_the_database_clock_with_a_short_ttl(db_path: Path) -> None:
+    quick = Store(db_path, lease_ttl=0.3)
+    try:
+        quick.start_run(run("r1"), "shop main")
+        alive = [r.run_id for r in quick.dead_runs()]
+        time.sleep(0.5)
+        assert ([], ["r1"]) == (alive, [r.run_id for r in quick.dead_runs()])
+    finally:
+        quick.close()
 
 
 # -- people's locks -------------------------------------------------------------------------------------------

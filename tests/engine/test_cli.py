@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -114,34 +112,6 @@ async def test_check_connect_reaches_every_host_and_names_the_one_that_is_down(
     assert 1 == result.returncode
     assert f"staging 127.0.0.1:{fleet.hosts[1].port}: UNREACHABLE" in result.stdout
     assert f"staging 127.0.0.1:{fleet.hosts[0].port}: reachable" in result.stdout
-
-
-async def test_a_run_whose_process_died_is_marked_interrupted_and_frees_the_environment(
-    tmp_path: Path, sshd_fleet: FleetFactory, app_repo: GitRepo
-) -> None:
-    fleet = await sshd_fleet(1)
-    slow = fleet.hosts[0].local_deploy_to / "SLOW"
-    slow.parent.mkdir(parents=True, exist_ok=True)
-    slow.touch()
-    await write_config(tmp_path, fleet, app_repo, pipeline={**PIPELINE, "build": ["! test -e ../../SLOW || sleep 30"]})
-    env = {**os.environ, "SHIPBOT_DATA_DIR": str(tmp_path / "data")}
-    proc = subprocess.Popen([SHIPBOT, "deploy", "staging", "main"], cwd=tmp_path, env=env, stderr=subprocess.DEVNULL)
-    store = Store.in_data_dir(tmp_path / "data")
-    deadline = time.monotonic() + 30
-    while store.active_run("shop", "staging") is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert store.active_run("shop", "staging") is not None
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-
-    recovered = store.recover()
-
-    assert ["interrupted"] == [r.state for r in recovered]
-    assert store.active_run("shop", "staging") is None
-    assert "interrupted" == store.list_runs("shop", "staging")[0].state
-    slow.unlink()
-    again = shipbot("deploy", "staging", "feature/new-login", cwd=tmp_path, timeout=120)
-    assert (0, "") == (again.returncode, "busy" if "busy" in again.stderr else "")
 
 
 async def test_parse_prints_how_a_message_is_read_and_whether_it_is_allowed(

@@ -166,6 +166,6 @@ async def test_a_host_dying_between_batches_counts_against_the_budget(rolling_en
     result = await engine.deploy("staging", "feature/new-login", user="U0ALICE", gate=kill_host_2)
 
     assert Outcome.FAILED == result.outcome
-    assert f"{name(fleet, 2)}: verify failed: connection lost" in result.message
+    assert f"{name(fleet, 2)}: switch failed: connection lost" in result.message
     assert [f"releases/{good.hosts[0].release}"] * 3 == [current_of(fleet, i) for i in range(3)]
     assert [HostState.REVERTED, HostState.REVERTED] == [h.state for h in result.hosts[:2]]
