@@ -293,9 +293,10 @@ def test_probe_reads_the_layout(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def fake_nginx(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
-    """A 'master' whose one child (its 'worker') lives 1 s, and its pid file."""
-    master = subprocess.Popen(["sh", "-c", "sleep 1 & wait"])
+def fake_nginx(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
+    """A 'master' whose one child (its 'worker') lives 1 s (or the seconds the test asks for), and its pid file."""
+    lifetime = getattr(request, "param", 1)
+    master = subprocess.Popen(["sh", "-c", f"sleep {lifetime} & wait"])
     pid_file = tmp_path / "nginx.pid"
     pid_file.write_text(f"{master.pid}\n")
     deadline = time.monotonic() + 5
@@ -310,13 +311,14 @@ def fake_nginx(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[bytes]]]
 
 
 @pytest.mark.parametrize(
-    ("pid_file", "drain_timeout", "drained", "least", "most"),
+    ("fake_nginx", "pid_file", "drain_timeout", "drained", "least", "most"),
     [
-        ("ours", 5.0, True, 0.5, 3.0),  # waits until the worker from before the reload exited
-        ("ours", 0.2, False, 0.0, 2.5),  # bounded: gives up, says so, exit status 0 (traffic did move)
-        ("missing", 1.0, False, 0.0, 2.5),  # no pid: asked through nginx, which here never answers
-        ("", 1.0, False, 0.0, 2.5),
+        (1, "ours", 5.0, True, 0.5, 3.0),  # waits until the worker from before the reload exited
+        (30, "ours", 0.2, False, 0.0, 2.5),  # bounded: gives up, says so, exit status 0 (traffic did move)
+        (1, "missing", 1.0, False, 0.0, 2.5),  # no pid: asked through nginx, which here never answers
+        (1, "", 1.0, False, 0.0, 2.5),
     ],
+    indirect=["fake_nginx"],
 )
 def test_a_swap_that_drains_waits_for_nginx_workers_from_before_the_reload(
     tmp_path: Path,
