@@ -36,6 +36,12 @@ class Counted:
         self._counts[self.host.name] += 1
         return await self._inner.run(command, timeout, stdin, on_pgid)
 
+    async def read(
+        self, command: str, timeout: float, stdin: bytes | None = None, on_pgid: Callable[[int], None] | None = None
+    ) -> StepResult:
+        self._counts[self.host.name] += 1
+        return await self._inner.read(command, timeout, stdin, on_pgid)
+
     async def close(self) -> None:
         await self._inner.close()
 
