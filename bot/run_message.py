@@ -90,12 +90,14 @@ class RunMessage:
         on_finished: Callable[[RunView], None] | None = None,
         budget: UpdateBudget | None = None,
         on_posted: Callable[[str], None] | None = None,
+        ts: str | None = None,
     ) -> None:
+        """``ts``: the run's message when it was posted already (a run resumed after a restart): it is updated."""
         self.client = client
         self.metrics = metrics
         self.view = RunView(run_id, channel, forced=forced)
         self.interval = interval
-        self.ts: str | None = None
+        self.ts: str | None = ts
         self._commits = commits
         self._on_finished = on_finished
         self._dirty = asyncio.Event()

@@ -53,7 +53,9 @@ class SlackRunReporter:
         self.approval_messages: dict[str, tuple[str, str]] = {}  # run id -> (channel, ts)
 
     def sink_for(self, run: RunRequest) -> EventSink:
+        """A run resumed after a restart (taken over while it waited at a pause) updates its message of before."""
         engine = self.engines.get(run.app)
+        place = self.places.place_of(run.run_id) if self.places else None
         report = RunMessage(
             self.client,
             self.metrics,
@@ -65,6 +67,7 @@ class SlackRunReporter:
             on_finished=self._finished,
             budget=self.budget,
             on_posted=self._place_keeper(run),
+            ts=place[1] if place is not None and place[0] == run.channel else None,
         )
         self.reports[run.run_id] = report
         return report
@@ -120,12 +123,18 @@ class SlackRunReporter:
         )  # fmt: skip
 
     async def repaired(self, reports: Sequence[RepairReport]) -> None:
-        """A run a dead process left was repaired at start-up: its message (when known) now ends with it."""
+        """A run a dead process left was repaired at start-up: its message (when known) now ends with it. A run
+        taken over while it waits at a pause keeps its message and its Continue/Abort buttons; its thread says so."""
         for r in reports:
             place = self.places.place_of(r.run.run_id) if self.places else None
             if place is None:
                 continue
             line = f"{r.run.kind} `{r.run.run_id}` of {r.run.app} to {r.run.environment}: {r.message}"
+            if r.waiting:
+                note = f"shipbot restarted; `{r.run.run_id}` still waits here for Continue or Abort."
+                post = self.client.chat_postMessage(channel=place[0], thread_ts=place[1], text=note)
+                await safe(self.metrics, "chat.postMessage", post)
+                continue
             block = {"type": "section", "text": {"type": "mrkdwn", "text": line[:2900]}}
             update = self.client.chat_update(channel=place[0], ts=place[1], text=line, blocks=[block])
             await safe(self.metrics, "chat.update", update)

@@ -141,6 +141,7 @@ async def serve(settings: Settings, ready: Callable[[Running], Awaitable[None]] 
             http_runner = await _serve_http(bot, settings)
         log.info("bot_started", mode=settings.mode, bot_user_id=bot_user_id, apps=sorted(engines), ops_port=ops_port)
         await reporter.repaired(repairs)
+        _expire_taken_over(service, engines, store, repairs)
         await service.pick_up()
         sweeper = asyncio.create_task(_sweep(service, running.stop), name="waiting-sweeper")
         if ready is not None:
@@ -168,6 +169,18 @@ async def _repair(engines: dict[str, Engine]) -> list[RepairReport]:
             log.warning("run_repaired", run_id=r.run.run_id, environment=r.run.environment, ok=r.ok, message=r.message)
             reports.append(r)
     return reports
+
+
+def _expire_taken_over(
+    service: ChatService, engines: dict[str, Engine], store: Store, repairs: list[RepairReport]
+) -> None:
+    """A run taken over while it waits at a pause is aborted when nobody answers within the app's pause timeout,
+    counted from this start (the store does not keep when the pause began); reported where its message is."""
+    for r in repairs:
+        if r.waiting:
+            place = store.ledger.place_of(r.run.run_id)
+            timeout = engines[r.run.app].config.timeouts.pause
+            service.expire_taken_over(r.run.run_id, place[0] if place else "", timeout)
 
 
 async def _sweep(service: ChatService, stop: asyncio.Event) -> None:

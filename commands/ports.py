@@ -1,6 +1,7 @@
 """The small interfaces the use cases see the outside world through (typing only).
 
-- :class:`EnginePort`: the subset of ``deploy.engine.Engine`` (one per app) the use cases call.
+- :class:`EnginePort`: the subset of ``deploy.engine.Engine`` (one per app) the use cases call, including the runs
+  a dead process left waiting for a person that this process took over (``waiting_run``, ``resume``).
 - :class:`LockStore`: the subset of the engine's store for locks and the audit trail. The service takes one per
   app; give every app the same store to share locks across apps with the same environment names.
 - :class:`WaitingStore`: the rows of requests that wait (approvals, the queue), moved by compare-and-set
@@ -74,6 +75,12 @@ class EnginePort(Protocol):
     def history(self, environment: str | None = None, limit: int = 20) -> list[RunRecord]: ...
 
     def deployed_sha(self, environment: str) -> str | None: ...
+
+    def waiting_run(self, run_id: str) -> RunRecord | None: ...
+
+    async def resume(
+        self, run_id: str, go: bool, *, sink: EventSink = null_sink, gate: Gate | None = None, reason: str = ...
+    ) -> RunFinished: ...
 
 
 class LockStore(Protocol):

@@ -141,11 +141,17 @@ class Engine:
                 self._held[r.run.run_id] = asyncio.create_task(guard.heartbeat(lambda: None))
         return reports
 
+    def waiting_run(self, run_id: str) -> RunRecord | None:
+        """The run when this process took it over (:meth:`recover`) and it still waits for :meth:`resume`."""
+        run = self.store.get_run(run_id)
+        return run if run is not None and run_id in self._held and run.state == "waiting" else None
+
     async def resume(
-        self, run_id: str, go: bool, *, sink: EventSink = null_sink, gate: Gate | None = None
-    ) -> RunFinished:
-        """Continue (``go``) or abort a deploy that waits for a person and that this process took over from a dead
-        one (:meth:`recover` reports it ``waiting``): the remaining batches, or every switched host back."""
+        self, run_id: str, go: bool, *, sink: EventSink = null_sink, gate: Gate | None = None,
+        reason: str = "a person chose Abort",
+    ) -> RunFinished:  # fmt: skip
+        """Continue (``go``) or abort (for ``reason``) a deploy that waits for a person and that this process took
+        over from a dead one (:meth:`recover` reports it ``waiting``): the remaining batches, or switch back."""
         run, wait = self.store.get_run(run_id), self.store.ledger.waiting(run_id)
         if run is None or wait is None or self.store.lease_holder(run_id) != self.store.owner:
             raise UsageError(f"run {run_id} is not a waiting run this shipbot took over")
@@ -160,7 +166,7 @@ class Engine:
         batch = wait.batch
 
         def resume(runner: Runner, _archive: bytes | None) -> Awaitable[RunFinished]:
-            return runner.resume(plan, batch, intents, go)
+            return runner.resume(plan, batch, intents, go, reason)
 
         return await self._drive(run, self._connector_for_run(), sink, started, resume, gate=gate)
 

@@ -252,7 +252,14 @@ class Runner:
             over_budget=plan.max_failures if over else None,
         )
 
-    async def resume(self, plan: DeployPlan, batch: int, intents: dict[str, HostIntent], go: bool) -> RunFinished:
+    async def resume(
+        self,
+        plan: DeployPlan,
+        batch: int,
+        intents: dict[str, HostIntent],
+        go: bool,
+        reason: str = "a person chose Abort",
+    ) -> RunFinished:
         """Finish a deploy another process left waiting before ``batch``: the remaining batches when ``go``, else
         every switched host back (an Abort). Hosts the ledger shows switched count as live on the new release."""
         strategy = for_deploy(plan)
@@ -268,7 +275,7 @@ class Runner:
                     hr.previous, hr.previous_sha, hr.target = it.from_release, it.from_sha, it.to_release
                     hr.switched, hr.state = True, HostState.HEALTHY
             if not go:
-                self._aborted = f"aborted at the pause before batch {batch} (a person chose Abort)"
+                self._aborted = f"aborted at the pause before batch {batch} ({reason})"
             else:
                 await self._batches(switch, plan.release, plan.sha)
                 outcome = Outcome.SUCCESS if not self._stop() else outcome

@@ -3,7 +3,8 @@
 :meth:`RunExecution.start` puts the run on the :class:`~commands.usecases.board.RunBoard` and hands its
 coroutine to the :class:`~commands.supervisor.RunSupervisor`, so no run is fire-and-forget. The coroutine calls
 the engine for the run's kind (a deploy pinned to its SHA, with a pause gate between batches; a rollback; a
-task) with the reporter's sink for progress. However it ends (success, failure, cancel, a crash) the run leaves
+task; or the resume of a deploy a dead process left waiting at a pause, :mod:`commands.usecases.takeovers`) with
+the reporter's sink for progress. However it ends (success, failure, cancel, a crash) the run leaves
 the board, the reporter hears :class:`~commands.ports.RunEnded`, and ``after(run)`` is awaited, which the service
 wires to starting the next queued request for that environment. A successful rollback locks the environment
 (:meth:`~commands.usecases.locks.LockService.lock_after_rollback`) and the lock travels with the notice. The task
@@ -30,6 +31,7 @@ from deploy.events import EventSink, Outcome, RunFinished
 from deploy.records import LockRecord
 
 AfterRun = Callable[[RunRequest], Awaitable[None]]
+Resume = tuple[bool, str]  # a taken-over run's answer: go on (True) or abort, and why it aborts
 
 
 class RunExecution:
@@ -51,23 +53,24 @@ class RunExecution:
         self._pauses = pauses
         self._after = after
 
-    def start(self, run: RunRequest) -> None:
+    def start(self, run: RunRequest, resume: Resume | None = None) -> None:
+        """Run ``run``; with ``resume``, continue or abort it where a dead process left it waiting at a pause."""
         self._board.add(run)
-        self._supervisor.start(run.run_id, f"{run.app}/{run.environment}", self._execute(run))
+        self._supervisor.start(run.run_id, f"{run.app}/{run.environment}", self._execute(run, resume))
 
-    async def _execute(self, run: RunRequest) -> RunFinished | None:
+    async def _execute(self, run: RunRequest, resume: Resume | None) -> RunFinished | None:
         """The run's task: every line it logs (engine, reporter, the next queued start) carries the run's context."""
         with structlog.contextvars.bound_contextvars(
             run_id=run.run_id, environment=run.environment, app=run.app, user=run.user, kind=run.kind
         ):
-            return await self._execute_bound(run)
+            return await self._execute_bound(run, resume)
 
-    async def _execute_bound(self, run: RunRequest) -> RunFinished | None:
+    async def _execute_bound(self, run: RunRequest, resume: Resume | None) -> RunFinished | None:
         finished: RunFinished | None = None
         error = ""
         lock: LockRecord | None = None
         try:
-            finished = await self._drive(run, self._reporter.sink_for(run))
+            finished = await self._drive(run, self._reporter.sink_for(run), resume)
             if run.kind == "rollback" and finished.outcome is Outcome.SUCCESS:
                 lock = self._locks.lock_after_rollback(run)
         except asyncio.CancelledError:
@@ -84,9 +87,12 @@ class RunExecution:
             await self._after(run)
         return finished
 
-    async def _drive(self, run: RunRequest, sink: EventSink) -> RunFinished:
-        """The engine call for the run's kind."""
+    async def _drive(self, run: RunRequest, sink: EventSink, resume: Resume | None) -> RunFinished:
+        """The engine call for the run's kind (or the resume of a taken-over run)."""
         engine = self._engines[run.app]
+        if resume is not None:
+            go, reason = resume
+            return await engine.resume(run.run_id, go, sink=sink, gate=self._pauses.gate(run), reason=reason)
         if run.kind == "deploy":
             return await engine.deploy(
                 run.environment,

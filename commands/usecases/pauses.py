@@ -39,6 +39,11 @@ class Pauses:
 
         return gate
 
+    def waits(self, run_id: str) -> bool:
+        """A pause of this process waits for ``run_id``'s answer."""
+        answer = self._waiting.get(run_id)
+        return answer is not None and not answer.done()
+
     async def resume(self, run_id: str, user: str, channel: str, go: bool) -> Reply:
         """The Continue (``go``) or Abort button of a run paused between batches."""
         answer = self._waiting.get(run_id)

@@ -11,6 +11,7 @@ The services, built here and given their collaborators (nothing reaches into ano
     Permissions  actors and policy decisions, now          AuditTrail  the audit lines
     RunBoard     runs chat started, who is busy            LockService lock, unlock, lock refusals
     Pauses       gates between batches, continue/abort     RunExecution a run under the supervisor
+    Takeovers    continue/abort of a run a dead process left paused (taken over at start-up)
     QueueService the line, positions, start next           Admission   start now, queue, or refuse; recheck
     ApprovalService ask, approve/reject, expiry            RequestService deploy, rollback, task
     CancelService   cancel wherever the request is         ReadService status, history, where, help
@@ -67,6 +68,7 @@ from commands.usecases.permissions import Permissions
 from commands.usecases.queueing import QueueService
 from commands.usecases.reads import ReadService
 from commands.usecases.requests import RequestService
+from commands.usecases.takeovers import Takeovers
 from commands.vocabulary import GrammarContext
 from deploy.ids import new_run_id
 
@@ -113,6 +115,7 @@ class ChatService:
         )
         self._locks = locks
         self._pauses = pauses
+        self._takeovers = Takeovers(self.engines, permissions, audit, execution, clock)
         self._reads = ReadService(self.engines, permissions, locks, board, self._queue, self._approvals)
 
     async def handle(self, text: str, user: str, channel: str, *, slash: bool = False) -> Reply:
@@ -171,8 +174,18 @@ class ChatService:
         return await self._requests.rollback_run(run_id, user, channel)
 
     async def resume(self, run_id: str, user: str, channel: str, go: bool) -> Reply:
-        """The Continue (``go``) or Abort button of a run paused between batches."""
+        """The Continue (``go``) or Abort button of a run paused between batches (here, or in a process that died
+        and whose run this one took over)."""
+        if not self._pauses.waits(run_id):
+            reply = await self._takeovers.resume(run_id, user, channel, go)
+            if reply is not None:
+                return reply
         return await self._pauses.resume(run_id, user, channel, go)
+
+    def expire_taken_over(self, run_id: str, channel: str, timeout: float) -> None:
+        """A run taken over at start-up waits at a pause: abort it (reported in ``channel``) when nobody answered
+        within ``timeout`` seconds."""
+        self._takeovers.expire_after(run_id, channel, timeout)
 
     async def sweep(self) -> None:
         """Expire pending approvals whose time is up, telling each requester."""
@@ -201,6 +214,7 @@ class ChatService:
     async def shutdown(self, *, cancel: bool) -> None:
         """Stop: the lines stop moving here (waiting requests keep their places in the store), then end the runs."""
         self._queue.close()
+        await self._takeovers.close()
         await self.supervisor.shutdown(cancel=cancel)
 
     async def _next_in_line(self, run: RunRequest) -> None:

@@ -34,6 +34,7 @@ class FakeEngine:
         self.outcome = Outcome.SUCCESS
         self.records: list[RunRecord] = []
         self.deployed: dict[str, str] = {}
+        self.taken_over: dict[str, RunRecord] = {}  # runs a dead process left waiting, held by this one
 
     def release(self, run_id: str) -> None:
         self.gates.setdefault(run_id, asyncio.Event()).set()
@@ -128,6 +129,23 @@ class FakeEngine:
 
     def deployed_sha(self, environment: str) -> str | None:
         return self.deployed.get(environment)
+
+    def waiting_run(self, run_id: str) -> RunRecord | None:
+        return self.taken_over.get(run_id)
+
+    async def resume(
+        self,
+        run_id: str,
+        go: bool,
+        *,
+        sink: EventSink = null_sink,
+        gate: Gate | None = None,
+        reason: str = "a person chose Abort",
+    ) -> RunFinished:
+        run = self.taken_over.pop(run_id)
+        self.pauses.append(gate)
+        self.calls.append(("resume", run_id, go, reason))
+        return await self._run("deploy", run.environment, run.ref, run.sha, run.user, run_id, sink, run.forced)
 
 
 class FakeStore:
