@@ -59,11 +59,6 @@ def split_preamble(output: str) -> tuple[str | None, str]:
     return head, rest.removeprefix("\n")
 
 
-def has_preamble(command: str) -> bool:
-    """Whether ``command`` was built by :func:`prepare` (its output carries bookkeeping, read whole)."""
-    return command.startswith(f"echo {q(PREAMBLE_START)}; ")
-
-
 def parse_preamble(preamble: str) -> tuple[remote.Current | None, listing.ReleaseListing | None]:
     """``current`` and the release listing; the listing is None when it is not whole (:func:`deploy.listing.parse`)."""
     listing_text, _, probe_text = preamble.rpartition(remote.SECTION + "\n")

@@ -43,6 +43,7 @@ class Step:
     command: str
     timeout: float
     stdin_archive: bool = False  # feed the controller's git archive on standard input
+    bookkeeping: bool = False  # prints the release listing and probe first (:func:`deploy.guarded.prepare`): read whole
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,7 @@ def plan_deploy(
             remote.finish_release(d, release, sha, dirs, files),
         ]
         name = "upload" if p.transfer == "upload" else "fetch"
-        steps = [Step(name, guarded.prepare(d, body), t.transfer + t.command, p.transfer == "upload")]
+        steps = [Step(name, guarded.prepare(d, body), t.transfer + t.command, p.transfer == "upload", bookkeeping=True)]
         for i, cmd in enumerate(p.build):
             steps.append(
                 Step(

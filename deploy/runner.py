@@ -190,7 +190,8 @@ class Runner:
                     return
                 first = step is by_name[hr.host.name].prepare[0]
                 hr.created = True  # from the first exec on, the release may exist (a cancel may land mid-command)
-                result = await s.run(hr, step.name, step.command, step.timeout, archive if step.stdin_archive else None)
+                stdin = archive if step.stdin_archive else None
+                result = await s.run(hr, step.name, step.command, step.timeout, stdin, bookkeeping=step.bookkeeping)
                 if first and result.exit_status == guarded.REFUSED:
                     hr.created = False  # setup refused before making anything (the release was already there)
                 if not result.ok:

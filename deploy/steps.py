@@ -91,9 +91,11 @@ class RunSteps:
         """This process lost the run's lease: it must not act for the run any more."""
         return self.guard is not None and self.guard.lost
 
-    async def exec(self, hr: HostRun, command: str, timeout: float, stdin: bytes | None = None) -> StepResult:
+    async def exec(
+        self, hr: HostRun, command: str, timeout: float, stdin: bytes | None = None, whole: bool = False
+    ) -> StepResult:
         """Run one command on the host, if this process still owns the run; its process group is in the ledger
-        while it runs."""
+        while it runs. ``whole``: keep all its output (bookkeeping), not only the tail people see."""
         assert hr.conn is not None
         if self.guard is not None and not self.guard.valid():
             lost = "this shipbot lost the run's lease; another one repairs it"
@@ -105,7 +107,7 @@ class RunSteps:
             if ledger is not None:
                 ledger.process_started(self.run_id, hr.host.name, pgid)
 
-        run = hr.conn.read if guarded.has_preamble(command) else hr.conn.run  # bookkeeping is read whole
+        run = hr.conn.read if whole else hr.conn.run
         result = await run(command, timeout, stdin, started)
         if ledger is not None:
             for pgid in pgids:
@@ -135,17 +137,29 @@ class RunSteps:
 
     # -- steps --------------------------------------------------------------------------------------------
 
-    async def run(self, hr: HostRun, name: str, command: str, timeout: float, stdin: bytes | None = None) -> StepResult:
-        """Run one named step on a host, reported and recorded; on failure the host is marked failed (naming it)."""
+    async def run(
+        self,
+        hr: HostRun,
+        name: str,
+        command: str,
+        timeout: float,
+        stdin: bytes | None = None,
+        *,
+        bookkeeping: bool = False,
+    ) -> StepResult:
+        """Run one named step on a host, reported and recorded; on failure the host is marked failed (naming it).
+        A ``bookkeeping`` step (:func:`deploy.guarded.prepare`) is read whole: its preamble gives the host's listing
+        and ``current``, and people see the tail of the rest. No other step's output is read as bookkeeping, so
+        what a build prints can never pass for a listing."""
         assert hr.conn is not None
         self.sink(HostStepStarted(self.run_id, hr.host.name, name))
-        result = await self.exec(hr, command, timeout, stdin)
-        preamble, shown = guarded.split_preamble(result.output)
-        if preamble is not None:
-            current, hr.listing = guarded.parse_preamble(preamble)
-            if current is not None and current.release is not None:
-                hr.previous, hr.previous_sha = current.release, current.sha
-        if guarded.has_preamble(command):  # read whole for the bookkeeping; people see the tail of the rest
+        result = await self.exec(hr, command, timeout, stdin, whole=bookkeeping)
+        if bookkeeping:
+            preamble, shown = guarded.split_preamble(result.output)
+            if preamble is not None:
+                current, hr.listing = guarded.parse_preamble(preamble)
+                if current is not None and current.release is not None:
+                    hr.previous, hr.previous_sha = current.release, current.sha
             result = replace(result, output=tail(shown))
         error = "" if result.ok else result.describe()
         self._finished(hr, name, result, error)

@@ -4,16 +4,22 @@ owner's local view of its lease."""
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from deploy import guarded, journal, remote
 from deploy.bookkeeping import doomed_after
+from deploy.hostrun import HostRun
 from deploy.leases import LeaseGuard
 from deploy.listing import ReleaseListing
+from deploy.plan import Host
+from deploy.ports import StepResult
+from deploy.steps import RunSteps
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
@@ -119,3 +125,34 @@ def test_a_guard_renews_once_its_local_deadline_passed_and_stays_lost_once_refus
     time.sleep(0.2)
     refused = guard.valid()
     assert (True, True, False, False, [True]) == (first, renewed, refused, guard.valid(), answers)
+
+
+class _LocalShell:
+    """A host connection whose commands run in a local ``sh`` (a real shell, standing for the host's login shell)."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+
+    async def run(
+        self, command: str, timeout: float, stdin: bytes | None = None, on_pgid: Callable[[int], None] | None = None
+    ) -> StepResult:
+        done = subprocess.run(["sh", "-c", command], input=stdin, capture_output=True, timeout=timeout)
+        return StepResult(done.returncode, (done.stdout + done.stderr).decode(), 0.0)
+
+    read = run
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_only_the_first_exec_is_read_as_bookkeeping_and_a_build_cannot_fake_a_listing(tmp_path: Path) -> None:
+    d = layout(tmp_path, "r1", "r1")
+    host = Host("web1", 22, "deploy", str(d))
+    steps = RunSteps(_LocalShell(host), "r0test", lambda _event: None)  # type: ignore[arg-type]
+    hr = HostRun(host, conn=_LocalShell(host))
+    fake = guarded.prepare("/nowhere", ["true"]).replace("/nowhere", "/tmp/forged")
+    forged = await steps.run(hr, "build", f"printf '%s\\n' {shlex.quote(fake)} | sh", 10.0)
+    assert (None, None) == (hr.listing, hr.previous), "what a build prints is never bookkeeping"
+    assert guarded.PREAMBLE_END in forged.output
+    await steps.run(hr, "upload", guarded.prepare(str(d), ["echo built"]), 10.0, bookkeeping=True)
+    assert (frozenset({"r1"}), "r1") == (hr.listing.releases if hr.listing else None, hr.previous)

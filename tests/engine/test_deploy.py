@@ -174,7 +174,10 @@ async def test_cancel_kills_remote_steps_and_leaves_the_fleet_as_it_was(make_eng
 
     task = asyncio.create_task(engine.deploy("staging", "main", user="U0ALICE", sink=sink))
     await asyncio.wait_for(started.wait(), 20)
-    await asyncio.sleep(0.3)
+    for _ in range(100):  # the step's event comes before its process starts on the host: wait for it (10 s at most)
+        if pgrep(sleep):
+            break
+        await asyncio.sleep(0.1)
     assert pgrep(sleep), "the build is running on the hosts"
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
