@@ -103,10 +103,17 @@ class SshHostConnection:
         started = time.monotonic()
         shown: Callable[[str], str] = (lambda text: text) if out.whole else tail
         pgid: int | None = None
+        opening = asyncio.ensure_future(
+            self._conn.create_process(remote.with_pgid(command, self._posix), stderr=asyncssh.STDOUT, encoding=None)
+        )
         try:
-            proc = await self._conn.create_process(
-                remote.with_pgid(command, self._posix), stderr=asyncssh.STDOUT, encoding=None
-            )
+            proc = await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            # cancelled while the channel opens: the command may start on the host all the same, so wait for the
+            # channel and kill what it started (its process group line is read first) before giving up
+            with contextlib.suppress(asyncssh.Error, OSError, TimeoutError):
+                await asyncio.shield(self._kill(None, await asyncio.wait_for(opening, 10)))
+            raise
         except (asyncssh.Error, OSError) as exc:
             return StepResult(
                 None, "", time.monotonic() - started, error=f"connection lost: {_reason(exc)}", lost=True, sent=False
