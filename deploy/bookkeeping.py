@@ -9,10 +9,10 @@ its journal line alone. The host's removal never deletes the release ``current``
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 from deploy import guarded, journal
+from deploy.fanout import every
 from deploy.hostrun import HostRun
 from deploy.listing import ReleaseListing
 from deploy.retention import releases_to_delete
@@ -67,4 +67,4 @@ async def finish_hosts(
             return
         await steps.quiet(hr, guarded.finish(hr.host.deploy_to, entry.to_line() if entry else None, doomed, mark))
 
-    await asyncio.gather(*(one(hr) for hr in runs))
+    await every(one(hr) for hr in runs)

@@ -21,12 +21,12 @@ cancelled mid-swap swaps back before it stops anything.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from deploy import bluegreen, remote
 from deploy.events import HostState, Phase
+from deploy.fanout import every
 from deploy.hostrun import HostRun
 from deploy.plan import DeployPlan, HostPlan
 from deploy.steps import RunSteps
@@ -83,7 +83,7 @@ class ColourSwitch:
     # -- stage --------------------------------------------------------------------------------------------
 
     async def stage(self, batch: list[HostRun], release: str, sha: str) -> None:
-        await asyncio.gather(*(self._stage(hr, release, sha) for hr in batch))
+        await every(self._stage(hr, release, sha) for hr in batch)
 
     async def _stage(self, hr: HostRun, release: str, sha: str) -> None:
         if not await self._staged(hr, release, sha):
@@ -126,7 +126,7 @@ class ColourSwitch:
     # -- traffic ------------------------------------------------------------------------------------------
 
     async def go_live(self, batch: list[HostRun], release: str, sha: str) -> None:
-        await asyncio.gather(*(self._move_traffic(hr, release, sha) for hr in batch))
+        await every(self._move_traffic(hr, release, sha) for hr in batch)
 
     async def _move_traffic(self, hr: HostRun, release: str, sha: str) -> None:
         s, (_hp, c, cr) = self._steps, self._host(hr)
@@ -160,7 +160,7 @@ class ColourSwitch:
         if not holding:
             return
         self._steps.phase(Phase.REVERT)
-        await asyncio.gather(*(self._swap_back(hr) for hr in holding))
+        await every(self._swap_back(hr) for hr in holding)
 
     async def _swap_back(self, hr: HostRun) -> None:
         s, (hp, c, cr) = self._steps, self._host(hr)
@@ -209,7 +209,7 @@ class ColourSwitch:
             # keep_old, or nginx still reached the old colour at the swap: stop it later, once nginx no longer does
             await self._stop_later(hr, cr.live, max(c.keep_old, 0.0), env, cr.workers, cr.sha)
 
-        await asyncio.gather(*(one(hr) for hr in hosts))
+        await every(one(hr) for hr in hosts)
 
     async def _stop_later(
         self, hr: HostRun, colour: str, after: float, env: dict[str, str], workers: tuple[int, ...], sha: str | None

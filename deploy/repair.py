@@ -20,7 +20,6 @@ names the host: a later repair tries again.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,6 +27,7 @@ from deploy import guarded, journal, remote
 from deploy.config import Config
 from deploy.errors import ShipbotError
 from deploy.events import HostState
+from deploy.fanout import every
 from deploy.intents import RESTORED, SWITCHED, HostIntent
 from deploy.plan import DeployPlan, HostPlan, select_hosts
 from deploy.ports import Connector, HostConnection
@@ -111,11 +111,8 @@ class Repairer:
         plan = self._plan(run.environment) if run.kind in ("deploy", "rollback") else None
         connector = self._connector()
         try:
-            repairs = await asyncio.gather(
-                *(
-                    self._host(run, h.name, intents.get(h.name), processes.get(h.name, []), plan, connector)
-                    for h in chosen
-                )
+            repairs = await every(
+                self._host(run, h.name, intents.get(h.name), processes.get(h.name, []), plan, connector) for h in chosen
             )
         finally:
             await connector.close()

@@ -41,6 +41,7 @@ from deploy.events import (
     Phase,
     RunFinished,
 )
+from deploy.fanout import every
 from deploy.hostrun import HostRun, failures
 from deploy.intents import HostIntent
 from deploy.plan import DeployPlan, Host
@@ -199,7 +200,7 @@ class Runner:
                     return
             s.state(hr, HostState.PREPARED)
 
-        await asyncio.gather(*(one(hr) for hr in runs if not hr.failed))
+        await every(one(hr) for hr in runs if not hr.failed)
 
     def _journal_line(self, plan: DeployPlan) -> JournalLine:
         return JournalLine("deploy", plan.user, plan.sha, plan.release)
@@ -362,7 +363,7 @@ class Runner:
                 None if found is None else found.find(to) if to else found.rollback_target(hr.previous)
             )
 
-        await asyncio.gather(*(one(hr) for hr in runs))
+        await every(one(hr) for hr in runs)
         missing = [name for name, e in chosen.items() if e is None]
         wanted = f"release or SHA {to!r}" if to else "earlier successful release"
         if missing:
@@ -393,7 +394,7 @@ class Runner:
                 hr.output = result.output
                 s.state(hr, HostState.DONE if result.ok else HostState.FAILED)
 
-            await asyncio.gather(*(one(hr) for hr in runs))
+            await every(one(hr) for hr in runs)
         except asyncio.CancelledError:
             cancelled = True
         finally:

@@ -4,11 +4,10 @@ environment and its lock. One connection per host, closed before returning, what
 
 from __future__ import annotations
 
-import asyncio
-
 from deploy import probe
 from deploy.config import Config
 from deploy.errors import ShipbotError
+from deploy.fanout import every
 from deploy.plan import host_colours, select_hosts
 from deploy.ports import Connector
 from deploy.records import ColourStatus, EnvironmentStatus, HostStatus
@@ -47,7 +46,7 @@ async def read_status(config: Config, store: Store, connector: Connector, enviro
         )  # fmt: skip
 
     try:
-        results = await asyncio.gather(*(one(i) for i in range(len(hosts))))
+        results = await every(one(i) for i in range(len(hosts)))
     finally:
         await connector.close()
     return EnvironmentStatus(

@@ -39,6 +39,7 @@ from deploy.events import (
     PhaseChanged,
     RunFinished,
 )
+from deploy.fanout import every
 from deploy.hostrun import HostRun
 from deploy.intents import RESTORED, Ledger
 from deploy.leases import LeaseGuard
@@ -239,7 +240,7 @@ class RunSteps:
                 found[hr.host.name] = found_probe.colours
             self.state(hr, HostState.PENDING)
 
-        await asyncio.gather(*(one(hr) for hr in runs))
+        await every(one(hr) for hr in runs)
         return found
 
     async def revert(self, runs: list[HostRun], restart_for: Callable[[HostRun], str | None]) -> None:
@@ -267,7 +268,7 @@ class RunSteps:
                 hr.error = f"could not switch back to {hr.previous}: {hr.error}. Check this host by hand."
             self.state(hr, HostState.REVERTED if ok else HostState.FAILED)
 
-        await asyncio.gather(*(one(hr) for hr in switched))
+        await every(one(hr) for hr in switched)
 
     async def journal(
         self, runs: list[HostRun], line: JournalLine, outcome_for: Callable[[HostRun], str | None]
@@ -283,7 +284,7 @@ class RunSteps:
                 )  # fmt: skip
                 await self.quiet(hr, remote.append_journal(hr.host.deploy_to, entry.to_line()))
 
-        await asyncio.gather(*(one(hr) for hr in runs))
+        await every(one(hr) for hr in runs)
 
     async def listing(self, hr: HostRun) -> listing.ReleaseListing | None:
         """The host's releases, current, pinned releases and journal (:mod:`deploy.listing`), read whole as data;

@@ -11,11 +11,11 @@ done; put back = the previous release, decided on the host, restarted);
 
 from __future__ import annotations
 
-import asyncio
 from typing import Protocol
 
 from deploy import guarded
 from deploy.events import HostState
+from deploy.fanout import every
 from deploy.hostrun import HostRun
 from deploy.intents import SWITCHED
 from deploy.plan import DeployPlan, HostPlan, Step
@@ -64,7 +64,7 @@ class ReleaseSwitch:
         """Nothing to stage: the release was prepared, and switching is one rename."""
 
     async def go_live(self, batch: list[HostRun], release: str, sha: str) -> None:
-        await asyncio.gather(*(self._switch_one(hr, release, sha) for hr in batch))
+        await every(self._switch_one(hr, release, sha) for hr in batch)
 
     async def _switch_one(self, hr: HostRun, release: str, sha: str) -> None:
         s, hp, d = self._steps, self._hps[hr.host.name], hr.host.deploy_to
