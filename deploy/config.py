@@ -51,6 +51,7 @@ from deploy.config_sections import (
     check_name,
 )
 from deploy.errors import ConfigError
+from deploy.preview_config import PreviewNginx, Previews
 
 __all__ = [
     "BatchEntry",
@@ -67,6 +68,8 @@ __all__ = [
     "Pause",
     "Pipeline",
     "Port",
+    "PreviewNginx",
+    "Previews",
     "Section",
     "Shared",
     "Ssh",
@@ -105,6 +108,7 @@ class Config(Section):
     )
     aliases: dict[str, str] = Field(default_factory=dict)
     access: dict[str, Any] = Field(default_factory=dict)
+    previews: Previews | None = None
 
     @field_validator("app")
     @classmethod
@@ -134,6 +138,12 @@ class Config(Section):
                     f"environments.{name} is blue_green: pipeline.restart must start the app of a colour "
                     "(it gets SHIPBOT_COLOUR and SHIPBOT_PORT)"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _previews_need_restart(self) -> Config:
+        if self.previews is not None and not self.pipeline.restart:
+            raise ValueError("previews: pipeline.restart must start a preview's app (it gets SHIPBOT_PORT)")
         return self
 
     @field_validator("env")

@@ -1,5 +1,6 @@
 """The embedded SQLite store: runs, per-host step results, environment locks, audit; and, through
-:mod:`deploy.waiting` on the same file, the requests that wait (approvals, the queue).
+:mod:`deploy.waiting` on the same file, the requests that wait (approvals, the queue), and through
+:mod:`deploy.preview_table` the previews per branch.
 
 One file under the data dir (``<data_dir>/shipbot.sqlite3``), WAL mode, so the CLI and the bot can share it.
 
@@ -36,6 +37,8 @@ from deploy.errors import EnvironmentBusy, EnvironmentLocked
 from deploy.ids import utc_minute
 from deploy.intents import SCHEMA as LEDGER_SCHEMA
 from deploy.intents import Ledger
+from deploy.preview_table import SCHEMA as PREVIEWS_SCHEMA
+from deploy.preview_table import PreviewTable
 from deploy.records import LockRecord, RunRecord
 from deploy.waiting import SCHEMA as WAITING_SCHEMA
 from deploy.waiting import WaitingRequests
@@ -100,9 +103,10 @@ class Store:
         self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA + WAITING_SCHEMA + leases.SCHEMA + LEDGER_SCHEMA)
+        self._db.executescript(_SCHEMA + WAITING_SCHEMA + leases.SCHEMA + LEDGER_SCHEMA + PREVIEWS_SCHEMA)
         self._migrate_locks()
         self.waiting = WaitingRequests(self._db)  # approvals and the queue (deploy.waiting)
+        self.previews = PreviewTable(self._db)  # previews per branch (deploy.preview_table)
         self._node = socket.gethostname()
         self.lease_ttl = lease_ttl
         self.owner = owner or leases.new_owner()

@@ -20,6 +20,7 @@ from deploy.config import Config
 BEGIN, END = "<!-- config-reference:begin -->", "<!-- config-reference:end -->"
 _NOTES = {
     "access": "the chat policy (see *Access and policy* below)",
+    "previews": "one preview per branch (see *Previews* below)",
     "aliases": "extra environment names, e.g. `{live: production}`",
     "env": "variables exported to every command on the hosts",
 }

@@ -1,0 +1,363 @@
+"""Previews per branch on their hosts: make or update one (:meth:`PreviewRunner.up`), remove one
+(:meth:`PreviewRunner.down`), and what exists (:meth:`PreviewRunner.all_previews`, :meth:`PreviewRunner.due`).
+
+``up`` of a new preview, in order, on every preview host at once (each phase waits for every host):
+
+1. the name (:func:`deploy.previews.preview_name`) and a free port of ``previews.ports`` are reserved in the store
+   (a full range is refused here: nothing has run anywhere);
+2. nginx: the server block is written to ``sites_dir`` and nginx's ``test`` runs; when nginx rejects it, the block
+   is removed again (the previous one put back on an update) and nothing else has changed;
+3. the code of the SHA goes into a new release of ``<deploy_to>/previews/<name>/`` (upload or git, as a deploy),
+   shared links, ``pipeline.build``;
+4. the old app is stopped, ``current`` switched, ``pipeline.restart`` run with ``SHIPBOT_PORT``;
+5. nginx ``reload``, then an HTTP request through nginx with the preview's Host header until it answers.
+
+A failure in 3-5 leaves nothing of a new preview (app stopped, block removed, nginx reloaded, folder deleted, row
+gone); an update that fails goes back to the release it had and restarts it. An update keeps name and port.
+``down`` stops the app, removes the block, reloads nginx and deletes the folder; the row goes once every host is
+clean (a host that cannot be reached keeps it, and the next try finishes the job).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import structlog
+
+from deploy import previews as pv
+from deploy import remote
+from deploy.config import Config, Previews
+from deploy.errors import HostError, ShipbotError
+from deploy.fanout import every
+from deploy.ids import new_release_id
+from deploy.mirror import Mirror
+from deploy.plan import Host
+from deploy.ports import Connector, HostConnection, StepResult
+from deploy.preview_table import PreviewRow, PreviewTable
+
+log = structlog.get_logger("shipbot.previews")
+
+_HEALTH_TRIES, _HEALTH_INTERVAL = 20, 0.5
+
+
+class PreviewFailed(ShipbotError):
+    """Making, updating or removing a preview failed on a host; ``str()`` names the host, the step and why."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class PreviewInfo:
+    app: str
+    name: str
+    branch: str
+    sha: str
+    port: int
+    url: str
+    hosts: tuple[str, ...]
+    state: str
+    created_at: float
+    updated_at: float
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class PreviewOutcome:
+    info: PreviewInfo
+    created: bool  # a new preview (False: an update)
+    unchanged: bool = False  # it already ran that SHA: nothing was done
+
+
+class PreviewRunner:
+    """The previews of one app. ``connector`` builds a fresh connector per operation (the engine's, feeding
+    secrets); ``secrets`` are the names exported to commands as on a deploy."""
+
+    def __init__(
+        self,
+        config: Config,
+        table: PreviewTable,
+        mirror: Mirror,
+        connector: Callable[[], Connector],
+        secrets: Sequence[str] = (),
+    ) -> None:
+        self.config = config
+        self._table = table
+        self._mirror = mirror
+        self._connector = connector
+        self._secrets = tuple(secrets)
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    @property
+    def enabled(self) -> bool:
+        return self.config.previews is not None
+
+    def _previews(self) -> Previews:
+        if self.config.previews is None:
+            raise pv.PreviewRefused(f"{self.config.app} has no previews section in its config")
+        return self.config.previews
+
+    def matches(self, branch: str) -> bool:
+        return self.config.previews is not None and pv.matches_branches(self.config.previews, branch)
+
+    def info(self, row: PreviewRow) -> PreviewInfo:
+        previews = self._previews()
+        return PreviewInfo(
+            row.app, row.name, row.branch, row.sha, row.port, pv.url(row.name, previews.domain), row.hosts,
+            row.state, row.created_at, row.updated_at, row.updated_at + previews.ttl,
+        )  # fmt: skip
+
+    def all_previews(self) -> list[PreviewInfo]:
+        return [self.info(r) for r in self._table.of_app(self.config.app)] if self.enabled else []
+
+    def due(self, now: float | None = None) -> list[PreviewInfo]:
+        """Previews whose time to live (since their last push) has run out."""
+        if not self.enabled:
+            return []
+        older = (time.time() if now is None else now) - self._previews().ttl
+        return [self.info(r) for r in self._table.due(self.config.app, older)]
+
+    def check(self, branch: str) -> str:
+        """The preview name ``branch`` has or would get; refuses a bad branch name or a full port range before
+        anything runs."""
+        previews = self._previews()
+        row = self._table.by_branch(self.config.app, branch)
+        if row is not None:
+            return row.name
+        name = pv.preview_name(branch, {r.name: r.branch for r in self._table.of_app(self.config.app)})
+        first, last = previews.port_range
+        if pv.choose_port(first, last, self._table.ports()) is None:
+            raise pv.PreviewRefused(
+                f"no free port for a preview of `{branch}`: every port of previews.ports ({previews.ports}) is taken "
+                f"by a preview. Tear one down (`previews` lists them) or widen the range"
+            )
+        return name
+
+    async def resolve(self, branch: str) -> str:
+        return await self._mirror.resolve(branch)
+
+    def _lock(self, branch: str) -> asyncio.Lock:
+        return self._locks.setdefault(branch, asyncio.Lock())
+
+    # -- up ---------------------------------------------------------------------------------------------------
+
+    async def up(self, branch: str, sha: str, user: str) -> PreviewOutcome:
+        """Make the preview of ``branch`` at ``sha``, or update it to ``sha``."""
+        async with self._lock(branch):
+            return await self._up(branch, sha, user)
+
+    def _reserve(self, branch: str, user: str) -> PreviewRow:
+        previews = self._previews()
+        hosts = [h.name for h in pv.preview_hosts(self.config)]
+        first, last = previews.port_range
+        for _ in range(10):
+            name = self.check(branch)
+            port = pv.choose_port(first, last, self._table.ports())
+            if port is not None and self._table.reserve(self.config.app, name, branch, port, hosts, user):
+                break
+        row = self._table.by_branch(self.config.app, branch)
+        if row is None:
+            raise pv.PreviewRefused(f"could not reserve a name and port for a preview of `{branch}`; try again")
+        return row
+
+    async def _up(self, branch: str, sha: str, user: str) -> PreviewOutcome:
+        previews = self._previews()
+        existing = self._table.by_branch(self.config.app, branch)
+        if existing is not None and existing.state == "live" and existing.sha == sha:
+            return PreviewOutcome(self.info(existing), created=False, unchanged=True)
+        created = existing is None
+        row = existing or self._reserve(branch, user)
+        plan = pv.plan_preview(self.config, row.name, branch, sha, new_release_id(), row.port, user, self._secrets)
+        site = {h.name: pv.site_path(previews.nginx.sites_dir, self.config.app, row.name) for h in plan.hosts}
+        bound = log.bind(app=self.config.app, preview=row.name, branch=branch, sha=sha, user=user)
+        bound.info("preview_up", port=row.port, created=created)
+        connector = self._connector()
+        conns: dict[str, HostConnection] = {}
+        try:
+            try:
+                conns = await self._connect(connector, plan.hosts)
+                await self._all(conns, "nginx test", lambda h: pv.write_site(
+                    site[h.name], plan.block, previews.nginx.test, {"SHIPBOT_DEPLOY_TO": h.deploy_to}
+                ), rejected=True)  # fmt: skip
+            except ShipbotError:
+                if created:
+                    await self._quietly(conns, lambda h: pv.remove_site(site[h.name]))
+                    self._table.remove(self.config.app, row.name)
+                raise
+            previous = await self._currents(conns, plan) if not created else {}
+            try:
+                await self._deploy(conns, plan)
+            except ShipbotError:
+                if created:
+                    await self._clean(conns, plan.name, site)
+                    self._table.remove(self.config.app, row.name)
+                else:
+                    await self._back(conns, plan, previous)
+                raise
+        finally:
+            await asyncio.gather(*(c.close() for c in conns.values()), return_exceptions=True)
+            await connector.close()
+        self._table.live(self.config.app, row.name, sha, user)
+        done = self._table.by_branch(self.config.app, branch)
+        assert done is not None
+        bound.info("preview_live", port=row.port, url=pv.url(row.name, previews.domain))
+        return PreviewOutcome(self.info(done), created=created)
+
+    async def _deploy(self, conns: dict[str, HostConnection], plan: pv.PreviewPlan) -> None:
+        config, previews = self.config, self._previews()
+        t = config.timeouts
+        archive = await self._mirror.archive(plan.sha) if config.pipeline.transfer == "upload" else None
+        await self._all(conns, "upload", lambda h: pv.prepare(plan, h, config), t.transfer, stdin=archive)
+        for command in config.pipeline.build:
+            await self._all(conns, "build", lambda h, c=command: pv.in_dir(  # type: ignore[misc]
+                remote.release_dir(plan.folder(h), plan.release), plan.env, c), t.build)  # fmt: skip
+        await self._all(conns, "stop", lambda h: pv.stop(plan.folder(h), plan.env, previews.stop), t.restart)
+        await self._all(conns, "switch", lambda h: pv.switch(plan.folder(h), plan.release), t.switch)
+        restart = config.pipeline.restart or "true"
+        await self._all(conns, "restart", lambda h: pv.in_dir(
+            remote.release_dir(plan.folder(h), plan.release), plan.env, restart), t.restart)  # fmt: skip
+        await self._reload(conns)
+        path = pv.health_path(config)
+        await self._all(conns, "health through nginx", lambda _h: pv.health(
+            previews.nginx.listen, plan.host_name, path), t.command, tries=_HEALTH_TRIES)  # fmt: skip
+        await self._quietly(conns, lambda h: pv.keep_releases(plan.folder(h)))
+
+    async def _currents(self, conns: dict[str, HostConnection], plan: pv.PreviewPlan) -> dict[str, str]:
+        found: dict[str, str] = {}
+
+        async def one(conn: HostConnection) -> None:
+            result = await conn.read(pv.current_release(plan.folder(conn.host)), self.config.timeouts.command)
+            line = result.output.strip().splitlines()[-1:] if result.ok else []
+            if line and line[0] != "-":
+                found[conn.host.name] = line[0]
+
+        await every(one(c) for c in conns.values())
+        return found
+
+    async def _back(self, conns: dict[str, HostConnection], plan: pv.PreviewPlan, previous: dict[str, str]) -> None:
+        """A failed update: every host goes back to the release it had and restarts it; the new release goes."""
+        previews, restart = self._previews(), self.config.pipeline.restart or "true"
+
+        async def one(conn: HostConnection) -> None:
+            h, t = conn.host, self.config.timeouts
+            base = plan.folder(h)
+            old = previous.get(h.name)
+            steps = [pv.stop(base, plan.env, previews.stop)]
+            if old:
+                env = {**plan.env, "SHIPBOT_RELEASE": old}
+                steps += [pv.switch(base, old), pv.in_dir(remote.release_dir(base, old), env, restart)]
+            steps.append(pv.remove_release(base, plan.release))
+            for command in steps:
+                await conn.run(command, t.restart)
+
+        await every(one(c) for c in conns.values())
+        await self._reload(conns, quiet=True)
+
+    # -- down -------------------------------------------------------------------------------------------------
+
+    async def down(self, branch: str, user: str) -> PreviewInfo | None:
+        """Remove the preview of ``branch`` from every host; None when there is none."""
+        async with self._lock(branch):
+            row = self._table.by_branch(self.config.app, branch)
+            if row is None:
+                return None
+            previews = self._previews()
+            log.info("preview_down", app=self.config.app, preview=row.name, branch=branch, user=user)
+            hosts = pv.preview_hosts(self.config)
+            site = {h.name: pv.site_path(previews.nginx.sites_dir, self.config.app, row.name) for h in hosts}
+            connector = self._connector()
+            conns: dict[str, HostConnection] = {}
+            try:
+                conns = await self._connect(connector, hosts)
+                await self._clean(conns, row.name, site, strict=True)
+            finally:
+                await asyncio.gather(*(c.close() for c in conns.values()), return_exceptions=True)
+                await connector.close()
+            self._table.remove(self.config.app, row.name)
+            return self.info(row)
+
+    async def _clean(
+        self, conns: dict[str, HostConnection], name: str, site: dict[str, str], strict: bool = False
+    ) -> None:
+        """Stop the app, remove the block, reload nginx, delete the folder (``strict``: any failure raises)."""
+        previews = self._previews()
+        env = {"SHIPBOT_PREVIEW": name}
+        run = self._all if strict else self._quietly_named
+        await run(conns, "stop", lambda h: pv.stop(pv.preview_dir(h.deploy_to, name), env, previews.stop))
+        await run(conns, "remove block", lambda h: pv.remove_site(site[h.name]))
+        await self._reload(conns, quiet=not strict)
+        await run(conns, "delete folder", lambda h: pv.remove_folder(pv.preview_dir(h.deploy_to, name)))
+
+    # -- plumbing ---------------------------------------------------------------------------------------------
+
+    async def _connect(self, connector: Connector, hosts: Sequence[Host]) -> dict[str, HostConnection]:
+        timeout = self.config.timeouts.connect
+        results = await asyncio.gather(*(connector.connect(h, timeout) for h in hosts), return_exceptions=True)
+        conns = {h.name: r for h, r in zip(hosts, results, strict=True) if not isinstance(r, BaseException)}
+        failed = [r for r in results if isinstance(r, BaseException)]
+        if failed:
+            await asyncio.gather(*(c.close() for c in conns.values()), return_exceptions=True)
+            error = failed[0]
+            if isinstance(error, HostError):
+                raise PreviewFailed(str(error)) from error
+            raise error
+        return conns
+
+    async def _reload(self, conns: dict[str, HostConnection], quiet: bool = False) -> None:
+        reload = self._previews().nginx.reload
+        run = self._quietly_named if quiet else self._all
+        await run(conns, "nginx reload", lambda h: pv.in_dir("/", {"SHIPBOT_DEPLOY_TO": h.deploy_to}, reload))
+
+    async def _all(
+        self,
+        conns: dict[str, HostConnection],
+        step: str,
+        command: Callable[[Host], str],
+        timeout: float | None = None,
+        *,
+        stdin: bytes | None = None,
+        tries: int = 1,
+        rejected: bool = False,
+    ) -> None:
+        """Run ``command`` on every host; the first failure (by host order) raises, naming host, step and output."""
+        limit = timeout or self.config.timeouts.command
+
+        async def one(conn: HostConnection) -> tuple[Host, StepResult]:
+            result = await conn.run(command(conn.host), limit, stdin)
+            for _ in range(tries - 1):
+                if result.ok:
+                    break
+                await asyncio.sleep(_HEALTH_INTERVAL)
+                result = await conn.run(command(conn.host), limit, stdin)
+            return conn.host, result
+
+        results = await every(one(c) for c in conns.values())
+        for host, result in results:
+            if result.ok:
+                continue
+            words = result.output.strip()
+            if rejected and result.exit_status == pv.REJECTED:
+                said = words.split(pv.REJECTED_MARK, 1)[-1].strip()
+                raise pv.PreviewRefused(
+                    f"nginx on {host.name} rejected the preview's server block, so it was removed and nothing else "
+                    f"changed: {said[-600:] or result.describe()}. Check previews.nginx (extra, listen, test)"
+                )
+            detail = f"\n{words[-800:]}" if words else ""
+            raise PreviewFailed(f"{host.name}: {step} failed: {result.describe()}{detail}")
+
+    async def _quietly_named(self, conns: dict[str, HostConnection], step: str, command: Callable[[Host], str]) -> None:
+        del step
+        await self._quietly(conns, command)
+
+    async def _quietly(self, conns: dict[str, HostConnection], command: Callable[[Host], str]) -> None:
+        """Clean-up that must not mask the failure being reported."""
+
+        async def one(conn: HostConnection) -> None:
+            try:
+                await conn.run(command(conn.host), self.config.timeouts.command)
+            except Exception:  # a host that dropped mid clean-up is reported by the failure already raised
+                log.warning("preview_cleanup_failed", host=conn.host.name, exc_info=True)
+
+        await every(one(c) for c in conns.values())
