@@ -21,6 +21,7 @@ clean (a host that cannot be reached keeps it, and the next try finishes the job
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -40,7 +41,7 @@ from deploy.preview_table import PreviewRow, PreviewTable
 
 log = structlog.get_logger("shipbot.previews")
 
-_HEALTH_TRIES, _HEALTH_INTERVAL = 20, 0.5
+_HEALTH_TRIES, _HEALTH_INTERVAL = 10, 0.5  # without pipeline.healthcheck
 
 
 class PreviewFailed(ShipbotError):
@@ -167,6 +168,11 @@ class PreviewRunner:
         existing = self._table.by_branch(self.config.app, branch)
         if existing is not None and existing.state == "live" and existing.sha == sha:
             return PreviewOutcome(self.info(existing), created=False, unchanged=True)
+        if existing is None:
+            self.check(branch)  # a bad name or a full range is refused before anything runs
+        if not re.fullmatch(r"[0-9a-f]{40}", sha):
+            raise pv.PreviewRefused(f"{sha!r} is not a full commit SHA (40 hex digits)")
+        await self._mirror.resolve(sha)  # fetched fresh; a commit the repository does not have is refused
         created = existing is None
         row = existing or self._reserve(branch, user)
         plan = pv.plan_preview(self.config, row.name, branch, sha, new_release_id(), row.port, user, self._secrets)
@@ -219,9 +225,10 @@ class PreviewRunner:
         await self._all(conns, "restart", lambda h: pv.in_dir(
             remote.release_dir(plan.folder(h), plan.release), plan.env, restart), t.restart)  # fmt: skip
         await self._reload(conns)
-        path = pv.health_path(config)
+        path, hc = pv.health_path(config), config.pipeline.healthcheck
+        tries, interval = (hc.retries, hc.interval) if hc else (_HEALTH_TRIES, _HEALTH_INTERVAL)
         await self._all(conns, "health through nginx", lambda _h: pv.health(
-            previews.nginx.listen, plan.host_name, path), t.command, tries=_HEALTH_TRIES)  # fmt: skip
+            previews.nginx.listen, plan.host_name, path), t.command, tries=tries, interval=interval)  # fmt: skip
         await self._quietly(conns, lambda h: pv.keep_releases(plan.folder(h)))
 
     async def _currents(self, conns: dict[str, HostConnection], plan: pv.PreviewPlan) -> dict[str, str]:
@@ -319,6 +326,7 @@ class PreviewRunner:
         *,
         stdin: bytes | None = None,
         tries: int = 1,
+        interval: float = _HEALTH_INTERVAL,
         rejected: bool = False,
     ) -> None:
         """Run ``command`` on every host; the first failure (by host order) raises, naming host, step and output."""
@@ -329,7 +337,7 @@ class PreviewRunner:
             for _ in range(tries - 1):
                 if result.ok:
                     break
-                await asyncio.sleep(_HEALTH_INTERVAL)
+                await asyncio.sleep(interval)
                 result = await conn.run(command(conn.host), limit, stdin)
             return conn.host, result
 
