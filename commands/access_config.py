@@ -22,6 +22,8 @@ Keys are a contract::
       freeze:
         - {environments: [production], cron: "0 12-23 * * FRI", timezone: Europe/Berlin, reason: "..."}
         - {environments: [production], from: 2026-12-20, to: 2027-01-04, reason: holiday freeze}
+      preview: [...]         # who may make previews in chat (default: whoever may deploy to any environment)
+      teardown: [...]        # who may remove previews in chat (default: the same)
 
 Identity is the immutable Slack user ID (``U…`` or ``W…``): a display name in a list is a config error, because
 display names can be changed by anyone. An environment missing from ``environments`` is open to admins only.
@@ -149,6 +151,8 @@ class AccessConfig(_Model):
     groups: dict[str, list[UserId]] = Field(default_factory=dict)
     environments: dict[str, EnvironmentAccess] = Field(default_factory=dict)
     freeze: list[FreezeWindow] = Field(default_factory=list)
+    preview: list[Principal] | None = None
+    teardown: list[Principal] | None = None
 
     @model_validator(mode="after")
     def _group_names(self) -> AccessConfig:

@@ -124,6 +124,46 @@ class Help:
     topic: str | None = None
 
 
+@dataclass(frozen=True)
+class Preview:
+    """``preview [APP] BRANCH``: a preview of the branch's current head; ``app`` None when not named."""
+
+    verb: ClassVar[str] = "preview"
+    branch: str
+    app: str | None = None
+
+
+@dataclass(frozen=True)
+class Teardown:
+    """``teardown [APP] BRANCH``: remove the branch's preview."""
+
+    verb: ClassVar[str] = "teardown"
+    branch: str
+    app: str | None = None
+
+
+@dataclass(frozen=True)
+class ListPreviews:
+    """``previews [APP]``."""
+
+    verb: ClassVar[str] = "previews"
+    app: str | None = None
+
+
 Command = (
-    Deploy | Rollback | Cancel | Status | History | Lock | Unlock | WhereCanIDeploy | RunTask | Approve | Reject | Help
+    Deploy
+    | Rollback
+    | Cancel
+    | Status
+    | History
+    | Lock
+    | Unlock
+    | WhereCanIDeploy
+    | RunTask
+    | Approve
+    | Reject
+    | Help
+    | Preview
+    | Teardown
+    | ListPreviews
 )

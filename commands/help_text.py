@@ -62,6 +62,14 @@ SYNTAX: dict[str, CommandHelp] = {
         CommandHelp("approve", "approve RUN-ID", "approve someone else's deploy that waits for approval", "approve"),
         CommandHelp("reject", "reject RUN-ID [REASON]", "reject a deploy that waits for approval", "approve"),
         CommandHelp(
+            "preview",
+            "preview [APP] BRANCH",
+            "a preview of the branch's current head at its own address (`previews` lists them)",
+            "preview",
+        ),
+        CommandHelp("teardown", "teardown [APP] BRANCH", "remove the branch's preview", "teardown"),
+        CommandHelp("previews", "previews [APP]", "the previews that run, with their age and address"),
+        CommandHelp(
             "help",
             "help [COMMAND]",
             "this list, or one command's syntax; `/deploy` alone or `/deploy help` as a slash command",

@@ -34,11 +34,14 @@ from commands.command import (
     Deploy,
     Help,
     History,
+    ListPreviews,
     Lock,
+    Preview,
     Reject,
     Rollback,
     RunTask,
     Status,
+    Teardown,
     Unlock,
     WhereCanIDeploy,
 )
@@ -251,9 +254,45 @@ def decide(
             if not places:
                 return Decision(False, "you may not approve deploys anywhere", hint="Ask someone who may.")
             return Decision(True, f"approvers there may decide, never the requester; you may in {', '.join(places)}")
+        case Preview(app=app) | Teardown(app=app):
+            apps = [app] if app is not None else list(policies)
+            decisions = [decide_preview(policies[a], actors[a], command.verb) for a in apps]
+            return next((d for d in decisions if d.allowed), decisions[0])
+        case ListPreviews():
+            return Decision(True, "everyone may list previews")
         case Status() | History() | WhereCanIDeploy() | Help():
             return Decision(True, "everyone may read status, history and help")
     raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
+
+
+PREVIEW_ACTIONS = ("preview", "teardown")
+
+
+def decide_preview(policy: AppPolicy, actor: Actor, action: str) -> Decision:
+    """May ``actor`` make (``preview``) or remove (``teardown``) previews of the app in chat? Those on
+    ``access.preview`` / ``access.teardown`` when the list is given, otherwise whoever may deploy to any environment
+    of the app; admins always. No channel rule or freeze applies: a preview is no environment."""
+    doing = f"{'make' if action == 'preview' else 'remove'} previews of {policy.app}"
+    if policy.access is None:
+        return Decision(True, OPEN_REASON)
+    access = policy.access
+    if is_admin(access, actor):
+        return Decision(True, f"{actor.user_id} may {doing} as an admin")
+    listed: list[str] | None = getattr(access, action)
+    if listed is not None:
+        if matches(listed, actor):
+            return Decision(True, f"{actor.user_id} may {doing} ({describe(listed)})")
+        return Decision(
+            False, f"{actor.user_id} may not {doing}: that is for {describe(listed)}", hint="Ask someone who may."
+        )
+    deployable = [env for env in policy.environments if may(policy, actor, "deploy", env)]
+    if deployable:
+        return Decision(True, f"{actor.user_id} may deploy to {deployable[0]}, so may {doing}")
+    return Decision(
+        False,
+        f"{actor.user_id} may not {doing}: that is for whoever may deploy to one of its environments",
+        hint="`where can I deploy` lists what you may do; an admin can add you to access.preview.",
+    )
 
 
 def decide_approval(
@@ -327,6 +366,10 @@ def allowed_topics(policies: Mapping[str, AppPolicy], actors: Mapping[str, Actor
     for word, info in SYNTAX.items():
         if info.action is None:
             words.append(word)
+            continue
+        if info.action in PREVIEW_ACTIONS:
+            if any(decide_preview(policy, actors[app], info.action).allowed for app, policy in policies.items()):
+                words.append(word)
             continue
         if any(
             may(policy, actors[app], info.action, env, channel) and _needs(policy, info.action, env)

@@ -6,6 +6,8 @@
   app; give every app the same store to share locks across apps with the same environment names.
 - :class:`WaitingStore`: the rows of requests that wait (approvals, the queue), moved by compare-and-set
   (:mod:`deploy.waiting`; the store's ``waiting``). One for every app: rows carry their app.
+- :class:`PreviewPort`: the previews of one app (make, update, remove, list); one per app with a ``previews``
+  section.
 - :class:`GroupResolver`: Slack user-group membership (``@deployers`` not defined under ``access.groups``);
   the bot implements it with ``usergroups.users.list``.
 - :class:`RunReporter`: the bot's side of a run: ``sink_for`` is called when a run starts and returns the
@@ -23,6 +25,7 @@ from typing import Protocol
 from commands.runs import Busy, RunRequest
 from deploy.config import Config
 from deploy.events import EventSink, Gate, RunFinished, null_sink
+from deploy.preview_runner import PreviewInfo, PreviewOutcome
 from deploy.records import Commit, EnvironmentStatus, LockRecord, RunRecord
 from deploy.waiting import WaitingRow
 
@@ -123,6 +126,32 @@ class WaitingStore(Protocol):
     def set_message(self, run_id: str, channel: str, ts: str) -> None: ...
 
     def prune(self, keep: float = ...) -> int: ...
+
+
+class PreviewPort(Protocol):
+    """The previews of one app (``deploy.preview_runner.PreviewRunner``, the engine's ``previews``)."""
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def enabled(self) -> bool: ...
+
+    def matches(self, branch: str) -> bool: ...
+
+    def check(self, branch: str) -> str: ...
+
+    async def resolve(self, branch: str) -> str: ...
+
+    async def up(self, branch: str, sha: str, user: str) -> PreviewOutcome: ...
+
+    async def down(self, branch: str, user: str) -> PreviewInfo | None: ...
+
+    def find(self, branch: str) -> PreviewInfo | None: ...
+
+    def all_previews(self) -> list[PreviewInfo]: ...
+
+    def due(self, now: float | None = None) -> list[PreviewInfo]: ...
 
 
 class GroupResolver(Protocol):

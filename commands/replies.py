@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from commands.help_text import CommandHelp
 from commands.runs import Busy, RunRequest
+from deploy.preview_runner import PreviewInfo
 from deploy.records import Commit, EnvironmentStatus, LockRecord, RunRecord
 
 
@@ -151,6 +152,48 @@ class Resumed:
     go: bool
 
 
+@dataclass(frozen=True)
+class PreviewStarted:
+    """``preview BRANCH``: the preview of ``sha`` is on its way to ``url``; a :class:`PreviewNotice` follows."""
+
+    app: str
+    branch: str
+    sha: str
+    name: str
+    url: str
+    user: str
+    update: bool = False  # the branch already has a preview
+
+
+@dataclass(frozen=True)
+class PreviewsListed:
+    previews: tuple[PreviewInfo, ...]
+    now: float
+    configured: bool = True  # False: no app has a previews section
+
+
+@dataclass(frozen=True)
+class PreviewRemoved:
+    info: PreviewInfo
+    by: str
+    why: str  # "teardown", "branch deleted", "no push for 2d"
+
+
+@dataclass(frozen=True)
+class PreviewNotice:
+    """What became of a preview after the reply (or of one a push made): posted in ``channel``. ``kind`` is
+    ``live`` (new), ``updated``, ``failed`` (``message`` says why; nothing of a new preview is left),
+    ``refused`` (nothing ran) or ``removed`` (``message`` says why). ``by`` is a user id or a pusher's name."""
+
+    channel: str
+    app: str
+    branch: str
+    kind: str
+    by: str
+    info: PreviewInfo | None = None
+    message: str = ""
+
+
 Reply = (
     Refusal
     | HelpReply
@@ -168,4 +211,7 @@ Reply = (
     | AlreadyDecided
     | Rejected
     | Resumed
+    | PreviewStarted
+    | PreviewsListed
+    | PreviewRemoved
 )

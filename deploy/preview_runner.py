@@ -113,6 +113,10 @@ class PreviewRunner:
     def all_previews(self) -> list[PreviewInfo]:
         return [self.info(r) for r in self._table.of_app(self.config.app)] if self.enabled else []
 
+    def find(self, branch: str) -> PreviewInfo | None:
+        row = self._table.by_branch(self.config.app, branch) if self.enabled else None
+        return self.info(row) if row else None
+
     def due(self, now: float | None = None) -> list[PreviewInfo]:
         """Previews whose time to live (since their last push) has run out."""
         if not self.enabled:

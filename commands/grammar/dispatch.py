@@ -24,6 +24,7 @@ from commands.errors import CommandError
 from commands.grammar.checks import refuse_second_factor
 from commands.grammar.control import parse_approve, parse_cancel, parse_lock, parse_reject, parse_unlock
 from commands.grammar.deploys import parse_deploy, parse_rollback
+from commands.grammar.previews import parse_preview, parse_previews, parse_teardown
 from commands.grammar.reads import parse_deploys, parse_help, parse_history, parse_status, parse_where
 from commands.grammar.tasks import TASK_PREFIX, parse_deploy_task, parse_run
 from commands.help_text import SYNTAX, syntax, try_hint
@@ -51,6 +52,9 @@ PARSERS: dict[str, Parser] = {
     "approve": parse_approve,
     "reject": parse_reject,
     "help": parse_help,
+    "preview": parse_preview,
+    "teardown": parse_teardown,
+    "previews": parse_previews,
 }
 _FORCED = {"deploy!": "deploy", "rollback!": "rollback"}
 _COMMANDS = [w for w in SYNTAX if w not in _FORCED]

@@ -15,6 +15,8 @@ small service of its own module here, given its collaborators when the facade bu
 - ``requests``     ``deploy``, ``rollback``, ``run TASK`` and the "roll back" button
 - ``cancels``      cancel a request wherever it is
 - ``reads``        ``status``, ``history``, ``where can I deploy``, ``help``
+- ``previews``     previews per branch: a push or a deleted branch (webhooks), ``preview``, ``teardown``,
+                   ``previews``, and their time to live
 
 The sentences they say are in :mod:`commands.reply_texts`.
 """

@@ -21,6 +21,7 @@ from commands.policy import (
     decide_abort,
     decide_action,
     decide_approval,
+    decide_preview,
     decide_unlock,
 )
 from commands.ports import GroupResolver
@@ -75,6 +76,10 @@ class Permissions:
         """May ``user`` press Abort at a pause of ``run`` (no freeze applies)?"""
         actor = (await self.actors(user))[run.app]
         return decide_abort(self.policies[run.app], actor, run.user, run.environment)
+
+    async def preview(self, app: str, user: str, action: str) -> Decision:
+        """May ``user`` make (``preview``) or remove (``teardown``) previews of ``app`` in chat?"""
+        return decide_preview(self.policies[app], (await self.actors(user))[app], action)
 
     async def unlock(self, app: str, user: str, lock: LockRecord, force: bool, channel: str) -> Decision:
         actor = (await self.actors(user))[app]

@@ -15,6 +15,7 @@ The services, built here and given their collaborators (nothing reaches into ano
     QueueService the line, positions, start next           Admission   start now, queue, or refuse; recheck
     ApprovalService ask, approve/reject, expiry            RequestService deploy, rollback, task
     CancelService   cancel wherever the request is         ReadService status, history, where, help
+    PreviewService  previews per branch: pushes, deleted branches, preview/teardown/previews, expiry
 
 When a run ends the execution asks the queue to start the next request for that environment. Pending approvals
 and the queue are rows in the store (``waiting``, :mod:`deploy.waiting`), moved by compare-and-set, so a restart
@@ -40,19 +41,22 @@ from commands.command import (
     Deploy,
     Help,
     History,
+    ListPreviews,
     Lock,
+    Preview,
     Reject,
     Rollback,
     RunTask,
     Status,
+    Teardown,
     Unlock,
     WhereCanIDeploy,
 )
 from commands.errors import CommandError
 from commands.grammar import parse
 from commands.identity import is_user_id
-from commands.ports import EnginePort, GroupResolver, LockStore, RunReporter, WaitingStore
-from commands.replies import Refusal, Reply
+from commands.ports import EnginePort, GroupResolver, LockStore, PreviewPort, RunReporter, WaitingStore
+from commands.replies import PreviewNotice, Refusal, Reply
 from commands.reply_texts import no_user_id
 from commands.runs import RunRequest
 from commands.supervisor import RunSupervisor
@@ -65,6 +69,7 @@ from commands.usecases.execution import RunExecution
 from commands.usecases.locks import LockService
 from commands.usecases.pauses import Pauses
 from commands.usecases.permissions import Permissions
+from commands.usecases.previews import PreviewNotify, PreviewService
 from commands.usecases.queueing import QueueService
 from commands.usecases.reads import ReadService
 from commands.usecases.requests import RequestService
@@ -86,8 +91,12 @@ class ChatService:
         run_ids: Callable[[], str] = new_run_id,
         bot_user_id: str | None = None,
         supervisor: RunSupervisor | None = None,
+        previews: Mapping[str, PreviewPort] | None = None,
+        preview_notify: PreviewNotify | None = None,
     ) -> None:
-        """``waiting`` keeps approvals and the queue (the store's ``waiting``; one for every app).
+        """``waiting`` keeps approvals and the queue (the store's ``waiting``; one for every app). ``previews``
+        (each engine's ``previews``) and ``preview_notify`` (posts a :class:`~commands.replies.PreviewNotice`)
+        serve previews per branch (:attr:`previews`, also what a webhook adapter calls).
 
         Raises :class:`deploy.errors.ConfigError` when an app's ``access`` section is invalid."""
         self.engines = dict(engines)
@@ -117,6 +126,7 @@ class ChatService:
         self._pauses = pauses
         self._takeovers = Takeovers(self.engines, permissions, audit, execution, clock)
         self._reads = ReadService(self.engines, permissions, locks, board, self._queue, self._approvals)
+        self.previews = PreviewService(previews or {}, permissions, preview_notify or _nobody, clock)
 
     async def handle(self, text: str, user: str, channel: str, *, slash: bool = False) -> Reply:
         """Answer one message addressed to the bot; ``slash`` when ``text`` followed the ``/deploy`` slash command."""
@@ -155,6 +165,12 @@ class ChatService:
                 return await self.reject(command.run_id, user, command.reason, channel)
             case Help():
                 return await self._reads.help(command, user, channel)
+            case Preview():
+                return await self.previews.preview(command, user, channel)
+            case Teardown():
+                return await self.previews.teardown(command, user, channel)
+            case ListPreviews():
+                return self.previews.listing(command)
         raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
 
     async def approve(self, run_id: str, user: str, channel: str | None = None) -> Reply:
@@ -214,9 +230,14 @@ class ChatService:
     async def shutdown(self, *, cancel: bool) -> None:
         """Stop: the lines stop moving here (waiting requests keep their places in the store), then end the runs."""
         self._queue.close()
+        await self.previews.close()
         await self._takeovers.close()
         await self.supervisor.shutdown(cancel=cancel)
 
     async def _next_in_line(self, run: RunRequest) -> None:
         """A run ended: the queue may start the next request for its environment."""
         await self._queue.start_next(run.app, run.environment)
+
+
+async def _nobody(_notice: PreviewNotice) -> None:
+    """Where preview notices go when nobody listens (a service built without the bot)."""
