@@ -24,6 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deliveries import Deliveries
 from bot.metrics import BotMetrics
+from bot.preview_blocks import PREVIEW_REPLIES, render_preview
 from bot.reply_blocks import Message, render
 from bot.run_reports import SlackRunReporter
 from bot.slack_calls import safe
@@ -104,7 +105,8 @@ class SlackBot:
     async def _deliver(
         self, reply: Reply, user: str, channel: str, thread_ts: str | None, respond: AsyncRespond | None
     ) -> None:
-        ts = await self._post(render(reply), user, channel, thread_ts, respond)
+        message = render_preview(reply) if isinstance(reply, PREVIEW_REPLIES) else render(reply)
+        ts = await self._post(message, user, channel, thread_ts, respond)
         approval = reply if isinstance(reply, AwaitingApproval) else None
         if isinstance(reply, Approved) and isinstance(reply.then, AwaitingApproval):  # pragma: no cover
             approval = reply.then

@@ -10,7 +10,8 @@
   the run's channel, and returns.
   Approvals and the queue are rows in the store: at start-up the bot finds the approval messages still waiting
   (their buttons keep working) and picks up what a stopped process left; every :data:`POLL_EVERY` seconds it
-  expires approvals and moves any line whose environment a run (from here or the CLI) has freed.
+  expires approvals, moves any line whose environment a run (from here or the CLI) has freed, and removes previews
+  past their time to live. ``Running.service.previews`` is what a webhook adapter calls for pushes.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from bot.app import SlackBot
 from bot.deliveries import Deliveries
 from bot.groups import SlackGroups
+from bot.preview_blocks import PreviewPoster
 from bot.run_reports import SlackRunReporter
 from bot.slack_calls import make_client, safe
 from cli import logs
@@ -102,6 +104,8 @@ async def serve(settings: Settings, ready: Callable[[Running], Awaitable[None]] 
         waiting=store.waiting,
         bot_user_id=bot_user_id,
         run_ids=new_run_id,
+        previews={app: engine.previews for app, engine in engines.items()},
+        preview_notify=PreviewPoster(client, metrics),
     )
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     deliveries = Deliveries(store.path)
@@ -184,8 +188,9 @@ def _expire_taken_over(
 
 
 async def _sweep(service: ChatService, stop: asyncio.Event) -> None:
-    """On a timer: expire pending approvals (requesters hear of it without anyone writing) and move the lines whose
-    environment was freed, also by a run in another process (the store is polled)."""
+    """On a timer: expire pending approvals (requesters hear of it without anyone writing), move the lines whose
+    environment was freed, also by a run in another process (the store is polled), and remove previews whose time
+    to live ran out (kept in the store, so a restart does not reset it)."""
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), POLL_EVERY)
@@ -195,6 +200,10 @@ async def _sweep(service: ChatService, stop: asyncio.Event) -> None:
                 await service.advance()
             except Exception:  # the sweeper must outlive a failing notice
                 log.exception("waiting_sweep_failed")
+            try:
+                await service.previews.expire()
+            except Exception:  # nor may a preview that cannot be removed stop it
+                log.exception("preview_expiry_failed")
 
 
 async def _shutdown(settings: Settings, running: Running, reporter: SlackRunReporter) -> None:
