@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -169,6 +169,7 @@ class AppPolicy:
     app: str
     environments: tuple[str, ...]
     access: AccessConfig | None = None
+    previews: bool = False  # the app has a previews section (help shows the preview commands)
 
     @property
     def open(self) -> bool:
@@ -206,4 +207,5 @@ def _not_an_environment(name: str, app: str, environments: tuple[str, ...]) -> s
 
 def policy_for(config: Config, source: str | None = None) -> AppPolicy:
     """The access policy of one app's config."""
-    return parse_access(config.access, config.app, tuple(config.environments), source or f"{config.app} config")
+    policy = parse_access(config.access, config.app, tuple(config.environments), source or f"{config.app} config")
+    return replace(policy, previews=config.previews is not None)

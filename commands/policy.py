@@ -266,6 +266,7 @@ def decide(
 
 
 PREVIEW_ACTIONS = ("preview", "teardown")
+PREVIEW_WORDS = ("preview", "teardown", "previews")  # shown in help only when an app has previews
 
 
 def decide_preview(policy: AppPolicy, actor: Actor, action: str) -> Decision:
@@ -363,7 +364,10 @@ def allowed_topics(policies: Mapping[str, AppPolicy], actors: Mapping[str, Actor
     """The command words ``help`` shows: read-only ones always, the others where the actor may use them here
     (approve and reject only where approval is required)."""
     words = []
+    previews = any(policy.previews for policy in policies.values())
     for word, info in SYNTAX.items():
+        if word in PREVIEW_WORDS and not previews:
+            continue
         if info.action is None:
             words.append(word)
             continue
