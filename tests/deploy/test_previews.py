@@ -197,7 +197,10 @@ def test_previews_need_a_restart_command() -> None:
     [
         ({}, "/"),
         ({"health_path": "/up"}, "/up"),
-        ({"pipeline": {"restart": "x", "healthcheck": {"run": "curl -fsS http://127.0.0.1:8000/health?x=1"}}}, "/health?x=1"),
+        (
+            {"pipeline": {"restart": "x", "healthcheck": {"run": "curl -fsS http://127.0.0.1:8000/health?x=1"}}},
+            "/health?x=1",
+        ),
         ({"pipeline": {"restart": "x", "healthcheck": {"run": "./health.sh"}}}, "/"),
     ],
 )

@@ -201,6 +201,8 @@ def previews_config(fleet: SshdFleet, repo: GitRepo, server: Nginx, ports: str, 
         timeouts={"restart": "15s", "build": "30s", "transfer": "30s", "command": "15s"},
     )
     host = config["environments"]["staging"]["hosts"][0]
+    if "access" in keys:
+        config["access"] = keys.pop("access")
     nginx_keys = keys.pop("nginx", {})
     config["previews"] = {
         "branches": "demo/*",
