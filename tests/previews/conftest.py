@@ -232,6 +232,12 @@ def preview_world(
         return PreviewWorld(engine, fleet, nginx, preview_repo, config)
 
     yield make
+
+
+@pytest.fixture(autouse=True)
+def no_stray_apps(tmp_path: Path) -> Iterator[None]:
+    """Every app process a preview left under the test's folder is killed at teardown (they run detached)."""
+    yield
     for pid in processes_under(tmp_path):
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
