@@ -7,7 +7,8 @@ outside checks::
      "force": false, "allowed": true, "reason": "U0ALICE may deploy to production (@deployers)"}
 
 or, when the text is not a command, ``{"error": "unknown environment `stagin`", "hint": "did you mean ..."}``.
-``ref`` is the ref a deploy ships (the environment's default when none was typed) or a rollback's target;
+``ref`` is the ref a deploy ships (the environment's default when none was typed), a rollback's target, or the
+branch of a ``preview`` or ``teardown``;
 ``target`` the role or host filter. Without ``user`` the answer is for a person in no list and no group (only
 ``*`` rules let them). Slack user groups cannot be asked from here: pass ``group_members`` (handle -> IDs) to
 count them, otherwise they count as empty. An invalid ``access`` section raises
@@ -20,7 +21,21 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from commands.access_config import policy_for
-from commands.command import Cancel, Command, Deploy, History, Lock, Rollback, RunTask, Status, Unlock, WhereCanIDeploy
+from commands.command import (
+    Cancel,
+    Command,
+    Deploy,
+    History,
+    ListPreviews,
+    Lock,
+    Preview,
+    Rollback,
+    RunTask,
+    Status,
+    Teardown,
+    Unlock,
+    WhereCanIDeploy,
+)
 from commands.errors import CommandError
 from commands.grammar import parse
 from commands.identity import actor_for, is_user_id
@@ -54,8 +69,10 @@ def _fields(command: Command) -> dict[str, object]:
             app, environment, force = command.app, command.environment, command.force
         case Cancel() | Status() | History() | Lock():
             app, environment = command.app, command.environment
-        case WhereCanIDeploy():
+        case WhereCanIDeploy() | ListPreviews():
             app = command.app
+        case Preview() | Teardown():
+            app, ref = command.app, command.branch
         case _:
             pass
     return {

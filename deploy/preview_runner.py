@@ -37,7 +37,7 @@ from deploy.ids import new_release_id
 from deploy.mirror import Mirror
 from deploy.plan import Host
 from deploy.ports import Connector, HostConnection, StepResult
-from deploy.preview_table import PreviewRow, PreviewTable
+from deploy.preview_table import CREATING, PreviewRow, PreviewTable
 
 log = structlog.get_logger("shipbot.previews")
 
@@ -177,7 +177,7 @@ class PreviewRunner:
         if not re.fullmatch(r"[0-9a-f]{40}", sha):
             raise pv.PreviewRefused(f"{sha!r} is not a full commit SHA (40 hex digits)")
         await self._mirror.resolve(sha)  # fetched fresh; a commit the repository does not have is refused
-        created = existing is None
+        created = existing is None or existing.state == CREATING  # a row a dead process left half made
         row = existing or self._reserve(branch, user)
         plan = pv.plan_preview(self.config, row.name, branch, sha, new_release_id(), row.port, user, self._secrets)
         site = {h.name: pv.site_path(previews.nginx.sites_dir, self.config.app, row.name) for h in plan.hosts}
