@@ -235,19 +235,22 @@ class PreviewRunner:
             previews.nginx.listen, plan.host_name, path), t.command, tries=tries, interval=interval)  # fmt: skip
         await self._quietly(conns, lambda h: pv.keep_releases(plan.folder(h)))
 
-    async def _currents(self, conns: dict[str, HostConnection], plan: pv.PreviewPlan) -> dict[str, str]:
-        found: dict[str, str] = {}
+    async def _currents(self, conns: dict[str, HostConnection], plan: pv.PreviewPlan) -> dict[str, remote.Current]:
+        """What ``current`` points to on each host before an update (release and its REVISION)."""
+        found: dict[str, remote.Current] = {}
 
         async def one(conn: HostConnection) -> None:
-            result = await conn.read(pv.current_release(plan.folder(conn.host)), self.config.timeouts.command)
-            line = result.output.strip().splitlines()[-1:] if result.ok else []
-            if line and line[0] != "-":
-                found[conn.host.name] = line[0]
+            result = await conn.read(remote.probe(plan.folder(conn.host)), self.config.timeouts.command)
+            current = remote.parse_probe(result.output) if result.ok else None
+            if current is not None and current.release is not None:
+                found[conn.host.name] = current
 
         await every(one(c) for c in conns.values())
         return found
 
-    async def _back(self, conns: dict[str, HostConnection], plan: pv.PreviewPlan, previous: dict[str, str]) -> None:
+    async def _back(
+        self, conns: dict[str, HostConnection], plan: pv.PreviewPlan, previous: dict[str, remote.Current]
+    ) -> None:
         """A failed update: every host goes back to the release it had and restarts it; the new release goes."""
         previews, restart = self._previews(), self.config.pipeline.restart or "true"
 
@@ -256,9 +259,9 @@ class PreviewRunner:
             base = plan.folder(h)
             old = previous.get(h.name)
             steps = [pv.stop(base, plan.env, previews.stop)]
-            if old:
-                env = {**plan.env, "SHIPBOT_RELEASE": old}
-                steps += [pv.switch(base, old), pv.in_dir(remote.release_dir(base, old), env, restart)]
+            if old is not None and old.release is not None:
+                env = {**plan.env, "SHIPBOT_RELEASE": old.release, "SHIPBOT_SHA": old.sha or ""}
+                steps += [pv.switch(base, old.release), pv.in_dir(remote.release_dir(base, old.release), env, restart)]
             steps.append(pv.remove_release(base, plan.release))
             for command in steps:
                 await conn.run(command, t.restart)

@@ -26,8 +26,10 @@ from tests.support.sshd_fleet import FleetFactory, SshdFleet
 
 NGINX = Path("/usr/sbin/nginx")
 DOMAIN = "preview.example.com"
-# the app writes the SHA it runs into index.html and serves its release folder on SHIPBOT_PORT, detached from SSH
+# the app writes the SHA it runs into index.html and serves its release folder on SHIPBOT_PORT, detached from SSH;
+# a commit with a file BROKEN fails to start
 RESTART = (
+    "test ! -e BROKEN || { echo 'cannot start: BROKEN' >&2; exit 1; }; "
     'echo "$SHIPBOT_SHA" > index.html; '
     'setsid nohup python3 -m http.server "$SHIPBOT_PORT" --bind 127.0.0.1 > server.log 2>&1 < /dev/null &'
 )
@@ -182,10 +184,10 @@ class PreviewWorld:
     def folder(self, name: str, host: int = 0) -> Path:
         return self.fleet.hosts[host].local_deploy_to / "previews" / name
 
-    def push(self, branch: str, text: str) -> str:
+    def push(self, branch: str, text: str, files: dict[str, str] | None = None) -> str:
         """A new commit on ``branch``; its SHA."""
         self.repo.checkout(branch)
-        sha = self.repo.commit(f"change {text}", {"VERSION": f"{text}\n"})
+        sha = self.repo.commit(f"change {text}", {"VERSION": f"{text}\n", **(files or {})})
         self.repo.checkout("main")
         return sha
 
@@ -196,7 +198,7 @@ WorldFactory = Callable[..., Awaitable[PreviewWorld]]
 def previews_config(fleet: SshdFleet, repo: GitRepo, server: Nginx, ports: str, **keys: Any) -> dict[str, Any]:
     config = fleet.config_yaml(
         repo=repo.path,
-        pipeline={"build": ["./build.sh"], "restart": RESTART},
+        pipeline={"build": ["./build.sh"], "restart": RESTART, **keys.pop("pipeline", {})},
         shared={"dirs": ["log"]},
         timeouts={"restart": "15s", "build": "30s", "transfer": "30s", "command": "15s"},
     )

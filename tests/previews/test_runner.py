@@ -104,7 +104,9 @@ async def test_bad_branch_names_are_refused_before_anything_runs(preview_world: 
 
 
 async def test_a_new_preview_that_fails_its_health_check_leaves_nothing(preview_world: WorldFactory) -> None:
-    w = await preview_world(health_path="/missing")
+    w = await preview_world(
+        health_path="/missing", pipeline={"healthcheck": {"run": "true", "retries": 3, "interval": "0.2s"}}
+    )
 
     with pytest.raises(PreviewFailed, match="health through nginx failed"):
         await w.engine.previews.up("demo/xyz", w.repo.sha("demo/xyz"), "alice")
@@ -113,4 +115,32 @@ async def test_a_new_preview_that_fails_its_health_check_leaves_nothing(preview_
     assert not w.folder("demo-xyz").exists()
     await asyncio.sleep(0.2)
     assert [] == processes_under(w.fleet.hosts[0].local_deploy_to)
+    assert [] == w.engine.previews.all_previews()
+
+
+async def test_an_update_that_fails_goes_back_to_the_release_it_had(preview_world: WorldFactory) -> None:
+    w = await preview_world()
+    first = w.repo.sha("demo/xyz")
+    made = await w.engine.previews.up("demo/xyz", first, "alice")
+
+    broken = w.push("demo/xyz", "broken", {"BROKEN": "yes\n"})
+    with pytest.raises(PreviewFailed, match="restart failed: .*cannot start: BROKEN"):
+        await w.engine.previews.up("demo/xyz", broken, "bob")
+
+    assert (200, f"{first}\n") == await w.nginx.get(HOST)  # the old release serves again
+    assert 1 == len(list((w.folder("demo-xyz") / "releases").iterdir()))
+    still = w.engine.previews.find("demo/xyz")
+    assert still is not None and (first, made.info.port) == (still.sha, still.port)
+    await w.engine.previews.down("demo/xyz", "bob")
+
+
+async def test_a_build_that_fails_leaves_a_new_preview_with_nothing(preview_world: WorldFactory) -> None:
+    w = await preview_world()
+    sha = w.push("demo/xyz", "no build", {"build.sh": "#!/bin/sh\necho compile error >&2\nexit 2\n"})
+
+    with pytest.raises(PreviewFailed, match="build failed: exit status 2"):
+        await w.engine.previews.up("demo/xyz", sha, "alice")
+
+    assert [] == w.nginx.blocks()
+    assert not w.folder("demo-xyz").exists()
     assert [] == w.engine.previews.all_previews()
