@@ -228,9 +228,10 @@ class ChatService:
         return self._approvals.messages()
 
     async def shutdown(self, *, cancel: bool) -> None:
-        """Stop: the lines stop moving here (waiting requests keep their places in the store), then end the runs."""
+        """Stop: the lines stop moving here (waiting requests keep their places in the store), previews being made
+        finish (``cancel``: are stopped), then end the runs."""
         self._queue.close()
-        await self.previews.close()
+        await (self.previews.close() if cancel else self.previews.settled())
         await self._takeovers.close()
         await self.supervisor.shutdown(cancel=cancel)
 
