@@ -201,7 +201,7 @@ class PreviewRunner:
                 await self._deploy(conns, plan)
             except ShipbotError:
                 if created:
-                    await self._clean(conns, plan.name, site)
+                    await self._clean(conns, plan.name, plan.port, site)
                     self._table.remove(self.config.app, row.name)
                 else:
                     await self._back(conns, plan, previous)
@@ -285,7 +285,7 @@ class PreviewRunner:
             conns: dict[str, HostConnection] = {}
             try:
                 conns = await self._connect(connector, hosts)
-                await self._clean(conns, row.name, site, strict=True)
+                await self._clean(conns, row.name, row.port, site, strict=True)
             finally:
                 await asyncio.gather(*(c.close() for c in conns.values()), return_exceptions=True)
                 await connector.close()
@@ -293,11 +293,11 @@ class PreviewRunner:
             return self.info(row)
 
     async def _clean(
-        self, conns: dict[str, HostConnection], name: str, site: dict[str, str], strict: bool = False
+        self, conns: dict[str, HostConnection], name: str, port: int, site: dict[str, str], strict: bool = False
     ) -> None:
         """Stop the app, remove the block, reload nginx, delete the folder (``strict``: any failure raises)."""
         previews = self._previews()
-        env = {"SHIPBOT_PREVIEW": name}
+        env = {"SHIPBOT_APP": self.config.app, "SHIPBOT_PREVIEW": name, "SHIPBOT_PORT": str(port)}
         run = self._all if strict else self._quietly_named
         await run(conns, "stop", lambda h: pv.stop(pv.preview_dir(h.deploy_to, name), env, previews.stop))
         await run(conns, "remove block", lambda h: pv.remove_site(site[h.name]))

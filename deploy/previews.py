@@ -240,7 +240,8 @@ def stop(base: str, env: Mapping[str, str], stop_command: str | None, grace: flo
     d = q(base)
     own = ""
     if stop_command:
-        own = f"{{ cd {q(base + '/current')} 2>/dev/null && {remote.exports(env)}{stop_command}; }} || true; "
+        # in a subshell: the scan below must not find this shell inside the folder
+        own = f"( cd {q(base + '/current')} 2>/dev/null && {remote.exports(env)}{stop_command} ) || true; "
     # one find lists every process's working directory (a readlink per process costs a fork each: seconds)
     scan = (
         "pids() { find /proc -mindepth 2 -maxdepth 2 -name cwd -path '/proc/[0-9]*/cwd' -printf '%h %l\\n' "

@@ -144,3 +144,17 @@ async def test_a_build_that_fails_leaves_a_new_preview_with_nothing(preview_worl
     assert [] == w.nginx.blocks()
     assert not w.folder("demo-xyz").exists()
     assert [] == w.engine.previews.all_previews()
+
+
+async def test_the_operators_stop_command_runs_with_the_port(preview_world: WorldFactory) -> None:
+    w = await preview_world(stop='echo "stopping $SHIPBOT_PORT" >> ../../../stops.log')
+    made = await w.engine.previews.up("demo/xyz", w.repo.sha("demo/xyz"), "alice")
+    await w.engine.previews.up("demo/xyz", w.push("demo/xyz", "two"), "alice")
+
+    await w.engine.previews.down("demo/xyz", "alice")
+
+    log = (w.fleet.hosts[0].local_deploy_to / "previews" / "stops.log").read_text()
+    assert [f"stopping {made.info.port}"] * 2 == log.splitlines()  # before the update, and on teardown
+    assert [] == w.nginx.blocks()
+    assert not w.folder("demo-xyz").exists()
+    assert [] == processes_under(w.fleet.hosts[0].local_deploy_to)
