@@ -3,6 +3,7 @@ the previews' ``sites_dir``, started as the test user with its own prefix, teste
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -136,6 +137,25 @@ http {{
             http.get(f"http://127.0.0.1:{self.port}{path}", headers={"Host": host}) as r,
         ):
             return r.status, await r.text()
+
+    async def status_soon(self, host: str, status: int, within: float = 5.0) -> int:
+        """The status nginx answers for ``host`` once it is ``status`` (or the last one after ``within`` seconds):
+        ``nginx -s reload`` only signals the master, and old workers answer from the old config until they exit."""
+        deadline = time.monotonic() + within
+        got = (await self.get(host))[0]
+        while got != status and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            got = (await self.get(host))[0]
+        return got
+
+    async def page(self, host: str, within: float = 5.0) -> tuple[int, str]:
+        """(status, body) for ``host`` once a worker with the reloaded config answers (not 404 or 502)."""
+        deadline = time.monotonic() + within
+        got = await self.get(host)
+        while got[0] in (404, 502) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            got = await self.get(host)
+        return got
 
     def blocks(self) -> list[str]:
         return sorted(p.name for p in self.sites.iterdir())

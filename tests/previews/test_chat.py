@@ -54,7 +54,7 @@ async def test_preview_previews_and_teardown_in_chat(stack: StackFactory, nginx:
     assert HOST in str(started.blocks)
     live = await s.bot_message(lambda m: ":large_green_circle:" in str(m.blocks) and "preview" in m.text, 60)
     assert f"http://{HOST}/" in str(live.blocks)
-    assert (200, f"{sha}\n") == await nginx.get(HOST)
+    assert (200, f"{sha}\n") == await nginx.page(HOST)
 
     await s.say("bob", "previews")
     listed = await s.bot_message(lambda m: m.text == "previews")
@@ -66,7 +66,7 @@ async def test_preview_previews_and_teardown_in_chat(stack: StackFactory, nginx:
     assert [] == nginx.blocks(), await dump(s.emu)
     assert not folder.exists()
     assert [] == processes_under(s.fleet.hosts[0].local_deploy_to)
-    assert 404 == (await nginx.get(HOST))[0]
+    assert 404 == await nginx.status_soon(HOST, 404)
 
 
 async def test_a_bad_branch_in_chat_is_refused_with_a_reason(stack: StackFactory, nginx: Nginx) -> None:  # noqa: F811

@@ -25,7 +25,7 @@ async def test_a_preview_is_served_through_nginx_updated_in_place_and_torn_down(
 
     assert made.created
     assert f"http://{HOST}/" == made.info.url
-    assert (200, f"{first}\n") == await w.nginx.get(HOST)
+    assert (200, f"{first}\n") == await w.nginx.page(HOST)
     assert ["shop.demo-xyz.conf"] == w.nginx.blocks()
     assert (w.folder("demo-xyz") / "current" / "REVISION").read_text().strip() == first
     assert (w.folder("demo-xyz") / "current" / "BUILT").exists()  # built by pipeline.build
@@ -37,7 +37,7 @@ async def test_a_preview_is_served_through_nginx_updated_in_place_and_torn_down(
     assert not updated.created
     assert made.info.port == updated.info.port
     assert "demo-xyz" == updated.info.name
-    assert (200, f"{second}\n") == await w.nginx.get(HOST)
+    assert (200, f"{second}\n") == await w.nginx.page(HOST)
     assert 1 == len(processes_under(w.folder("demo-xyz")))  # the old app was stopped
 
     gone = await runner.down("demo/xyz", "bob")
@@ -46,7 +46,7 @@ async def test_a_preview_is_served_through_nginx_updated_in_place_and_torn_down(
     assert [] == w.nginx.blocks()
     assert not w.folder("demo-xyz").exists()
     assert [] == processes_under(w.fleet.hosts[0].local_deploy_to)
-    assert 404 == (await w.nginx.get(HOST))[0]
+    assert 404 == await w.nginx.status_soon(HOST, 404)
     assert [] == runner.all_previews()
     assert await runner.down("demo/xyz", "bob") is None
 
@@ -127,7 +127,7 @@ async def test_an_update_that_fails_goes_back_to_the_release_it_had(preview_worl
     with pytest.raises(PreviewFailed, match="restart failed: .*cannot start: BROKEN"):
         await w.engine.previews.up("demo/xyz", broken, "bob")
 
-    assert (200, f"{first}\n") == await w.nginx.get(HOST)  # the old release serves again
+    assert (200, f"{first}\n") == await w.nginx.page(HOST)  # the old release serves again
     assert 1 == len(list((w.folder("demo-xyz") / "releases").iterdir()))
     still = w.engine.previews.find("demo/xyz")
     assert still is not None and (first, made.info.port) == (still.sha, still.port)

@@ -65,7 +65,7 @@ async def test_pushes_make_and_update_a_preview_and_deleting_the_branch_removes_
     live = said.notices[0]
     assert ("C0DEPLOY", "ada") == (live.channel, live.by)
     assert live.info is not None and f"http://{HOST}/" == live.info.url
-    assert (200, f"{first}\n") == await w.nginx.get(HOST)
+    assert (200, f"{first}\n") == await w.nginx.page(HOST)
 
     second = w.push("demo/xyz", "two")
     await service.preview_pushed("shop", "demo/xyz", second, "ada")
@@ -73,7 +73,7 @@ async def test_pushes_make_and_update_a_preview_and_deleting_the_branch_removes_
     assert ["live", "updated"] == said.kinds()
     updated = said.notices[1].info
     assert updated is not None and live.info.port == updated.port
-    assert (200, f"{second}\n") == await w.nginx.get(HOST)
+    assert (200, f"{second}\n") == await w.nginx.page(HOST)
 
     await service.preview_deleted("shop", "demo/xyz", "ada")
 
@@ -112,7 +112,7 @@ async def test_the_ttl_removes_a_preview_also_after_a_restart(preview_world: Wor
     said = Said()
     clock = Clock(time.time())
     await service_for(w.engine, said, clock).preview_pushed("shop", "demo/xyz", w.repo.sha("demo/xyz"), "ada")
-    assert (200, f"{w.repo.sha('demo/xyz')}\n") == await w.nginx.get(HOST)
+    assert (200, f"{w.repo.sha('demo/xyz')}\n") == await w.nginx.page(HOST)
 
     # a new process: its own store connection and engine on the same data dir
     store = Store.in_data_dir(tmp_path / "data")
