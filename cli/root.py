@@ -44,6 +44,7 @@ from deploy.config import Config, load_config
 from deploy.engine import Engine
 from deploy.errors import ConfigError
 from deploy.ids import new_run_id
+from deploy.preview_runner import PreviewRunner
 from deploy.repair import RepairReport
 from deploy.ssh import SshConnector
 from deploy.store import Store
@@ -68,6 +69,12 @@ class Running:
 def build_engine(config: Config, store: Store, data_dir: Path) -> Engine:
     """The engine for one app: the real SSH connector, the shared store, state under ``data_dir``."""
     return Engine(config, store, data_dir, SshConnector)
+
+
+def build_previews(engine: Engine, store: Store) -> PreviewRunner:
+    """The previews of one app (its ``previews`` section; idle without one): the engine's mirror, the real SSH
+    connector, the shared store."""
+    return PreviewRunner(engine.config, store.previews, engine.mirror, SshConnector)
 
 
 def connection_problems(config: Config) -> list[str]:
@@ -104,7 +111,7 @@ async def serve(settings: Settings, ready: Callable[[Running], Awaitable[None]] 
         waiting=store.waiting,
         bot_user_id=bot_user_id,
         run_ids=new_run_id,
-        previews={app: engine.previews for app, engine in engines.items()},
+        previews={app: build_previews(engine, store) for app, engine in engines.items()},
         preview_notify=PreviewPoster(client, metrics),
     )
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None

@@ -29,7 +29,6 @@ from deploy.leases import LeaseGuard
 from deploy.mirror import Mirror
 from deploy.plan import DeployPlan, plan_deploy, select_hosts
 from deploy.ports import Connector, ConnectorFactory, StepResult
-from deploy.preview_runner import PreviewRunner
 from deploy.records import Commit, EnvironmentStatus, RunRecord
 from deploy.redact import Redactor
 from deploy.refs import ref_problem
@@ -71,7 +70,6 @@ class Engine:
         self._last_release = ""
         self._held: dict[str, asyncio.Task[None]] = {}  # heartbeats of waiting runs taken over from a dead process
         self.repairer = Repairer(config, store, self._connector_for_run, lambda env: self.plan(env, "", "", "shipbot"))
-        self.previews = PreviewRunner(config, store.previews, self.mirror, self._connector_for_run, list(self._secrets))
 
     def _connector_for_run(self) -> Connector:
         connector = self._connectors(self.config.ssh, self.redactor)

@@ -21,12 +21,14 @@ clean (a host that cannot be reached keeps it, and the next try finishes the job
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import structlog
+from pydantic import SecretStr
 
 from deploy import previews as pv
 from deploy import remote
@@ -36,8 +38,10 @@ from deploy.fanout import every
 from deploy.ids import new_release_id
 from deploy.mirror import Mirror
 from deploy.plan import Host
-from deploy.ports import Connector, HostConnection, StepResult
+from deploy.ports import Connector, ConnectorFactory, HostConnection, StepResult
 from deploy.preview_table import CREATING, PreviewRow, PreviewTable
+from deploy.redact import Redactor
+from deploy.secret_input import SecretFeeding
 
 log = structlog.get_logger("shipbot.previews")
 
@@ -73,23 +77,36 @@ class PreviewOutcome:
 
 
 class PreviewRunner:
-    """The previews of one app. ``connector`` builds a fresh connector per operation (the engine's, feeding
-    secrets); ``secrets`` are the names exported to commands as on a deploy."""
+    """The previews of one app, next to its :class:`~deploy.engine.Engine` (sharing its ``mirror``): ``connectors``
+    builds each operation's connector, as for a run (``SshConnector`` in production); ``secrets`` (default: the
+    ``secret_env`` values in this process's environment) reach commands on standard input as on a deploy."""
 
     def __init__(
         self,
         config: Config,
         table: PreviewTable,
         mirror: Mirror,
-        connector: Callable[[], Connector],
-        secrets: Sequence[str] = (),
+        connectors: ConnectorFactory,
+        secrets: Mapping[str, SecretStr] | None = None,
     ) -> None:
         self.config = config
         self._table = table
         self._mirror = mirror
-        self._connector = connector
-        self._secrets = tuple(secrets)
+        self._connectors = connectors
+        values = (
+            secrets
+            if secrets is not None
+            else {n: SecretStr(os.environ[n]) for n in config.secret_env if n in os.environ}
+        )
+        self._secret_values = {k: v.get_secret_value() for k, v in values.items()}
+        self._secrets = tuple(self._secret_values)
         self._locks: dict[str, asyncio.Lock] = {}
+
+    def _connector(self) -> Connector:
+        connector = self._connectors(self.config.ssh, Redactor(self._secret_values.values()))
+        if not self._secret_values:
+            return connector
+        return SecretFeeding(connector, remote.secrets_input(self._secret_values))
 
     @property
     def enabled(self) -> bool:

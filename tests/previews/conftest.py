@@ -18,8 +18,10 @@ from typing import Any
 import aiohttp
 import pytest
 
+from cli.root import build_previews
 from deploy.config import parse_config
 from deploy.engine import Engine
+from deploy.preview_runner import PreviewRunner
 from deploy.ssh import SshConnector
 from deploy.store import Store
 from tests.support.gitrepo import GitRepo
@@ -195,7 +197,7 @@ def preview_repo(tmp_path: Path) -> GitRepo:
 
 @dataclass
 class PreviewWorld:
-    engine: Engine
+    previews: PreviewRunner
     fleet: SshdFleet
     nginx: Nginx
     repo: GitRepo
@@ -242,7 +244,7 @@ def previews_config(fleet: SshdFleet, repo: GitRepo, server: Nginx, ports: str, 
 def preview_world(
     tmp_path: Path, sshd_fleet: FleetFactory, nginx: Nginx, preview_repo: GitRepo
 ) -> Iterator[WorldFactory]:
-    """``w = await preview_world(ports=3, **previews keys)``: an engine whose app has previews on one sshd host,
+    """``w = await preview_world(ports=3, **previews keys)``: the previews of an app on one sshd host,
     through the real nginx. Every app process a preview left is killed at teardown."""
     store = Store.in_data_dir(tmp_path / "data")
 
@@ -251,7 +253,7 @@ def preview_world(
         first, last = free_range(ports)
         config = previews_config(fleet, preview_repo, nginx, f"{first}-{last}", **keys)
         engine = Engine(parse_config(config, "test.yml"), store, tmp_path / "data", SshConnector)
-        return PreviewWorld(engine, fleet, nginx, preview_repo, config)
+        return PreviewWorld(build_previews(engine, store), fleet, nginx, preview_repo, config)
 
     yield make
 

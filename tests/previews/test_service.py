@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from cli.root import build_previews
 from commands.access_config import policy_for
 from commands.command import ListPreviews, Preview, Teardown
 from commands.replies import PreviewNotice, PreviewRemoved, PreviewsListed, PreviewStarted, Refusal
@@ -16,6 +17,7 @@ from commands.usecases.permissions import Permissions
 from commands.usecases.previews import PreviewService
 from deploy.config import parse_config
 from deploy.engine import Engine
+from deploy.preview_runner import PreviewRunner
 from deploy.ssh import SshConnector
 from deploy.store import Store
 from tests.commands.fakes import Clock, FakeGroups
@@ -40,9 +42,9 @@ class Said:
         return [n.kind for n in self.notices]
 
 
-def service_for(engine: Engine, said: Said, clock: Clock) -> PreviewService:
-    permissions = Permissions({engine.config.app: policy_for(engine.config)}, FakeGroups(), clock)
-    return PreviewService({engine.config.app: engine.previews}, permissions, said, clock)
+def service_for(previews: PreviewRunner, said: Said, clock: Clock) -> PreviewService:
+    permissions = Permissions({previews.config.app: policy_for(previews.config)}, FakeGroups(), clock)
+    return PreviewService({previews.config.app: previews}, permissions, said, clock)
 
 
 def nothing_left(w: PreviewWorld, name: str = "demo-xyz") -> None:
@@ -56,7 +58,7 @@ async def test_pushes_make_and_update_a_preview_and_deleting_the_branch_removes_
 ) -> None:
     w = await preview_world(channel="C0DEPLOY")
     said = Said()
-    service = service_for(w.engine, said, Clock(time.time()))
+    service = service_for(w.previews, said, Clock(time.time()))
     first = w.repo.sha("demo/xyz")
 
     await service.preview_pushed("shop", "demo/xyz", first, "ada")
@@ -85,7 +87,7 @@ async def test_pushes_make_and_update_a_preview_and_deleting_the_branch_removes_
 async def test_pushes_of_other_branches_and_apps_are_ignored(preview_world: WorldFactory) -> None:
     w = await preview_world(channel="C0DEPLOY")
     said = Said()
-    service = service_for(w.engine, said, Clock(time.time()))
+    service = service_for(w.previews, said, Clock(time.time()))
 
     await service.preview_pushed("shop", "main", w.repo.sha("main"), "ada")
     await service.preview_pushed("billing", "demo/xyz", w.repo.sha("demo/xyz"), "ada")
@@ -98,7 +100,7 @@ async def test_pushes_of_other_branches_and_apps_are_ignored(preview_world: Worl
 async def test_a_bad_branch_pushed_is_refused_in_the_channel_and_nothing_runs(preview_world: WorldFactory) -> None:
     w = await preview_world(channel="C0DEPLOY")
     said = Said()
-    service = service_for(w.engine, said, Clock(time.time()))
+    service = service_for(w.previews, said, Clock(time.time()))
 
     await service.preview_pushed("shop", "demo/../x", w.repo.sha("main"), "ada")
 
@@ -111,17 +113,18 @@ async def test_the_ttl_removes_a_preview_also_after_a_restart(preview_world: Wor
     w = await preview_world(channel="C0DEPLOY", ttl="1h")
     said = Said()
     clock = Clock(time.time())
-    await service_for(w.engine, said, clock).preview_pushed("shop", "demo/xyz", w.repo.sha("demo/xyz"), "ada")
+    await service_for(w.previews, said, clock).preview_pushed("shop", "demo/xyz", w.repo.sha("demo/xyz"), "ada")
     assert (200, f"{w.repo.sha('demo/xyz')}\n") == await w.nginx.page(HOST)
 
     # a new process: its own store connection and engine on the same data dir
     store = Store.in_data_dir(tmp_path / "data")
     engine = Engine(parse_config(w.config, "test.yml"), store, tmp_path / "data", SshConnector)
+    previews = build_previews(engine, store)
     later = Clock(clock.now + 30 * 60)
-    restarted = service_for(engine, said, later)
+    restarted = service_for(previews, said, later)
     await restarted.expire()
     assert ["live"] == said.kinds()  # 30 minutes: still there
-    assert ["demo-xyz"] == [p.name for p in engine.previews.all_previews()]
+    assert ["demo-xyz"] == [p.name for p in previews.all_previews()]
 
     later.now = clock.now + 3600 + 120
     await restarted.expire()
@@ -129,14 +132,14 @@ async def test_the_ttl_removes_a_preview_also_after_a_restart(preview_world: Wor
     assert ["live", "removed"] == said.kinds()
     assert "no push for 1h00m" == said.notices[1].message
     nothing_left(w)
-    assert [] == engine.previews.all_previews()
+    assert [] == previews.all_previews()
 
 
 async def test_chat_preview_teardown_and_the_list(preview_world: WorldFactory) -> None:
     w = await preview_world(channel="C0DEPLOY", access=ACCESS)
     said = Said()
     clock = Clock(time.time())
-    service = service_for(w.engine, said, clock)
+    service = service_for(w.previews, said, clock)
 
     refused = await service.preview(Preview("demo/xyz"), "U0EVE", "C0DEPLOY")
     assert isinstance(refused, Refusal) and "may not make previews of shop" in refused.reason
