@@ -10,7 +10,7 @@ runs, run slots or audit; :func:`record_forced` is the one write, made by a depl
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from deploy import dry_run as dry_runs
 from deploy.compare import compare_url
@@ -18,14 +18,31 @@ from deploy.config import Config
 from deploy.errors import UsageError
 from deploy.ids import new_release_id
 from deploy.mirror import Mirror
-from deploy.plan import select_hosts
+from deploy.plan import DeployPlan, select_hosts
 from deploy.promotion import PromotionBlock, promotion_block
-from deploy.records import Shipment
+from deploy.records import EnvironmentStatus, Shipment
 from deploy.refs import ref_problem
 from deploy.store import Store
 
-if TYPE_CHECKING:
-    from deploy.engine import Engine
+
+class Looker(Protocol):
+    """What a dry run asks of the engine (:class:`deploy.engine.Engine`): all of it reads, none writes."""
+
+    config: Config
+
+    async def resolve_ref(self, ref: str) -> str: ...
+
+    def plan(
+        self, environment: str, sha: str, release: str, user: str, hosts_filter: str | None = None
+    ) -> DeployPlan: ...
+
+    async def status(self, environment: str) -> EnvironmentStatus: ...
+
+    async def shipment(self, live_sha: str | None, sha: str, limit: int = 20) -> Shipment: ...
+
+    def promotion(self, environment: str, sha: str) -> PromotionBlock | None: ...
+
+    def deployed_sha(self, environment: str) -> str | None: ...
 
 
 async def shipment(config: Config, mirror: Mirror, live_sha: str | None, sha: str, limit: int = 20) -> Shipment:
@@ -55,7 +72,7 @@ def record_forced(store: Store, user: str, run_id: str, block: PromotionBlock | 
 
 
 async def dry_run(
-    engine: Engine, environment: str, ref: str | None, user: str, hosts_filter: str | None, forced: bool
+    engine: Looker, environment: str, ref: str | None, user: str, hosts_filter: str | None, forced: bool
 ) -> dry_runs.DryRun:
     """What ``engine.deploy`` would do, changing nothing: the plan, what each host runs now (read over SSH,
     read-only, like ``status``), what it ships, and whether the promotion order refuses it (not when ``forced``)."""
