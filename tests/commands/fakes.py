@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from commands.ports import Notice
 from commands.runs import RunRequest
 from deploy.config import Config
+from deploy.dry_run import DryRun
 from deploy.errors import EnvironmentLocked, RefNotFound
 from deploy.events import Event, EventSink, Gate, Outcome, RunFinished, null_sink
-from deploy.dry_run import DryRun
 from deploy.promotion import PromotionBlock
 from deploy.records import Commit, EnvironmentStatus, HostStatus, LockRecord, RunRecord, Shipment
 

@@ -34,7 +34,7 @@ def _config(**pipeline: Any) -> Any:
                 "healthcheck": {"run": "curl -fsS localhost/health"},
                 **pipeline,
             },
-        },  # fmt: skip
+        },
         "shop.yml",
     )
 
