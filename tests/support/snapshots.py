@@ -24,14 +24,19 @@ def host_trees(fleet: SshdFleet) -> list[tuple[list[tuple[str, int]], str | None
     return out
 
 
-def store_tables(data_dir: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table of the store (runs, active run slots, audit, leases, waiting requests, ...)."""
+def store_tables(data_dir: Path, skip: tuple[str, ...] = ()) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table of the store (runs, active run slots, audit, leases, waiting requests, ...) but
+    those in ``skip`` (the bot's ``slack_deliveries``, which remembers every message it took)."""
     path = data_dir / "shipbot.sqlite3"
     if not path.exists():
         return {}
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
-        return {name: sorted(db.execute(f'SELECT * FROM "{name}"').fetchall(), key=repr) for name in names}
+        return {
+            name: sorted(db.execute(f'SELECT * FROM "{name}"').fetchall(), key=repr)
+            for name in names
+            if name not in skip
+        }
     finally:
         db.close()
