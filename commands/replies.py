@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from commands.help_text import CommandHelp
 from commands.runs import Busy, RunRequest
-from deploy.records import Commit, EnvironmentStatus, LockRecord, RunRecord
+from deploy.dry_run import DryRun
+from deploy.records import Commit, EnvironmentStatus, LockRecord, RunRecord, Shipment
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,18 @@ class AwaitingApproval:
     commits: tuple[Commit, ...]
     approvers: tuple[str, ...]  # principals: user IDs, @groups, "*"
     expires_at: float
+    shipment: Shipment | None = None  # the compare page and whether the commit is older than what is live
+
+
+@dataclass(frozen=True)
+class DryRunReply:
+    """What a deploy would do (``deploy ... --dry-run``, ``plan``); ``refused``: why the deploy itself would be
+    refused (policy, lock or promotion order), shown with the plan; ``forced``: a ``deploy!`` dry run."""
+
+    app: str
+    dry: DryRun
+    refused: Refusal | None = None
+    forced: bool = False
 
 
 @dataclass(frozen=True)
@@ -168,4 +181,5 @@ Reply = (
     | AlreadyDecided
     | Rejected
     | Resumed
+    | DryRunReply
 )

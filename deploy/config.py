@@ -51,6 +51,7 @@ from deploy.config_sections import (
     check_name,
 )
 from deploy.errors import ConfigError
+from deploy.promotion import order_problem
 
 __all__ = [
     "BatchEntry",
@@ -80,7 +81,7 @@ __all__ = [
 ]
 
 # A validator may point below the field it checks: a message starting "<[1]> " is reported at ``field[1]``.
-_SUBPATH = re.compile(r"<((?:\[\d+\]|\.[a-z_]+)+)> ")
+_SUBPATH = re.compile(r"<((?:\[\d+\]|\.[a-z0-9_.-]+)+)> ")
 
 
 class Config(Section):
@@ -135,6 +136,17 @@ class Config(Section):
                     "(it gets SHIPBOT_COLOUR and SHIPBOT_PORT)"
                 )
         return self
+
+    @field_validator("environments")
+    @classmethod
+    def _promotion_order(cls, value: dict[str, Environment]) -> dict[str, Environment]:
+        """``promote_from`` names another environment, and following it never comes back (see
+        :func:`deploy.promotion.order_problem`)."""
+        problem = order_problem({name: env.promote_from for name, env in value.items()})
+        if problem is not None:
+            name, message = problem
+            raise ValueError(f"<.{name}.promote_from> {message}")
+        return value
 
     @field_validator("env")
     @classmethod

@@ -68,7 +68,8 @@ def free_port() -> int:
 
 @pytest.fixture
 async def stack(tmp_path: Path, sshd_fleet: FleetFactory, app_repo: GitRepo) -> AsyncIterator[StackFactory]:
-    """``s = await stack(hosts=2, pipeline=..., emulator options)``: everything started, stopped at teardown."""
+    """``s = await stack(hosts=2, pipeline=..., emulator options)``: everything started, stopped at teardown.
+    ``staging`` and ``production`` add keys to those environments; ``repo`` replaces the config's repo URL."""
     started: list[tuple[asyncio.Task[None], Running | None, SlackEmulator]] = []
 
     async def make(
@@ -78,18 +79,21 @@ async def stack(tmp_path: Path, sshd_fleet: FleetFactory, app_repo: GitRepo) -> 
         http: bool = False,
         staging: dict[str, Any] | None = None,
         settings: dict[str, Any] | None = None,
+        production: dict[str, Any] | None = None,
+        repo: str | None = None,
         **emu_options: Any,
     ) -> Stack:
         fleet = await sshd_fleet(hosts)
         half = max(1, hosts // 2)
         data = fleet.config_yaml(
-            repo=app_repo.path,
+            repo=repo or app_repo.path,
             environments={"staging": range(half), "production": range(half, hosts) if hosts > 1 else range(1)},
             pipeline=pipeline or PIPELINE,
             shared={"dirs": ["log"]},
             access=access or ACCESS,
         )
         data["environments"]["staging"].update(staging or {})
+        data["environments"]["production"].update(production or {})
         config_path = tmp_path / "shipbot.yml"
         config_path.write_text(yaml.safe_dump(data))
         http_port = free_port()
