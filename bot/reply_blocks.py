@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.mrkdwn import code, esc, truncate, user
+from bot.shipping_blocks import dry_run_blocks, shipment_lines
 from commands.ports import ApprovalDecided, ApprovalExpired, Notice, QueueMoved, RunDropped, RunEnded
 from commands.replies import (
     AlreadyDecided,
     Approved,
     AwaitingApproval,
     Cancelled,
+    DryRunReply,
     HelpReply,
     HistoryReply,
     Locked,
@@ -217,6 +219,8 @@ def render(reply: Reply) -> Message:
             ]
             if reply.commits:
                 blocks.append(_context("What will ship:\n" + _commits(reply.commits)))
+            if shipped := shipment_lines(reply.shipment):
+                blocks.append(_section("\n".join(shipped)))
             blocks.append(
                 {
                     "type": "actions",
@@ -244,6 +248,8 @@ def render(reply: Reply) -> Message:
         case Rejected():
             why = f": {esc(reply.reason)}" if reply.reason else ""
             return Message("rejected", [_section(f":x: {code(reply.run.run_id)} rejected by {user(reply.by)}{why}")])
+        case DryRunReply():
+            return Message(f"dry run: {reply.app} {reply.dry.ref} to {reply.dry.environment}", dry_run_blocks(reply))
         case AlreadyDecided():
             line = f"{code(reply.run.run_id)} was already {esc(reply.verdict)} by {user(reply.by)}"
             fallback = f"{reply.run.run_id} was already {reply.verdict} by {reply.by}"

@@ -29,10 +29,11 @@ from bot.metrics import BotMetrics
 from bot.run_view import RunView
 from bot.slack_calls import safe
 from deploy.events import Event, RunFinished, RunStarted
-from deploy.records import Commit
+from deploy.records import Commit, Shipment
 
 log = structlog.get_logger("shipbot.report")
 CommitsLoader = Callable[[str | None, str], Awaitable[list[Commit]]]
+ShipmentLoader = Callable[[str | None, str], Awaitable[Shipment]]
 _THREAD_CHUNK = 2900
 
 
@@ -86,6 +87,7 @@ class RunMessage:
         *,
         interval: float = 1.0,
         commits: CommitsLoader | None = None,
+        shipment: ShipmentLoader | None = None,
         forced: bool = False,
         on_finished: Callable[[RunView], None] | None = None,
         budget: UpdateBudget | None = None,
@@ -99,6 +101,7 @@ class RunMessage:
         self.interval = interval
         self.ts: str | None = ts
         self._commits = commits
+        self._shipment = shipment
         self._on_finished = on_finished
         self._dirty = asyncio.Event()
         self._ended = asyncio.Event()
@@ -150,7 +153,7 @@ class RunMessage:
     async def _publish(self, final: bool = False) -> None:
         view = self.view
         if self.ts is None:
-            if view.started is not None and self._commits is not None and view.started.kind == "deploy":
+            if view.started is not None and view.started.kind == "deploy":
                 await self._load_commits(view.started)
             data = await safe(
                 self.metrics,
@@ -180,9 +183,13 @@ class RunMessage:
         await self._post_thread(view.thread_lines())
 
     async def _load_commits(self, started: RunStarted) -> None:
-        assert self._commits is not None
+        """The commits the run ships (with ``shipment``: and the compare page, older than live)."""
         try:
-            self.view.commits = await asyncio.wait_for(self._commits(started.previous_sha, started.sha), 5)
+            if self._shipment is not None:
+                shipment = await asyncio.wait_for(self._shipment(started.previous_sha, started.sha), 5)
+                self.view.shipment, self.view.commits = shipment, list(shipment.commits)
+            elif self._commits is not None:
+                self.view.commits = await asyncio.wait_for(self._commits(started.previous_sha, started.sha), 5)
         except Exception:  # the commit list is a courtesy; the report goes out without it
             log.warning("commit_list_unavailable", run_id=started.run_id)
 

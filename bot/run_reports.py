@@ -62,7 +62,7 @@ class SlackRunReporter:
             run.channel,
             run.run_id,
             interval=self.interval,
-            commits=engine.commits_between if engine else None,
+            shipment=engine.shipment if engine else None,
             forced=run.forced,
             on_finished=self._finished,
             budget=self.budget,

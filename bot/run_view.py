@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.mrkdwn import code, code_block, esc, truncate, user
+from bot.shipping_blocks import shipment_lines
+from commands.reply_texts import forced_past_promotion
 from deploy.durations import format_duration
 from deploy.events import (
     BatchPaused,
@@ -28,7 +30,7 @@ from deploy.events import (
     RunRepaired,
     RunStarted,
 )
-from deploy.records import Commit
+from deploy.records import Commit, Shipment
 
 LIGHT = {"running": ":large_yellow_circle:", "success": ":large_green_circle:", "failed": ":red_circle:"}
 _PROGRESS = {
@@ -60,6 +62,7 @@ class RunView:
     phase: Phase | None = None
     finished: RunFinished | None = None
     commits: list[Commit] = field(default_factory=list)
+    shipment: Shipment | None = None  # the compare page, older than live (loaded with the commits)
     forced: bool = False
     started_at: float = field(default_factory=time.monotonic)
     failures: list[Failure] = field(default_factory=list)
@@ -204,7 +207,10 @@ class RunView:
             blocks.append({"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]})
         for note in s.notes if s is not None else ():
             blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f":warning: {esc(note)}"}})
-        if self.forced:
+        if s is not None and s.forced_past is not None:
+            past = esc(forced_past_promotion(s.forced_past, s.user))
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f":warning: *Forced*: {past}"}})
+        elif self.forced:
             blocks.append(
                 {"type": "section", "text": {"type": "mrkdwn", "text": ":warning: *Forced* past a freeze or the queue"}}
             )
@@ -215,6 +221,8 @@ class RunView:
             lines = [f"{code(c.sha[:7])} {esc(truncate(c.subject, 80))} — {esc(c.author)}" for c in self.commits[:5]]
             more = f"\n…and {len(self.commits) - 5} more" if len(self.commits) > 5 else ""
             blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": "\n".join(lines) + more}]})
+        if shipped := shipment_lines(self.shipment):
+            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": "\n".join(shipped)}]})
         elapsed = self.finished.duration if self.finished else time.monotonic() - self.started_at
         context = f"run {code(self.run_id)} · {format_duration(elapsed)}"
         if self.finished is not None:

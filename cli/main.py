@@ -2,7 +2,7 @@
 
 ::
 
-    shipbot deploy ENV [REF] [--config FILE] [--hosts FILTER] [--dry-run] [--yes]
+    shipbot deploy ENV [REF] [--config FILE] [--hosts FILTER] [--dry-run [--json]] [--force] [--yes]
     shipbot rollback ENV [--to RELEASE] [--config FILE]
     shipbot status ENV [--config FILE] [--json]
     shipbot task NAME ENV [--config FILE] [--hosts FILTER]

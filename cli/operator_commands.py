@@ -15,13 +15,15 @@ import json
 import sys
 from pathlib import Path
 
+from cli import dry_runs
 from cli.progress import TerminalProgress
 from cli.root import build_engine, connection_problems
 from cli.settings import OperatorSettings
 from commands.parse_report import parse_report
+from commands.reply_texts import promotion_rule
 from deploy.config import load_config
 from deploy.engine import Engine
-from deploy.errors import ConfigError
+from deploy.errors import ConfigError, PromotionRefused, UsageError
 from deploy.events import BatchGate, Outcome, RunFinished
 from deploy.ids import utc_minute
 from deploy.plan import migrate_problems
@@ -62,16 +64,30 @@ async def _go_on(gate: BatchGate) -> bool:
 
 
 async def deploy(args: argparse.Namespace, settings: OperatorSettings) -> int:
+    """A deploy; with ``--dry-run`` the plan and what it would ship, changing nothing (exit 2 when it would be
+    refused); a commit the promotion order refuses exits 2 before anything changes, unless ``--force``."""
+    if args.json and not args.dry_run:
+        raise UsageError("--json goes with --dry-run: a deploy reports its progress on stderr")
     engine = _engine(args, settings)
-    result = await engine.deploy(
-        args.environment,
-        args.ref,
-        user=args.user or getpass.getuser(),
-        hosts_filter=args.hosts,
-        sink=TerminalProgress(verbose=args.verbose),
-        dry_run=args.dry_run,
-        gate=_go_on if args.yes else _ask_to_continue,
-    )
+    user = args.user or getpass.getuser()
+    if args.dry_run:
+        dry = await engine.dry_run(args.environment, args.ref, user=user, hosts_filter=args.hosts, forced=args.force)
+        print(dry_runs.as_text_json(dry) if args.json else dry_runs.text(dry))
+        return EXIT_OK if dry.promotion is None else EXIT_USAGE
+    try:
+        result = await engine.deploy(
+            args.environment,
+            args.ref,
+            user=user,
+            hosts_filter=args.hosts,
+            sink=TerminalProgress(verbose=args.verbose),
+            forced=args.force,
+            gate=_go_on if args.yes else _ask_to_continue,
+        )
+    except PromotionRefused as exc:
+        rule = promotion_rule(exc.block)
+        print(f"shipbot: {rule}. Deploy it to {exc.block.source} first, or pass --force (recorded).", file=sys.stderr)
+        return EXIT_USAGE
     return _exit_for(result)
 
 

@@ -21,7 +21,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ref", nargs="?", default=None, help="branch, tag or SHA (default: the environment's ref)")
     p.add_argument("--hosts", default=None, help="only hosts with this role or address")
     p.add_argument("--user", default=None, help="who deploys (default: your login name)")
-    p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    p.add_argument(
+        "--dry-run", action="store_true", help="print the plan and what would ship, change nothing (exit 2: refused)"
+    )
+    p.add_argument("--json", action="store_true", help="with --dry-run: print the plan as JSON")
+    p.add_argument("--force", action="store_true", help="go past the promotion order (and a lock); recorded")
     p.add_argument("--verbose", "-v", action="store_true", help="show every step's output")
     p.add_argument("--yes", "-y", action="store_true", help="with pause: true, go on between batches without asking")
     _add_common(p)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from commands.reply_texts import forced_past_promotion
 from deploy.durations import format_duration
 from deploy.events import (
     Event,
@@ -42,6 +43,8 @@ class TerminalProgress:
                 )
                 for note in event.notes:
                     self._p(f"  NOTE: {note}")
+                if event.forced_past is not None:
+                    self._p(f"  FORCED: {forced_past_promotion(event.forced_past, event.user)}")
             case PhaseChanged():
                 self._p(f"== {event.phase.value} ({self._counts()})")
             case HostStepFinished():

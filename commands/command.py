@@ -18,7 +18,8 @@ class Deploy:
     """``deploy [APP] [REF] [to] ENV[/ROLE-OR-HOST]``; ``default_ref`` when the environment's ref was used.
 
     ``note`` says how an ambiguous word was read (with one app, ``deploy shop to staging`` names the app, not a
-    branch called ``shop``), for the reply to show; empty when the message read one way only.
+    branch called ``shop``), for the reply to show; empty when the message read one way only. ``dry_run``
+    (``deploy ... --dry-run``, ``plan ...``): show what the deploy would do and change nothing.
     """
 
     verb: ClassVar[str] = "deploy"
@@ -29,6 +30,7 @@ class Deploy:
     force: bool = False
     default_ref: bool = False
     note: str = ""
+    dry_run: bool = False
 
 
 @dataclass(frozen=True)

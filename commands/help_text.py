@@ -51,6 +51,13 @@ SYNTAX: dict[str, CommandHelp] = {
             "force",
         ),
         CommandHelp("cancel", "cancel [RUN-ID|ENV]", "stop a run (hosts already switched are reverted)", "cancel"),
+        CommandHelp(
+            "plan",
+            "plan [APP] [REF] to ENV",
+            "what a deploy would do, changing nothing: the commit, what would ship, each host's steps and the "
+            "release it replaces; also `deploy REF to ENV --dry-run`",
+            "deploy",
+        ),
         CommandHelp("status", "status [APP] [ENV]", "what runs where, locks, queue and running deploys"),
         CommandHelp("history", "history [APP] [ENV] [N]", "the last N runs; also `deploys APP [in ENV]`"),
         CommandHelp("lock", "lock [APP] ENV [for REASON]", "keep others from deploying an environment", "lock"),

@@ -24,9 +24,11 @@ from typing import Protocol
 
 from commands.runs import Busy, RunRequest
 from deploy.config import Config
+from deploy.dry_run import DryRun
 from deploy.events import EventSink, Gate, RunFinished, null_sink
 from deploy.preview_runner import PreviewInfo, PreviewOutcome
-from deploy.records import Commit, EnvironmentStatus, LockRecord, RunRecord
+from deploy.promotion import PromotionBlock
+from deploy.records import Commit, EnvironmentStatus, LockRecord, RunRecord, Shipment
 from deploy.waiting import WaitingRow
 
 
@@ -37,6 +39,20 @@ class EnginePort(Protocol):
     async def resolve_ref(self, ref: str) -> str: ...
 
     async def commits_between(self, old_sha: str | None, new_sha: str, limit: int = 20) -> list[Commit]: ...
+
+    async def shipment(self, live_sha: str | None, sha: str, limit: int = 20) -> Shipment: ...
+
+    def promotion(self, environment: str, sha: str) -> PromotionBlock | None: ...
+
+    async def dry_run(
+        self,
+        environment: str,
+        ref: str | None = None,
+        *,
+        user: str,
+        hosts_filter: str | None = None,
+        forced: bool = False,
+    ) -> DryRun: ...
 
     async def deploy(
         self,

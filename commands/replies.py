@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from commands.help_text import CommandHelp
 from commands.runs import Busy, RunRequest
+from deploy.dry_run import DryRun
 from deploy.preview_runner import PreviewInfo
-from deploy.records import Commit, EnvironmentStatus, LockRecord, RunRecord
+from deploy.records import Commit, EnvironmentStatus, LockRecord, RunRecord, Shipment
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,18 @@ class AwaitingApproval:
     commits: tuple[Commit, ...]
     approvers: tuple[str, ...]  # principals: user IDs, @groups, "*"
     expires_at: float
+    shipment: Shipment | None = None  # the compare page and whether the commit is older than what is live
+
+
+@dataclass(frozen=True)
+class DryRunReply:
+    """What a deploy would do (``deploy ... --dry-run``, ``plan``); ``refused``: why the deploy itself would be
+    refused (policy, lock or promotion order), shown with the plan; ``forced``: a ``deploy!`` dry run."""
+
+    app: str
+    dry: DryRun
+    refused: Refusal | None = None
+    forced: bool = False
 
 
 @dataclass(frozen=True)
@@ -211,6 +224,7 @@ Reply = (
     | AlreadyDecided
     | Rejected
     | Resumed
+    | DryRunReply
     | PreviewStarted
     | PreviewsListed
     | PreviewRemoved

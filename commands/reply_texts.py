@@ -12,6 +12,7 @@ from __future__ import annotations
 from commands.clock import when
 from commands.replies import Refusal
 from commands.runs import Busy
+from deploy.promotion import PromotionBlock
 from deploy.records import LockRecord
 
 ROLLBACK_LOCK_REASON = "rolled back by {user}: redeploy on purpose with unlock"
@@ -63,6 +64,36 @@ def unresolved_ref(message: str, *, usage: bool) -> Refusal:
 def cannot_start_now(reason: str, hint: str, kind: str = "deploy") -> Refusal:
     """An approved deploy (or rollback) that a freeze or a lock now holds back."""
     return Refusal(f"the {kind} cannot start now: {reason}", hint)
+
+
+# -------------------------------------------------------------------------------------- what ships where
+
+
+def promotion_rule(block: PromotionBlock) -> str:
+    """``production only takes commits that passed staging: abc1234 has never been deployed successfully to
+    staging (it is on: nowhere)``: the chat's refusal and the CLI's, word for word."""
+    seen = ", ".join(block.seen_on) or "nowhere"
+    return (
+        f"{block.environment} only takes commits that passed {block.source}: {block.sha[:7]} has never been "
+        f"deployed successfully to {block.source} (it is on: {seen})"
+    )
+
+
+def promotion_refused(block: PromotionBlock, ref: str) -> Refusal:
+    return Refusal(
+        promotion_rule(block),
+        f"Deploy it to {block.source} first: `deploy {ref} to {block.source}`. An admin can force it with "
+        f"`deploy! {ref} to {block.environment}` (recorded).",
+    )
+
+
+def forced_past_promotion(block: PromotionBlock, user: str) -> str:
+    """The announcement of a deploy forced past the promotion order (run message, CLI)."""
+    return f"forced past the promotion order by {user}: {promotion_rule(block)}"
+
+
+def older_than_live(sha: str, live_sha: str) -> str:
+    return f"{sha[:7]} is older than what is live ({live_sha[:7]}): this deploy goes back in history"
 
 
 # -------------------------------------------------------------------------------------------- approvals

@@ -52,6 +52,7 @@ from deploy.config_sections import (
 )
 from deploy.errors import ConfigError
 from deploy.preview_config import PreviewNginx, Previews
+from deploy.promotion import order_problem
 
 __all__ = [
     "BatchEntry",
@@ -83,7 +84,7 @@ __all__ = [
 ]
 
 # A validator may point below the field it checks: a message starting "<[1]> " is reported at ``field[1]``.
-_SUBPATH = re.compile(r"<((?:\[\d+\]|\.[a-z_]+)+)> ")
+_SUBPATH = re.compile(r"<((?:\[\d+\]|\.[a-z0-9_.-]+)+)> ")
 
 
 class Config(Section):
@@ -145,6 +146,17 @@ class Config(Section):
         if self.previews is not None and not self.pipeline.restart:
             raise ValueError("previews: pipeline.restart must start a preview's app (it gets SHIPBOT_PORT)")
         return self
+
+    @field_validator("environments")
+    @classmethod
+    def _promotion_order(cls, value: dict[str, Environment]) -> dict[str, Environment]:
+        """``promote_from`` names another environment, and following it never comes back (see
+        :func:`deploy.promotion.order_problem`)."""
+        problem = order_problem({name: env.promote_from for name, env in value.items()})
+        if problem is not None:
+            name, message = problem
+            raise ValueError(f"<.{name}.promote_from> {message}")
+        return value
 
     @field_validator("env")
     @classmethod

@@ -256,6 +256,11 @@ class Environment(Section):
     max_failures: int = Field(0, ge=0, description="hosts allowed to fail over the whole run")
     pause: Pause = Field(False, description="between batches: false, true (wait for a person) or a duration")
     blue_green: BlueGreen | None = None
+    promote_from: str | None = Field(
+        None,
+        description="another environment of the app: only a commit deployed there successfully may be deployed "
+        "here (`deploy!` by an admin, or `shipbot deploy --force`, goes past it, recorded)",
+    )
 
     @field_validator("batches")
     @classmethod

@@ -20,16 +20,26 @@ from pathlib import Path
 import structlog
 from pydantic import SecretStr
 
-from deploy import remote
+from deploy import foresight, remote
 from deploy.config import Config
-from deploy.errors import EnvironmentBusy, EnvironmentLocked, LeaseLost, NothingToRollBack, ShipbotError, UsageError
+from deploy.dry_run import DryRun
+from deploy.errors import (
+    EnvironmentBusy,
+    EnvironmentLocked,
+    LeaseLost,
+    NothingToRollBack,
+    PromotionRefused,
+    ShipbotError,
+    UsageError,
+)
 from deploy.events import Event, EventSink, Gate, Outcome, RunFinished, RunRepaired, RunStarted, null_sink
 from deploy.ids import new_release_id, new_run_id, utc_minute
 from deploy.leases import LeaseGuard
 from deploy.mirror import Mirror
 from deploy.plan import DeployPlan, plan_deploy, select_hosts
 from deploy.ports import Connector, ConnectorFactory, StepResult
-from deploy.records import Commit, EnvironmentStatus, RunRecord
+from deploy.promotion import PromotionBlock
+from deploy.records import Commit, EnvironmentStatus, RunRecord, Shipment
 from deploy.redact import Redactor
 from deploy.refs import ref_problem
 from deploy.repair import Repairer, RepairReport
@@ -95,6 +105,21 @@ class Engine:
 
     async def commits_between(self, old_sha: str | None, new_sha: str, limit: int = 20) -> list[Commit]:
         return await self.mirror.commits_between(old_sha, new_sha, limit)
+
+    async def shipment(self, live_sha: str | None, sha: str, limit: int = 20) -> Shipment:
+        """What a deploy of ``sha`` over ``live_sha`` ships (:func:`deploy.foresight.shipment`)."""
+        return await foresight.shipment(self.config, self.mirror, live_sha, sha, limit)
+
+    def promotion(self, environment: str, sha: str) -> PromotionBlock | None:
+        """The promotion order's verdict on deploying ``sha`` to ``environment`` (None: it may go)."""
+        return foresight.promotion(self.config, self.store, environment, sha)
+
+    async def dry_run(
+        self, environment: str, ref: str | None = None, *, user: str, hosts_filter: str | None = None,
+        forced: bool = False,
+    ) -> DryRun:  # fmt: skip
+        """What ``deploy`` would do, changing nothing (:func:`deploy.foresight.dry_run`)."""
+        return await foresight.dry_run(self, environment, ref, user, hosts_filter, forced)
 
     def deployed_sha(self, environment: str) -> str | None:
         run = self.store.last_success(self.config.app, environment)
@@ -208,7 +233,6 @@ class Engine:
         run_id: str | None = None,
         sha: str | None = None,
         forced: bool = False,
-        dry_run: bool = False,
         gate: Gate | None = None,
     ) -> RunFinished:
         """Put ``ref`` (default: the environment's ``ref``) live on every selected host, or change nothing.
@@ -216,6 +240,8 @@ class Engine:
         With strategy ``rolling`` or ``blue_green`` the hosts go live batch by batch (:mod:`deploy.strategies`);
         when the environment has ``pause: true``, ``gate`` is awaited between batches (True: go on, False: abort
         and switch every switched host back), and a deploy without a gate is refused before anything starts.
+        A commit that did not pass ``promote_from`` is refused first (:class:`PromotionRefused`); ``forced`` goes
+        past it (and someone else's lock), recorded in the audit and announced on :class:`RunStarted`.
         """
         hosts = select_hosts(self.config, environment, hosts_filter)
         ref = ref or self.config.environments[environment].ref
@@ -224,10 +250,11 @@ class Engine:
             raise UsageError(f"{ref!r} is not a valid ref: {problem}")
         self._check_lock(environment, user, forced)
         sha = sha or await self.resolve_ref(ref)
+        block = self.promotion(environment, sha)
+        if block is not None and not forced:
+            raise PromotionRefused(block)
         release = await self._release_id()
         plan = self.plan(environment, sha, release, user, hosts_filter)
-        if dry_run:
-            raise UsageError(plan.describe())
         if plan.pause is True and gate is None and len(plan.batches) > 1:
             raise UsageError(
                 f"{environment} pauses between batches for a person (environments.{environment}.pause: true), and "
@@ -243,29 +270,19 @@ class Engine:
         )  # fmt: skip
         connector = self._connector_for_run()
         self.store.start_run(record, f"{self.config.app} {ref} ({sha[:7]})")
+        foresight.record_forced(self.store, user, run_id, block)
 
         def noted(event: Event) -> None:
             """The end report repeats the plan's notes (a migration a host filter left out), as the start did."""
             sink(replace(event, notes=plan.notes) if isinstance(event, RunFinished) and plan.notes else event)
 
+        started = RunStarted(run_id, "deploy", self.config.app, environment, ref, sha, release, user,
+                             tuple(h.name for h in hosts), previous, plan.strategy, plan.notes, block)  # fmt: skip
         finished = await self._drive(
             record,
             connector,
             noted,
-            RunStarted(
-                run_id,
-                "deploy",
-                self.config.app,
-                environment,
-                ref,
-                sha,
-                release,
-                user,
-                tuple(h.name for h in hosts),
-                previous,
-                plan.strategy,
-                plan.notes,
-            ),
+            started,
             lambda runner, archive: runner.deploy(plan, archive),
             need_archive=self.config.pipeline.transfer == "upload",
             gate=gate,
@@ -296,8 +313,10 @@ class Engine:
         )  # fmt: skip
         connector = self._connector_for_run()
         self.store.start_run(record, f"a rollback of {self.config.app}")
+        begun = RunStarted(run_id, "rollback", self.config.app, environment, to or "previous", "", "", user,
+                           tuple(h.name for h in hosts), self.deployed_sha(environment))  # fmt: skip
 
-        def started(event: Event) -> None:
+        def recorded(event: Event) -> None:
             sink(event)
             if isinstance(event, RunFinished) and event.outcome is Outcome.SUCCESS and event.hosts:
                 self.store.update_run(run_id, sha=event.hosts[0].sha or "", release=event.hosts[0].release or "")
@@ -305,19 +324,8 @@ class Engine:
         return await self._drive(
             record,
             connector,
-            started,
-            RunStarted(
-                run_id,
-                "rollback",
-                self.config.app,
-                environment,
-                to or "previous",
-                "",
-                "",
-                user,
-                tuple(h.name for h in hosts),
-                self.deployed_sha(environment),
-            ),
+            recorded,
+            begun,
             lambda runner, _archive: runner.rollback(plan, to),
         )
 

@@ -5,6 +5,7 @@
     ShipbotError                      base of everything the engine raises on purpose
     ├── ConfigError                   the config file is malformed (names file, key path, expectation)
     ├── UsageError                    unknown environment, bad host filter, bad ref name
+    │   ├── PromotionRefused          the commit has not passed the environment's promote_from first
     │   └── RefNotFound               the ref is well-formed but the repository has no such ref
     ├── EnvironmentBusy               another run holds the environment (names who deploys what)
     ├── EnvironmentLocked             someone locked the environment (names who, why and since)
@@ -18,6 +19,11 @@ Every message says what happened, where, and what to do.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from deploy.promotion import PromotionBlock
 
 
 class ShipbotError(Exception):
@@ -38,6 +44,19 @@ class ConfigError(ShipbotError):
 
 class UsageError(ShipbotError):
     """The request does not fit the config: unknown environment, bad filter, malformed ref."""
+
+
+class PromotionRefused(UsageError):
+    """The environment takes only commits deployed successfully to another one first (``promote_from``), and this
+    one was not; ``block`` says which rule and where the commit has been (the chat side and the CLI word it)."""
+
+    def __init__(self, block: PromotionBlock) -> None:
+        self.block = block
+        seen = ", ".join(block.seen_on) or "nowhere"
+        super().__init__(
+            f"{block.environment} takes only commits deployed successfully to {block.source} first "
+            f"(environments.{block.environment}.promote_from); {block.sha[:7]} is on: {seen}"
+        )
 
 
 class RefNotFound(UsageError):

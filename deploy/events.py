@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from deploy.promotion import PromotionBlock
+
 
 class Phase(StrEnum):
     CONNECT = "connect"
@@ -64,6 +66,7 @@ class RunStarted:
     previous_sha: str | None = None
     strategy: str = "all"  # all | rolling | blue_green
     notes: tuple[str, ...] = ()  # what the run does differently and people must know (a migration left out)
+    forced_past: PromotionBlock | None = None  # a deploy forced past the promotion order: the rule it broke
 
 
 @dataclass(frozen=True)

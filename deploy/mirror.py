@@ -108,6 +108,13 @@ class Mirror:
         _, out, _ = await self._git("-C", str(self.path), "archive", "--format=tar", sha)
         return out
 
+    async def is_ancestor(self, older: str, newer: str) -> bool:
+        """Is ``older`` an ancestor of ``newer`` (both commit ids)? False when either is unknown here."""
+        if not self._fetched:
+            await self.fetch()
+        code, _, _ = await self._git("-C", str(self.path), "merge-base", "--is-ancestor", older, newer, check=False)
+        return code == 0
+
     async def commits_between(self, old: str | None, new: str, limit: int = 20) -> list[Commit]:
         """Commits in ``new`` that are not in ``old`` (newest first); the last ``limit`` of ``new`` without ``old``."""
         if not self._fetched:

@@ -6,7 +6,7 @@ link in one exec whose output starts with the host's probe and release listing, 
 switch, restart and healthcheck, and the one host that runs
 the migration; and how the new version reaches traffic: the environment's strategy, its batches (host names, cut
 by :mod:`deploy.batches`), the failure budget, the pause, and per host the blue/green settings. The runner executes
-a plan; ``shipbot deploy --dry-run`` prints one; tests compare plans by equality.
+a plan; a dry run shows one (:mod:`deploy.dry_run`); tests compare plans by equality.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ class DeployPlan:
         return remote.in_release(hp.host.deploy_to, release, env, self.restart_command)
 
     def describe(self) -> str:
-        """A readable listing of every step on every host (``--dry-run``)."""
+        """A readable listing of every step on every host (a dry run shapes steps with :mod:`deploy.dry_run`)."""
         lines = [f"deploy {self.app} {self.sha[:12]} as release {self.release} to {self.environment}"]
         if self.strategy != "all":
             pause = "wait for a person" if self.pause is True else f"{self.pause:g}s" if self.pause else "none"

@@ -108,3 +108,17 @@ class Commit:
     sha: str
     author: str
     subject: str
+
+
+@dataclass(frozen=True)
+class Shipment:
+    """What a deploy of ``sha`` over ``live_sha`` (what runs now; ``None`` before the first deploy) ships: the
+    commits between them (newest first), the page comparing them on the repository's host, and whether ``sha``
+    is older than what is live (an ancestor of it: the deploy goes back in history; the page then shows what
+    goes away)."""
+
+    live_sha: str | None
+    sha: str
+    commits: tuple[Commit, ...] = ()
+    compare_url: str | None = None
+    older: bool = False

@@ -131,10 +131,13 @@ class SshHostConnection:
                         on_pgid(pgid)
                     break
                 out.add(line)
-            if stdin is not None:
-                proc.stdin.write(stdin)
-                await proc.stdin.drain()
-            proc.stdin.write_eof()
+            # a command may end before it has read all its input (a check that fails first): the channel is then
+            # closed for sending, which is no lost connection: its output and exit status are still on the way
+            with contextlib.suppress(BrokenPipeError, asyncssh.ProtocolError):
+                if stdin is not None:
+                    proc.stdin.write(stdin)
+                    await proc.stdin.drain()
+                proc.stdin.write_eof()
             while chunk := await proc.stdout.read(65536):
                 out.add(chunk)
             completed = await proc.wait()

@@ -245,6 +245,15 @@ class Store:
         ).fetchone()
         return _run(row) if row else None
 
+    def succeeded_on(self, app: str, sha: str) -> list[str]:
+        """The environments of ``app`` where ``sha`` had a successful deploy or rollback (the promotion order)."""
+        rows = self._db.execute(
+            "SELECT DISTINCT environment FROM runs WHERE app = ? AND sha = ? AND state = 'success' "
+            "AND kind IN ('deploy', 'rollback') ORDER BY environment",
+            (app, sha),
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
     def active_run(self, app: str, environment: str) -> RunRecord | None:
         row = self._db.execute("SELECT run_id FROM active_runs WHERE slot = ?", (f"{app}/{environment}",)).fetchone()
         return self.get_run(row[0]) if row else None

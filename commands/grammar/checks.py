@@ -23,6 +23,8 @@ RUN_ID = re.compile(r"[a-z0-9][a-z0-9_-]{2,39}")
 RELEASE = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,63}")
 PREPOSITIONS = frozenset({"to", "in", "on", "into", "onto"})
 FORCE_FLAGS = frozenset({"--force", "-f", "\u2014force", "\u2013force", "force"})
+# Slack may turn ``--`` into a dash
+DRY_RUN_FLAGS = frozenset({"--dry-run", "\u2014dry-run", "\u2013dry-run", "--dryrun"})
 REASON_LEADS = frozenset({"for", "because", "-", ":", "\u2014"})
 MAX_REASON = 200
 SECOND_FACTOR = re.compile(r"[0-9]{6,8}|[cbdefghijklnrtuv]{32,64}", re.IGNORECASE)

@@ -7,17 +7,19 @@ form) and ``shop ref`` name the app; so does ``shop`` alone (the environment's d
 configured any other single word is the ref, and when the app's name wins over a branch of that name the
 command's ``note`` says so (``deploy shop shop to ENV`` deploys the branch). With several, an environment only
 one app has picks that app. No environment is ever assumed: ``deploy shop`` asks where. A ``--force`` flag is
-refused: forcing is ``deploy!``. ``rollback!`` forces only a rollback to a chosen release.
+refused: forcing is ``deploy!``. ``--dry-run`` anywhere (and ``plan`` in place of ``deploy``) asks what the deploy
+would do, changing nothing. ``rollback!`` forces only a rollback to a chosen release.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import NamedTuple
 
 from commands.command import Deploy, Rollback
 from commands.errors import CommandError
-from commands.grammar.checks import FORCE_FLAGS, PREPOSITIONS, RELEASE, checked_ref
+from commands.grammar.checks import DRY_RUN_FLAGS, FORCE_FLAGS, PREPOSITIONS, RELEASE, checked_ref
 from commands.grammar.places import (
     all_env_words,
     checked_target,
@@ -110,7 +112,20 @@ def _where(word: str, verb: str, context: GrammarContext) -> CommandError:
     )
 
 
+def parse_plan(args: list[str], context: GrammarContext) -> Deploy:
+    """``plan [APP] [REF] [to] ENV``: ``deploy ... --dry-run``."""
+    return parse_deploy([*args, "--dry-run"], context)
+
+
 def parse_deploy(args: list[str], context: GrammarContext, force: bool = False) -> Deploy:
+    dry_run = any(a.lower() in DRY_RUN_FLAGS for a in args)
+    if dry_run:
+        args = [a for a in args if a.lower() not in DRY_RUN_FLAGS]
+    found = _parse_deploy(args, context, force)
+    return replace(found, dry_run=True) if dry_run else found
+
+
+def _parse_deploy(args: list[str], context: GrammarContext, force: bool) -> Deploy:
     verb = "deploy!" if force else "deploy"
     for arg in args:
         if arg.lower() in FORCE_FLAGS - {"force"}:

@@ -1,8 +1,10 @@
 """Asking for a run: ``deploy``, ``rollback``, ``run TASK`` and the "roll back" button, decided then admitted.
 
 A deploy goes: policy -> someone else's lock (refused with who, why, since) -> ref resolved to a SHA (pinned
-from here on) -> the commits it would ship -> approval if required (:mod:`commands.usecases.approving`) or
-admitted now (:mod:`commands.usecases.admission`). Forced deploys and every policy override are recorded. A
+from here on) -> the promotion order (``promote_from``; ``deploy!`` goes past it) -> what it would ship (commits,
+compare page, older than live) -> approval if required (:mod:`commands.usecases.approving`) or admitted now
+(:mod:`commands.usecases.admission`). A dry run (``--dry-run``, ``plan``) is answered by
+:mod:`commands.usecases.plans` and changes nothing. Forced deploys and every policy override are recorded. A
 deploy's ``note`` (how an ambiguous word was read) goes on its run, or at the end of a refusal's hint.
 
 A rollback to a chosen release (``rollback ENV to X``) takes the deploy's path: policy (freeze, force) -> lock ->
@@ -26,6 +28,7 @@ from commands.reply_texts import (
     did_not_go_out,
     no_deploy_in_history,
     not_a_deploy,
+    promotion_refused,
     replaced_since,
     still_running,
     unresolved_ref,
@@ -36,8 +39,9 @@ from commands.usecases.approving import ApprovalService
 from commands.usecases.audit import AuditTrail
 from commands.usecases.locks import LockService
 from commands.usecases.permissions import Permissions, refusal
+from commands.usecases.plans import PlanService
 from deploy.errors import ShipbotError, UsageError
-from deploy.records import Commit
+from deploy.records import Shipment
 
 COMMIT_LIMIT = 20  # commits listed in a deploy's reply and approval request
 HISTORY_SEARCH = 200  # runs searched for the run a "roll back" button names
@@ -63,8 +67,11 @@ class RequestService:
         self._audit = audit
         self._clock = clock
         self._run_ids = run_ids
+        self._plans = PlanService(engines, permissions, locks)
 
     async def deploy(self, command: Deploy, user: str, channel: str) -> Reply:
+        if command.dry_run:
+            return await self._plans.plan(command, user, channel)
         reply = await self._deploy(command, user, channel)
         if command.note and isinstance(reply, Refusal):
             return replace(reply, hint=f"{reply.hint} {command.note}".strip())
@@ -81,14 +88,18 @@ class RequestService:
             return unresolved_ref(str(err), usage=True)
         except ShipbotError as err:
             return unresolved_ref(str(err), usage=False)
+        block = engine.promotion(command.environment, sha)
+        if block is not None and not command.force:
+            return promotion_refused(block, command.ref)
         run = self._request(
             "deploy", command.app, command.environment, user, channel, decision.overrides,
             ref=command.ref, sha=sha, target=command.target, forced=command.force, note=command.note,
         )  # fmt: skip
         self._record(run, decision)
-        commits = await self._commits(engine, run.environment, sha)
+        shipment = await self._shipment(engine, run.environment, sha)
+        commits = shipment.commits
         if decision.approval_required:
-            return self._approvals.ask(run, command, decision, commits)
+            return replace(self._approvals.ask(run, command, decision, commits), shipment=shipment)
         return await self._admission.admit(run, decision.queue, commits)
 
     async def rollback(self, command: Rollback, user: str, channel: str) -> Reply:
@@ -181,9 +192,10 @@ class RequestService:
             self._run_ids(), kind, app, environment, user, channel, now, ref, sha, target, task, forced, overrides, note
         )
 
-    async def _commits(self, engine: EnginePort, environment: str, sha: str) -> tuple[Commit, ...]:
-        """The commits a deploy of ``sha`` would ship (none when they cannot be listed)."""
+    async def _shipment(self, engine: EnginePort, environment: str, sha: str) -> Shipment:
+        """What a deploy of ``sha`` would ship (nothing listed when it cannot be read)."""
+        live = engine.deployed_sha(environment)
         try:
-            return tuple(await engine.commits_between(engine.deployed_sha(environment), sha, COMMIT_LIMIT))
+            return await engine.shipment(live, sha, COMMIT_LIMIT)
         except ShipbotError:
-            return ()
+            return Shipment(live, sha)

@@ -68,8 +68,9 @@ def free_port() -> int:
 
 @pytest.fixture
 async def stack(tmp_path: Path, sshd_fleet: FleetFactory, app_repo: GitRepo) -> AsyncIterator[StackFactory]:
-    """``s = await stack(hosts=2, pipeline=..., edit=..., emulator options)``: everything started, stopped at teardown;
-    ``edit`` changes the config dict before it is written."""
+    """``s = await stack(hosts=2, pipeline=..., emulator options)``: everything started, stopped at teardown.
+    ``staging`` and ``production`` add keys to those environments; ``repo`` replaces the config's repo URL; ``edit``
+    changes the config dict before it is written."""
     started: list[tuple[asyncio.Task[None], Running | None, SlackEmulator]] = []
 
     async def make(
@@ -79,19 +80,22 @@ async def stack(tmp_path: Path, sshd_fleet: FleetFactory, app_repo: GitRepo) -> 
         http: bool = False,
         staging: dict[str, Any] | None = None,
         settings: dict[str, Any] | None = None,
+        production: dict[str, Any] | None = None,
+        repo: str | None = None,
         edit: Callable[[dict[str, Any]], None] | None = None,
         **emu_options: Any,
     ) -> Stack:
         fleet = await sshd_fleet(hosts)
         half = max(1, hosts // 2)
         data = fleet.config_yaml(
-            repo=app_repo.path,
+            repo=repo or app_repo.path,
             environments={"staging": range(half), "production": range(half, hosts) if hosts > 1 else range(1)},
             pipeline=pipeline or PIPELINE,
             shared={"dirs": ["log"]},
             access=access or ACCESS,
         )
         data["environments"]["staging"].update(staging or {})
+        data["environments"]["production"].update(production or {})
         if edit is not None:
             edit(data)  # more config keys, given the fleet's config
         config_path = tmp_path / "shipbot.yml"

@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from commands.ports import Notice
 from commands.runs import RunRequest
 from deploy.config import Config
+from deploy.dry_run import DryRun
 from deploy.errors import EnvironmentLocked, RefNotFound
 from deploy.events import Event, EventSink, Gate, Outcome, RunFinished, null_sink
-from deploy.records import Commit, EnvironmentStatus, HostStatus, LockRecord, RunRecord
+from deploy.promotion import PromotionBlock
+from deploy.records import Commit, EnvironmentStatus, HostStatus, LockRecord, RunRecord, Shipment
 
 REFS = {"main": "a" * 40, "release": "b" * 40, "feature/x": "c" * 40, "v1.4.2": "d" * 40}
 
@@ -46,6 +48,23 @@ class FakeEngine:
 
     async def commits_between(self, old_sha: str | None, new_sha: str, limit: int = 20) -> list[Commit]:
         return [Commit(new_sha, "U0ALICE", "Add the new login"), Commit("e" * 40, "U0BOB", "Fix the cart")][:limit]
+
+    async def shipment(self, live_sha: str | None, sha: str, limit: int = 20) -> Shipment:
+        return Shipment(live_sha, sha, tuple(await self.commits_between(live_sha, sha, limit)))
+
+    def promotion(self, environment: str, sha: str) -> PromotionBlock | None:
+        return None
+
+    async def dry_run(
+        self,
+        environment: str,
+        ref: str | None = None,
+        *,
+        user: str,
+        hosts_filter: str | None = None,
+        forced: bool = False,
+    ) -> DryRun:
+        raise NotImplementedError("dry runs are tested against real hosts (tests/engine, tests/bot)")
 
     async def _run(
         self,

@@ -501,7 +501,7 @@ PROD_ONLY = {
         (
             "U0ALICE",
             "C0DEPLOYS",
-            ("deploy", "rollback", "cancel", "status", "history", "unlock", "where", "run", "help"),
+            ("deploy", "rollback", "cancel", "plan", "status", "history", "unlock", "where", "run", "help"),
         ),
         ("U0ALICE", "C0X", ("cancel", "status", "history", "unlock", "where", "help")),
         (
@@ -518,6 +518,7 @@ PROD_ONLY = {
                 "rollback",
                 "rollback!",
                 "cancel",
+                "plan",
                 "status",
                 "history",
                 "unlock",
@@ -535,6 +536,7 @@ PROD_ONLY = {
                 "rollback",
                 "rollback!",
                 "cancel",
+                "plan",
                 "status",
                 "history",
                 "lock",
@@ -554,7 +556,7 @@ def test_help_lists_only_what_the_asker_may_do_there(user: str, channel: str, ex
 
 
 def test_help_on_an_open_config_lists_everything() -> None:
-    assert len(allowed_topics(OPEN, {"shop": Actor("U0X")}, "C0X")) == 14
+    assert len(allowed_topics(OPEN, {"shop": Actor("U0X")}, "C0X")) == 15
 
 
 # -------------------------------------------------------------------------------------- config errors

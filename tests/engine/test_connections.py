@@ -222,3 +222,24 @@ async def test_a_bookkeeping_read_past_the_limit_fails_loudly_instead_of_cutting
         over.error,
     )
     assert (True, "30000") == (shown.ok, shown.output.splitlines()[-1]), "a step's output for people is a tail"
+
+
+async def test_a_step_that_ends_before_reading_its_input_fails_with_its_own_status_not_a_lost_connection(
+    sshd_fleet: FleetFactory,
+) -> None:
+    # an upload whose checks fail before tar reads the archive: the channel closes while the archive is being sent
+    fleet = await sshd_fleet(1)
+    connector = SshConnector(parse_config(fleet.config_yaml()).ssh)
+    conn = await connector.connect(host_of(fleet, 0), 10)
+    try:
+        results = [
+            await conn.run("echo 'shared file .env is missing' >&2; exit 3", 10, b"x" * 8_000_000) for _ in range(5)
+        ]
+        after = await conn.run("echo still here", 10)
+    finally:
+        await conn.close()
+        await connector.close()
+
+    assert [(3, False)] * 5 == [(r.exit_status, r.lost) for r in results]
+    assert all(".env is missing" in r.output for r in results)
+    assert (0, "still here") == (after.exit_status, after.output.strip())

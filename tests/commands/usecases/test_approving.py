@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from commands.ports import ApprovalDecided, ApprovalExpired
 from commands.replies import AlreadyDecided, Approved, AwaitingApproval, Refusal, Rejected, RunAccepted
+from deploy.records import Shipment
 from tests.commands.usecases.world import COMMITS, MAIN, NOW, World, run
 
 
 async def test_production_waits_for_an_approver_who_is_not_the_requester(world: World) -> None:
     asked = await world.service.handle("deploy main to production", "U0ALICE", "C0DEPLOYS")
     pending = run("r0001", "U0ALICE", "production")
-    assert asked == AwaitingApproval(pending, COMMITS, ("@sre",), NOW + 900)
+    assert asked == AwaitingApproval(pending, COMMITS, ("@sre",), NOW + 900, Shipment(None, MAIN, COMMITS))
     assert world.engine.calls == []
     own = await world.service.handle("approve r0001", "U0ALICE", "C0DEPLOYS")
     assert own == Refusal("you cannot approve your own deploy", "Ask someone else: @sre.")

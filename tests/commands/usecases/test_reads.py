@@ -23,6 +23,7 @@ async def test_where_can_i_deploy_and_help(world: World) -> None:
         "deploy",
         "rollback",
         "cancel",
+        "plan",
         "status",
         "history",
         "lock",
