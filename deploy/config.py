@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 from pydantic import (
     Field,
+    PrivateAttr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -32,6 +33,9 @@ from deploy.config_sections import (
     BatchEntry,
     BlueGreen,
     ColourPorts,
+    CommandSource,
+    DiscoverySource,
+    DnsSrvSource,
     Duration,
     Environment,
     HealthCheck,
@@ -56,7 +60,10 @@ __all__ = [
     "BatchEntry",
     "BlueGreen",
     "ColourPorts",
+    "CommandSource",
     "Config",
+    "DiscoverySource",
+    "DnsSrvSource",
     "Duration",
     "Environment",
     "HealthCheck",
@@ -105,6 +112,12 @@ class Config(Section):
     )
     aliases: dict[str, str] = Field(default_factory=dict)
     access: dict[str, Any] = Field(default_factory=dict)
+    _folder: Path | None = PrivateAttr(None)  # the config file's folder (load_config): inventory commands run there
+
+    @property
+    def folder(self) -> Path:
+        """The config file's folder; the working directory for a config that was not read from a file."""
+        return self._folder or Path.cwd()
 
     @field_validator("app")
     @classmethod
@@ -251,4 +264,6 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(file, [f"{where}not valid YAML: {problem}"]) from exc
-    return parse_config(data, file)
+    config = parse_config(data, file)
+    config._folder = Path(path).resolve().parent
+    return config

@@ -20,10 +20,11 @@ from pathlib import Path
 import structlog
 from pydantic import SecretStr
 
-from deploy import remote
+from deploy import converging, remote
 from deploy.config import Config
 from deploy.errors import EnvironmentBusy, EnvironmentLocked, LeaseLost, NothingToRollBack, ShipbotError, UsageError
 from deploy.events import Event, EventSink, Gate, Outcome, RunFinished, RunRepaired, RunStarted, null_sink
+from deploy.fleet import Fleets
 from deploy.ids import new_release_id, new_run_id, utc_minute
 from deploy.leases import LeaseGuard
 from deploy.mirror import Mirror
@@ -69,9 +70,10 @@ class Engine:
         self._release_lock = asyncio.Lock()
         self._last_release = ""
         self._held: dict[str, asyncio.Task[None]] = {}  # heartbeats of waiting runs taken over from a dead process
-        self.repairer = Repairer(config, store, self._connector_for_run, lambda env: self.plan(env, "", "", "shipbot"))
+        self.fleets = Fleets(config, store)  # each environment's hosts, discovered at the start of each run
+        self.repairer = Repairer(config, store, self.connector_for_run, lambda env: self.plan(env, "", "", "shipbot"))
 
-    def _connector_for_run(self) -> Connector:
+    def connector_for_run(self) -> Connector:
         connector = self._connectors(self.config.ssh, self.redactor)
         if not self._secrets:
             return connector
@@ -107,11 +109,12 @@ class Engine:
 
     async def status(self, environment: str) -> EnvironmentStatus:
         """What each host of ``environment`` runs (see :func:`deploy.status.read_status`)."""
-        return await read_status(self.config, self.store, self._connector_for_run(), environment)
+        config = await self.fleets.resolve(environment)
+        return await read_status(config, self.store, self.connector_for_run(), environment)
 
     # -- runs -----------------------------------------------------------------------------------------------
 
-    def _check_lock(self, environment: str, user: str, forced: bool) -> None:
+    def check_lock(self, environment: str, user: str, forced: bool) -> None:
         lock = self.store.get_lock(self.config.app, environment)
         if lock and lock.owner != user and not forced:
             since = utc_minute(lock.since)
@@ -119,7 +122,7 @@ class Engine:
 
     def plan(self, environment: str, sha: str, release: str, user: str, hosts_filter: str | None = None) -> DeployPlan:
         return plan_deploy(
-            self.config,
+            self.fleets.config_for(environment),
             environment,
             sha,
             release,
@@ -168,9 +171,9 @@ class Engine:
         def resume(runner: Runner, _archive: bytes | None) -> Awaitable[RunFinished]:
             return runner.resume(plan, batch, intents, go, reason)
 
-        return await self._drive(run, self._connector_for_run(), sink, started, resume, gate=gate)
+        return await self.drive(run, self.connector_for_run(), sink, started, resume, gate=gate)
 
-    async def _repair_first(self, environment: str, sink: EventSink) -> None:
+    async def repair_first(self, environment: str, sink: EventSink) -> None:
         """Before a deploy or rollback: repair what a dead run left (saying so first); refuse while it can't."""
         for r in await self.recover(environment, sink):
             if not r.ok or r.waiting:
@@ -217,12 +220,12 @@ class Engine:
         when the environment has ``pause: true``, ``gate`` is awaited between batches (True: go on, False: abort
         and switch every switched host back), and a deploy without a gate is refused before anything starts.
         """
-        hosts = select_hosts(self.config, environment, hosts_filter)
+        hosts = select_hosts(await self.fleets.resolve(environment), environment, hosts_filter)
         ref = ref or self.config.environments[environment].ref
         problem = ref_problem(ref)
         if problem:
             raise UsageError(f"{ref!r} is not a valid ref: {problem}")
-        self._check_lock(environment, user, forced)
+        self.check_lock(environment, user, forced)
         sha = sha or await self.resolve_ref(ref)
         release = await self._release_id()
         plan = self.plan(environment, sha, release, user, hosts_filter)
@@ -234,21 +237,21 @@ class Engine:
                 "this deploy has no way to ask one: answer the prompt (or pass --yes) on the command line, or use "
                 "the Continue button in chat"
             )
-        await self._repair_first(environment, sink)
+        await self.repair_first(environment, sink)
         run_id = run_id or new_run_id()
         previous = self.deployed_sha(environment)
         record = RunRecord(
             run_id, "deploy", self.config.app, environment, user, ref, sha, release, "running", time.time(),
             hosts=len(hosts), forced=forced,
         )  # fmt: skip
-        connector = self._connector_for_run()
+        connector = self.connector_for_run()
         self.store.start_run(record, f"{self.config.app} {ref} ({sha[:7]})")
 
         def noted(event: Event) -> None:
             """The end report repeats the plan's notes (a migration a host filter left out), as the start did."""
             sink(replace(event, notes=plan.notes) if isinstance(event, RunFinished) and plan.notes else event)
 
-        finished = await self._drive(
+        finished = await self.drive(
             record,
             connector,
             noted,
@@ -283,18 +286,18 @@ class Engine:
         forced: bool = False,
     ) -> RunFinished:
         """Go back to the previous good release recorded in the hosts' journals (or ``to``)."""
-        hosts = select_hosts(self.config, environment, None)
+        hosts = select_hosts(await self.fleets.resolve(environment), environment, None)
         if to is not None and ref_problem(to):
             raise UsageError(f"{to!r} is not a release id or SHA")
-        self._check_lock(environment, user, forced)
-        await self._repair_first(environment, sink)
+        self.check_lock(environment, user, forced)
+        await self.repair_first(environment, sink)
         plan = self.plan(environment, "", "", user)
         run_id = run_id or new_run_id()
         record = RunRecord(
             run_id, "rollback", self.config.app, environment, user, to or "previous", "", "", "running", time.time(),
             hosts=len(hosts), forced=forced,
         )  # fmt: skip
-        connector = self._connector_for_run()
+        connector = self.connector_for_run()
         self.store.start_run(record, f"a rollback of {self.config.app}")
 
         def started(event: Event) -> None:
@@ -302,7 +305,7 @@ class Engine:
             if isinstance(event, RunFinished) and event.outcome is Outcome.SUCCESS and event.hosts:
                 self.store.update_run(run_id, sha=event.hosts[0].sha or "", release=event.hosts[0].release or "")
 
-        return await self._drive(
+        return await self.drive(
             record,
             connector,
             started,
@@ -321,6 +324,11 @@ class Engine:
             lambda runner, _archive: runner.rollback(plan, to),
         )
 
+    async def converge(self, environment: str, *, user: str, sink: EventSink = null_sink, run_id: str | None = None,
+                       forced: bool = False) -> RunFinished:  # fmt: skip
+        """Put the live release on the hosts that are behind it (:mod:`deploy.converging`)."""
+        return await converging.converge(self, environment, user=user, sink=sink, run_id=run_id, forced=forced)
+
     async def run_task(
         self,
         name: str,
@@ -336,7 +344,7 @@ class Engine:
         if task is None:
             known = ", ".join(sorted(self.config.tasks)) or "none configured"
             raise UsageError(f"unknown task {name!r}; tasks: {known}")
-        hosts = select_hosts(self.config, environment, hosts_filter)
+        hosts = select_hosts(await self.fleets.resolve(environment), environment, hosts_filter)
         if task.roles:
             hosts = [h for h in hosts if set(task.roles) & set(h.roles)]
             if not hosts:
@@ -345,7 +353,7 @@ class Engine:
         record = RunRecord(
             run_id, "task", self.config.app, environment, user, name, "", "", "running", time.time(), hosts=len(hosts)
         )
-        connector = self._connector_for_run()
+        connector = self.connector_for_run()
         self.store.start_run(record, f"the task {name}")
         env = {
             **self.config.env,
@@ -355,7 +363,7 @@ class Engine:
             "SHIPBOT_USER": user,
         }
         timeout = task.timeout or self.config.timeouts.task
-        return await self._drive(
+        return await self.drive(
             record,
             connector,
             sink,
@@ -365,7 +373,7 @@ class Engine:
             ),
         )
 
-    async def _drive(
+    async def drive(
         self,
         record: RunRecord,
         connector: Connector,
@@ -391,6 +399,7 @@ class Engine:
         guard = LeaseGuard(lambda: self.store.renew_lease(record.run_id), self.store.lease_ttl)
         runner = self._runner(record.run_id, tee, connector, gate, guard)
         self.store.ledger.hosts(record.run_id, list(started.hosts))
+        self.fleets.record(record.run_id, record.environment, started.hosts)
         task = asyncio.current_task()
 
         def stop_acting() -> None:

@@ -108,7 +108,7 @@ class Repairer:
             hosts = []
         touched = set(intents) | set(processes)
         chosen = [h for h in hosts if h.name in touched] if touched else []
-        plan = self._plan(run.environment) if run.kind in ("deploy", "rollback") else None
+        plan = self._plan(run.environment) if run.kind in ("deploy", "rollback", "converge") else None
         connector = self._connector()
         try:
             repairs = await every(
