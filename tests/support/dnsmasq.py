@@ -38,10 +38,11 @@ class Dnsmasq:
         lines = [f"port={self.port}", "listen-address=127.0.0.1", "bind-interfaces", "no-resolv", "no-hosts",
                  f"local=/{self.domain}/", "user=root", *records]  # fmt: skip
         conf.write_text("\n".join(lines) + "\n")
-        self._proc = subprocess.Popen(
-            [str(DNSMASQ), "--keep-in-foreground", f"--conf-file={conf}", "--pid-file="],
-            stdout=subprocess.DEVNULL, stderr=(self.folder / "dnsmasq.log").open("ab"),
-        )  # fmt: skip
+        with (self.folder / "dnsmasq.log").open("ab") as log:
+            self._proc = subprocess.Popen(
+                [str(DNSMASQ), "--keep-in-foreground", f"--conf-file={conf}", "--pid-file="],
+                stdout=subprocess.DEVNULL, stderr=log,
+            )  # fmt: skip
         self._wait_ready()
 
     def _wait_ready(self) -> None:
