@@ -135,14 +135,21 @@ def render(reply: Reply) -> Message:
                 lines = []
                 if st is not None:
                     verdict = ":white_check_mark: consistent" if st.consistent else ":warning: drifted or unreachable"
+                    if st.behind:
+                        verdict = f":warning: {len(st.behind)} host(s) behind the live release"
                     title += f" — {verdict}"
                     for h in st.hosts[:20]:
+                        source = f" _{esc(h.source)}_"
                         if not h.reachable:
-                            lines.append(f"• {esc(h.address)}: unreachable ({esc(truncate(h.error, 120))})")
+                            lines.append(f"• {esc(h.address)}: unreachable ({esc(truncate(h.error, 120))}){source}")
                         else:
+                            behind = " *behind*" if h.behind else ""
                             lines.append(
                                 f"• {esc(h.address)}: {esc(h.release or 'no release')} {code((h.sha or '-')[:7])}"
+                                f"{behind}{source}"
                             )
+                    if st.behind:
+                        lines.append(f"{code('converge ' + view.environment)} puts the live release on them")
                     if len(st.hosts) > 20:
                         lines.append(f"…and {len(st.hosts) - 20} more hosts")
                 if view.lock:

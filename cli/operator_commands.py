@@ -35,11 +35,16 @@ def _config_path(args: argparse.Namespace, settings: OperatorSettings) -> str:
     return str(args.config or settings.first_config)
 
 
+def _config_folder(args: argparse.Namespace, settings: OperatorSettings) -> Path:
+    """Where inventory commands run: the config file's folder."""
+    return Path(_config_path(args, settings)).resolve().parent
+
+
 def _engine(args: argparse.Namespace, settings: OperatorSettings) -> Engine:
     config = load_config(_config_path(args, settings))
     data_dir = Path(args.data_dir).expanduser() if args.data_dir else settings.data_dir
     store = Store.in_data_dir(data_dir, settings.lease_ttl)
-    return build_engine(config, store, data_dir)
+    return build_engine(config, store, data_dir, Path(_config_path(args, settings)))
 
 
 def _exit_for(result: RunFinished) -> int:
@@ -159,7 +164,7 @@ async def check(args: argparse.Namespace, settings: OperatorSettings) -> int:
     print(f"{_config_path(args, settings)}: ok ({config.app}, {envs} environment(s), {hosts} static host(s))")
     for name, environment in config.environments.items():
         if environment.discover:
-            found = await discover(config, name)
+            found = await discover(config, name, _config_folder(args, settings))
             for host in environment_hosts(found, name):
                 print(f"  {name} {host.name}: {', '.join(host.roles) or 'no roles'} [{host.source}]")
     if not args.connect:

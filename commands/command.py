@@ -46,6 +46,15 @@ class Rollback:
 
 
 @dataclass(frozen=True)
+class Converge:
+    """``converge [APP] ENV``: the environment's live release on the hosts that are behind it."""
+
+    verb: ClassVar[str] = "converge"
+    app: str
+    environment: str
+
+
+@dataclass(frozen=True)
 class Cancel:
     """``cancel [RUN-ID|[APP] ENV]``; all ``None`` means "my run, if I have exactly one"."""
 
@@ -125,5 +134,17 @@ class Help:
 
 
 Command = (
-    Deploy | Rollback | Cancel | Status | History | Lock | Unlock | WhereCanIDeploy | RunTask | Approve | Reject | Help
+    Deploy
+    | Rollback
+    | Converge
+    | Cancel
+    | Status
+    | History
+    | Lock
+    | Unlock
+    | WhereCanIDeploy
+    | RunTask
+    | Approve
+    | Reject
+    | Help
 )

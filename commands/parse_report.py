@@ -20,7 +20,19 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from commands.access_config import policy_for
-from commands.command import Cancel, Command, Deploy, History, Lock, Rollback, RunTask, Status, Unlock, WhereCanIDeploy
+from commands.command import (
+    Cancel,
+    Command,
+    Converge,
+    Deploy,
+    History,
+    Lock,
+    Rollback,
+    RunTask,
+    Status,
+    Unlock,
+    WhereCanIDeploy,
+)
 from commands.errors import CommandError
 from commands.grammar import parse
 from commands.identity import actor_for, is_user_id
@@ -52,7 +64,7 @@ def _fields(command: Command) -> dict[str, object]:
             app, environment, target = command.app, command.environment, command.target
         case Unlock():
             app, environment, force = command.app, command.environment, command.force
-        case Cancel() | Status() | History() | Lock():
+        case Cancel() | Status() | History() | Lock() | Converge():
             app, environment = command.app, command.environment
         case WhereCanIDeploy():
             app = command.app

@@ -59,6 +59,10 @@ class EnginePort(Protocol):
         run_id: str | None = None,
     ) -> RunFinished: ...
 
+    async def converge(
+        self, environment: str, *, user: str, sink: EventSink = null_sink, run_id: str | None = None
+    ) -> RunFinished: ...
+
     async def run_task(
         self,
         name: str,

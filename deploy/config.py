@@ -22,7 +22,6 @@ from typing import Any
 import yaml
 from pydantic import (
     Field,
-    PrivateAttr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -112,12 +111,6 @@ class Config(Section):
     )
     aliases: dict[str, str] = Field(default_factory=dict)
     access: dict[str, Any] = Field(default_factory=dict)
-    _folder: Path | None = PrivateAttr(None)  # the config file's folder (load_config): inventory commands run there
-
-    @property
-    def folder(self) -> Path:
-        """The config file's folder; the working directory for a config that was not read from a file."""
-        return self._folder or Path.cwd()
 
     @field_validator("app")
     @classmethod
@@ -264,6 +257,4 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(file, [f"{where}not valid YAML: {problem}"]) from exc
-    config = parse_config(data, file)
-    config._folder = Path(path).resolve().parent
-    return config
+    return parse_config(data, file)

@@ -378,6 +378,8 @@ class Environment(Section):
     def _hosts_or_discover(self) -> Environment:
         if not self.hosts and not self.discover:
             raise ValueError("give hosts: (at least one) or discover: (sources that find them)")
+        if self.converge == "auto" and not self.notify:
+            raise ValueError("converge: auto reports its runs in chat: list the channel ids under notify")
         return self
 
     @model_validator(mode="after")

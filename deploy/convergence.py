@@ -11,10 +11,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from deploy.records import RunRecord
+
+class RunRecord(Protocol):
+    """What these rules read of a run (:class:`deploy.records.RunRecord` has it)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def release(self) -> str: ...
+    @property
+    def sha(self) -> str: ...
+    @property
+    def started_at(self) -> float: ...
 
 
 @dataclass(frozen=True)

@@ -12,20 +12,44 @@ lock, repair and recording, like a deploy.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from deploy import journal, remote
 from deploy.convergence import Live, live_release, previous_release
 from deploy.errors import NothingToConverge, UsageError
 from deploy.events import EventSink, RunFinished, RunStarted, null_sink
+from deploy.fleet import Fleets
 from deploy.ids import new_run_id
+from deploy.mirror import Mirror
 from deploy.plan import DeployPlan, HostPlan, Step
+from deploy.ports import Connector
 from deploy.records import RunRecord
+from deploy.runner import Runner
 from deploy.status import read_status
+from deploy.store import Store
 
-if TYPE_CHECKING:
-    from deploy.engine import Engine
+
+class Engine(Protocol):
+    """What a converge uses of :class:`deploy.engine.Engine`."""
+
+    fleets: Fleets
+    store: Store
+    mirror: Mirror
+
+    def check_lock(self, environment: str, user: str, forced: bool) -> None: ...
+    async def repair_first(self, environment: str, sink: EventSink) -> None: ...
+    def connector_for_run(self) -> Connector: ...
+    async def resolve_ref(self, ref: str) -> str: ...
+    def plan(
+        self, environment: str, sha: str, release: str, user: str, hosts_filter: str | None = None
+    ) -> DeployPlan: ...
+    async def drive(
+        self, record: RunRecord, connector: Connector, sink: EventSink, started: RunStarted,
+        body: Callable[[Runner, bytes | None], Awaitable[RunFinished]], need_archive: bool = False,
+    ) -> RunFinished: ...  # fmt: skip
+
 
 RUNS_SEARCHED = 200  # successful runs searched for the release a rollback would go to
 

@@ -30,9 +30,10 @@ log = structlog.get_logger("shipbot.discovery")
 _SHOWN_STDERR = 300  # characters of a failing inventory command's stderr quoted in its error
 
 
-async def discover(config: Config, environment: str) -> Config:
+async def discover(config: Config, environment: str, folder: Path | None = None) -> Config:
     """``config`` with the environment's hosts: its static ones and every source's, merged (roles united). An
-    environment without ``discover:`` is returned as it is."""
+    environment without ``discover:`` is returned as it is. Inventory commands run in ``folder`` (the config
+    file's; default: the working directory)."""
     env = config.environments[environment]
     if not env.discover:
         return config
@@ -41,7 +42,7 @@ async def discover(config: Config, environment: str) -> Config:
         if isinstance(source, DnsSrvSource):
             groups.append(await _dns_srv(source))
         else:
-            groups.append(await _command(source, config.folder))
+            groups.append(await _command(source, folder or Path.cwd()))
     hosts = merge(groups, config.ssh.port)
     if not hosts:
         names = ", ".join(source_name(s) for s in env.discover)

@@ -1,11 +1,10 @@
 """The engine facade: what the CLI and the chat side call. One ``Engine`` per app (config file).
 
-``deploy`` resolves the ref once, takes the environment's run slot in the store (one run per environment,
-atomically), plans, runs, and records the result however the run ends; ``rollback``, ``run_task``, ``status`` and
-``history`` work the same way. Progress goes to the caller's :data:`~deploy.events.EventSink`; the store keeps
-every run and step. Cancelling the task that awaits ``deploy`` reverts the fleet, records the run as cancelled,
-and re-raises ``CancelledError``.
-"""
+``deploy`` finds the environment's hosts (:mod:`deploy.fleet`), resolves the ref once, takes the run slot in the
+store (one run per environment, atomically), plans, runs, and records the result however the run ends;
+``rollback``, ``converge``, ``run_task``, ``status`` and ``history`` work the same way. Progress goes to the
+caller's :data:`~deploy.events.EventSink`; the store keeps every run and step. Cancelling the task that awaits
+``deploy`` reverts the fleet, records the run as cancelled, and re-raises ``CancelledError``."""
 
 from __future__ import annotations
 
@@ -60,6 +59,7 @@ class Engine:
         data_dir: Path,
         connectors: ConnectorFactory,
         secrets: Mapping[str, SecretStr] | None = None,
+        folder: Path | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -70,7 +70,7 @@ class Engine:
         self._release_lock = asyncio.Lock()
         self._last_release = ""
         self._held: dict[str, asyncio.Task[None]] = {}  # heartbeats of waiting runs taken over from a dead process
-        self.fleets = Fleets(config, store)  # each environment's hosts, discovered at the start of each run
+        self.fleets = Fleets(config, store, folder)  # each environment's hosts, discovered at the start of each run
         self.repairer = Repairer(config, store, self.connector_for_run, lambda env: self.plan(env, "", "", "shipbot"))
 
     def connector_for_run(self) -> Connector:

@@ -6,6 +6,7 @@ sources uses the hosts its newest run recorded."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from deploy.config import Config, HostConfig
 from deploy.discovery import discover
@@ -16,15 +17,16 @@ from deploy.store import Store
 
 
 class Fleets:
-    def __init__(self, config: Config, store: Store) -> None:
+    def __init__(self, config: Config, store: Store, folder: Path | None = None) -> None:
         self._config = config
+        self._folder = folder  # the config file's: inventory commands run there
         self._store = store
         self._resolved: dict[str, Config] = {}
 
     async def resolve(self, environment: str) -> Config:
         """Discover the environment's hosts now (unknown environment: the usual :class:`UsageError`)."""
         environment_hosts(self._config, environment)
-        config = await discover(self._config, environment)
+        config = await discover(self._config, environment, self._folder)
         self._resolved[environment] = config
         return config
 

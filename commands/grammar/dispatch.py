@@ -23,7 +23,7 @@ from commands.command import Command, Help
 from commands.errors import CommandError
 from commands.grammar.checks import refuse_second_factor
 from commands.grammar.control import parse_approve, parse_cancel, parse_lock, parse_reject, parse_unlock
-from commands.grammar.deploys import parse_deploy, parse_rollback
+from commands.grammar.deploys import parse_converge, parse_deploy, parse_rollback
 from commands.grammar.reads import parse_deploys, parse_help, parse_history, parse_status, parse_where
 from commands.grammar.tasks import TASK_PREFIX, parse_deploy_task, parse_run
 from commands.help_text import SYNTAX, syntax, try_hint
@@ -38,6 +38,7 @@ Parser = Callable[[list[str], GrammarContext], Command]
 PARSERS: dict[str, Parser] = {
     "deploy": parse_deploy,
     "rollback": parse_rollback,
+    "converge": parse_converge,
     "cancel": parse_cancel,
     "status": parse_status,
     "history": parse_history,

@@ -105,6 +105,8 @@ class RunExecution:
                 forced=run.forced,
                 gate=self._pauses.gate(run),
             )
+        if run.kind == "converge":
+            return await engine.converge(run.environment, user=run.user, sink=sink, run_id=run.run_id)
         if run.kind == "rollback":
             return await engine.rollback(
                 run.environment, to=run.ref or None, user=run.user, sink=sink, run_id=run.run_id

@@ -517,6 +517,7 @@ PROD_ONLY = {
                 "deploy!",
                 "rollback",
                 "rollback!",
+                "converge",
                 "cancel",
                 "status",
                 "history",
@@ -534,6 +535,7 @@ PROD_ONLY = {
                 "deploy!",
                 "rollback",
                 "rollback!",
+                "converge",
                 "cancel",
                 "status",
                 "history",
@@ -554,7 +556,7 @@ def test_help_lists_only_what_the_asker_may_do_there(user: str, channel: str, ex
 
 
 def test_help_on_an_open_config_lists_everything() -> None:
-    assert len(allowed_topics(OPEN, {"shop": Actor("U0X")}, "C0X")) == 14
+    assert len(allowed_topics(OPEN, {"shop": Actor("U0X")}, "C0X")) == 15
 
 
 # -------------------------------------------------------------------------------------- config errors

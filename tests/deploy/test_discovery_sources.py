@@ -49,8 +49,8 @@ def script(folder: Path, name: str, body: str) -> Path:
     return path
 
 
-async def hosts_of(config: Config) -> list[tuple[str, int, tuple[str, ...], str]]:
-    found = await discover(config, "staging")
+async def hosts_of(config: Config, folder: Path) -> list[tuple[str, int, tuple[str, ...], str]]:
+    found = await discover(config, "staging", folder)
     return [(h.address, h.port, h.roles, h.source) for h in environment_hosts(found, "staging")]
 
 
@@ -72,7 +72,7 @@ async def test_srv_inventory_and_static_hosts_merge_with_roles_united(tmp_path: 
         hosts=[{"address": "127.0.1.1", "port": 2201, "roles": ["migrate"]}],
     ))  # fmt: skip
 
-    assert await hosts_of(config) == [
+    assert await hosts_of(config, tmp_path) == [
         ("127.0.1.1", 2201, ("migrate", "web"), f"static, dns_srv:{SRV}"),
         ("127.0.1.2", 2202, ("web", "worker"), f"dns_srv:{SRV}, command:./inventory.sh"),
         ("127.0.1.9", 22, ("db",), "command:./inventory.sh"),
@@ -88,7 +88,7 @@ async def test_an_inventory_command_runs_in_the_config_folder_without_a_shell(
     config = load_config(write_config(folder, [{"command": "./inv.sh '$(touch pwned)'"}]))
     monkeypatch.chdir(tmp_path)  # elsewhere: the command still runs relative to the config file
 
-    assert await hosts_of(config) == [("conf", 22, (), "command:./inv.sh '$(touch pwned)'")]
+    assert await hosts_of(config, folder) == [("conf", 22, (), "command:./inv.sh '$(touch pwned)'")]
     assert not (folder / "pwned").exists() and not (tmp_path / "pwned").exists()
 
 
@@ -111,7 +111,7 @@ async def test_an_inventory_command_that_fails_is_slow_or_prints_something_else_
 
     began = time.monotonic()
     with pytest.raises(DiscoveryError) as err:
-        await discover(config, "staging")
+        await discover(config, "staging", tmp_path)
     assert str(err.value).startswith(message)
     assert time.monotonic() - began < 5
 
@@ -119,7 +119,7 @@ async def test_an_inventory_command_that_fails_is_slow_or_prints_something_else_
 async def test_a_missing_inventory_command_is_named(tmp_path: Path) -> None:
     config = load_config(write_config(tmp_path, [{"command": "./missing.sh"}]))
     with pytest.raises(DiscoveryError, match=r"^command:./missing.sh: cannot run it from .*No such file"):
-        await discover(config, "staging")
+        await discover(config, "staging", tmp_path)
 
 
 @pytest.mark.parametrize(
