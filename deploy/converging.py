@@ -19,7 +19,7 @@ from typing import Protocol
 from deploy import journal, remote
 from deploy.convergence import Live, live_release, previous_release
 from deploy.errors import NothingToConverge, UsageError
-from deploy.events import EventSink, RunFinished, RunStarted, null_sink
+from deploy.events import Event, EventSink, RunFinished, RunStarted, null_sink
 from deploy.fleet import Fleets
 from deploy.ids import new_run_id
 from deploy.mirror import Mirror
@@ -105,9 +105,12 @@ def converge_plan(
         else:
             hosts.append(hp)
     names = tuple(hp.host.name for hp in hosts)
+    note = f"converge: {', '.join(names)} behind the live release {live_plan.release}; the other hosts keep it"
+    if previous is not None:
+        note += f"; the rollback target {previous[0].release} is prepared on them too"
     return replace(
         live_plan, hosts=tuple(hosts), migrate=None, migrate_host=None, strategy="all", batches=(names,),
-        max_failures=0, pause=False, notes=(),
+        max_failures=0, pause=False, notes=(note,),
     )  # fmt: skip
 
 
@@ -156,7 +159,13 @@ async def converge(
     connector = engine.connector_for_run()
     engine.store.start_run(record, f"a converge of {app} {environment} to {live.release}")
     started = RunStarted(run_id, "converge", app, environment, live.release, live.sha, live.release, user,
-                         tuple(hp.host.name for hp in plan.hosts), live.sha, "all")  # fmt: skip
-    return await engine.drive(
-        record, connector, sink, started, lambda runner, archive: runner.deploy(plan, archive), need_archive=upload
+                         tuple(hp.host.name for hp in plan.hosts), live.sha, "all", plan.notes)  # fmt: skip
+
+    def noted(event: Event) -> None:
+        """The end report says what converged, as the start did."""
+        sink(replace(event, notes=plan.notes) if isinstance(event, RunFinished) else event)
+
+    finished = await engine.drive(
+        record, connector, noted, started, lambda runner, archive: runner.deploy(plan, archive), need_archive=upload
     )
+    return replace(finished, notes=plan.notes)
