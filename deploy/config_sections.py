@@ -314,13 +314,18 @@ class Environment(Section):
     ref: str = "main"
     hosts: list[HostConfig] = Field(default_factory=list, description="required unless discover is set")
     discover: list[DiscoverySource] = Field(
-        default_factory=list, description="sources that find hosts at the start of every run (dns_srv, command)"
+        default_factory=list,
+        description="sources that find hosts at the start of every run: each a {dns_srv: …} or a {command: …} "
+        "mapping (keys below)",
     )
     converge: Literal["manual", "auto"] = Field(
         "manual", description="auto: put the live release on hosts discovery finds, by itself"
     )
     converge_interval: Duration = Field(300.0, gt=0, description="how often converge: auto looks for new hosts")
-    notify: list[str] = Field(default_factory=list, description="chat channel ids told of runs shipbot starts itself")
+    notify: list[str] = Field(
+        default_factory=list,
+        description="chat channel ids where runs shipbot starts itself (converge: auto) are reported",
+    )
     strategy: Literal["all", "rolling", "blue_green"] = "all"
     batches: list[BatchEntry] | None = Field(
         None, description="a ramp of host counts or percentages; the first batch is the canary"

@@ -96,14 +96,11 @@ class EnvironmentStatus:
         return [h for h in self.hosts if h.behind]
 
     def as_json(self) -> dict[str, object]:
-        out: dict[str, object] = {
+        return {
             "environment": self.environment,
             "consistent": self.consistent,
             "hosts": [_host_json(h) for h in self.hosts],
         }
-        if self.live is not None:
-            out["live"] = {"release": self.live.release, "sha": self.live.sha}
-        return out
 
 
 def _host_json(h: HostStatus) -> dict[str, object]:

@@ -501,7 +501,7 @@ PROD_ONLY = {
         (
             "U0ALICE",
             "C0DEPLOYS",
-            ("deploy", "rollback", "cancel", "status", "history", "unlock", "where", "run", "help"),
+            ("deploy", "rollback", "converge", "cancel", "status", "history", "unlock", "where", "run", "help"),
         ),
         ("U0ALICE", "C0X", ("cancel", "status", "history", "unlock", "where", "help")),
         (

@@ -64,8 +64,12 @@ def silent_nameserver() -> Iterator[str]:
 
 async def test_srv_inventory_and_static_hosts_merge_with_roles_united(tmp_path: Path, dnsmasq: Dnsmasq) -> None:
     dnsmasq.start(RECORDS)
-    script(tmp_path, "inventory.sh", """echo '[{"address": "127.0.1.2", "port": 2202, "roles": ["worker"]},
- {"address": "127.0.1.9", "roles": ["db"]}]'""")
+    script(
+        tmp_path,
+        "inventory.sh",
+        """echo '[{"address": "127.0.1.2", "port": 2202, "roles": ["worker"]},
+ {"address": "127.0.1.9", "roles": ["db"]}]'""",
+    )
     config = load_config(write_config(
         tmp_path,
         [{"dns_srv": SRV, "roles": ["web"], "nameservers": [dnsmasq.nameserver]}, {"command": "./inventory.sh"}],
@@ -84,7 +88,9 @@ async def test_an_inventory_command_runs_in_the_config_folder_without_a_shell(
 ) -> None:
     folder = tmp_path / "conf"
     folder.mkdir()
-    script(folder, "inv.sh", 'test "$1" = \'$(touch pwned)\' || exit 9\necho "[{\\"address\\": \\"$(basename "$PWD")\\"}]"')
+    script(
+        folder, "inv.sh", 'test "$1" = \'$(touch pwned)\' || exit 9\necho "[{\\"address\\": \\"$(basename "$PWD")\\"}]"'
+    )
     config = load_config(write_config(folder, [{"command": "./inv.sh '$(touch pwned)'"}]))
     monkeypatch.chdir(tmp_path)  # elsewhere: the command still runs relative to the config file
 
