@@ -9,7 +9,6 @@ caller's :data:`~deploy.events.EventSink`; the store keeps every run and step. C
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
@@ -34,18 +33,12 @@ from deploy.redact import Redactor
 from deploy.refs import ref_problem
 from deploy.repair import Repairer, RepairReport
 from deploy.runner import Runner
-from deploy.secret_input import SecretFeeding
+from deploy.secret_input import SecretFeeding, secret_values
 from deploy.status import read_status
 from deploy.steps import RunSteps, Timeouts
 from deploy.store import Store
 
 log = structlog.get_logger("shipbot.engine")
-
-
-def secret_values(config: Config, environ: Mapping[str, str] | None = None) -> dict[str, SecretStr]:
-    """The controller environment variables the config names under ``secret_env``."""
-    environ = os.environ if environ is None else environ
-    return {name: SecretStr(environ[name]) for name in config.secret_env if name in environ}
 
 
 class Engine:
@@ -71,7 +64,11 @@ class Engine:
         self._last_release = ""
         self._held: dict[str, asyncio.Task[None]] = {}  # heartbeats of waiting runs taken over from a dead process
         self.fleets = Fleets(config, store, folder)  # each environment's hosts, discovered at the start of each run
-        self.repairer = Repairer(config, store, self.connector_for_run, lambda env: self.plan(env, "", "", "shipbot"))
+        self.repairer = Repairer(
+            config, store, self.connector_for_run,
+            lambda run: self.plan(run.environment, "", "", "shipbot", run_id=run.run_id),
+            lambda run: self.fleets.config_for(run.environment, run.run_id),
+        )  # fmt: skip
 
     def connector_for_run(self) -> Connector:
         connector = self._connectors(self.config.ssh, self.redactor)
@@ -120,9 +117,11 @@ class Engine:
             since = utc_minute(lock.since)
             raise EnvironmentLocked(environment, lock.owner, lock.reason, since)
 
-    def plan(self, environment: str, sha: str, release: str, user: str, hosts_filter: str | None = None) -> DeployPlan:
+    def plan(self, environment: str, sha: str, release: str, user: str, hosts_filter: str | None = None,
+             run_id: str | None = None) -> DeployPlan:  # fmt: skip
+        """The plan on the environment's hosts as last discovered (or as the run ``run_id`` recorded them)."""
         return plan_deploy(
-            self.fleets.config_for(environment),
+            self.fleets.config_for(environment, run_id),
             environment,
             sha,
             release,
@@ -159,7 +158,7 @@ class Engine:
         if run is None or wait is None or self.store.lease_holder(run_id) != self.store.owner:
             raise UsageError(f"run {run_id} is not a waiting run this shipbot took over")
         intents = self.store.ledger.intents(run_id)
-        plan = self.plan(run.environment, run.sha, run.release, run.user)
+        plan = self.plan(run.environment, run.sha, run.release, run.user, run_id=run_id)
         plan = replace(plan, hosts=tuple(hp for hp in plan.hosts if hp.host.name in intents))
         self.store.ledger.resumed(run_id)
         if held := self._held.pop(run_id, None):

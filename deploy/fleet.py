@@ -30,14 +30,16 @@ class Fleets:
         self._resolved[environment] = config
         return config
 
-    def config_for(self, environment: str) -> Config:
-        """The config with the hosts the environment's last resolution (or newest recorded run) had."""
-        if environment in self._resolved:
-            return self._resolved[environment]
+    def config_for(self, environment: str, run_id: str | None = None) -> Config:
+        """The config with the hosts the run ``run_id`` recorded (a repair, a resumed run), else those the
+        environment's last resolution in this process had, else those its newest recorded run had."""
         env = self._config.environments.get(environment)
+        recorded = self._store.fleets.of(run_id) if run_id and env is not None and env.discover else []
+        if not recorded and environment in self._resolved:
+            return self._resolved[environment]
         if env is None or not env.discover:
             return self._config
-        recorded = self._store.fleets.latest(self._config.app, environment)
+        recorded = recorded or self._store.fleets.latest(self._config.app, environment)
         if not recorded:
             return self._config
         found = [
