@@ -1,6 +1,7 @@
-"""Hosts an inventory command finds, in chat: a host that joins is shown behind in ``status`` with its source,
-``converge staging`` catches it up, and with ``converge: auto`` the bot does it by itself and says so in the
-environment's ``notify`` channel (the real bolt app against the emulator, real sshd hosts)."""
+"""Discovered hosts in chat: a host that joins the SRV records (a real dnsmasq) is shown behind in ``status`` with
+its source, ``converge staging`` catches it up; with an inventory command and ``converge: auto`` the bot does it by
+itself and says so in the environment's ``notify`` channel (the real bolt app against the emulator, real sshd
+hosts)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,18 @@ from typing import Any
 import pytest
 
 from tests.bot.conftest import Stack, StackFactory
+from tests.support.dnsmasq import Dnsmasq
 from tests.support.sshd_fleet import SshdFleet
 
 pytestmark = pytest.mark.sshd
+SRV = "_web._tcp.shop.test"
+
+
+def records(fleet: SshdFleet, count: int) -> list[str]:
+    out = []
+    for h in fleet.hosts[:count]:
+        out += [f"srv-host={SRV},{h.name}.shop.test,{h.port}", f"host-record={h.name}.shop.test,{h.address}"]
+    return out
 
 INVENTORY = {"discover": [{"command": "./inventory.sh"}]}
 
@@ -44,19 +54,23 @@ async def deployed(s: Stack) -> None:
     await s.bot_message(lambda m: ":large_green_circle:" in str(m.blocks) and "Deploy" in m.text)
 
 
-async def test_a_joining_host_is_behind_in_status_and_converge_catches_it_up(
-    tmp_path: Path, stack: StackFactory
+@pytest.mark.skipif(os.geteuid() != 0, reason="hosts sharing one deploy_to need root (mount namespaces)")
+async def test_a_host_joining_the_srv_records_is_behind_in_status_and_converge_catches_it_up(
+    tmp_path: Path, stack: StackFactory, dnsmasq: Dnsmasq
 ) -> None:
-    write_inventory(tmp_path)
-    s = await stack(hosts=2, staging=INVENTORY)
+    dnsmasq.start([])
+    srv = {"hosts": [], "discover": [{"dns_srv": SRV, "roles": ["web"], "nameservers": [dnsmasq.nameserver]}]}
+    options = {"addresses": "loopback", "mount_at": str(tmp_path / "srv" / "shop")}
+    s = await stack(hosts=2, staging=srv, fleet_options=options)
+    dnsmasq.restart(records(s.fleet, 1))
     await deployed(s)
     assert current_of(s.fleet, 1) is None
-    join(tmp_path, s.fleet, 1)
+    dnsmasq.restart(records(s.fleet, 2))
 
     await s.say("alice", "status staging")
     status = await s.bot_message(lambda m: "behind the live release" in str(m.blocks))
     text = str(status.blocks)
-    assert "*behind*" in text and "command:./inventory.sh" in text and "_static_" in text
+    assert f"_dns_srv:{SRV}_" in text and text.count("*behind*") == 1
     assert "converge staging" in text
 
     await s.say("alice", "converge staging")
