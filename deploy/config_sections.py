@@ -261,7 +261,7 @@ class DnsSrvSource(Section):
     nameservers: list[str] = Field(
         default_factory=list, description='"host" or "host:port" (default: the system resolver)'
     )
-    timeout: Duration = Field(5.0, gt=0, description="for the whole lookup")
+    timeout: Duration = Field(5.0, gt=0, description="for each DNS query (the SRV, then each target's address)")
 
     @field_validator("dns_srv")
     @classmethod

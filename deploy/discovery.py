@@ -28,6 +28,7 @@ from deploy.inventory import Found, SrvAnswer, merge, parse_inventory, resolved,
 
 log = structlog.get_logger("shipbot.discovery")
 _SHOWN_STDERR = 300  # characters of a failing inventory command's stderr quoted in its error
+_PARALLEL_LOOKUPS = 20  # address lookups of SRV targets in flight at once
 
 
 async def discover(config: Config, environment: str, folder: Path | None = None) -> Config:
@@ -88,12 +89,19 @@ async def _dns_srv(source: DnsSrvSource) -> list[Found]:
     except dns.exception.DNSException as exc:
         raise DiscoveryError(f"{name}: the lookup failed{where}: {exc}") from exc
     answers = [SrvAnswer(r.priority, r.weight, r.port, r.target.to_text(omit_final_dot=True)) for r in answer]
-    addresses = {a.target: await _addresses(resolver, name, a.target, where) for a in answers if a.target != ""}
-    return srv_hosts(name, source.roles, answers, addresses)
+    targets = sorted({a.target for a in answers if a.target != ""})
+    lookups = asyncio.Semaphore(_PARALLEL_LOOKUPS)
+
+    async def one(target: str) -> list[str]:
+        async with lookups:
+            return await _addresses(resolver, name, target, where)
+
+    found = await asyncio.gather(*(one(t) for t in targets))
+    return srv_hosts(name, source.roles, answers, dict(zip(targets, found, strict=True)))
 
 
 async def _addresses(resolver: dns.asyncresolver.Resolver, name: str, target: str, where: str) -> list[str]:
-    found: list[str] = []
+    """The target's IPv4 addresses, or its IPv6 ones when it has none."""
     for kind in ("A", "AAAA"):
         try:
             answer = await resolver.resolve(target + ".", kind, search=False)
@@ -103,8 +111,8 @@ async def _addresses(resolver: dns.asyncresolver.Resolver, name: str, target: st
             raise DiscoveryError(f"{name}: looking up the address of {target} timed out{where}") from exc
         except dns.exception.DNSException as exc:
             raise DiscoveryError(f"{name}: looking up the address of {target} failed{where}: {exc}") from exc
-        found += [r.to_text() for r in answer]
-    return found
+        return [r.to_text() for r in answer]
+    return []
 
 
 async def _command(source: CommandSource, folder: Path) -> list[Found]:
