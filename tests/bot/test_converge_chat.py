@@ -27,6 +27,7 @@ def records(fleet: SshdFleet, count: int) -> list[str]:
         out += [f"srv-host={SRV},{h.name}.shop.test,{h.port}", f"host-record={h.name}.shop.test,{h.address}"]
     return out
 
+
 INVENTORY = {"discover": [{"command": "./inventory.sh"}]}
 
 

@@ -37,7 +37,7 @@ def test_a_dead_run_on_discovered_hosts_is_repaired_on_those_hosts(tmp_path: Pat
         (work / "shipbot.yml").write_text(yaml.safe_dump(config))
         (work / "hosts.json").write_text(json.dumps(found))
         inventory = work / "inventory.sh"
-        inventory.write_text('#!/bin/sh\ncat hosts.json\n')
+        inventory.write_text("#!/bin/sh\ncat hosts.json\n")
         inventory.chmod(inventory.stat().st_mode | stat.S_IXUSR)
         env = {**os.environ, "SHIPBOT_DATA_DIR": str(work / "data"), "SHIPBOT_LEASE_TTL": str(TTL)}
         first = subprocess.run([SHIPBOT, "deploy", "staging", "main"], cwd=work, env=env, capture_output=True,
@@ -49,7 +49,7 @@ def test_a_dead_run_on_discovered_hosts_is_repaired_on_those_hosts(tmp_path: Pat
 
         proc = subprocess.Popen([SHIPBOT, "deploy", "staging", "feature/new-login"], cwd=work, env=env, text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
-        wait_for(lambda: (disk / "IN_BUILD").exists(), what="the build on host 2")
+        wait_for((disk / "IN_BUILD").exists, what="the build on host 2")
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=30)
         (disk / "SLOW_BUILD").unlink()
