@@ -161,7 +161,7 @@ async def check(args: argparse.Namespace, settings: OperatorSettings) -> int:
         raise ConfigError(_config_path(args, settings), problems)
     hosts = sum(len(e.hosts) for e in config.environments.values())
     envs = len(config.environments)
-    print(f"{_config_path(args, settings)}: ok ({config.app}, {envs} environment(s), {hosts} static host(s))")
+    print(f"{_config_path(args, settings)}: ok ({config.app}, {envs} environment(s), {hosts} host(s))")
     for name, environment in config.environments.items():
         if environment.discover:
             found = await discover(config, name, _config_folder(args, settings))
