@@ -266,6 +266,11 @@ def render_notice(notice: Notice) -> Message | None:
                 return Message(
                     notice.error, [_section(f":red_circle: {_run_what(notice.run)} could not run: {esc(notice.error)}")]
                 )
+            if notice.nothing_to_do:
+                return Message(
+                    notice.nothing_to_do,
+                    [_section(f":information_source: {_run_what(notice.run)}: {esc(notice.nothing_to_do)}")],
+                )
             if notice.lock is not None:
                 return Message(
                     "locked after rollback", [_section(f"{esc(notice.run.environment)}: {_lock_line(notice.lock)}")]

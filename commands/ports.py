@@ -144,6 +144,7 @@ class RunEnded:
     finished: RunFinished | None
     error: str = ""
     lock: LockRecord | None = None
+    nothing_to_do: str = ""  # why a run had nothing to do (a converge with no host behind): not a failure
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,10 @@ async def test_a_host_joining_the_srv_records_is_behind_in_status_and_converge_c
     await s.say("alice", "status staging")
     await s.bot_message(lambda m: ":white_check_mark: consistent" in str(m.blocks))
 
+    await s.say("alice", "converge staging")
+    nothing = await s.bot_message(lambda m: ":information_source:" in str(m.blocks))
+    assert "already runs the live release" in str(nothing.blocks)
+
 
 async def test_converge_is_refused_where_a_deploy_would_be(tmp_path: Path, stack: StackFactory) -> None:
     write_inventory(tmp_path)
