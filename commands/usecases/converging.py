@@ -72,8 +72,9 @@ class AutoConverge:
             return None
         if not status.behind or status.active_run is not None:
             return None
-        channels = engine.config.environments[environment].notify
-        run = RunRequest(self._run_ids(), "converge", app, environment, self._bot, channels[0], self._clock())
+        channels = engine.config.environments[environment].notify  # required with converge: auto
+        where = channels[0] if channels else ""
+        run = RunRequest(self._run_ids(), "converge", app, environment, self._bot, where, self._clock())
         log.info("auto_converge_started", app=app, environment=environment, run_id=run.run_id,
                  behind=[h.address for h in status.behind])  # fmt: skip
         self._execution.start(run)
