@@ -54,10 +54,11 @@ class Engine(Protocol):
 RUNS_SEARCHED = 200  # successful runs searched for the release a rollback would go to
 
 
-def _previous_steps(live_host: HostPlan, prev_host: HostPlan, prev: Live, plan: DeployPlan, run_id: str,
-                    user: str, archive: bytes | None, transfer: str, repo: str, shared: tuple[list[str], list[str]],
-                    ) -> tuple[Step, ...]:  # fmt: skip
-    d = live_host.host.deploy_to
+def _previous_steps(prev_host: HostPlan, prev: Live, run_id: str, user: str, archive: bytes | None, transfer: str,
+                    repo: str, shared: tuple[list[str], list[str]]) -> tuple[Step, ...]:  # fmt: skip
+    """Prepare the rollback target ``prev`` on the host (unless it is there already, holding its SHA), build it,
+    and journal it as ``prepared``."""
+    d = prev_host.host.deploy_to
     dirs, files = shared
     fetch = (
         remote.unpack(d, prev.release) if transfer == "upload" else remote.git_fetch(d, prev.release, repo, prev.sha)
@@ -68,7 +69,7 @@ def _previous_steps(live_host: HostPlan, prev_host: HostPlan, prev: Live, plan: 
     steps = [
         Step(
             "prepare rollback target",
-            f"if {remote.verify(d, prev.release, prev.sha)}; then :; else {made}; fi",
+            f"if {remote.verify(d, prev.release, prev.sha)}; then cat >/dev/null; else {made}; fi",
             first.timeout,
             stdin=archive if transfer == "upload" else None,
         )
@@ -99,8 +100,8 @@ def converge_plan(
             continue
         if previous is not None:
             prev, _, archive = previous
-            extra = _previous_steps(hp, prev_hosts[hp.host.name], prev, live_plan, run_id, live_plan.user, archive,
-                                    live_plan.transfer, repo, shared)  # fmt: skip
+            extra = _previous_steps(prev_hosts[hp.host.name], prev, run_id, live_plan.user, archive, live_plan.transfer,
+                                    repo, shared)  # fmt: skip
             hosts.append(replace(hp, prepare=(*hp.prepare, *extra)))
         else:
             hosts.append(hp)
