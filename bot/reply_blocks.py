@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.mrkdwn import code, esc, truncate, user
-from commands.ports import ApprovalDecided, ApprovalExpired, Notice, QueueMoved, RunDropped, RunEnded
+from commands.ports import ApprovalDecided, ApprovalExpired, Notice, QueueMoved, RunAnnounced, RunDropped, RunEnded
 from commands.replies import (
     AlreadyDecided,
     Approved,
@@ -276,6 +276,14 @@ def render_notice(notice: Notice) -> Message | None:
                     "locked after rollback", [_section(f"{esc(notice.run.environment)}: {_lock_line(notice.lock)}")]
                 )
             return None
+        case RunAnnounced():
+            hosts = ", ".join(notice.behind) or "hosts"
+            text = (
+                f":arrows_counterclockwise: shipbot converges {esc(notice.run.app)} {esc(notice.run.environment)}: "
+                f"{esc(hosts)} behind the live release; run {code(notice.run.run_id)} is reported in "
+                f"<#{notice.run.channel}>"
+            )
+            return Message(f"shipbot converges {notice.run.environment}", [_section(text)])
         case QueueMoved():
             return Message(
                 f"{notice.run.run_id} is now #{notice.position}",

@@ -179,7 +179,16 @@ class ApprovalDecided:
     reason: str = ""
 
 
-Notice = RunEnded | QueueMoved | RunDropped | ApprovalExpired | ApprovalDecided
+@dataclass(frozen=True)
+class RunAnnounced:
+    """A run the bot started by itself (``converge: auto``), told in another ``channel`` than the run's own."""
+
+    run: RunRequest
+    channel: str
+    behind: tuple[str, ...] = ()  # the hosts it catches up
+
+
+Notice = RunEnded | QueueMoved | RunDropped | ApprovalExpired | ApprovalDecided | RunAnnounced
 
 
 class RunReporter(Protocol):

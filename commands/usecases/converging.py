@@ -3,7 +3,8 @@
 :meth:`AutoConverge.check` is called for an environment with ``converge: auto`` every ``converge_interval`` (the
 composition root's loop). It reads the environment's status (which runs discovery), and when a host is behind and
 nothing holds the environment (no run, nobody's lock, no freeze) it starts a converge as the bot itself, reported
-like any run in the first channel of the environment's ``notify:`` list.
+like any run in the first channel of the environment's ``notify:`` list; the other channels there are told it
+started and where it is reported.
 It never forces: a lock or a freeze waits for the next look.
 """
 
@@ -16,7 +17,7 @@ import structlog
 from commands.access_config import AppPolicy
 from commands.clock import Clock, utc
 from commands.freeze import active_freeze
-from commands.ports import EnginePort
+from commands.ports import EnginePort, RunAnnounced, RunReporter
 from commands.runs import RunRequest
 from commands.usecases.board import RunBoard
 from commands.usecases.execution import RunExecution
@@ -34,6 +35,7 @@ class AutoConverge:
         board: RunBoard,
         locks: LockService,
         execution: RunExecution,
+        reporter: RunReporter,
         clock: Clock,
         run_ids: Callable[[], str],
         bot_user_id: str,
@@ -43,6 +45,7 @@ class AutoConverge:
         self._board = board
         self._locks = locks
         self._execution = execution
+        self._reporter = reporter
         self._clock = clock
         self._run_ids = run_ids
         self._bot = bot_user_id
@@ -78,4 +81,7 @@ class AutoConverge:
         log.info("auto_converge_started", app=app, environment=environment, run_id=run.run_id,
                  behind=[h.address for h in status.behind])  # fmt: skip
         self._execution.start(run)
+        behind = tuple(h.address for h in status.behind)
+        for channel in channels[1:]:
+            await self._reporter.notify(RunAnnounced(run, channel, behind))
         return run

@@ -119,7 +119,7 @@ class ChatService:
         self._pauses = pauses
         self._takeovers = Takeovers(self.engines, permissions, audit, execution, clock)
         self._auto = AutoConverge(
-            self.engines, self.policies, board, locks, execution, clock, run_ids, bot_user_id or "shipbot"
+            self.engines, self.policies, board, locks, execution, reporter, clock, run_ids, bot_user_id or "shipbot"
         )
         self._reads = ReadService(self.engines, permissions, locks, board, self._queue, self._approvals)
 

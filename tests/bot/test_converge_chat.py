@@ -103,7 +103,7 @@ async def test_converge_auto_catches_up_a_joining_host_and_reports_in_the_notify
     tmp_path: Path, stack: StackFactory
 ) -> None:
     write_inventory(tmp_path)
-    auto = {**INVENTORY, "converge": "auto", "converge_interval": "0.5s", "notify": ["C0DEPLOY"]}
+    auto = {**INVENTORY, "converge": "auto", "converge_interval": "0.5s", "notify": ["C0DEPLOY", "C0GENERAL"]}
     s = await stack(hosts=2, staging=auto)
     await deployed(s)
 
@@ -111,4 +111,8 @@ async def test_converge_auto_catches_up_a_joining_host_and_reports_in_the_notify
 
     done = await s.bot_message(lambda m: ":large_green_circle:" in str(m.blocks) and "Converge" in m.text, 60)
     assert done.channel == "C0DEPLOY"
+    told = await s.bot_message(lambda m: m.channel == "C0GENERAL" and "shipbot converges" in str(m.blocks))
+    h2 = s.fleet.hosts[1]
+    assert f"{h2.address}:{h2.port} behind the live release" in str(told.blocks)
+    assert "<#C0DEPLOY>" in str(told.blocks)
     assert current_of(s.fleet, 1) == current_of(s.fleet, 0) is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from commands.ports import RunEnded
+from commands.ports import RunAnnounced, RunEnded
 from tests.commands.fakes import Clock, FakeEngine
 from tests.commands.helpers import config
 from tests.commands.usecases.world import ACCESS, FROZEN, NOW, World
@@ -33,6 +33,8 @@ async def test_hosts_behind_are_converged_by_the_bot_and_reported_in_the_notify_
     assert ("converge", "staging", "U0SHIPBOT", run.run_id) in world.engine.calls
     ended = [n for n in world.reporter.notices if isinstance(n, RunEnded)]
     assert [(n.run.run_id, n.run.channel) for n in ended] == [(run.run_id, "C0NOTIFY")]
+    told = [n for n in world.reporter.notices if isinstance(n, RunAnnounced)]
+    assert [(n.run.run_id, n.channel, n.behind) for n in told] == [(run.run_id, "C0OTHER", ("web9",))]
     assert await world.service.auto_converge("shop", "staging") is None  # caught up: nothing more to do
 
 
