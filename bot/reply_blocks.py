@@ -168,7 +168,7 @@ def render(reply: Reply) -> Message:
                 head = f"*{esc(entry.app)} {esc(entry.environment or 'all environments')}*"
                 lines = [
                     f"{utc_minute(r.started_at)} {code(r.run_id)} {esc(r.kind)} {esc(r.ref)} {code(r.sha[:7] or '-')} "
-                    f"*{esc(r.state)}* by {user(r.user)}"
+                    f"*{esc(r.state)}* by {user(r.user)}" + (f" on {r.hosts} host(s)" if r.hosts else "")
                     for r in entry.runs
                 ] or ["no runs yet"]
                 blocks.append(_section(head + "\n" + "\n".join(lines)))
