@@ -4,6 +4,7 @@ port (dnsmasq re-reads its config only on a restart)."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
@@ -36,7 +37,9 @@ class Dnsmasq:
         ``host-record=h1.shop.test,127.0.1.1``); every other name under the domain does not exist."""
         conf = self.folder / "dnsmasq.conf"
         lines = [f"port={self.port}", "listen-address=127.0.0.1", "bind-interfaces", "no-resolv", "no-hosts",
-                 f"local=/{self.domain}/", "user=root", *records]  # fmt: skip
+                 f"local=/{self.domain}/", *records]  # fmt: skip
+        if os.geteuid() == 0:
+            lines.append("user=root")  # stay root instead of dropping to nobody, so the config stays readable
         conf.write_text("\n".join(lines) + "\n")
         with (self.folder / "dnsmasq.log").open("ab") as log:
             self._proc = subprocess.Popen(
