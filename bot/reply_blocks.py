@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.mrkdwn import code, esc, truncate, user
 from bot.shipping_blocks import dry_run_blocks, shipment_lines
-from commands.ports import ApprovalDecided, ApprovalExpired, Notice, QueueMoved, RunDropped, RunEnded
+from commands.ports import ApprovalDecided, ApprovalExpired, Notice, QueueMoved, RunAnnounced, RunDropped, RunEnded
 from commands.replies import (
     AlreadyDecided,
     Approved,
@@ -137,14 +137,21 @@ def render(reply: Reply) -> Message:
                 lines = []
                 if st is not None:
                     verdict = ":white_check_mark: consistent" if st.consistent else ":warning: drifted or unreachable"
+                    if st.behind:
+                        verdict = f":warning: {len(st.behind)} host(s) behind the live release"
                     title += f" — {verdict}"
                     for h in st.hosts[:20]:
+                        source = f" _{esc(h.source)}_"
                         if not h.reachable:
-                            lines.append(f"• {esc(h.address)}: unreachable ({esc(truncate(h.error, 120))})")
+                            lines.append(f"• {esc(h.address)}: unreachable ({esc(truncate(h.error, 120))}){source}")
                         else:
+                            behind = " *behind*" if h.behind else ""
                             lines.append(
                                 f"• {esc(h.address)}: {esc(h.release or 'no release')} {code((h.sha or '-')[:7])}"
+                                f"{behind}{source}"
                             )
+                    if st.behind:
+                        lines.append(f"{code('converge ' + view.environment)} puts the live release on them")
                     if len(st.hosts) > 20:
                         lines.append(f"…and {len(st.hosts) - 20} more hosts")
                 if view.lock:
@@ -163,7 +170,7 @@ def render(reply: Reply) -> Message:
                 head = f"*{esc(entry.app)} {esc(entry.environment or 'all environments')}*"
                 lines = [
                     f"{utc_minute(r.started_at)} {code(r.run_id)} {esc(r.kind)} {esc(r.ref)} {code(r.sha[:7] or '-')} "
-                    f"*{esc(r.state)}* by {user(r.user)}"
+                    f"*{esc(r.state)}* by {user(r.user)}" + (f" on {r.hosts} host(s)" if r.hosts else "")
                     for r in entry.runs
                 ] or ["no runs yet"]
                 blocks.append(_section(head + "\n" + "\n".join(lines)))
@@ -265,11 +272,24 @@ def render_notice(notice: Notice) -> Message | None:
                 return Message(
                     notice.error, [_section(f":red_circle: {_run_what(notice.run)} could not run: {esc(notice.error)}")]
                 )
+            if notice.nothing_to_do:
+                return Message(
+                    notice.nothing_to_do,
+                    [_section(f":information_source: {_run_what(notice.run)}: {esc(notice.nothing_to_do)}")],
+                )
             if notice.lock is not None:
                 return Message(
                     "locked after rollback", [_section(f"{esc(notice.run.environment)}: {_lock_line(notice.lock)}")]
                 )
             return None
+        case RunAnnounced():
+            hosts = ", ".join(notice.behind) or "hosts"
+            text = (
+                f":arrows_counterclockwise: shipbot converges {esc(notice.run.app)} {esc(notice.run.environment)}: "
+                f"{esc(hosts)} behind the live release; run {code(notice.run.run_id)} is reported in "
+                f"<#{notice.run.channel}>"
+            )
+            return Message(f"shipbot converges {notice.run.environment}", [_section(text)])
         case QueueMoved():
             return Message(
                 f"{notice.run.run_id} is now #{notice.position}",

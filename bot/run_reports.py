@@ -18,7 +18,7 @@ from bot.reply_blocks import render_notice
 from bot.run_message import RunMessage, UpdateBudget
 from bot.run_view import RunView
 from bot.slack_calls import safe
-from commands.ports import ApprovalDecided, ApprovalExpired, EnginePort, Notice, RunEnded
+from commands.ports import ApprovalDecided, ApprovalExpired, EnginePort, Notice, RunAnnounced, RunEnded
 from commands.runs import RunRequest
 from deploy.events import EventSink
 from deploy.repair import RepairReport
@@ -101,7 +101,11 @@ class SlackRunReporter:
             await safe(
                 self.metrics,
                 "chat.postMessage",
-                self.client.chat_postMessage(channel=run.channel, text=message.fallback, blocks=message.blocks),
+                self.client.chat_postMessage(
+                    channel=notice.channel if isinstance(notice, RunAnnounced) else run.channel,
+                    text=message.fallback,
+                    blocks=message.blocks,
+                ),
             )
 
     async def _close_approval(self, notice: ApprovalDecided | ApprovalExpired) -> None:

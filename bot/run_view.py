@@ -171,7 +171,7 @@ class RunView:
         s = self.started
         if s is None:
             return f"Run {self.run_id}"
-        kind = {"deploy": "Deploy", "rollback": "Rollback", "task": "Task"}.get(s.kind, s.kind)
+        kind = {"deploy": "Deploy", "rollback": "Rollback", "task": "Task", "converge": "Converge"}.get(s.kind, s.kind)
         what = f"{s.app} {s.ref}" if s.kind != "rollback" else s.app
         return truncate(f"{kind} {self.run_id}: {what} → {s.environment}", 140)
 

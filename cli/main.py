@@ -4,6 +4,7 @@
 
     shipbot deploy ENV [REF] [--config FILE] [--hosts FILTER] [--dry-run [--json]] [--force] [--yes]
     shipbot rollback ENV [--to RELEASE] [--config FILE]
+    shipbot converge ENV [--config FILE]   the live release on the hosts that are behind it
     shipbot status ENV [--config FILE] [--json]
     shipbot task NAME ENV [--config FILE] [--hosts FILTER]
     shipbot check [--config FILE] [--connect]

@@ -1,5 +1,5 @@
-"""The operator commands (``deploy``, ``rollback``, ``status``, ``task``, ``check``, ``history``, ``parse``,
-``recover``): each
+"""The operator commands (``deploy``, ``rollback``, ``converge``, ``status``, ``task``, ``check``, ``history``,
+``parse``, ``recover``): each
 takes the parsed arguments and the operator's settings and returns the process's exit code.
 
 Progress goes to stderr (:class:`~cli.progress.TerminalProgress`), results to stdout; engines come from the
@@ -22,11 +22,12 @@ from cli.settings import OperatorSettings
 from commands.parse_report import parse_report
 from commands.reply_texts import promotion_rule
 from deploy.config import load_config
+from deploy.discovery import discover
 from deploy.engine import Engine
-from deploy.errors import ConfigError, PromotionRefused, UsageError
+from deploy.errors import ConfigError, NothingToConverge, PromotionRefused, UsageError
 from deploy.events import BatchGate, Outcome, RunFinished
 from deploy.ids import utc_minute
-from deploy.plan import migrate_problems
+from deploy.plan import environment_hosts, migrate_problems
 from deploy.store import Store
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
@@ -36,11 +37,16 @@ def _config_path(args: argparse.Namespace, settings: OperatorSettings) -> str:
     return str(args.config or settings.first_config)
 
 
+def _config_folder(args: argparse.Namespace, settings: OperatorSettings) -> Path:
+    """Where inventory commands run: the config file's folder."""
+    return Path(_config_path(args, settings)).resolve().parent
+
+
 def _engine(args: argparse.Namespace, settings: OperatorSettings) -> Engine:
     config = load_config(_config_path(args, settings))
     data_dir = Path(args.data_dir).expanduser() if args.data_dir else settings.data_dir
     store = Store.in_data_dir(data_dir, settings.lease_ttl)
-    return build_engine(config, store, data_dir)
+    return build_engine(config, store, data_dir, Path(_config_path(args, settings)))
 
 
 def _exit_for(result: RunFinished) -> int:
@@ -99,6 +105,16 @@ async def rollback(args: argparse.Namespace, settings: OperatorSettings) -> int:
     return _exit_for(result)
 
 
+async def converge(args: argparse.Namespace, settings: OperatorSettings) -> int:
+    engine = _engine(args, settings)
+    try:
+        result = await engine.converge(args.environment, user=args.user or getpass.getuser(), sink=TerminalProgress())
+    except NothingToConverge as exc:
+        print(str(exc))
+        return EXIT_OK
+    return _exit_for(result)
+
+
 async def task(args: argparse.Namespace, settings: OperatorSettings) -> int:
     engine = _engine(args, settings)
     result = await engine.run_task(
@@ -119,11 +135,16 @@ async def status(args: argparse.Namespace, settings: OperatorSettings) -> int:
     else:
         verdict = "consistent" if status.consistent else "NOT consistent"
         print(f"{status.app} {status.environment}: {verdict}")
+        if status.live is not None:
+            print(f"  live release: {status.live.release} ({status.live.sha[:12]})")
         for h in status.hosts:
             if not h.reachable:
-                print(f"  {h.address}: unreachable - {h.error}")
+                print(f"  {h.address}: unreachable - {h.error} [{h.source}]")
             else:
-                print(f"  {h.address}: {h.release or 'no release'} {(h.sha or '')[:12]}")
+                behind = " BEHIND" if h.behind else ""
+                print(f"  {h.address}: {h.release or 'no release'} {(h.sha or '')[:12]}{behind} [{h.source}]")
+        if status.behind:
+            print(f"  {len(status.behind)} host(s) behind the live release: shipbot converge {status.environment}")
         if status.lock:
             print(f"  locked by {status.lock.owner}: {status.lock.reason}")
         if status.active_run:
@@ -135,7 +156,8 @@ def history(args: argparse.Namespace, settings: OperatorSettings) -> int:
     engine = _engine(args, settings)
     runs = engine.history(args.environment, args.limit)
     if args.json:
-        print(json.dumps([{**r.__dict__, "duration": r.duration} for r in runs]))
+        covered = {r.run_id: [h.as_json() for h in engine.store.fleets.of(r.run_id)] for r in runs}
+        print(json.dumps([{**r.__dict__, "duration": r.duration, "covered": covered[r.run_id]} for r in runs]))
         return EXIT_OK
     for r in runs:
         when = utc_minute(r.started_at)
@@ -149,12 +171,18 @@ async def check(args: argparse.Namespace, settings: OperatorSettings) -> int:
     """The config is valid, every environment can run its migration, the SSH key named exists (exit 2 naming
     each problem otherwise); with ``--connect`` every host is reached."""
     config = load_config(_config_path(args, settings))
-    problems = migrate_problems(config) + connection_problems(config)
+    problems = migrate_problems(config, [n for n, e in config.environments.items() if not e.discover])
+    problems += connection_problems(config)
     if problems:
         raise ConfigError(_config_path(args, settings), problems)
     hosts = sum(len(e.hosts) for e in config.environments.values())
     envs = len(config.environments)
     print(f"{_config_path(args, settings)}: ok ({config.app}, {envs} environment(s), {hosts} host(s))")
+    for name, environment in config.environments.items():
+        if environment.discover:
+            found = await discover(config, name, _config_folder(args, settings))
+            for host in environment_hosts(found, name):
+                print(f"  {name} {host.name}: {', '.join(host.roles) or 'no roles'} [{host.source}]")
     if not args.connect:
         return EXIT_OK
     engine = _engine(args, settings)
@@ -163,10 +191,10 @@ async def check(args: argparse.Namespace, settings: OperatorSettings) -> int:
         status = await engine.status(env)
         for h in status.hosts:
             if h.reachable:
-                print(f"  {env} {h.address}: reachable")
+                print(f"  {env} {h.address}: reachable [{h.source}]")
             else:
                 bad += 1
-                print(f"  {env} {h.address}: UNREACHABLE - {h.error}")
+                print(f"  {env} {h.address}: UNREACHABLE - {h.error} [{h.source}]")
     return EXIT_OK if bad == 0 else EXIT_FAILED
 
 
@@ -210,4 +238,12 @@ async def recover(args: argparse.Namespace, settings: OperatorSettings) -> int:
 
 
 SYNC = {"history": history, "parse": parse}
-ASYNC = {"deploy": deploy, "rollback": rollback, "status": status, "task": task, "check": check, "recover": recover}
+ASYNC = {
+    "deploy": deploy,
+    "rollback": rollback,
+    "converge": converge,
+    "status": status,
+    "task": task,
+    "check": check,
+    "recover": recover,
+}

@@ -36,6 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--user", default=None)
     _add_common(p)
 
+    p = sub.add_parser("converge", help="put the live release on the hosts that are behind it")
+    p.add_argument("environment")
+    p.add_argument("--user", default=None)
+    _add_common(p)
+
     p = sub.add_parser("status", help="which release and SHA each host runs")
     p.add_argument("environment")
     p.add_argument("--json", action="store_true")

@@ -10,8 +10,9 @@
   the run's channel, and returns.
   Approvals and the queue are rows in the store: at start-up the bot finds the approval messages still waiting
   (their buttons keep working) and picks up what a stopped process left; every :data:`POLL_EVERY` seconds it
-  expires approvals, moves any line whose environment a run (from here or the CLI) has freed, and removes previews
-  past their time to live. ``Running.service.previews`` is what a webhook adapter calls for pushes.
+  expires approvals, moves any line whose environment a run (from here or the CLI) has freed, removes previews
+  past their time to live, and every ``converge_interval`` lets each environment with ``converge: auto`` catch up
+  hosts discovery found behind. ``Running.service.previews`` is what a webhook adapter calls for pushes.
 """
 
 from __future__ import annotations
@@ -66,9 +67,11 @@ class Running:
     connected: Callable[[], bool] = lambda: False
 
 
-def build_engine(config: Config, store: Store, data_dir: Path) -> Engine:
-    """The engine for one app: the real SSH connector, the shared store, state under ``data_dir``."""
-    return Engine(config, store, data_dir, SshConnector)
+def build_engine(config: Config, store: Store, data_dir: Path, config_file: Path | None = None) -> Engine:
+    """The engine for one app: the real SSH connector, the shared store, state under ``data_dir``; inventory
+    commands run in the folder of ``config_file``."""
+    folder = config_file.resolve().parent if config_file is not None else None
+    return Engine(config, store, data_dir, SshConnector, folder=folder)
 
 
 def build_previews(engine: Engine, store: Store) -> PreviewRunner:
@@ -94,9 +97,9 @@ def _init_sentry(settings: Settings) -> None:
 async def serve(settings: Settings, ready: Callable[[Running], Awaitable[None]] | None = None) -> None:
     """Run the bot until SIGTERM/SIGINT (or ``Running.stop`` is set)."""
     _init_sentry(settings)
-    configs = [load_config(path) for path in settings.config_files]
+    configs = [(load_config(path), Path(path)) for path in settings.config_files]
     store = Store.in_data_dir(settings.data_dir, settings.lease_ttl)
-    engines = {c.app: build_engine(c, store, settings.data_dir) for c in configs}
+    engines = {c.app: build_engine(c, store, settings.data_dir, path) for c, path in configs}
     repairs = await _repair(engines)
     metrics = Metrics()
     client = make_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url, metrics)
@@ -155,10 +158,12 @@ async def serve(settings: Settings, ready: Callable[[Running], Awaitable[None]] 
         _expire_taken_over(service, engines, store, repairs)
         await service.pick_up()
         sweeper = asyncio.create_task(_sweep(service, running.stop), name="waiting-sweeper")
+        converger = asyncio.create_task(_converge(service, engines, running.stop), name="auto-converge")
         if ready is not None:
             await ready(running)
         await running.stop.wait()
         await sweeper
+        await converger
     finally:
         await _shutdown(settings, running, reporter)
         if socket is not None:
@@ -211,6 +216,29 @@ async def _sweep(service: ChatService, stop: asyncio.Event) -> None:
                 await service.previews.expire()
             except Exception:  # nor may a preview that cannot be removed stop it
                 log.exception("preview_expiry_failed")
+
+
+async def _converge(service: ChatService, engines: dict[str, Engine], stop: asyncio.Event) -> None:
+    """``converge: auto``: each such environment is looked at every ``converge_interval`` (first at start-up), and
+    its hosts that discovery finds behind the live release get it (:meth:`ChatService.auto_converge`)."""
+    due = {
+        (app, name): 0.0
+        for app, engine in engines.items()
+        for name, env in engine.config.environments.items()
+        if env.converge == "auto"
+    }
+    loop = asyncio.get_running_loop()
+    while due and not stop.is_set():
+        for (app, name), at in due.items():
+            if at > loop.time() or stop.is_set():
+                continue
+            due[app, name] = loop.time() + engines[app].config.environments[name].converge_interval
+            try:
+                await service.auto_converge(app, name)
+            except Exception:  # the loop must outlive one environment's failure
+                log.exception("auto_converge_failed", app=app, environment=name)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), max(0.1, min(POLL_EVERY, min(due.values()) - loop.time())))
 
 
 async def _shutdown(settings: Settings, running: Running, reporter: SlackRunReporter) -> None:

@@ -48,6 +48,15 @@ class Rollback:
 
 
 @dataclass(frozen=True)
+class Converge:
+    """``converge [APP] ENV``: the environment's live release on the hosts that are behind it."""
+
+    verb: ClassVar[str] = "converge"
+    app: str
+    environment: str
+
+
+@dataclass(frozen=True)
 class Cancel:
     """``cancel [RUN-ID|[APP] ENV]``; all ``None`` means "my run, if I have exactly one"."""
 
@@ -155,6 +164,7 @@ class ListPreviews:
 Command = (
     Deploy
     | Rollback
+    | Converge
     | Cancel
     | Status
     | History

@@ -50,6 +50,13 @@ SYNTAX: dict[str, CommandHelp] = {
             "put a chosen release back through a freeze, where you may force deploys; always reported loudly",
             "force",
         ),
+        CommandHelp(
+            "converge",
+            "converge [APP] ENV",
+            "put the live release on the hosts that are behind it (hosts discovery found since); it goes out "
+            "like a deploy",
+            "deploy",
+        ),
         CommandHelp("cancel", "cancel [RUN-ID|ENV]", "stop a run (hosts already switched are reverted)", "cancel"),
         CommandHelp(
             "plan",

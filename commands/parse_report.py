@@ -24,6 +24,7 @@ from commands.access_config import policy_for
 from commands.command import (
     Cancel,
     Command,
+    Converge,
     Deploy,
     History,
     ListPreviews,
@@ -67,7 +68,7 @@ def _fields(command: Command) -> dict[str, object]:
             app, environment, target = command.app, command.environment, command.target
         case Unlock():
             app, environment, force = command.app, command.environment, command.force
-        case Cancel() | Status() | History() | Lock():
+        case Cancel() | Status() | History() | Lock() | Converge():
             app, environment = command.app, command.environment
         case WhereCanIDeploy() | ListPreviews():
             app = command.app

@@ -31,6 +31,7 @@ from commands.command import (
     Approve,
     Cancel,
     Command,
+    Converge,
     Deploy,
     Help,
     History,
@@ -232,6 +233,8 @@ def decide(
             return decide_action(
                 policies[app], actors[app], "rollback", env, channel, now, force=force, chosen_release=chosen
             )
+        case Converge(app=app, environment=env):  # the live release going out again: decided like a deploy
+            return decide_action(policies[app], actors[app], "deploy", env, channel, now)
         case RunTask(app=app, environment=env):
             return decide_action(policies[app], actors[app], "task", env, channel, now)
         case Lock(app=app, environment=env):

@@ -78,6 +78,10 @@ class EnginePort(Protocol):
         run_id: str | None = None,
     ) -> RunFinished: ...
 
+    async def converge(
+        self, environment: str, *, user: str, sink: EventSink = null_sink, run_id: str | None = None
+    ) -> RunFinished: ...
+
     async def run_task(
         self,
         name: str,
@@ -185,6 +189,7 @@ class RunEnded:
     finished: RunFinished | None
     error: str = ""
     lock: LockRecord | None = None
+    nothing_to_do: str = ""  # why a run had nothing to do (a converge with no host behind): not a failure
 
 
 @dataclass(frozen=True)
@@ -219,7 +224,16 @@ class ApprovalDecided:
     reason: str = ""
 
 
-Notice = RunEnded | QueueMoved | RunDropped | ApprovalExpired | ApprovalDecided
+@dataclass(frozen=True)
+class RunAnnounced:
+    """A run the bot started by itself (``converge: auto``), told in another ``channel`` than the run's own."""
+
+    run: RunRequest
+    channel: str
+    behind: tuple[str, ...] = ()  # the hosts it catches up
+
+
+Notice = RunEnded | QueueMoved | RunDropped | ApprovalExpired | ApprovalDecided | RunAnnounced
 
 
 class RunReporter(Protocol):

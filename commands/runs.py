@@ -36,6 +36,8 @@ class RunRequest:
             return f"a rollback to {self.ref}" if self.ref else "a rollback"
         if self.kind == "task":
             return f"task {self.task}"
+        if self.kind == "converge":
+            return "a converge to the live release"
         return f"{self.ref} ({self.sha[:7]})" if self.sha else self.ref
 
 

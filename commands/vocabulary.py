@@ -10,10 +10,13 @@ Built-in aliases ``stg`` (staging), ``prod`` and ``prd`` (production) apply only
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from deploy.config import Config
+from deploy.config import Config, DnsSrvSource
+
+_TARGET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,252}")  # a role, an address or address:port
 
 BUILTIN_ALIASES = {"stg": "staging", "prod": "production", "prd": "production"}
 
@@ -24,12 +27,16 @@ class EnvironmentVocabulary:
     default_ref: str
     roles: tuple[str, ...] = ()
     hosts: tuple[str, ...] = ()
+    discovered: bool = False  # hosts (and their roles) are also found when a run starts (``discover:``)
 
     def target(self, word: str) -> str | None:
-        """The role or host ``word`` names in this environment (case-insensitive), else ``None``."""
+        """The role or host ``word`` names in this environment (case-insensitive), else ``None``. Where hosts are
+        discovered, any plain role or host word is taken: the run checks it against the hosts it finds."""
         for name in (*self.roles, *self.hosts):
             if name.lower() == word.lower():
                 return name
+        if self.discovered and _TARGET.fullmatch(word):
+            return word
         return None
 
 
@@ -59,8 +66,14 @@ class AppVocabulary:
             name: EnvironmentVocabulary(
                 name=name,
                 default_ref=env.ref,
-                roles=tuple(sorted({role for host in env.hosts for role in host.roles})),
+                roles=tuple(
+                    sorted(
+                        {role for host in env.hosts for role in host.roles}
+                        | {role for source in env.discover if isinstance(source, DnsSrvSource) for role in source.roles}
+                    )
+                ),
                 hosts=tuple(host.address for host in env.hosts),
+                discovered=bool(env.discover),
             )
             for name, env in config.environments.items()
         }

@@ -17,7 +17,10 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
+    PrivateAttr,
+    Tag,
     field_validator,
     model_validator,
 )
@@ -246,9 +249,83 @@ class BlueGreen(Section):
     verify: Verify
 
 
+_DNS_NAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?")
+_NAMESERVER = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]+|[A-Za-z0-9.-]+)(?::\d{1,5})?")
+
+
+class DnsSrvSource(Section):
+    """Every SRV answer of ``dns_srv`` is a host: its target resolved to an address, its port the SSH port."""
+
+    dns_srv: str = Field(description="an SRV name, e.g. _web._tcp.example.internal")
+    roles: list[str] = Field(default_factory=list)
+    nameservers: list[str] = Field(
+        default_factory=list, description='"host" or "host:port" (default: the system resolver)'
+    )
+    timeout: Duration = Field(5.0, gt=0, description="for each DNS query (the SRV, then each target's address)")
+
+    @field_validator("dns_srv")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _DNS_NAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not a DNS name")
+        return value
+
+    @field_validator("nameservers")
+    @classmethod
+    def _servers(cls, value: list[str]) -> list[str]:
+        for i, server in enumerate(value):
+            if not _NAMESERVER.fullmatch(server):
+                raise ValueError(f'<[{i}]> {server!r} is not a nameserver ("10.0.0.2" or "10.0.0.2:53")')
+        return value
+
+
+class CommandSource(Section):
+    """A command run on the controller (relative to the config file's folder, no shell) that prints JSON:
+    ``[{"address": ..., "roles": [...], "port": 22}]``, entries shaped like ``hosts:`` entries."""
+
+    command: str = Field(description="run from the config file's folder, split like a shell would, no shell")
+    timeout: Duration = Field(10.0, gt=0)
+
+    @field_validator("command")
+    @classmethod
+    def _command(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("give the command to run")
+        return value
+
+
+def _source_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return "dns_srv" if "dns_srv" in value else "command" if "command" in value else None
+    return "dns_srv" if isinstance(value, DnsSrvSource) else "command" if isinstance(value, CommandSource) else None
+
+
+DiscoverySource = Annotated[
+    Annotated[DnsSrvSource, Tag("dns_srv")] | Annotated[CommandSource, Tag("command")],
+    Discriminator(
+        _source_kind,
+        custom_error_type="discover_source",
+        custom_error_message="each source is {dns_srv: NAME, ...} or {command: CMD, ...}",
+    ),
+]
+
+
 class Environment(Section):
     ref: str = "main"
-    hosts: list[HostConfig] = Field(min_length=1)
+    hosts: list[HostConfig] = Field(default_factory=list, description="required unless discover is set")
+    discover: list[DiscoverySource] = Field(
+        default_factory=list,
+        description="sources that find hosts at the start of every run: each a {dns_srv: …} or a {command: …} "
+        "mapping (keys below)",
+    )
+    converge: Literal["manual", "auto"] = Field(
+        "manual", description="auto: put the live release on hosts discovery finds, by itself"
+    )
+    converge_interval: Duration = Field(300.0, gt=0, description="how often converge: auto looks for new hosts")
+    notify: list[str] = Field(
+        default_factory=list,
+        description="chat channel ids where runs shipbot starts itself (converge: auto) are reported",
+    )
     strategy: Literal["all", "rolling", "blue_green"] = "all"
     batches: list[BatchEntry] | None = Field(
         None, description="a ramp of host counts or percentages; the first batch is the canary"
@@ -298,6 +375,22 @@ class Environment(Section):
         if problem:
             raise ValueError(problem)
         return value
+
+    # (address, port as written) -> (source, the name the host was found under): set on the copy of the config a
+    # run resolves (deploy.fleet), empty on the file's config (every host there is static)
+    _found: dict[tuple[str, int | None], tuple[str, str | None]] = PrivateAttr(default_factory=dict)
+
+    def found_as(self, address: str, port: int | None) -> tuple[str, str | None]:
+        """How a host of this environment was found: (``static`` or a source, the DNS name it was found under)."""
+        return self._found.get((address, port), ("static", None))
+
+    @model_validator(mode="after")
+    def _hosts_or_discover(self) -> Environment:
+        if not self.hosts and not self.discover:
+            raise ValueError("give hosts: (at least one) or discover: (sources that find them)")
+        if self.converge == "auto" and not self.notify:
+            raise ValueError("converge: auto reports its runs in chat: list the channel ids under notify")
+        return self
 
     @model_validator(mode="after")
     def _unique_hosts(self) -> Environment:

@@ -1,16 +1,14 @@
 """The engine facade: what the CLI and the chat side call. One ``Engine`` per app (config file).
 
-``deploy`` resolves the ref once, takes the environment's run slot in the store (one run per environment,
-atomically), plans, runs, and records the result however the run ends; ``rollback``, ``run_task``, ``status`` and
-``history`` work the same way. Progress goes to the caller's :data:`~deploy.events.EventSink`; the store keeps
-every run and step. Cancelling the task that awaits ``deploy`` reverts the fleet, records the run as cancelled,
-and re-raises ``CancelledError``.
-"""
+``deploy`` finds the environment's hosts (:mod:`deploy.fleet`), resolves the ref once, takes the run slot in the
+store (one run per environment, atomically), plans, runs, and records the result however the run ends;
+``rollback``, ``converge``, ``run_task``, ``status`` and ``history`` work the same way. Progress goes to the
+caller's :data:`~deploy.events.EventSink`; the store keeps every run and step. Cancelling the task that awaits
+``deploy`` reverts the fleet, records the run as cancelled, and re-raises ``CancelledError``."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
@@ -20,7 +18,7 @@ from pathlib import Path
 import structlog
 from pydantic import SecretStr
 
-from deploy import foresight, remote
+from deploy import converging, foresight, remote
 from deploy.config import Config
 from deploy.dry_run import DryRun
 from deploy.errors import (
@@ -33,7 +31,8 @@ from deploy.errors import (
     UsageError,
 )
 from deploy.events import Event, EventSink, Gate, Outcome, RunFinished, RunRepaired, RunStarted, null_sink
-from deploy.ids import new_release_id, new_run_id, utc_minute
+from deploy.fleet import Fleets
+from deploy.ids import ReleaseIds, new_run_id, utc_minute
 from deploy.leases import LeaseGuard
 from deploy.mirror import Mirror
 from deploy.plan import DeployPlan, plan_deploy, select_hosts
@@ -44,18 +43,12 @@ from deploy.redact import Redactor
 from deploy.refs import ref_problem
 from deploy.repair import Repairer, RepairReport
 from deploy.runner import Runner
-from deploy.secret_input import SecretFeeding
+from deploy.secret_input import SecretFeeding, secret_values
 from deploy.status import read_status
 from deploy.steps import RunSteps, Timeouts
 from deploy.store import Store
 
 log = structlog.get_logger("shipbot.engine")
-
-
-def secret_values(config: Config, environ: Mapping[str, str] | None = None) -> dict[str, SecretStr]:
-    """The controller environment variables the config names under ``secret_env``."""
-    environ = os.environ if environ is None else environ
-    return {name: SecretStr(environ[name]) for name in config.secret_env if name in environ}
 
 
 class Engine:
@@ -69,6 +62,7 @@ class Engine:
         data_dir: Path,
         connectors: ConnectorFactory,
         secrets: Mapping[str, SecretStr] | None = None,
+        folder: Path | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -76,27 +70,21 @@ class Engine:
         self._secrets = dict(secrets if secrets is not None else secret_values(config))
         self.redactor = Redactor(s.get_secret_value() for s in self._secrets.values())
         self._connectors = connectors
-        self._release_lock = asyncio.Lock()
-        self._last_release = ""
+        self._release_ids = ReleaseIds()
         self._held: dict[str, asyncio.Task[None]] = {}  # heartbeats of waiting runs taken over from a dead process
-        self.repairer = Repairer(config, store, self._connector_for_run, lambda env: self.plan(env, "", "", "shipbot"))
+        self.fleets = Fleets(config, store, folder)  # each environment's hosts, discovered at the start of each run
+        self.repairer = Repairer(
+            config, store, self.connector_for_run,
+            lambda run: self.plan(run.environment, "", "", "shipbot", run_id=run.run_id),
+            lambda run: self.fleets.config_for(run.environment, run.run_id),
+        )  # fmt: skip
 
-    def _connector_for_run(self) -> Connector:
+    def connector_for_run(self) -> Connector:
         connector = self._connectors(self.config.ssh, self.redactor)
         if not self._secrets:
             return connector
         values = {k: v.get_secret_value() for k, v in self._secrets.items()}
         return SecretFeeding(connector, remote.secrets_input(values))
-
-    async def _release_id(self) -> str:
-        """A new Capistrano release id, unique even for two runs in the same second."""
-        async with self._release_lock:
-            rid = new_release_id()
-            while rid <= self._last_release:
-                await asyncio.sleep(0.2)
-                rid = new_release_id()
-            self._last_release = rid
-            return rid
 
     # -- queries --------------------------------------------------------------------------------------------
 
@@ -132,19 +120,22 @@ class Engine:
 
     async def status(self, environment: str) -> EnvironmentStatus:
         """What each host of ``environment`` runs (see :func:`deploy.status.read_status`)."""
-        return await read_status(self.config, self.store, self._connector_for_run(), environment)
+        config = await self.fleets.resolve(environment)
+        return await read_status(config, self.store, self.connector_for_run(), environment)
 
     # -- runs -----------------------------------------------------------------------------------------------
 
-    def _check_lock(self, environment: str, user: str, forced: bool) -> None:
+    def check_lock(self, environment: str, user: str, forced: bool) -> None:
         lock = self.store.get_lock(self.config.app, environment)
         if lock and lock.owner != user and not forced:
             since = utc_minute(lock.since)
             raise EnvironmentLocked(environment, lock.owner, lock.reason, since)
 
-    def plan(self, environment: str, sha: str, release: str, user: str, hosts_filter: str | None = None) -> DeployPlan:
+    def plan(self, environment: str, sha: str, release: str, user: str, hosts_filter: str | None = None,
+             run_id: str | None = None) -> DeployPlan:  # fmt: skip
+        """The plan on the environment's hosts as last discovered (or as the run ``run_id`` recorded them)."""
         return plan_deploy(
-            self.config,
+            self.fleets.config_for(environment, run_id),
             environment,
             sha,
             release,
@@ -181,7 +172,7 @@ class Engine:
         if run is None or wait is None or self.store.lease_holder(run_id) != self.store.owner:
             raise UsageError(f"run {run_id} is not a waiting run this shipbot took over")
         intents = self.store.ledger.intents(run_id)
-        plan = self.plan(run.environment, run.sha, run.release, run.user)
+        plan = self.plan(run.environment, run.sha, run.release, run.user, run_id=run_id)
         plan = replace(plan, hosts=tuple(hp for hp in plan.hosts if hp.host.name in intents))
         self.store.ledger.resumed(run_id)
         if held := self._held.pop(run_id, None):
@@ -193,9 +184,9 @@ class Engine:
         def resume(runner: Runner, _archive: bytes | None) -> Awaitable[RunFinished]:
             return runner.resume(plan, batch, intents, go, reason)
 
-        return await self._drive(run, self._connector_for_run(), sink, started, resume, gate=gate)
+        return await self.drive(run, self.connector_for_run(), sink, started, resume, gate=gate)
 
-    async def _repair_first(self, environment: str, sink: EventSink) -> None:
+    async def repair_first(self, environment: str, sink: EventSink) -> None:
         """Before a deploy or rollback: repair what a dead run left (saying so first); refuse while it can't."""
         for r in await self.recover(environment, sink):
             if not r.ok or r.waiting:
@@ -243,17 +234,17 @@ class Engine:
         A commit that did not pass ``promote_from`` is refused first (:class:`PromotionRefused`); ``forced`` goes
         past it (and someone else's lock), recorded in the audit and announced on :class:`RunStarted`.
         """
-        hosts = select_hosts(self.config, environment, hosts_filter)
+        hosts = select_hosts(await self.fleets.resolve(environment), environment, hosts_filter)
         ref = ref or self.config.environments[environment].ref
         problem = ref_problem(ref)
         if problem:
             raise UsageError(f"{ref!r} is not a valid ref: {problem}")
-        self._check_lock(environment, user, forced)
+        self.check_lock(environment, user, forced)
         sha = sha or await self.resolve_ref(ref)
         block = self.promotion(environment, sha)
         if block is not None and not forced:
             raise PromotionRefused(block)
-        release = await self._release_id()
+        release = await self._release_ids.next()
         plan = self.plan(environment, sha, release, user, hosts_filter)
         if plan.pause is True and gate is None and len(plan.batches) > 1:
             raise UsageError(
@@ -261,14 +252,14 @@ class Engine:
                 "this deploy has no way to ask one: answer the prompt (or pass --yes) on the command line, or use "
                 "the Continue button in chat"
             )
-        await self._repair_first(environment, sink)
+        await self.repair_first(environment, sink)
         run_id = run_id or new_run_id()
         previous = self.deployed_sha(environment)
         record = RunRecord(
             run_id, "deploy", self.config.app, environment, user, ref, sha, release, "running", time.time(),
             hosts=len(hosts), forced=forced,
         )  # fmt: skip
-        connector = self._connector_for_run()
+        connector = self.connector_for_run()
         self.store.start_run(record, f"{self.config.app} {ref} ({sha[:7]})")
         foresight.record_forced(self.store, user, run_id, block)
 
@@ -278,7 +269,7 @@ class Engine:
 
         started = RunStarted(run_id, "deploy", self.config.app, environment, ref, sha, release, user,
                              tuple(h.name for h in hosts), previous, plan.strategy, plan.notes, block)  # fmt: skip
-        finished = await self._drive(
+        finished = await self.drive(
             record,
             connector,
             noted,
@@ -300,18 +291,18 @@ class Engine:
         forced: bool = False,
     ) -> RunFinished:
         """Go back to the previous good release recorded in the hosts' journals (or ``to``)."""
-        hosts = select_hosts(self.config, environment, None)
+        hosts = select_hosts(await self.fleets.resolve(environment), environment, None)
         if to is not None and ref_problem(to):
             raise UsageError(f"{to!r} is not a release id or SHA")
-        self._check_lock(environment, user, forced)
-        await self._repair_first(environment, sink)
+        self.check_lock(environment, user, forced)
+        await self.repair_first(environment, sink)
         plan = self.plan(environment, "", "", user)
         run_id = run_id or new_run_id()
         record = RunRecord(
             run_id, "rollback", self.config.app, environment, user, to or "previous", "", "", "running", time.time(),
             hosts=len(hosts), forced=forced,
         )  # fmt: skip
-        connector = self._connector_for_run()
+        connector = self.connector_for_run()
         self.store.start_run(record, f"a rollback of {self.config.app}")
         begun = RunStarted(run_id, "rollback", self.config.app, environment, to or "previous", "", "", user,
                            tuple(h.name for h in hosts), self.deployed_sha(environment))  # fmt: skip
@@ -321,13 +312,18 @@ class Engine:
             if isinstance(event, RunFinished) and event.outcome is Outcome.SUCCESS and event.hosts:
                 self.store.update_run(run_id, sha=event.hosts[0].sha or "", release=event.hosts[0].release or "")
 
-        return await self._drive(
+        return await self.drive(
             record,
             connector,
             recorded,
             begun,
             lambda runner, _archive: runner.rollback(plan, to),
         )
+
+    async def converge(self, environment: str, *, user: str, sink: EventSink = null_sink, run_id: str | None = None,
+                       forced: bool = False) -> RunFinished:  # fmt: skip
+        """Put the live release on the hosts that are behind it (:mod:`deploy.converging`)."""
+        return await converging.converge(self, environment, user=user, sink=sink, run_id=run_id, forced=forced)
 
     async def run_task(
         self,
@@ -344,7 +340,7 @@ class Engine:
         if task is None:
             known = ", ".join(sorted(self.config.tasks)) or "none configured"
             raise UsageError(f"unknown task {name!r}; tasks: {known}")
-        hosts = select_hosts(self.config, environment, hosts_filter)
+        hosts = select_hosts(await self.fleets.resolve(environment), environment, hosts_filter)
         if task.roles:
             hosts = [h for h in hosts if set(task.roles) & set(h.roles)]
             if not hosts:
@@ -353,7 +349,7 @@ class Engine:
         record = RunRecord(
             run_id, "task", self.config.app, environment, user, name, "", "", "running", time.time(), hosts=len(hosts)
         )
-        connector = self._connector_for_run()
+        connector = self.connector_for_run()
         self.store.start_run(record, f"the task {name}")
         env = {
             **self.config.env,
@@ -363,7 +359,7 @@ class Engine:
             "SHIPBOT_USER": user,
         }
         timeout = task.timeout or self.config.timeouts.task
-        return await self._drive(
+        return await self.drive(
             record,
             connector,
             sink,
@@ -373,7 +369,7 @@ class Engine:
             ),
         )
 
-    async def _drive(
+    async def drive(
         self,
         record: RunRecord,
         connector: Connector,
@@ -399,6 +395,7 @@ class Engine:
         guard = LeaseGuard(lambda: self.store.renew_lease(record.run_id), self.store.lease_ttl)
         runner = self._runner(record.run_id, tee, connector, gate, guard)
         self.store.ledger.hosts(record.run_id, list(started.hosts))
+        self.fleets.record(record.run_id, record.environment, started.hosts)
         task = asyncio.current_task()
 
         def stop_acting() -> None:

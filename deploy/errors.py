@@ -91,6 +91,16 @@ class EnvironmentLocked(ShipbotError):
         )
 
 
+class DiscoveryError(ShipbotError):
+    """A source under ``discover:`` could not give hosts (or they found none): the run does not start."""
+
+
+class NothingToConverge(ShipbotError):
+    """Every reachable host already runs the live release (not a failure)."""
+
+    exit_code = 0
+
+
 class RepositoryError(ShipbotError):
     """The controller could not fetch or read the repository."""
 

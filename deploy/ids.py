@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from datetime import UTC, datetime
@@ -24,6 +25,23 @@ def new_run_id() -> str:
 def new_release_id(now: datetime | None = None) -> str:
     """Capistrano's release id: UTC ``YYYYMMDDHHMMSS``."""
     return (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%d%H%M%S")
+
+
+class ReleaseIds:
+    """New release ids for one engine, unique even for two runs that start in the same second (the second waits)."""
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self._last = ""
+
+    async def next(self) -> str:
+        async with self._lock:
+            rid = new_release_id()
+            while rid <= self._last:
+                await asyncio.sleep(0.2)
+                rid = new_release_id()
+            self._last = rid
+            return rid
 
 
 def utc_minute(ts: float) -> str:

@@ -6,7 +6,9 @@ Each deploy or rollback appends one JSON line on every host it touched::
      "sha": "<40 hex>", "release": "20261123090000", "previous": "20261122170000", "outcome": "success"}
 
 Rollback goes to the previous *successful* release recorded here, not the previous folder by time: a release
-that failed, was reverted, or was rolled back from is never chosen again.
+that failed, was reverted, or was rolled back from is never chosen again. A host that joined later gets the
+environment's rollback target prepared (never live there) by ``converge``, journalled as a deploy with outcome
+``prepared``: a rollback may go to it like to a successful one.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 
 from deploy.ids import utc_iso
 
+_GOOD = ("success", "prepared")  # outcomes a rollback may go to
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -28,7 +32,7 @@ class Entry:
     sha: str
     release: str
     previous: str | None
-    outcome: str  # success | failed | reverted | cancelled
+    outcome: str  # success | failed | reverted | cancelled | prepared (converge: ready, never live here)
 
     def to_line(self) -> str:
         return json.dumps(self.__dict__, sort_keys=True, separators=(",", ":"))
@@ -89,7 +93,7 @@ def rollback_target(
     not ``current``, and was never rolled back from."""
     bad = {e.previous for e in entries if e.action == "rollback" and e.outcome == "success" and e.previous}
     for e in reversed(entries):
-        if e.action != "deploy" or e.outcome != "success":
+        if e.action != "deploy" or e.outcome not in _GOOD:
             continue
         if e.release == current or e.release in bad or e.release not in existing or not _holds(revisions, e):
             continue
@@ -102,7 +106,7 @@ def find(
 ) -> Entry | None:
     """A release by id, or by full or abbreviated SHA, among releases that still exist (newest first)."""
     for e in reversed(entries):
-        if e.release not in existing or e.outcome != "success" or not _holds(revisions, e):
+        if e.release not in existing or e.outcome not in _GOOD or not _holds(revisions, e):
             continue
         if e.release == wanted or (len(wanted) >= 7 and e.sha.startswith(wanted)):
             return e

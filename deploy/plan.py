@@ -30,6 +30,8 @@ class Host:
     user: str
     deploy_to: str
     roles: tuple[str, ...] = ()
+    source: str = "static"  # how the host was found: static, dns_srv:NAME, command:CMD (several: joined by ", ")
+    alias: str | None = None  # the DNS name it was found under (an SRV target), for host key lookups
 
     @property
     def name(self) -> str:
@@ -44,6 +46,7 @@ class Step:
     timeout: float
     stdin_archive: bool = False  # feed the controller's git archive on standard input
     bookkeeping: bool = False  # prints the release listing and probe first (:func:`deploy.guarded.prepare`): read whole
+    stdin: bytes | None = field(default=None, repr=False, compare=False)  # its own input (another release's archive)
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,8 @@ def environment_hosts(config: Config, environment: str) -> list[Host]:
             user=h.user or config.ssh.user,
             deploy_to=h.deploy_to or config.deploy_to,
             roles=tuple(h.roles),
+            source=env.found_as(h.address, h.port)[0],
+            alias=env.found_as(h.address, h.port)[1],
         )
         for h in env.hosts
     ]

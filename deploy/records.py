@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from deploy import convergence
+from deploy.convergence import Live
+
 
 @dataclass(frozen=True)
 class RunRecord:
@@ -68,6 +71,8 @@ class HostStatus:
     error: str = ""
     colour: str | None = None  # blue/green: the live colour (None elsewhere, or before the first deploy)
     colours: dict[str, ColourStatus] = field(default_factory=dict)  # blue/green: "blue" and "green"
+    source: str = "static"  # how the host was found: static, dns_srv:NAME, command:CMD
+    behind: bool = False  # reachable, and without the environment's live release (deploy.convergence)
 
 
 @dataclass(frozen=True)
@@ -77,12 +82,18 @@ class EnvironmentStatus:
     hosts: tuple[HostStatus, ...] = field(default_factory=tuple)
     active_run: RunRecord | None = None
     lock: LockRecord | None = None
+    live: Live | None = None  # the release the last successful deploy or rollback put live
 
     @property
     def consistent(self) -> bool:
-        """Every host reachable and on the same SHA."""
-        shas = {h.sha for h in self.hosts}
-        return all(h.reachable for h in self.hosts) and len(shas) == 1 and None not in shas
+        """Every host reachable and on the same SHA, and none behind the live release (when one is known)."""
+        return convergence.consistent(
+            [convergence.HostView(h.address, h.reachable, h.sha) for h in self.hosts], self.live
+        )
+
+    @property
+    def behind(self) -> list[HostStatus]:
+        return [h for h in self.hosts if h.behind]
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -93,7 +104,10 @@ class EnvironmentStatus:
 
 
 def _host_json(h: HostStatus) -> dict[str, object]:
-    out: dict[str, object] = {"address": h.address, "release": h.release, "sha": h.sha, "reachable": h.reachable}
+    out: dict[str, object] = {
+        "address": h.address, "release": h.release, "sha": h.sha, "reachable": h.reachable, "source": h.source,
+        "behind": h.behind,
+    }  # fmt: skip
     if h.colours:  # blue/green environments only
         out["colour"] = h.colour
         out["colours"] = {

@@ -71,14 +71,20 @@ class RepairReport:
 
 class Repairer:
     """Repairs the dead runs of one app. ``plan`` gives the run's plan without a release (hosts, variables,
-    restart), as a rollback plans it."""
+    restart), as a rollback plans it; ``fleet`` the config with the hosts the run covered (discovered ones too)."""
 
     def __init__(
-        self, config: Config, store: Store, connector: Callable[[], Connector], plan: Callable[[str], DeployPlan]
+        self,
+        config: Config,
+        store: Store,
+        connector: Callable[[], Connector],
+        plan: Callable[[RunRecord], DeployPlan],
+        fleet: Callable[[RunRecord], Config] | None = None,
     ) -> None:
         self.config, self.store = config, store
         self._connector = connector
         self._plan = plan
+        self._fleet = fleet or (lambda _run: config)  # the config with the hosts the run covered (discovered ones)
 
     def live_runs(self, environment: str) -> list[RunRecord]:
         """Runs of the environment still held by a live owner (not this process)."""
@@ -103,12 +109,12 @@ class Repairer:
         intents = self.store.ledger.intents(run.run_id)
         processes = self.store.ledger.processes(run.run_id)
         try:
-            hosts = select_hosts(self.config, run.environment, None)
+            hosts = select_hosts(self._fleet(run), run.environment, None)
         except ShipbotError:
             hosts = []
         touched = set(intents) | set(processes)
         chosen = [h for h in hosts if h.name in touched] if touched else []
-        plan = self._plan(run.environment) if run.kind in ("deploy", "rollback") else None
+        plan = self._plan(run) if run.kind in ("deploy", "rollback", "converge") else None
         connector = self._connector()
         try:
             repairs = await every(
@@ -140,7 +146,8 @@ class Repairer:
         connector: Connector,
     ) -> HostRepair:
         hp = next((p for p in plan.hosts if p.host.name == name), None) if plan else None
-        host = hp.host if hp else next(h for h in select_hosts(self.config, run.environment, None) if h.name == name)
+        hosts = select_hosts(self._fleet(run), run.environment, None)
+        host = hp.host if hp else next(h for h in hosts if h.name == name)
         t = self.config.timeouts
         try:
             conn = await connector.connect(host, t.connect)

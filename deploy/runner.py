@@ -191,7 +191,7 @@ class Runner:
                     return
                 first = step is by_name[hr.host.name].prepare[0]
                 hr.created = True  # from the first exec on, the release may exist (a cancel may land mid-command)
-                stdin = archive if step.stdin_archive else None
+                stdin = step.stdin if step.stdin is not None else archive if step.stdin_archive else None
                 result = await s.run(hr, step.name, step.command, step.timeout, stdin, bookkeeping=step.bookkeeping)
                 if first and result.exit_status == guarded.REFUSED:
                     hr.created = False  # setup refused before making anything (the release was already there)

@@ -9,9 +9,13 @@ stock sshd drops anyway), in a plan or in a dry run, whichever step set or merge
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
+
+from pydantic import SecretStr
 
 from deploy import remote
+from deploy.config import Config
 from deploy.plan import Host
 from deploy.ports import Connector, HostConnection, StepResult
 
@@ -50,3 +54,9 @@ class _Fed:
 
     async def close(self) -> None:
         await self._inner.close()
+
+
+def secret_values(config: Config, environ: Mapping[str, str] | None = None) -> dict[str, SecretStr]:
+    """The controller environment variables the config names under ``secret_env``."""
+    environ = os.environ if environ is None else environ
+    return {name: SecretStr(environ[name]) for name in config.secret_env if name in environ}

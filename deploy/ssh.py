@@ -267,6 +267,9 @@ class SshConnector:
             keepalive_interval=self._ssh.keepalive_interval,
             keepalive_count_max=3,
             compression_algs=None,
+            # a discovered host is looked up under the name it was found under and under its address, with the
+            # port, as OpenSSH does (``[name]:port`` or ``[addr]:port``; bare on port 22)
+            host_key_alias=host.alias,
             **self._keys,
         )
 
@@ -299,8 +302,18 @@ class SshConnector:
                     asyncssh.connect(host.address, host.port, tunnel=tunnel, options=options), timeout + 1
                 )
             except (asyncssh.Error, OSError, TimeoutError) as exc:
-                raise HostUnreachable(host.name, "connect", _reason(exc)) from exc
+                raise HostUnreachable(host.name, "connect", _reason(exc) + self._key_hint(host, exc)) from exc
         return SshHostConnection(host, conn, self._redact, self._ssh.login_shell == "posix", self._read_limit)
+
+    def _key_hint(self, host: Host, exc: BaseException) -> str:
+        """How to trust an unknown host key (after checking it out of band)."""
+        if not isinstance(exc, asyncssh.HostKeyNotVerifiable):
+            return ""
+        names = [n if host.port == 22 else f"[{n}]:{host.port}" for n in (host.alias, host.address) if n]
+        return (
+            f"; shipbot looks its key up in {self._known_hosts} as {' or '.join(names)}: once you have checked the "
+            f"key, add it with `ssh-keyscan -p {host.port} {host.address} >> {self._known_hosts}`"
+        )
 
     async def close(self) -> None:
         """Close the jump host connection (the run's host connections are closed by the run)."""

@@ -4,7 +4,9 @@ environment and its lock. One connection per host, closed before returning, what
 
 from __future__ import annotations
 
-from deploy import probe
+from dataclasses import replace
+
+from deploy import convergence, probe
 from deploy.config import Config
 from deploy.errors import ShipbotError
 from deploy.fanout import every
@@ -18,6 +20,7 @@ async def read_status(config: Config, store: Store, connector: Connector, enviro
     """Reads from each host which release ``current`` points to and its REVISION; on a blue/green host also
     the live colour, and each colour's release, SHA and whether its app answers."""
     hosts = select_hosts(config, environment, None)
+    live = convergence.live_release(store.last_success(config.app, environment))
     blue_green = config.environments[environment].strategy == "blue_green"
 
     async def one(host_index: int) -> HostStatus:
@@ -49,9 +52,16 @@ async def read_status(config: Config, store: Store, connector: Connector, enviro
         results = await every(one(i) for i in range(len(hosts)))
     finally:
         await connector.close()
+    results = [
+        replace(
+            r, source=h.source, behind=convergence.is_behind(convergence.HostView(r.address, r.reachable, r.sha), live)
+        )
+        for r, h in zip(results, hosts, strict=True)
+    ]
     return EnvironmentStatus(
         app=config.app,
         environment=environment,
+        live=live,
         hosts=tuple(results),
         active_run=store.active_run(config.app, environment),
         lock=store.get_lock(config.app, environment),

@@ -34,6 +34,8 @@ from pathlib import Path
 
 from deploy import leases
 from deploy.errors import EnvironmentBusy, EnvironmentLocked
+from deploy.fleet_log import SCHEMA as FLEET_SCHEMA
+from deploy.fleet_log import FleetLog
 from deploy.ids import utc_minute
 from deploy.intents import SCHEMA as LEDGER_SCHEMA
 from deploy.intents import Ledger
@@ -103,7 +105,9 @@ class Store:
         self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA + WAITING_SCHEMA + leases.SCHEMA + LEDGER_SCHEMA + PREVIEWS_SCHEMA)
+        self._db.executescript(
+            _SCHEMA + WAITING_SCHEMA + leases.SCHEMA + LEDGER_SCHEMA + PREVIEWS_SCHEMA + FLEET_SCHEMA
+        )
         self._migrate_locks()
         self.waiting = WaitingRequests(self._db)  # approvals and the queue (deploy.waiting)
         self.previews = PreviewTable(self._db)  # previews per branch (deploy.preview_table)
@@ -111,6 +115,7 @@ class Store:
         self.lease_ttl = lease_ttl
         self.owner = owner or leases.new_owner()
         self.ledger = Ledger(self._db)
+        self.fleets = FleetLog(self._db)  # the hosts each run covered (deploy.fleet_log)
 
     @classmethod
     def in_data_dir(cls, data_dir: Path, lease_ttl: float = 30.0) -> Store:

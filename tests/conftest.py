@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.dnsmasq import DNSMASQ, Dnsmasq
 from tests.support.gitrepo import GitRepo, make_app_repo
 from tests.support.sshd_fleet import FleetFactory, SshdFleet, sshd_unavailable_reason
 
@@ -39,3 +40,15 @@ async def sshd_fleet(tmp_path: Path) -> AsyncIterator[FleetFactory]:
 def app_repo(tmp_path: Path) -> GitRepo:
     """A real git repo of a tiny app: ``main`` (v1), ``feature/new-login`` (v2), ``broken-health``, tag ``v1.0.0``."""
     return make_app_repo(tmp_path / "repo")
+
+
+@pytest.fixture
+def dnsmasq(tmp_path: Path) -> Iterator[Dnsmasq]:
+    """A real DNS server on loopback (``dnsmasq.start(records)``), stopped at teardown; skips without dnsmasq."""
+    if not DNSMASQ.exists():
+        pytest.skip("dnsmasq is not installed (.ci/run installs dnsmasq-base)")
+    server = Dnsmasq(tmp_path / "dns")
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -17,7 +17,7 @@ import re
 from dataclasses import replace
 from typing import NamedTuple
 
-from commands.command import Deploy, Rollback
+from commands.command import Converge, Deploy, Rollback
 from commands.errors import CommandError
 from commands.grammar.checks import DRY_RUN_FLAGS, FORCE_FLAGS, PREPOSITIONS, RELEASE, checked_ref
 from commands.grammar.places import (
@@ -209,3 +209,11 @@ def parse_rollback(args: list[str], context: GrammarContext, force: bool = False
             "chosen release.",
         )
     return Rollback(app, environment, to, force)
+
+
+def parse_converge(args: list[str], context: GrammarContext) -> Converge:
+    """``converge [APP] ENV``."""
+    app, environment = locate(args, context, "converge", unique=True)
+    if app is None or environment is None or len(args) > 2:
+        raise CommandError("converge which environment?", f"Environments: {env_list(context)}. " + try_hint("converge"))
+    return Converge(app, environment)

@@ -23,7 +23,7 @@ from commands.command import Command, Help
 from commands.errors import CommandError
 from commands.grammar.checks import refuse_second_factor
 from commands.grammar.control import parse_approve, parse_cancel, parse_lock, parse_reject, parse_unlock
-from commands.grammar.deploys import parse_deploy, parse_plan, parse_rollback
+from commands.grammar.deploys import parse_converge, parse_deploy, parse_plan, parse_rollback
 from commands.grammar.previews import parse_preview, parse_previews, parse_teardown
 from commands.grammar.reads import parse_deploys, parse_help, parse_history, parse_status, parse_where
 from commands.grammar.tasks import TASK_PREFIX, parse_deploy_task, parse_run
@@ -40,6 +40,7 @@ PARSERS: dict[str, Parser] = {
     "deploy": parse_deploy,
     "plan": parse_plan,
     "rollback": parse_rollback,
+    "converge": parse_converge,
     "cancel": parse_cancel,
     "status": parse_status,
     "history": parse_history,

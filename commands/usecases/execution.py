@@ -26,7 +26,7 @@ from commands.supervisor import RunSupervisor
 from commands.usecases.board import RunBoard
 from commands.usecases.locks import LockService
 from commands.usecases.pauses import Pauses
-from deploy.errors import ShipbotError
+from deploy.errors import NothingToConverge, ShipbotError
 from deploy.events import EventSink, Outcome, RunFinished
 from deploy.records import LockRecord
 
@@ -67,7 +67,7 @@ class RunExecution:
 
     async def _execute_bound(self, run: RunRequest, resume: Resume | None) -> RunFinished | None:
         finished: RunFinished | None = None
-        error = ""
+        error = idle = ""
         lock: LockRecord | None = None
         try:
             finished = await self._drive(run, self._reporter.sink_for(run), resume)
@@ -76,6 +76,8 @@ class RunExecution:
         except asyncio.CancelledError:
             error = RUN_CANCELLED
             raise
+        except NothingToConverge as err:
+            idle = str(err)
         except ShipbotError as err:
             error = str(err)
         except Exception as err:
@@ -83,7 +85,7 @@ class RunExecution:
             raise
         finally:
             self._board.remove(run.run_id)
-            await self._reporter.notify(RunEnded(run, finished, error, lock))
+            await self._reporter.notify(RunEnded(run, finished, error, lock, idle))
             await self._after(run)
         return finished
 
@@ -105,6 +107,8 @@ class RunExecution:
                 forced=run.forced,
                 gate=self._pauses.gate(run),
             )
+        if run.kind == "converge":
+            return await engine.converge(run.environment, user=run.user, sink=sink, run_id=run.run_id)
         if run.kind == "rollback":
             return await engine.rollback(
                 run.environment, to=run.ref or None, user=run.user, sink=sink, run_id=run.run_id

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from commands.clock import Clock
-from commands.command import Deploy, Rollback, RunTask
+from commands.command import Converge, Deploy, Rollback, RunTask
 from commands.policy import Decision
 from commands.ports import EnginePort
 from commands.replies import Refusal, Reply
@@ -117,7 +117,17 @@ class RequestService:
             return self._approvals.ask(run, command, decision)
         return self._admission.run_now(run, ())
 
-    async def _gates(self, command: Deploy | Rollback, user: str, channel: str) -> Decision | Refusal:
+    async def converge(self, command: Converge, user: str, channel: str) -> Reply:
+        """Decided like a deploy (policy, freeze, lock), then started now or refused while the environment is busy;
+        no approval: the release it puts out is the one already live."""
+        decision = await self._gates(command, user, channel)
+        if isinstance(decision, Refusal):
+            return decision
+        run = self._request("converge", command.app, command.environment, user, channel, decision.overrides)
+        self._record(run, decision)
+        return self._admission.run_now(run, decision.overrides)
+
+    async def _gates(self, command: Deploy | Rollback | Converge, user: str, channel: str) -> Decision | Refusal:
         """The policy, then someone else's lock: the decision when both let the request through."""
         decision = await self._permissions.command(command, user, channel)
         if not decision.allowed:

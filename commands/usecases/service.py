@@ -38,6 +38,7 @@ from commands.command import (
     Approve,
     Cancel,
     Command,
+    Converge,
     Deploy,
     Help,
     History,
@@ -65,6 +66,7 @@ from commands.usecases.approving import ApprovalService
 from commands.usecases.audit import AuditTrail
 from commands.usecases.board import RunBoard
 from commands.usecases.cancels import CancelService
+from commands.usecases.converging import AutoConverge
 from commands.usecases.execution import RunExecution
 from commands.usecases.locks import LockService
 from commands.usecases.pauses import Pauses
@@ -125,6 +127,9 @@ class ChatService:
         self._locks = locks
         self._pauses = pauses
         self._takeovers = Takeovers(self.engines, permissions, audit, execution, clock)
+        self._auto = AutoConverge(
+            self.engines, self.policies, board, locks, execution, reporter, clock, run_ids, bot_user_id or "shipbot"
+        )
         self._reads = ReadService(self.engines, permissions, locks, board, self._queue, self._approvals)
         self.previews = PreviewService(previews or {}, permissions, preview_notify or _nobody, clock)
 
@@ -145,6 +150,8 @@ class ChatService:
                 return await self._requests.deploy(command, user, channel)
             case Rollback():
                 return await self._requests.rollback(command, user, channel)
+            case Converge():
+                return await self._requests.converge(command, user, channel)
             case RunTask():
                 return await self._requests.task(command, user, channel)
             case Cancel():
@@ -172,6 +179,10 @@ class ChatService:
             case ListPreviews():
                 return self.previews.listing(command)
         raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
+
+    async def auto_converge(self, app: str, environment: str) -> RunRequest | None:
+        """``converge: auto``: a converge when discovery found hosts behind (:mod:`commands.usecases.converging`)."""
+        return await self._auto.check(app, environment)
 
     async def approve(self, run_id: str, user: str, channel: str | None = None) -> Reply:
         """The approve button, or ``approve RUN-ID``."""

@@ -79,13 +79,14 @@ async def stack(tmp_path: Path, sshd_fleet: FleetFactory, app_repo: GitRepo) -> 
         access: dict[str, Any] | None = None,
         http: bool = False,
         staging: dict[str, Any] | None = None,
+        fleet_options: dict[str, Any] | None = None,
         settings: dict[str, Any] | None = None,
         production: dict[str, Any] | None = None,
         repo: str | None = None,
         edit: Callable[[dict[str, Any]], None] | None = None,
         **emu_options: Any,
     ) -> Stack:
-        fleet = await sshd_fleet(hosts)
+        fleet = await sshd_fleet(hosts, **(fleet_options or {}))
         half = max(1, hosts // 2)
         data = fleet.config_yaml(
             repo=repo or app_repo.path,

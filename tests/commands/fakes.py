@@ -37,6 +37,7 @@ class FakeEngine:
         self.records: list[RunRecord] = []
         self.deployed: dict[str, str] = {}
         self.taken_over: dict[str, RunRecord] = {}  # runs a dead process left waiting, held by this one
+        self.behind: dict[str, list[str]] = {}  # per environment: hosts status shows behind the live release
 
     def release(self, run_id: str) -> None:
         self.gates.setdefault(run_id, asyncio.Event()).set()
@@ -139,9 +140,19 @@ class FakeEngine:
         self.calls.append(("task", name, environment, user, hosts_filter, run_id))
         return await self._run("task", environment, "", "", user, run_id or "", sink)
 
+    async def converge(
+        self, environment: str, *, user: str, sink: EventSink = null_sink, run_id: str | None = None
+    ) -> RunFinished:
+        self.calls.append(("converge", environment, user, run_id))
+        self.behind.pop(environment, None)
+        return await self._run(
+            "converge", environment, "rel", self.deployed.get(environment, ""), user, run_id or "", sink
+        )
+
     async def status(self, environment: str) -> EnvironmentStatus:
         sha = self.deployed.get(environment)
-        return EnvironmentStatus(self.config.app, environment, (HostStatus("web1", True, "rel", sha),))
+        behind = tuple(HostStatus(h, True, None, None, behind=True) for h in self.behind.get(environment, []))
+        return EnvironmentStatus(self.config.app, environment, (HostStatus("web1", True, "rel", sha), *behind))
 
     def history(self, environment: str | None = None, limit: int = 20) -> list[RunRecord]:
         return [r for r in self.records if environment in (None, r.environment)][:limit]

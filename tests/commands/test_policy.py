@@ -501,7 +501,7 @@ PROD_ONLY = {
         (
             "U0ALICE",
             "C0DEPLOYS",
-            ("deploy", "rollback", "cancel", "plan", "status", "history", "unlock", "where", "run", "help"),
+            ("deploy", "rollback", "converge", "cancel", "plan", "status", "history", "unlock", "where", "run", "help"),
         ),
         ("U0ALICE", "C0X", ("cancel", "status", "history", "unlock", "where", "help")),
         (
@@ -517,6 +517,7 @@ PROD_ONLY = {
                 "deploy!",
                 "rollback",
                 "rollback!",
+                "converge",
                 "cancel",
                 "plan",
                 "status",
@@ -535,6 +536,7 @@ PROD_ONLY = {
                 "deploy!",
                 "rollback",
                 "rollback!",
+                "converge",
                 "cancel",
                 "plan",
                 "status",

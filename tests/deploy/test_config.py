@@ -253,12 +253,12 @@ UNKNOWN = "unknown key; the README's config reference lists the keys allowed her
         pytest.param(_drop("app"), ["app: Field required"], id="missing-app"),
         pytest.param(
             _set("environments.staging", {}),
-            ["environments.staging.hosts: Field required"],
+            ["environments.staging: give hosts: (at least one) or discover: (sources that find them)"],
             id="environment-without-hosts",
         ),
         pytest.param(
             _set("environments.staging.hosts", []),
-            ["environments.staging.hosts: List should have at least 1 item after validation, not 0"],
+            ["environments.staging: give hosts: (at least one) or discover: (sources that find them)"],
             id="environment-with-empty-host-list",
         ),
         pytest.param(

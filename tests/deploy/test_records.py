@@ -37,6 +37,9 @@ def test_an_environment_is_consistent_only_when_every_host_answers_with_the_same
     assert consistent == EnvironmentStatus("shop", "production", hosts).consistent
 
 
+STATIC = {"source": "static", "behind": False}
+
+
 def test_status_json_has_exactly_the_documented_keys() -> None:
     status = EnvironmentStatus(
         "shop", "production", (up("web1"), down("web2"), up("web3:2222", None, None)), active_run=None, lock=None
@@ -45,16 +48,19 @@ def test_status_json_has_exactly_the_documented_keys() -> None:
         "environment": "production",
         "consistent": False,
         "hosts": [
-            {"address": "web1", "release": "20261123090000", "sha": SHA1, "reachable": True},
-            {"address": "web2", "release": None, "sha": None, "reachable": False},
-            {"address": "web3:2222", "release": None, "sha": None, "reachable": True},
+            {"address": "web1", "release": "20261123090000", "sha": SHA1, "reachable": True, **STATIC},
+            {"address": "web2", "release": None, "sha": None, "reachable": False, **STATIC},
+            {"address": "web3:2222", "release": None, "sha": None, "reachable": True, **STATIC},
         ],
     }
     actual = status.as_json()
     assert expected == actual
     hosts = actual["hosts"]
     assert isinstance(hosts, list)
-    assert (["environment", "consistent", "hosts"], [["address", "release", "sha", "reachable"]] * 3) == (
+    assert (
+        ["environment", "consistent", "hosts"],
+        [["address", "release", "sha", "reachable", "source", "behind"]] * 3,
+    ) == (
         list(actual),
         [list(h) for h in hosts],
     )

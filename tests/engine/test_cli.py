@@ -49,7 +49,7 @@ async def test_deploy_status_history_and_rollback_from_the_command_line(
     shown = json.loads(status.stdout)
     assert ["consistent", "environment", "hosts"] == sorted(shown)
     assert (True, "staging") == (shown["consistent"], shown["environment"])
-    assert [{"address", "release", "sha", "reachable"}] * 2 == [set(h) for h in shown["hosts"]]
+    assert [{"address", "release", "sha", "reachable", "source", "behind"}] * 2 == [set(h) for h in shown["hosts"]]
     assert {app_repo.sha("feature/new-login")} == {h["sha"] for h in shown["hosts"]}
 
     assert 0 == shipbot("rollback", "staging", cwd=tmp_path).returncode

@@ -22,6 +22,7 @@ async def test_where_can_i_deploy_and_help(world: World) -> None:
     words = (
         "deploy",
         "rollback",
+        "converge",
         "cancel",
         "plan",
         "status",
