@@ -58,9 +58,25 @@ def to_sentry(_: Any, method_name: str, event_dict: structlog.typing.EventDict) 
     return event_dict
 
 
+class _Standard:
+    """``sys.stdout`` or ``sys.stderr`` as they are when a line is written, not as they were when logging was set
+    up: a stream replaced since (and closed, as a test's captured output is) is never written to."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def write(self, text: str) -> int:
+        return int(getattr(sys, self._name).write(text))
+
+    def flush(self) -> None:
+        getattr(sys, self._name).flush()
+
+
 def configure(fmt: str = "auto", level: str = "INFO", stream: TextIO | None = None) -> None:
     """``fmt``: ``json``, ``console``, or ``auto`` (console when ``stream`` is a terminal)."""
     stream = stream or sys.stdout
+    names = {id(sys.stdout): "stdout", id(sys.stderr): "stderr"}
+    target: Any = _Standard(names[id(stream)]) if id(stream) in names else stream
     use_console = fmt == "console" or (fmt == "auto" and stream.isatty())
     renderer: structlog.typing.Processor = (
         structlog.dev.ConsoleRenderer(colors=stream.isatty()) if use_console else structlog.processors.JSONRenderer()
@@ -76,6 +92,6 @@ def configure(fmt: str = "auto", level: str = "INFO", stream: TextIO | None = No
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping().get(level.upper(), 20)),
-        logger_factory=structlog.PrintLoggerFactory(stream),
+        logger_factory=structlog.PrintLoggerFactory(target),
         cache_logger_on_first_use=False,
     )

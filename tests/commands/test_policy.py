@@ -558,7 +558,7 @@ def test_help_lists_only_what_the_asker_may_do_there(user: str, channel: str, ex
 
 
 def test_help_on_an_open_config_lists_everything() -> None:
-    assert len(allowed_topics(OPEN, {"shop": Actor("U0X")}, "C0X")) == 15
+    assert len(allowed_topics(OPEN, {"shop": Actor("U0X")}, "C0X")) == 16
 
 
 # -------------------------------------------------------------------------------------- config errors
