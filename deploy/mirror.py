@@ -103,6 +103,14 @@ class Mirror:
         )
         return out.decode().split()
 
+    async def tags(self) -> list[str]:
+        """Every tag, highest version first (``v1.10.0`` before ``v1.9.0``), fetched fresh."""
+        await self.fetch()
+        _, out, _ = await self._git(
+            "-C", str(self.path), "for-each-ref", "--sort=-v:refname", "--format=%(refname:lstrip=2)", "refs/tags"
+        )
+        return out.decode().split()
+
     async def archive(self, sha: str) -> bytes:
         """A tar of the tree at ``sha``, made once and sent to every host."""
         _, out, _ = await self._git("-C", str(self.path), "archive", "--format=tar", sha)

@@ -36,6 +36,8 @@ from deploy.errors import EnvironmentBusy, EnvironmentLocked
 from deploy.ids import utc_minute
 from deploy.intents import SCHEMA as LEDGER_SCHEMA
 from deploy.intents import Ledger
+from deploy.pushes import SCHEMA as PUSHES_SCHEMA
+from deploy.pushes import PushLedger
 from deploy.records import LockRecord, RunRecord
 from deploy.waiting import SCHEMA as WAITING_SCHEMA
 from deploy.waiting import WaitingRequests
@@ -100,13 +102,14 @@ class Store:
         self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA + WAITING_SCHEMA + leases.SCHEMA + LEDGER_SCHEMA)
+        self._db.executescript(_SCHEMA + WAITING_SCHEMA + leases.SCHEMA + LEDGER_SCHEMA + PUSHES_SCHEMA)
         self._migrate_locks()
         self.waiting = WaitingRequests(self._db)  # approvals and the queue (deploy.waiting)
         self._node = socket.gethostname()
         self.lease_ttl = lease_ttl
         self.owner = owner or leases.new_owner()
         self.ledger = Ledger(self._db)
+        self.pushes = PushLedger(self._db)  # webhook deliveries, auto-deploys, parked pushes (deploy.pushes)
 
     @classmethod
     def in_data_dir(cls, data_dir: Path, lease_ttl: float = 30.0) -> Store:
