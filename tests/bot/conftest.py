@@ -68,7 +68,8 @@ def free_port() -> int:
 
 @pytest.fixture
 async def stack(tmp_path: Path, sshd_fleet: FleetFactory, app_repo: GitRepo) -> AsyncIterator[StackFactory]:
-    """``s = await stack(hosts=2, pipeline=..., emulator options)``: everything started, stopped at teardown."""
+    """``s = await stack(hosts=2, pipeline=..., emulator options)``: everything started, stopped at teardown;
+    ``edit`` changes the config dict before it is written."""
     started: list[tuple[asyncio.Task[None], Running | None, SlackEmulator]] = []
 
     async def make(
@@ -78,6 +79,7 @@ async def stack(tmp_path: Path, sshd_fleet: FleetFactory, app_repo: GitRepo) -> 
         http: bool = False,
         staging: dict[str, Any] | None = None,
         settings: dict[str, Any] | None = None,
+        edit: Callable[[dict[str, Any]], None] | None = None,
         **emu_options: Any,
     ) -> Stack:
         fleet = await sshd_fleet(hosts)
@@ -90,6 +92,8 @@ async def stack(tmp_path: Path, sshd_fleet: FleetFactory, app_repo: GitRepo) -> 
             access=access or ACCESS,
         )
         data["environments"]["staging"].update(staging or {})
+        if edit is not None:
+            edit(data)
         config_path = tmp_path / "shipbot.yml"
         config_path.write_text(yaml.safe_dump(data))
         http_port = free_port()

@@ -1,0 +1,72 @@
+"""Deploy on push, end to end: signed requests over real HTTP to the bot's webhook server, the real bolt app
+against the Slack emulator, real sshd hosts and a real git repository."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.bot.conftest import Stack, StackFactory, dump
+from tests.engine.conftest import PIPELINE
+from tests.webhooks.hooks import SECRET, headers, payload, push, send
+
+pytestmark = pytest.mark.sshd
+HOOKS = {"SHIPBOT_WEBHOOK_PORT": 0, "SHIPBOT_WEBHOOK_SECRET": SECRET}
+FOLLOW_MAIN = {"auto_deploy": {"branch": "main"}, "notify": ["C0DEPLOY"]}
+
+
+async def until(check: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what or check}")
+        await asyncio.sleep(0.05)
+
+
+def deployed(s: Stack, env: str = "staging") -> list[str]:
+    """The SHAs of the runs in ``env`` that ended in success, oldest first."""
+    runs = s.running.service.engines["shop"].history(env, 50)
+    return [r.sha for r in reversed(runs) if r.state == "success"]
+
+
+def runs(s: Stack, env: str = "staging") -> list[Any]:
+    return list(reversed(s.running.service.engines["shop"].history(env, 50)))
+
+
+def live_sha(s: Stack) -> str:
+    return (s.fleet.hosts[0].local_deploy_to / "current" / "REVISION").read_text().strip()
+
+
+def shown(m: Any) -> str:
+    """A chat message as people see it: its text and its blocks."""
+    return f"{m.text} {json.dumps(m.blocks or [])}"
+
+
+def gated(gate: Path) -> dict[str, Any]:
+    """The test pipeline, with a build that waits while ``gate`` exists (so a run can be kept going)."""
+    return {**PIPELINE, "build": ["./build.sh", f"while [ -e {gate} ]; do sleep 0.05; done"]}
+
+
+@pytest.mark.parametrize("provider", ["github", "gitlab", "gitea"])
+async def test_a_signed_push_deploys_exactly_the_pushed_sha(stack: StackFactory, provider: str) -> None:
+    s = await stack(hosts=2, staging=FOLLOW_MAIN, settings=HOOKS)
+    port = s.running.webhook_port
+    assert port
+    pushed = s.repo.commit("pushed change", {"VERSION": "v2\n"})
+    status, body = await push(port, provider, str(s.repo.path), "refs/heads/main", pushed)
+    assert (202, ["staging"]) == (status, body["apps"][0]["deploying"]), body
+    s.repo.commit("a later change nobody pushed yet", {"VERSION": "v3\n"})  # the branch moves on meanwhile
+    await until(lambda: bool(deployed(s)), what="the deploy")
+    assert [pushed] == deployed(s)
+    assert pushed == live_sha(s)
+    assert "v2\n" == (s.fleet.hosts[0].local_deploy_to / "current" / "VERSION").read_text()
+    run = runs(s)[0]
+    assert run.user.endswith(" (push)")
+    note = await s.bot_message(lambda m: "pushed" in m.text and pushed[:7] in m.text)
+    assert "deploying to staging" in note.text
+    await s.bot_message(lambda m: run.run_id in shown(m) and "live" in shown(m))  # the run message, as usual
