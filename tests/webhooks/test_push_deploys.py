@@ -4,6 +4,7 @@ against the Slack emulator, real sshd hosts and a real git repository."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -70,3 +71,55 @@ async def test_a_signed_push_deploys_exactly_the_pushed_sha(stack: StackFactory,
     note = await s.bot_message(lambda m: "pushed" in m.text and pushed[:7] in m.text)
     assert "deploying to staging" in note.text
     await s.bot_message(lambda m: run.run_id in shown(m) and "live" in shown(m))  # the run message, as usual
+
+
+async def test_bad_requests_get_a_clear_answer_and_change_nothing(stack: StackFactory) -> None:
+    s = await stack(hosts=2, staging=FOLLOW_MAIN, settings=HOOKS)
+    port = s.running.webhook_port
+    assert port
+    repo, sha = str(s.repo.path), s.repo.sha("main")
+    body = json.dumps(payload("github", repo, "refs/heads/main", sha)).encode()
+
+    wrong = headers("github", body, secret="not-the-secret")
+    assert 401 == (await send(port, "github", body, wrong))[0]
+    unsigned = {k: v for k, v in headers("github", body).items() if k != "X-Hub-Signature-256"}
+    assert 401 == (await send(port, "github", body, unsigned))[0]
+    assert 401 == (await send(port, "gitlab", body, {"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": "nope"}))[0]
+    assert 401 == (await send(port, "gitea", body, headers("github", body)))[0]  # GitHub's header on Gitea's path
+    tampered = body.replace(b"refs/heads/main", b"refs/heads/mainx")
+    assert 401 == (await send(port, "github", tampered, headers("github", body)))[0]
+
+    huge = b" " * (25 * 1024 * 1024 + 1)
+    assert 413 == (await send(port, "github", io.BytesIO(huge), headers("github", huge)))[0]  # type: ignore[arg-type]
+
+    async def chunks() -> Any:  # no Content-Length: the read itself is capped
+        for _ in range(26):
+            yield b" " * (1024 * 1024)
+
+    status, answer = await send(port, "github", chunks(), headers("github", b""))  # type: ignore[arg-type]
+    assert 413 == status, answer
+
+    ping = (Path(__file__).parent / "payloads" / "github_ping.json").read_bytes()
+    ping_headers = {**headers("github", ping), "X-GitHub-Event": "ping"}
+    assert (200, "pong") == ((r := await send(port, "github", ping, ping_headers))[0], r[1]["note"])
+
+    status, answer = await push(port, "github", repo, "refs/heads/develop", sha)
+    assert 202 == status and "no environment of shop follows refs/heads/develop: staging (main)" == answer["ignored"]
+
+    status, answer = await push(port, "gitea", "https://git.example.com/acme/unknown.git", "refs/heads/main", sha)
+    assert 404 == status and "unknown.git" in answer["error"]
+
+    status, answer = await push(port, "gitlab", repo, "refs/heads/a..b", sha)
+    assert 422 == status and "may not contain '..'" in answer["error"]
+    status, answer = await push(port, "github", repo, "refs/heads/main", "not-a-sha")
+    assert 422 == status and "not a full commit id" in answer["error"]
+
+    assert [] == runs(s), "nothing ran"
+
+    status, _ = await push(port, "github", repo, "refs/heads/main", sha, delivery="delivery-1")
+    assert 202 == status
+    await until(lambda: bool(deployed(s)), what="the deploy")
+    status, answer = await push(port, "github", repo, "refs/heads/main", sha, delivery="delivery-1")  # redelivered
+    assert 200 == status and "received before" in answer["ignored"]
+    await asyncio.sleep(1.0)
+    assert [sha] == [r.sha for r in runs(s)], await dump(s.emu)
