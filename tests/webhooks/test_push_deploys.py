@@ -123,3 +123,74 @@ async def test_bad_requests_get_a_clear_answer_and_change_nothing(stack: StackFa
     assert 200 == status and "received before" in answer["ignored"]
     await asyncio.sleep(1.0)
     assert [sha] == [r.sha for r in runs(s)], await dump(s.emu)
+
+
+async def test_pushes_during_a_run_become_one_deploy_of_the_newest(stack: StackFactory, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    gate.touch()
+    s = await stack(hosts=2, pipeline=gated(gate), staging=FOLLOW_MAIN, settings=HOOKS)
+    port, repo = s.running.webhook_port, str(s.repo.path)
+    assert port
+    first = s.repo.commit("first", {"VERSION": "v2\n"})
+    assert 202 == (await push(port, "github", repo, "refs/heads/main", first))[0]
+    await until(lambda: bool(runs(s)) and runs(s)[0].running, what="the first run")
+    second = s.repo.commit("second", {"VERSION": "v3\n"})
+    assert 202 == (await push(port, "gitlab", repo, "refs/heads/main", second))[0]
+    third = s.repo.commit("third", {"VERSION": "v4\n"})
+    assert 202 == (await push(port, "gitea", repo, "refs/heads/main", third))[0]
+    await s.bot_message(lambda m: third[:7] in shown(m) and "once the run going on there ends" in shown(m))
+    gate.unlink()
+    await until(lambda: len(deployed(s)) == 2, what="the deploy after the run")
+    await asyncio.sleep(1.0)
+    assert [first, third] == [r.sha for r in runs(s)], await dump(s.emu)  # the second push never deploys
+    assert third == live_sha(s)
+
+
+async def test_a_lock_refuses_a_push(stack: StackFactory) -> None:
+    s = await stack(hosts=2, staging=FOLLOW_MAIN, settings=HOOKS)
+    port, repo = s.running.webhook_port, str(s.repo.path)
+    assert port
+    await s.say("U0ALICE", "lock staging for a database migration")
+    await s.bot_message(lambda m: "locked" in shown(m).lower())
+    sha = s.repo.commit("pushed while locked", {"VERSION": "v2\n"})
+    assert 202 == (await push(port, "github", repo, "refs/heads/main", sha))[0]
+    refused = await s.bot_message(lambda m: "was not deployed to staging" in shown(m))
+    assert "a database migration" in shown(refused) or "U0ALICE" in shown(refused)
+    await asyncio.sleep(0.5)
+    assert [] == runs(s)
+
+
+async def test_a_pushed_release_tag_posts_release_notes_and_deploys_where_tags_are_followed(stack: StackFactory) -> None:
+    def tags(data: dict[str, Any]) -> None:
+        data["release_tags"] = "v*"
+        data["environments"]["production"].update({"auto_deploy": {"tags": "v*"}, "notify": ["C0DEPLOY"]})
+        data["access"]["environments"]["production"].pop("approval")
+
+    s = await stack(hosts=2, staging={"notify": ["C0DEPLOY"]}, settings=HOOKS, edit=tags)
+    port, repo = s.running.webhook_port, str(s.repo.path)
+    assert port
+    s.repo.commit("add the cart", {"VERSION": "v2\n"})
+    sha = s.repo.commit("fix the cart", {"VERSION": "v2.1\n"})
+    s.repo.git("tag", "v1.1.0")
+    status, answer = await push(port, "gitlab", repo, "refs/tags/v1.1.0", sha)
+    assert 202 == status and answer["apps"][0] == {
+        "app": "shop", "deploying": ["production"], "release_notes": True, "preview": None
+    }  # fmt: skip
+    notes = await s.bot_message(lambda m: "v1.1.0" in m.text and "released" in m.text)
+    text = shown(notes)
+    assert "since `v1.0.0`" in text and "add the cart" in text and "fix the cart" in text
+    assert "first version" not in text  # v1.0.0 itself is not in the notes
+    await until(lambda: bool(deployed(s, "production")), what="the production deploy")
+    assert [sha] == deployed(s, "production") and [] == runs(s, "staging")
+
+
+async def test_polling_deploys_a_moved_branch(stack: StackFactory) -> None:
+    follow = {"auto_deploy": {"branch": "main", "poll": "1s"}, "notify": ["C0DEPLOY"]}
+    s = await stack(hosts=2, staging=follow)  # no webhook server at all
+    assert s.running.webhook_port is None
+    await asyncio.sleep(1.5)
+    assert [] == runs(s), "a branch that has not moved deploys nothing"
+    moved = s.repo.commit("moved without a webhook", {"VERSION": "v2\n"})
+    await until(lambda: bool(deployed(s)), timeout=20, what="the polled deploy")
+    assert [moved] == deployed(s) and moved == live_sha(s)
+    assert runs(s)[0].user == "Ada Dev (poll)"
