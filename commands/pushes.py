@@ -63,6 +63,11 @@ class Push:
         return f"{self.pusher or 'someone'} ({'poll' if self.provider == 'poll' else 'push'})"
 
 
+def from_push(user: str) -> bool:
+    """Whether a run's requester is a push (``alice (push)``, ``Ada Dev (poll)``): people are Slack user ids."""
+    return user.endswith((" (push)", " (poll)"))
+
+
 def push_problem(push: Push) -> str | None:
     """Why a push cannot be acted on (a ref git would refuse, a commit id that is not one), or ``None``."""
     name = push.branch if push.branch is not None else push.tag

@@ -31,7 +31,9 @@ def config(app: str = "shop", repo: str = "git@github.com:acme/shop.git", **extr
     return parse_config({"app": app, "repo": repo, "deploy_to": "/srv/shop", "environments": envs, **extra})
 
 
-def push(ref: str = "refs/heads/main", after: str = SHA, urls: tuple[str, ...] = (), names: tuple[str, ...] = ()) -> Push:
+def push(
+    ref: str = "refs/heads/main", after: str = SHA, urls: tuple[str, ...] = (), names: tuple[str, ...] = ()
+) -> Push:
     return Push("github", "d", ref, "b" * 40, after, "alice", urls or ("https://github.com/acme/shop.git",), names)
 
 
@@ -62,7 +64,12 @@ def test_repository_urls_compare_by_host_and_path(url: str, expected: str) -> No
         (("https://github.com/acme/other.git",), (), [config()], []),
         (("https://git.internal/acme/shop.git",), (), [config(repo="/mirror/shop.git", source="acme/shop")], ["shop"]),
         ((), ("Acme/Shop",), [config(repo="/mirror/shop.git", source="acme/shop")], ["shop"]),
-        (("git@github.com:acme/shop.git",), (), [config(), config("billing", "https://github.com/acme/billing")], ["shop"]),
+        (
+            ("git@github.com:acme/shop.git",),
+            (),
+            [config(), config("billing", "https://github.com/acme/billing")],
+            ["shop"],
+        ),
     ],
 )
 def test_a_push_belongs_to_the_apps_of_its_repository(
@@ -150,7 +157,13 @@ ACCESS = {
     ("access", "environment", "now", "allowed", "approval"),
     [
         (None, "staging", FRIDAY_AFTERNOON, True, False),
-        (ACCESS, "staging", FRIDAY_AFTERNOON, True, False),  # the deploy list is for people; auto_deploy is the config's
+        (
+            ACCESS,
+            "staging",
+            FRIDAY_AFTERNOON,
+            True,
+            False,
+        ),  # the deploy list is for people; auto_deploy is the config's
         (ACCESS, "production", FRIDAY_AFTERNOON, False, False),  # a freeze holds it; an auto-deploy never forces
         (ACCESS, "production", datetime(2026, 3, 26, 14, 0, tzinfo=UTC), True, True),  # Thursday: approval applies
         (ACCESS, "unlisted", FRIDAY_AFTERNOON, True, False),

@@ -40,16 +40,16 @@ def headers(provider: str, body: bytes, delivery: str | None = None, secret: str
     return {"X-Gitea-Event": "push", "X-Gitea-Delivery": delivery, "X-Gitea-Signature": digest}
 
 
-async def send(
-    port: int, provider: str, body: bytes, head: dict[str, str] | None = None
-) -> tuple[int, dict[str, Any]]:
-    async with aiohttp.ClientSession() as session:
-        async with session.post(
+async def send(port: int, provider: str, body: bytes, head: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
             f"http://127.0.0.1:{port}/webhooks/{provider}",
             data=body,
             headers={"Content-Type": "application/json", **(head if head is not None else headers(provider, body))},
-        ) as response:
-            return response.status, await response.json()
+        ) as response,
+    ):
+        return response.status, await response.json()
 
 
 async def push(

@@ -160,7 +160,9 @@ async def test_a_lock_refuses_a_push(stack: StackFactory) -> None:
     assert [] == runs(s)
 
 
-async def test_a_pushed_release_tag_posts_release_notes_and_deploys_where_tags_are_followed(stack: StackFactory) -> None:
+async def test_a_pushed_release_tag_posts_release_notes_and_deploys_where_tags_are_followed(
+    stack: StackFactory,
+) -> None:
     def tags(data: dict[str, Any]) -> None:
         data["release_tags"] = "v*"
         data["environments"]["production"].update({"auto_deploy": {"tags": "v*"}, "notify": ["C0DEPLOY"]})
