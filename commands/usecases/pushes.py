@@ -108,6 +108,7 @@ class PushService:
         return Accepted(plans)
 
     async def _carry_out(self, push: Push, plan: PushPlan) -> None:
+        structlog.contextvars.clear_contextvars()  # this task's own copy: nothing of the HTTP request that made it
         with structlog.contextvars.bound_contextvars(app=plan.app, ref=push.ref, sha=push.after, user=push.requester):
             log.info("push_received", provider=push.provider, deploy=plan.deploy, release=plan.release)
             if plan.preview == "deleted" and push.branch is not None:
