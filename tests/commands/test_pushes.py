@@ -178,3 +178,24 @@ def test_the_gates_of_an_auto_deploy(
     assert (allowed, approval) == (decision.allowed, decision.approval_required)
     if not allowed:
         assert "frozen: No deploys on Friday" in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("ref", "after", "with_previews", "preview", "deploy"),
+    [
+        ("refs/heads/preview/login", SHA, True, "pushed", ()),
+        ("refs/heads/preview/login", ZERO_SHA, True, "deleted", ()),
+        ("refs/heads/feature/login", SHA, True, None, ()),
+        ("refs/heads/main", SHA, True, None, ("staging",)),
+        ("refs/tags/preview/x", SHA, True, None, ()),  # tags are never previews
+        ("refs/heads/preview/login", SHA, False, None, ()),  # no previews key: previews are not built
+    ],
+)
+def test_preview_branches_go_to_the_preview_builder_only_when_the_config_has_previews(
+    ref: str, after: str, with_previews: bool, preview: str | None, deploy: tuple[str, ...]
+) -> None:
+    app = config()
+    if with_previews:  # another part of shipbot adds the `previews` key; its `branches` glob is all this reads
+        app = app.model_copy(update={"previews": {"branches": "preview/*"}})
+    plan = plan_push(app, push(ref, after))
+    assert (preview, deploy) == (plan.preview, plan.deploy)

@@ -106,6 +106,12 @@ async def test_bad_requests_get_a_clear_answer_and_change_nothing(stack: StackFa
     status, answer = await push(port, "github", repo, "refs/heads/develop", sha)
     assert 202 == status and "no environment of shop follows refs/heads/develop: staging (main)" == answer["ignored"]
 
+    deletion = json.loads((Path(__file__).parent / "payloads" / "github_tag_deletion.json").read_text())
+    deletion["repository"]["clone_url"] = repo
+    raw = json.dumps(deletion).encode()
+    status, answer = await send(port, "github", raw, headers("github", raw))
+    assert 202 == status and "refs/tags/simple-tag was deleted" in answer["ignored"]
+
     status, answer = await push(port, "gitea", "https://git.example.com/acme/unknown.git", "refs/heads/main", sha)
     assert 404 == status and "unknown.git" in answer["error"]
 

@@ -131,3 +131,34 @@ async def test_two_processes_on_one_store_deploy_a_commit_once(tmp_path: Path) -
     await one.supervisor.drain()
     await two.supervisor.drain()
     assert [("staging", "4" * 40, "alice (push)")] == [e for e in deploys(eng) if e[0] == "staging"]
+
+
+class Previews:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, ...]] = []
+
+    async def preview_pushed(self, app: str, branch: str, sha: str, pusher: str) -> None:
+        self.calls.append(("pushed", app, branch, sha, pusher))
+
+    async def preview_deleted(self, app: str, branch: str, pusher: str) -> None:
+        self.calls.append(("deleted", app, branch, pusher))
+
+
+async def test_preview_branches_are_handed_to_the_preview_builder(tmp_path: Path) -> None:
+    clock = Clock(SATURDAY)
+    eng = engine(clock)
+    eng.config = eng.config.model_copy(update={"previews": {"branches": "preview/*"}})
+    store, previews = Store.in_data_dir(tmp_path), Previews()
+    chat = ChatService(
+        {"shop": eng}, {"shop": FakeStore(clock)}, FakeGroups({}), FakeReporter(), waiting=store.waiting, clock=clock,
+        run_ids=RunIds(), push_ledger=store.pushes, push_reporter=Announcements(), previews=previews,
+    )  # fmt: skip
+    assert chat.pushes is not None
+    branch = "refs/heads/preview/login"
+    chat.pushes.receive(Push("gitlab", "p1", branch, "0" * 40, "5" * 40, "alice", (REPO,)))
+    chat.pushes.receive(Push("gitlab", "p2", branch, "5" * 40, "0" * 40, "bob", (REPO,)))
+    await chat.supervisor.drain()
+    assert {("pushed", "shop", "preview/login", "5" * 40, "alice"), ("deleted", "shop", "preview/login", "bob")} == (
+        set(previews.calls)
+    )
+    assert [] == deploys(eng)
