@@ -4,9 +4,11 @@ against the Slack emulator, real sshd hosts and a real git repository."""
 from __future__ import annotations
 
 import asyncio
+import copy
 import io
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -172,7 +174,9 @@ async def test_a_pushed_release_tag_posts_release_notes_and_deploys_where_tags_a
     def tags(data: dict[str, Any]) -> None:
         data["release_tags"] = "v*"
         data["environments"]["production"].update({"auto_deploy": {"tags": "v*"}, "notify": ["C0DEPLOY"]})
-        data["access"]["environments"]["production"].pop("approval")
+        access = copy.deepcopy(data["access"])  # the shared ACCESS stays as it is
+        access["environments"]["production"].pop("approval")
+        data["access"] = access
 
     s = await stack(hosts=2, staging={"notify": ["C0DEPLOY"]}, settings=HOOKS, edit=tags)
     port, repo = s.running.webhook_port, str(s.repo.path)
@@ -202,3 +206,34 @@ async def test_polling_deploys_a_moved_branch(stack: StackFactory) -> None:
     await until(lambda: bool(deployed(s)), timeout=20, what="the polled deploy")
     assert [moved] == deployed(s) and moved == live_sha(s)
     assert runs(s)[0].user == "Ada Dev (poll)"
+
+
+async def test_a_push_held_by_a_freeze_survives_a_restart_and_deploys_once_the_freeze_is_gone(
+    stack: StackFactory,
+) -> None:
+    today = datetime.now(UTC).date().isoformat()
+
+    def frozen(data: dict[str, Any]) -> None:
+        freeze = {"environments": ["staging"], "from": today, "to": today, "reason": "launch day", "timezone": "UTC"}
+        data["access"] = {**data["access"], "freeze": [freeze]}  # a copy: the shared ACCESS stays as it is
+
+    s = await stack(hosts=2, staging=FOLLOW_MAIN, settings=HOOKS, edit=frozen)
+    assert s.running.webhook_port
+    repo = str(s.repo.path)
+    older = s.repo.commit("pushed during the freeze", {"VERSION": "v2\n"})
+    assert 202 == (await push(s.running.webhook_port, "github", repo, "refs/heads/main", older))[0]
+    newest = s.repo.commit("pushed later during the freeze", {"VERSION": "v3\n"})
+    assert 202 == (await push(s.running.webhook_port, "gitea", repo, "refs/heads/main", newest))[0]
+    held = await s.bot_message(lambda m: newest[:7] in shown(m) and "is held" in shown(m))
+    assert "staging is frozen: launch day" in shown(held)
+    await asyncio.sleep(2.5)  # the bot's timer looked at least once: still frozen
+    assert [] == runs(s)
+    await s.stop()
+
+    # the operator lifts the freeze and the bot starts again on the same store
+    s = await stack(hosts=2, staging=FOLLOW_MAIN, settings=HOOKS)
+    await s.bot_message(lambda m: "freeze on staging ended" in shown(m) and newest[:7] in shown(m), timeout=15)
+    await until(lambda: bool(deployed(s)), what="the held deploy")
+    await asyncio.sleep(2.5)
+    assert [newest] == [r.sha for r in runs(s)], await dump(s.emu)  # the newest held push, once
+    assert newest == live_sha(s)
