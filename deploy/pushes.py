@@ -70,6 +70,13 @@ class PushLedger:
         )
         return cur.rowcount == 1
 
+    def unclaim(self, app: str, environment: str, sha: str, run_id: str) -> None:
+        """Give up the claim ``run_id`` made (its run could not start after all), so the commit can deploy later."""
+        self._db.execute(
+            "DELETE FROM auto_deploys WHERE app = ? AND environment = ? AND sha = ? AND run_id = ?",
+            (app, environment, sha, run_id),
+        )
+
     def claimed(self, app: str, environment: str, sha: str) -> str | None:
         """The run id that auto-deployed ``sha`` there, if one did."""
         row = self._db.execute(

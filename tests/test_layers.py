@@ -84,7 +84,7 @@ def test_no_import_circle_in_the_product() -> None:
 def test_no_product_module_over_450_lines() -> None:
     long = {
         str(p.relative_to(ROOT)): n
-        for package in ("bot", "commands", "deploy", "cli", "demo")
+        for package in ("bot", "commands", "deploy", "cli", "demo", "webhooks")
         for p in (ROOT / package).rglob("*.py")
         if (n := len(p.read_text().splitlines())) > 450
     }

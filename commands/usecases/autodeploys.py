@@ -124,6 +124,7 @@ class AutoDeploys:
             return verdict
         admitted = await self._admission.admit(run, False, commits)
         if isinstance(admitted, Refusal):  # a run started meanwhile: wait for it like any push during a run
+            self._ledger.unclaim(app, environment, sha, run.run_id)
             await self._park_pending(app, environment, sha, ref, pusher, channels)
             return AutoAdmission.COALESCE
         return verdict
