@@ -44,6 +44,7 @@ class Push:
     repository_urls: tuple[str, ...] = ()
     repository_names: tuple[str, ...] = ()  # owner/name as the provider spells it
     commits: tuple[Commit, ...] = ()
+    received_at: float = 0.0  # when it arrived (set by the push use case): the newest push is the last to arrive
 
     @property
     def branch(self) -> str | None:

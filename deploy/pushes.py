@@ -5,13 +5,18 @@ second bot on the same database changes nothing twice.
 Three small tables, plain SQL (``INSERT ... ON CONFLICT``, which SQLite and PostgreSQL both speak)::
 
     webhook_deliveries   delivery TEXT PRIMARY KEY, at REAL          a provider's delivery id, taken once
-    auto_deploys         (app, environment, sha) PRIMARY KEY, run_id  the one auto-deploy of that commit there
+    auto_deploys         (app, environment, sha) PRIMARY KEY, run_id, at   the one auto-deploy of that commit there,
+                         ``at`` when its push arrived
     parked_pushes        (app, environment) PRIMARY KEY, state, sha, ref, pusher, since
-                         the newest push waiting there: ``pending`` (a run is going on) or ``held`` (frozen)
+                         the newest push waiting there (``since``: when it arrived): ``pending`` (a run is going on)
+                         or ``held`` (frozen)
 
 Every claim is one statement on a primary key, never check-then-write: :meth:`PushLedger.first_delivery` and
 :meth:`PushLedger.claim` answer True to exactly one caller; :meth:`PushLedger.take` removes a parked push only
-if it is still the one the caller read (compare and delete), so two processes never start it twice.
+if it is still the one the caller read (compare and delete), so two processes never start it twice. "Newest" is
+by arrival time, whichever process received the push and in whatever order pushes are carried out: a parked push
+is replaced only by one that arrived later (the upsert's ``WHERE``), and :meth:`PushLedger.newest_claim` tells a
+push that arrived before the last one deployed there that it is superseded.
 """
 
 from __future__ import annotations
@@ -61,14 +66,21 @@ class PushLedger:
         )
         return cur.rowcount == 1
 
-    def claim(self, app: str, environment: str, sha: str, run_id: str) -> bool:
-        """True for the one caller that may auto-deploy ``sha`` to ``app``'s ``environment``."""
+    def claim(self, app: str, environment: str, sha: str, run_id: str, at: float) -> bool:
+        """True for the one caller that may auto-deploy ``sha`` (pushed at ``at``) to ``app``'s ``environment``."""
         cur = self._db.execute(
             "INSERT INTO auto_deploys (app, environment, sha, run_id, at) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (app, environment, sha) DO NOTHING",
-            (app, environment, sha, run_id, time.time()),
+            (app, environment, sha, run_id, at),
         )
         return cur.rowcount == 1
+
+    def newest_claim(self, app: str, environment: str) -> float | None:
+        """When the push behind the newest auto-deploy there arrived."""
+        row = self._db.execute(
+            "SELECT MAX(at) FROM auto_deploys WHERE app = ? AND environment = ?", (app, environment)
+        ).fetchone()
+        return float(row[0]) if row and row[0] is not None else None
 
     def unclaim(self, app: str, environment: str, sha: str, run_id: str) -> None:
         """Give up the claim ``run_id`` made (its run could not start after all), so the commit can deploy later."""
@@ -84,14 +96,18 @@ class PushLedger:
         ).fetchone()
         return str(row[0]) if row else None
 
-    def park(self, app: str, environment: str, state: str, sha: str, ref: str, pusher: str) -> ParkedPush | None:
-        """Keep this push as the one waiting there (the newest push wins); returns the one it replaced."""
+    def park(
+        self, app: str, environment: str, state: str, sha: str, ref: str, pusher: str, since: float
+    ) -> ParkedPush | None:
+        """Keep this push (arrived at ``since``) as the one waiting there unless one that arrived later waits
+        already; returns the push waiting there before (compare with :meth:`parked` to see which one won)."""
         before = self.parked(app, environment)
         self._db.execute(
             "INSERT INTO parked_pushes (app, environment, state, sha, ref, pusher, since) VALUES (?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (app, environment) DO UPDATE SET state = excluded.state, sha = excluded.sha, "
-            "ref = excluded.ref, pusher = excluded.pusher, since = excluded.since",
-            (app, environment, state, sha, ref, pusher, time.time()),
+            "ref = excluded.ref, pusher = excluded.pusher, since = excluded.since "
+            "WHERE parked_pushes.since <= excluded.since",
+            (app, environment, state, sha, ref, pusher, since),
         )
         return before
 

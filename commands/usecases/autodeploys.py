@@ -15,8 +15,11 @@ same gates as a typed deploy.
 
 Exactly the pushed SHA is deployed, and only once per app, environment and SHA: the run is claimed by a unique
 row in the store (:meth:`deploy.pushes.PushLedger.claim`) before it starts, so a redelivery, the poller or a
-second bot on the same database never deploys it again. The requester is the pusher marked as such (``alice
-(push)``); the run's message goes to the environment's first ``notify`` channel.
+second bot on the same database never deploys it again. "Newest" means the push that arrived last: a push that
+arrived before the one last deployed there is superseded and dropped, and a parked push is only replaced by one
+that arrived later, so pushes carried out in any order (two bots, a slow fetch) never put an older commit live.
+The requester is the pusher marked as such (``alice (push)``); the run's message goes to the environment's first
+``notify`` channel.
 """
 
 from __future__ import annotations
@@ -83,10 +86,21 @@ class AutoDeploys:
         self._run_ids = run_ids
 
     async def offer(
-        self, app: str, environment: str, sha: str, ref: str, pusher: str, commits: tuple[Commit, ...] = ()
+        self,
+        app: str,
+        environment: str,
+        sha: str,
+        ref: str,
+        pusher: str,
+        pushed_at: float,
+        commits: tuple[Commit, ...] = (),
     ) -> AutoAdmission | None:
-        """Deploy ``sha`` (pushed as ``ref`` by ``pusher``) to ``app``'s ``environment`` now, later, or not; returns
-        what was decided (``None``: it was deployed there already)."""
+        """Deploy ``sha`` (pushed as ``ref`` by ``pusher``, arrived at ``pushed_at``) to ``app``'s ``environment``
+        now, later, or not; returns what was decided (``None``: it was deployed there already, or superseded)."""
+        newest = self._ledger.newest_claim(app, environment)
+        if newest is not None and newest > pushed_at:
+            log.info("auto_deploy_superseded", app=app, environment=environment, sha=sha)
+            return None
         channels = notify_channels(self._engines[app], environment)
         decision = self._permissions.push(app, environment)
         locked = self._locks.refusal(app, environment, pusher)
@@ -96,8 +110,8 @@ class AutoDeploys:
         )
         log.info("auto_deploy_offered", app=app, environment=environment, sha=sha, ref=ref, decision=verdict.value)
         if verdict is AutoAdmission.HOLD:
-            before = self._ledger.park(app, environment, HELD, sha, ref, pusher)
-            if before is None or before.sha != sha:
+            before = self._ledger.park(app, environment, HELD, sha, ref, pusher, pushed_at)
+            if self._parked_sha(app, environment) == sha and (before is None or before.sha != sha):
                 held = AutoDeployHeld(channels, app, environment, ref, sha, pusher, decision.reason)
                 await self._reporter.announce(held)
             return verdict
@@ -107,13 +121,13 @@ class AutoDeploys:
             await self._reporter.announce(refused)
             return verdict
         if verdict is AutoAdmission.COALESCE:
-            await self._park_pending(app, environment, sha, ref, pusher, channels)
+            await self._park_pending(app, environment, sha, ref, pusher, pushed_at, channels)
             return verdict
         run = RunRequest(
             self._run_ids(), "deploy", app, environment, pusher, channels[0] if channels else "", self._clock(),
             ref=ref, sha=sha,
         )  # fmt: skip
-        if not self._ledger.claim(app, environment, sha, run.run_id):
+        if not self._ledger.claim(app, environment, sha, run.run_id, pushed_at):
             log.info("auto_deploy_already_claimed", app=app, environment=environment, sha=sha)
             return None
         if verdict is AutoAdmission.ASK:
@@ -125,18 +139,24 @@ class AutoDeploys:
         admitted = await self._admission.admit(run, False, commits)
         if isinstance(admitted, Refusal):  # a run started meanwhile: wait for it like any push during a run
             self._ledger.unclaim(app, environment, sha, run.run_id)
-            await self._park_pending(app, environment, sha, ref, pusher, channels)
+            await self._park_pending(app, environment, sha, ref, pusher, pushed_at, channels)
             return AutoAdmission.COALESCE
         return verdict
 
+    def _parked_sha(self, app: str, environment: str) -> str | None:
+        parked = self._ledger.parked(app, environment)
+        return parked.sha if parked is not None else None
+
     async def _park_pending(
-        self, app: str, environment: str, sha: str, ref: str, pusher: str, channels: tuple[str, ...]
+        self, app: str, environment: str, sha: str, ref: str, pusher: str, pushed_at: float, channels: tuple[str, ...]
     ) -> None:
-        before = self._ledger.park(app, environment, PENDING, sha, ref, pusher)
+        before = self._ledger.park(app, environment, PENDING, sha, ref, pusher, pushed_at)
+        if self._parked_sha(app, environment) != sha:  # a push that arrived later waits there already
+            return
         if before is not None and before.sha == sha and before.state == PENDING:  # the same push, parked again
             return
         if before is not None and before.state == HELD:  # still frozen: stays held, with the newest commit
-            self._ledger.park(app, environment, HELD, sha, ref, pusher)
+            self._ledger.park(app, environment, HELD, sha, ref, pusher, pushed_at)
             return
         replaced = before.sha if before is not None and before.sha != sha else None
         await self._reporter.announce(AutoDeployWaits(channels, app, environment, ref, sha, pusher, replaced))
@@ -166,7 +186,7 @@ class AutoDeploys:
                         "the freeze ended", released=True,
                     )  # fmt: skip
                     await self._reporter.announce(released)
-                    await self.offer(parked.app, parked.environment, parked.sha, parked.ref, parked.pusher)
+                    await self._offer_parked(parked)
             elif not self._queue.waiting(parked.app, parked.environment):
                 await self._release(parked)
 
@@ -174,4 +194,7 @@ class AutoDeploys:
         if self._board.busy(parked.app, parked.environment) is not None:
             return
         if self._ledger.take(parked):
-            await self.offer(parked.app, parked.environment, parked.sha, parked.ref, parked.pusher)
+            await self._offer_parked(parked)
+
+    async def _offer_parked(self, parked: ParkedPush) -> None:
+        await self.offer(parked.app, parked.environment, parked.sha, parked.ref, parked.pusher, parked.since)

@@ -6,7 +6,8 @@
 the store), and what it means for each app (:func:`commands.pushes.plan_push`; nothing: :class:`Ignored`). The
 work itself (fetching the pushed commit, the announcements, the auto-deploys of :mod:`commands.usecases.autodeploys`,
 release notes, previews) runs in the background under the run supervisor, so the answer (:class:`Accepted`) never
-waits for git or a deploy.
+waits for git or a deploy. Each push is stamped with when it arrived, and of several pushes the one that arrived
+last wins (:mod:`commands.usecases.autodeploys`), however long each one takes to carry out.
 
 Release notes: a pushed tag matching ``release_tags`` posts the commits since the previous matching tag (by version
 order, from the mirror) to every notify channel of the app.
@@ -16,11 +17,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 
 import structlog
 
+from commands.clock import Clock
 from commands.ports import (
     AutoDeployRefused,
     EnginePort,
@@ -79,6 +81,7 @@ class PushService:
         supervisor: RunSupervisor,
         tags: Mapping[str, TagSource],
         previews: PreviewEvents,
+        clock: Clock,
     ) -> None:
         self._engines = dict(engines)
         self._autodeploys = autodeploys
@@ -87,9 +90,11 @@ class PushService:
         self._supervisor = supervisor
         self._tags = dict(tags)
         self._previews = previews
+        self._clock = clock
 
     def receive(self, push: Push) -> Received:
         """Decide now what the push is; act on it in the background."""
+        push = replace(push, received_at=push.received_at or self._clock())
         apps = apps_for(push, [e.config for e in self._engines.values()])
         if not apps:
             return UnknownRepository(push.repository_urls or push.repository_names)
@@ -138,7 +143,7 @@ class PushService:
                     Pushed(channels, plan.app, name, sha, push.requester, commits, plan.deploy)
                 )
             for env in plan.deploy:
-                await self._autodeploys.offer(plan.app, env, sha, name, push.requester, push.commits)
+                await self._autodeploys.offer(plan.app, env, sha, name, push.requester, push.received_at, push.commits)
 
     async def _release_notes(self, engine: EnginePort, app: str, tag: str, sha: str, pusher: str) -> None:
         pattern = engine.config.release_tags or "*"

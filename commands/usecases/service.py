@@ -146,7 +146,7 @@ class ChatService:
             )  # fmt: skip
             self.pushes = PushService(
                 self.engines, self._autodeploys, push_ledger, push_reporter, self.supervisor, tags or {},
-                previews or NoPreviews(),
+                previews or NoPreviews(), clock,
             )  # fmt: skip
 
     async def handle(self, text: str, user: str, channel: str, *, slash: bool = False) -> Reply:

@@ -162,3 +162,18 @@ async def test_preview_branches_are_handed_to_the_preview_builder(tmp_path: Path
         set(previews.calls)
     )
     assert [] == deploys(eng)
+
+
+async def test_a_push_carried_out_after_a_newer_one_never_goes_live(tmp_path: Path) -> None:
+    """Pushes are stamped when they arrive; one whose work ends late (a slow fetch, another bot) is superseded."""
+    clock = Clock(SATURDAY)
+    eng = engine(clock)
+    chat = service(eng, Store.in_data_dir(tmp_path), Announcements())
+    assert chat.pushes is not None
+    newer = Push("github", "n", "refs/heads/main", "0" * 40, "7" * 40, "bob", (REPO,), received_at=SATURDAY + 2)
+    older = Push("github", "o", "refs/heads/main", "0" * 40, "6" * 40, "alice", (REPO,), received_at=SATURDAY + 1)
+    chat.pushes.receive(newer)
+    await chat.supervisor.drain()
+    chat.pushes.receive(older)
+    await chat.supervisor.drain()
+    assert [("staging", "7" * 40, "bob (push)")] == [e for e in deploys(eng) if e[0] == "staging"]
