@@ -245,8 +245,8 @@ class Pushed:
 
 
 @dataclass(frozen=True)
-class AutoDeployHeld:
-    """A freeze holds an auto-deploy (``released``: the freeze ended and it deploys now)."""
+class AutoDeployNote:
+    """What happened to one pushed commit in one environment, said in that environment's notify channels."""
 
     channels: tuple[str, ...]
     app: str
@@ -254,32 +254,26 @@ class AutoDeployHeld:
     ref: str
     sha: str
     pusher: str
+
+
+@dataclass(frozen=True)
+class AutoDeployHeld(AutoDeployNote):
+    """A freeze holds an auto-deploy (``released``: the freeze ended and it deploys now)."""
+
     reason: str
     released: bool = False
 
 
 @dataclass(frozen=True)
-class AutoDeployRefused:
-    channels: tuple[str, ...]
-    app: str
-    environment: str
-    ref: str
-    sha: str
-    pusher: str
+class AutoDeployRefused(AutoDeployNote):
     reason: str
     hint: str = ""
 
 
 @dataclass(frozen=True)
-class AutoDeployWaits:
+class AutoDeployWaits(AutoDeployNote):
     """A run is going on: the push deploys after it (a newer push replaces it)."""
 
-    channels: tuple[str, ...]
-    app: str
-    environment: str
-    ref: str
-    sha: str
-    pusher: str
     replaced: str | None = None  # the SHA of the push it replaced
 
 
