@@ -8,7 +8,8 @@
   ``git_ssh_url``, ``web_url`` and ``path_with_namespace``; the pusher's ``user_username`` (or ``user_name``).
 - Gitea: ``X-Gitea-Event`` (``push``), ``X-Gitea-Delivery``; like GitHub's, the pusher's ``pusher.login``.
 
-Malformed input raises :class:`PayloadError` with what is wrong.
+GitHub and Gitea may also send ``application/x-www-form-urlencoded`` with the JSON in the ``payload`` field;
+both forms are read. Malformed input raises :class:`PayloadError` with what is wrong.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs
 
 from commands.pushes import Push
 from deploy.records import Commit
@@ -67,6 +69,8 @@ def parse(provider: str, headers: dict[str, str], body: bytes) -> Push | Ping | 
         return Ping(delivery)
     if event not in _PUSH_EVENTS[provider]:
         return NotAPush(event or "(no event header)")
+    if headers.get("content-type", "").split(";")[0].strip() == "application/x-www-form-urlencoded":
+        body = "".join(parse_qs(body.decode("utf-8", "replace")).get("payload", [""])[:1]).encode()
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:

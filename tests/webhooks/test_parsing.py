@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -91,6 +92,15 @@ def test_documented_payloads_parse_into_a_push(
 )  # fmt: skip
 def test_pings_and_other_events(provider: str, headers: dict[str, str], raw: bytes, expected: object) -> None:
     assert expected == parse(provider, headers, raw)
+
+
+def test_a_form_encoded_push_reads_like_json() -> None:
+    raw = ("payload=" + quote(body("github_push.json").decode())).encode()
+    form = {"x-github-event": "push", "content-type": "application/x-www-form-urlencoded"}
+    push = parse("github", form, raw)
+    assert isinstance(push, Push) and ("refs/heads/master", "Codertocat") == (push.ref, push.pusher)
+    with pytest.raises(PayloadError, match="not JSON"):
+        parse("github", form, b"other=1")
 
 
 @pytest.mark.parametrize(
