@@ -297,8 +297,9 @@ class Environment(Section):
     pause: Pause = Field(False, description="between batches: false, true (wait for a person) or a duration")
     blue_green: BlueGreen | None = None
     auto_deploy: AutoDeploy | None = None
-    notify: list[str] | None = Field(
-        None, description="chat channels where runs not started from chat (pushes, polling, tags) are reported"
+    notify: list[str] = Field(
+        default_factory=list,
+        description="chat channels where runs not started from chat (pushes, polling, tags) are reported",
     )
 
     @field_validator("batches")

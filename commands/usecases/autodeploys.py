@@ -55,7 +55,7 @@ log = structlog.get_logger("shipbot.push")
 
 
 def notify_channels(engine: EnginePort, environment: str) -> tuple[str, ...]:
-    return tuple(engine.config.environments[environment].notify or ())
+    return tuple(engine.config.environments[environment].notify)
 
 
 class AutoDeploys:

@@ -30,7 +30,7 @@ def test_the_keys_read_back() -> None:
     )  # fmt: skip
     assert (["C0DEPLOYS"], "acme/shop", "v*") == (env.notify, config.source, config.release_tags)
     plain = parse_config(data())
-    assert (None, None, None, None) == (
+    assert (None, [], None, None) == (
         plain.environments["staging"].auto_deploy, plain.environments["staging"].notify, plain.source,
         plain.release_tags,
     )  # fmt: skip
