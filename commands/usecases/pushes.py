@@ -115,35 +115,40 @@ class PushService:
     async def _carry_out(self, push: Push, plan: PushPlan) -> None:
         structlog.contextvars.clear_contextvars()  # this task's own copy: nothing of the HTTP request that made it
         with structlog.contextvars.bound_contextvars(app=plan.app, ref=push.ref, sha=push.after, user=push.requester):
-            log.info("push_received", provider=push.provider, deploy=plan.deploy, release=plan.release)
-            if plan.preview == "deleted" and push.branch is not None:
-                await self._previews.preview_deleted(plan.app, push.branch, push.pusher)
-            if push.deleted:
-                return
-            engine = self._engines[plan.app]
-            name = push.branch or push.tag or push.ref
             try:
-                sha = await engine.resolve_ref(push.after)  # fetches the mirror; the pushed commit must be there
-            except ShipbotError as err:
-                for env in plan.deploy:
-                    refused = AutoDeployRefused(
-                        notify_channels(engine, env), plan.app, env, name, push.after, push.requester,
-                        f"the pushed commit is not in the repository: {err}",
-                    )  # fmt: skip
-                    await self._reporter.announce(refused)
-                return
-            if plan.preview == "pushed" and push.branch is not None:
-                await self._previews.preview_pushed(plan.app, push.branch, sha, push.pusher)
-            if plan.release and push.tag is not None:
-                await self._release_notes(engine, plan.app, push.tag, sha, push.requester)
-            if plan.deploy:
-                commits = push.commits or tuple(await self._commits(engine, push.before, sha, 10))
-                channels = _union(notify_channels(engine, env) for env in plan.deploy)
-                await self._reporter.announce(
-                    Pushed(channels, plan.app, name, sha, push.requester, commits, plan.deploy)
-                )
+                await self._act(push, plan)
+            except Exception:
+                log.exception("push_failed")  # with the push's context; the supervisor keeps the error too
+                raise
+
+    async def _act(self, push: Push, plan: PushPlan) -> None:
+        log.info("push_received", provider=push.provider, deploy=plan.deploy, release=plan.release)
+        if plan.preview == "deleted" and push.branch is not None:
+            await self._previews.preview_deleted(plan.app, push.branch, push.pusher)
+        if push.deleted:
+            return
+        engine = self._engines[plan.app]
+        name = push.branch or push.tag or push.ref
+        try:
+            sha = await engine.resolve_ref(push.after)  # fetches the mirror; the pushed commit must be there
+        except ShipbotError as err:
             for env in plan.deploy:
-                await self._autodeploys.offer(plan.app, env, sha, name, push.requester, push.received_at, push.commits)
+                refused = AutoDeployRefused(
+                    notify_channels(engine, env), plan.app, env, name, push.after, push.requester,
+                    f"the pushed commit is not in the repository: {err}",
+                )  # fmt: skip
+                await self._reporter.announce(refused)
+            return
+        if plan.preview == "pushed" and push.branch is not None:
+            await self._previews.preview_pushed(plan.app, push.branch, sha, push.pusher)
+        if plan.release and push.tag is not None:
+            await self._release_notes(engine, plan.app, push.tag, sha, push.requester)
+        if plan.deploy:
+            commits = push.commits or tuple(await self._commits(engine, push.before, sha, 10))
+            channels = _union(notify_channels(engine, env) for env in plan.deploy)
+            await self._reporter.announce(Pushed(channels, plan.app, name, sha, push.requester, commits, plan.deploy))
+        for env in plan.deploy:
+            await self._autodeploys.offer(plan.app, env, sha, name, push.requester, push.received_at, push.commits)
 
     async def _release_notes(self, engine: EnginePort, app: str, tag: str, sha: str, pusher: str) -> None:
         pattern = engine.config.release_tags or "*"

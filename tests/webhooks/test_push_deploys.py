@@ -122,6 +122,10 @@ async def test_bad_requests_get_a_clear_answer_and_change_nothing(stack: StackFa
     status, answer = await push(port, "github", repo, "refs/heads/main", "not-a-sha")
     assert 422 == status and "not a full commit id" in answer["error"]
 
+    status, _ = await push(port, "github", repo, "refs/heads/main", "e" * 40)  # signed, but no such commit
+    assert 202 == status
+    await s.bot_message(lambda m: "eeeeeee" in shown(m) and "the pushed commit is not in the repository" in shown(m))
+
     assert [] == runs(s), "nothing ran"
 
     status, _ = await push(port, "github", repo, "refs/heads/main", sha, delivery="delivery-1")
