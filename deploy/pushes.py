@@ -8,8 +8,9 @@ Three small tables, plain SQL (``INSERT ... ON CONFLICT``, which SQLite and Post
     auto_deploys         (app, environment, sha) PRIMARY KEY, run_id, at   the one auto-deploy of that commit there,
                          ``at`` when its push arrived
     parked_pushes        (app, environment) PRIMARY KEY, state, sha, ref, pusher, since
-                         the newest push waiting there (``since``: when it arrived): ``pending`` (a run is going on)
-                         or ``held`` (frozen)
+                         the newest push waiting there (``since``: when it arrived): ``received`` (taken, not yet
+                         carried out: a process that stops meanwhile leaves it for the next), ``pending`` (a run is
+                         going on) or ``held`` (frozen)
 
 Every claim is one statement on a primary key, never check-then-write: :meth:`PushLedger.first_delivery` and
 :meth:`PushLedger.claim` answer True to exactly one caller; :meth:`PushLedger.take` removes a parked push only
@@ -37,7 +38,7 @@ CREATE TABLE IF NOT EXISTS parked_pushes (
 );
 """
 
-PENDING, HELD = "pending", "held"
+RECEIVED, PENDING, HELD = "received", "pending", "held"
 KEEP_DELIVERIES = 7 * 24 * 3600.0  # providers redeliver for days at most
 
 

@@ -13,6 +13,10 @@ same gates as a typed deploy.
 - approval required: asked exactly as for a typed deploy (the request posted in the first notify channel);
 - otherwise it is admitted (:meth:`commands.usecases.admission.Admission.admit`) and runs under the supervisor.
 
+A push is written down (``received``) before the webhook is answered and crossed out once it is decided, so a bot
+stopped in between (a restart, a crash) leaves it for the next one: :meth:`AutoDeploys.sweep` carries out pushes
+received more than :data:`RECOVER_AFTER` seconds ago and never decided.
+
 Exactly the pushed SHA is deployed, and only once per app, environment and SHA: the run is claimed by a unique
 row in the store (:meth:`deploy.pushes.PushLedger.claim`) before it starts, so a redelivery, the poller or a
 second bot on the same database never deploys it again. "Newest" means the push that arrived last: a push that
@@ -48,10 +52,12 @@ from commands.usecases.board import RunBoard
 from commands.usecases.locks import LockService
 from commands.usecases.permissions import Permissions
 from commands.usecases.queueing import QueueService
-from deploy.pushes import HELD, PENDING, ParkedPush
+from deploy.errors import ShipbotError
+from deploy.pushes import HELD, PENDING, RECEIVED, ParkedPush
 from deploy.records import Commit
 
 log = structlog.get_logger("shipbot.push")
+RECOVER_AFTER = 60.0  # seconds: a push received this long ago and never decided was left by a stopped process
 
 
 def notify_channels(engine: EnginePort, environment: str) -> tuple[str, ...]:
@@ -85,6 +91,14 @@ class AutoDeploys:
         self._clock = clock
         self._run_ids = run_ids
 
+    def received(self, app: str, environment: str, sha: str, ref: str, pusher: str, pushed_at: float) -> None:
+        """Write the push down before the webhook is answered (a later push already waiting there wins)."""
+        self._ledger.park(app, environment, RECEIVED, sha, ref, pusher, pushed_at)
+
+    def decided(self, app: str, environment: str, sha: str) -> None:
+        """Cross the push out once it is decided without waiting (started, asked, refused, superseded)."""
+        self._ledger.take(ParkedPush(app, environment, RECEIVED, sha, "", "", 0.0))
+
     async def offer(
         self,
         app: str,
@@ -100,6 +114,7 @@ class AutoDeploys:
         newest = self._ledger.newest_claim(app, environment)
         if newest is not None and newest > pushed_at:
             log.info("auto_deploy_superseded", app=app, environment=environment, sha=sha)
+            self.decided(app, environment, sha)
             return None
         channels = notify_channels(self._engines[app], environment)
         decision = self._permissions.push(app, environment)
@@ -111,13 +126,15 @@ class AutoDeploys:
         log.info("auto_deploy_offered", app=app, environment=environment, sha=sha, ref=ref, decision=verdict.value)
         if verdict is AutoAdmission.HOLD:
             before = self._ledger.park(app, environment, HELD, sha, ref, pusher, pushed_at)
-            if self._parked_sha(app, environment) == sha and (before is None or before.sha != sha):
+            fresh = before is None or before.sha != sha or before.state == RECEIVED
+            if self._parked_sha(app, environment) == sha and fresh:
                 held = AutoDeployHeld(channels, app, environment, ref, sha, pusher, decision.reason)
                 await self._reporter.announce(held)
             return verdict
         if verdict is AutoAdmission.REFUSE:
             assert locked is not None
             refused = AutoDeployRefused(channels, app, environment, ref, sha, pusher, locked.reason, locked.hint)
+            self.decided(app, environment, sha)
             await self._reporter.announce(refused)
             return verdict
         if verdict is AutoAdmission.COALESCE:
@@ -129,18 +146,25 @@ class AutoDeploys:
         )  # fmt: skip
         if not self._ledger.claim(app, environment, sha, run.run_id, pushed_at):
             log.info("auto_deploy_already_claimed", app=app, environment=environment, sha=sha)
+            self.decided(app, environment, sha)
             return None
         if verdict is AutoAdmission.ASK:
             asked = self._approvals.ask(run, Deploy(app, environment, ref), decision, commits)
+            self.decided(app, environment, sha)
             ts = await self._reporter.announce(ApprovalAsked(channels, asked))
             if ts and channels:
                 self._approvals.posted(run.run_id, channels[0], ts)
             return verdict
-        admitted = await self._admission.admit(run, False, commits)
+        try:
+            admitted = await self._admission.admit(run, False, commits)
+        except BaseException:  # not started (the bot is stopping): the commit stays for the next process
+            self._ledger.unclaim(app, environment, sha, run.run_id)
+            raise
         if isinstance(admitted, Refusal):  # a run started meanwhile: wait for it like any push during a run
             self._ledger.unclaim(app, environment, sha, run.run_id)
             await self._park_pending(app, environment, sha, ref, pusher, pushed_at, channels)
             return AutoAdmission.COALESCE
+        self.decided(app, environment, sha)
         return verdict
 
     def _parked_sha(self, app: str, environment: str) -> str | None:
@@ -169,7 +193,8 @@ class AutoDeploys:
 
     async def sweep(self) -> None:
         """On the bot's timer: held pushes whose freeze ended deploy (announced); pending ones whose environment a
-        run in another process freed deploy too."""
+        run in another process freed deploy too; pushes a stopped process received and never decided are carried
+        out."""
         for parked in self._ledger.all_parked():
             if (
                 parked.app not in self._engines
@@ -187,8 +212,28 @@ class AutoDeploys:
                     )  # fmt: skip
                     await self._reporter.announce(released)
                     await self._offer_parked(parked)
+            elif parked.state == RECEIVED:
+                if parked.since < self._clock() - RECOVER_AFTER and self._ledger.take(parked):
+                    await self._recover(parked)
             elif not self._queue.waiting(parked.app, parked.environment):
                 await self._release(parked)
+
+    async def _recover(self, parked: ParkedPush) -> None:
+        """A push received by a process that stopped before deciding it: fetch its commit, then decide it."""
+        log.warning("auto_deploy_recovered", app=parked.app, environment=parked.environment, sha=parked.sha)
+        engine = self._engines[parked.app]
+        try:
+            await engine.resolve_ref(parked.sha)
+        except ShipbotError as err:
+            channels = notify_channels(engine, parked.environment)
+            reason = f"the pushed commit is not in the repository: {err}"
+            await self._reporter.announce(
+                AutoDeployRefused(
+                    channels, parked.app, parked.environment, parked.ref, parked.sha, parked.pusher, reason
+                )
+            )
+            return
+        await self._offer_parked(parked)
 
     async def _release(self, parked: ParkedPush) -> None:
         if self._board.busy(parked.app, parked.environment) is not None:

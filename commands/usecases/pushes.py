@@ -107,6 +107,10 @@ class PushService:
         if push.delivery and not self._ledger.first_delivery(f"{push.provider}:{push.delivery}"):
             return Duplicate(push.delivery)
         for plan in plans:
+            for env in plan.deploy:  # written down before the answer: a stop before it is decided loses nothing
+                self._autodeploys.received(
+                    plan.app, env, push.after, push.branch or push.tag or push.ref, push.requester, push.received_at
+                )
             if not plan.ignored:
                 task_id = f"push-{push.delivery or uuid.uuid4().hex}-{plan.app}"
                 self._supervisor.start(task_id, f"push:{plan.app}", self._carry_out(push, plan))
@@ -133,6 +137,7 @@ class PushService:
             sha = await engine.resolve_ref(push.after)  # fetches the mirror; the pushed commit must be there
         except ShipbotError as err:
             for env in plan.deploy:
+                self._autodeploys.decided(plan.app, env, push.after)
                 refused = AutoDeployRefused(
                     notify_channels(engine, env), plan.app, env, name, push.after, push.requester,
                     f"the pushed commit is not in the repository: {err}",

@@ -177,3 +177,29 @@ async def test_a_push_carried_out_after_a_newer_one_never_goes_live(tmp_path: Pa
     chat.pushes.receive(older)
     await chat.supervisor.drain()
     assert [("staging", "7" * 40, "bob (push)")] == [e for e in deploys(eng) if e[0] == "staging"]
+
+
+async def test_a_push_taken_but_not_carried_out_before_a_stop_deploys_after_the_restart(tmp_path: Path) -> None:
+    clock = Clock(SATURDAY)
+    eng = engine(clock)
+    store = Store.in_data_dir(tmp_path)
+    chat = service(eng, store, Announcements())
+    assert chat.pushes is not None
+    assert isinstance(chat.pushes.receive(push("8" * 40, "erin")), Accepted)  # answered 202 ...
+    await chat.shutdown(cancel=True)  # ... and stopped (SHIPBOT_ON_SHUTDOWN=cancel) before it was carried out
+    store.close()
+    assert [] == deploys(eng)
+
+    store = Store.in_data_dir(tmp_path)
+    chat = service(eng, store, Announcements())
+    await chat.advance()
+    await chat.supervisor.drain()
+    assert [] == deploys(eng), "not before another process could still be carrying it out"
+    clock.now += 61
+    await chat.advance()
+    await chat.supervisor.drain()
+    assert [("staging", "8" * 40, "erin (push)")] == [e for e in deploys(eng) if e[0] == "staging"]
+    await chat.advance()
+    await chat.supervisor.drain()
+    assert 1 == len([e for e in deploys(eng) if e[0] == "staging"])
+    assert [] == [p for p in store.pushes.all_parked() if p.environment == "staging"]
