@@ -112,8 +112,8 @@ class AutoDeploys:
         """Deploy ``sha`` (pushed as ``ref`` by ``pusher``, arrived at ``pushed_at``) to ``app``'s ``environment``
         now, later, or not; returns what was decided (``None``: it was deployed there already, or superseded)."""
         newest = self._ledger.newest_claim(app, environment)
-        if newest is not None and newest > pushed_at:
-            log.info("auto_deploy_superseded", app=app, environment=environment, sha=sha)
+        if (newest is not None and newest > pushed_at) or self._ledger.claimed(app, environment, sha):
+            log.info("auto_deploy_superseded_or_deployed", app=app, environment=environment, sha=sha)
             self.decided(app, environment, sha)
             return None
         channels = notify_channels(self._engines[app], environment)

@@ -241,3 +241,17 @@ async def test_a_push_held_by_a_freeze_survives_a_restart_and_deploys_once_the_f
     await asyncio.sleep(2.5)
     assert [newest] == [r.sha for r in runs(s)], await dump(s.emu)  # the newest held push, once
     assert newest == live_sha(s)
+
+
+async def test_a_commit_seen_by_the_webhook_and_the_poller_deploys_once(stack: StackFactory) -> None:
+    follow = {"auto_deploy": {"branch": "main", "poll": "1s"}, "notify": ["C0DEPLOY"]}
+    s = await stack(hosts=2, staging=follow, settings=HOOKS)
+    assert s.running.webhook_port
+    await asyncio.sleep(1.2)  # the poller has looked once
+    sha = s.repo.commit("seen twice", {"VERSION": "v2\n"})
+    assert 202 == (await push(s.running.webhook_port, "gitea", str(s.repo.path), "refs/heads/main", sha))[0]
+    await until(lambda: bool(deployed(s)), what="the deploy")
+    await asyncio.sleep(2.5)  # the poller has seen the moved branch too
+    assert [sha] == [r.sha for r in runs(s)], await dump(s.emu)
+    said = await s.emu.messages("C0DEPLOY")
+    assert [] == [m for m in said if "once the run going on there ends" in json.dumps(m)]
