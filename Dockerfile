@@ -11,6 +11,7 @@ COPY commands ./commands
 COPY demo ./demo
 COPY deploy ./deploy
 COPY slack_emulator ./slack_emulator
+COPY webhooks ./webhooks
 RUN if [ "$WITH_SENTRY" = "1" ]; then extra="[sentry]"; else extra=""; fi \
  && pip install --no-cache-dir --prefix=/install ".$extra"
 

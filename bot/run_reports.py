@@ -3,6 +3,9 @@
 ``sink_for(run)`` gives each run its own :class:`~bot.run_message.RunMessage` (the live message in the run's channel);
 ``notify(notice)`` posts what happens to requests later (queue moves, approvals expiring or decided, runs that could
 not start), updates approval messages so their buttons disappear once decided, and records run metrics.
+``announce(announcement)`` (:class:`commands.ports.PushReporter`) posts what pushes did to the environments'
+notify channels (:mod:`bot.push_blocks`). A run with no channel (an auto-deploy where no ``notify`` is set) is
+not reported in chat.
 """
 
 from __future__ import annotations
@@ -14,13 +17,23 @@ import structlog
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.metrics import BotMetrics
+from bot.push_blocks import render_announcement
 from bot.reply_blocks import render_notice
 from bot.run_message import RunMessage, UpdateBudget
 from bot.run_view import RunView
 from bot.slack_calls import safe
-from commands.ports import ApprovalDecided, ApprovalExpired, EnginePort, Notice, RunAnnounced, RunEnded
+from commands.ports import (
+    Announcement,
+    ApprovalAsked,
+    ApprovalDecided,
+    ApprovalExpired,
+    EnginePort,
+    Notice,
+    RunAnnounced,
+    RunEnded,
+)
 from commands.runs import RunRequest
-from deploy.events import EventSink
+from deploy.events import EventSink, null_sink
 from deploy.repair import RepairReport
 
 log = structlog.get_logger("shipbot.bot")
@@ -54,6 +67,8 @@ class SlackRunReporter:
 
     def sink_for(self, run: RunRequest) -> EventSink:
         """A run resumed after a restart (taken over while it waited at a pause) updates its message of before."""
+        if not run.channel:
+            return null_sink
         engine = self.engines.get(run.app)
         place = self.places.place_of(run.run_id) if self.places else None
         report = RunMessage(
@@ -97,7 +112,7 @@ class SlackRunReporter:
             if report is not None:
                 await report.wait()
         message = render_notice(notice)
-        if message is not None:
+        if message is not None and run.channel:
             await safe(
                 self.metrics,
                 "chat.postMessage",
@@ -107,6 +122,25 @@ class SlackRunReporter:
                     blocks=message.blocks,
                 ),
             )
+
+    async def announce(self, announcement: Announcement) -> str | None:
+        """Post to every channel of the announcement; the ts of the message in the first one."""
+        message = render_announcement(announcement)
+        first: str | None = None
+        for i, channel in enumerate(announcement.channels):
+            data = await safe(
+                self.metrics,
+                "chat.postMessage",
+                self.client.chat_postMessage(
+                    channel=channel, text=message.fallback, blocks=message.blocks, unfurl_links=False
+                ),
+            )
+            ts = str(data["ts"]) if data and data.get("ts") else None
+            if i == 0:
+                first = ts
+                if ts and isinstance(announcement, ApprovalAsked):
+                    self.track_approval(announcement.reply.run.run_id, channel, ts)
+        return first
 
     async def _close_approval(self, notice: ApprovalDecided | ApprovalExpired) -> None:
         where = self.approval_messages.pop(notice.run.run_id, None)

@@ -11,8 +11,11 @@
   Approvals and the queue are rows in the store: at start-up the bot finds the approval messages still waiting
   (their buttons keep working) and picks up what a stopped process left; every :data:`POLL_EVERY` seconds it
   expires approvals, moves any line whose environment a run (from here or the CLI) has freed, removes previews
-  past their time to live, and every ``converge_interval`` lets each environment with ``converge: auto`` catch up
-  hosts discovery found behind. ``Running.service.previews`` is what a webhook adapter calls for pushes.
+  past their time to live, deploys pushes parked behind a run or a freeze that has ended, and every
+  ``converge_interval`` lets each environment with ``converge: auto`` catch up hosts discovery found behind.
+  With ``SHIPBOT_WEBHOOK_PORT`` it serves the push webhooks (:mod:`webhooks.server`) into the service's push use
+  case; branches with ``auto_deploy.poll`` are fetched by one poller task each. Pushes of preview branches go to
+  ``Running.service.previews``.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from cli.metrics import Metrics
 from cli.ops_server import start_ops_server
 from cli.settings import Settings
 from commands.usecases import ChatService
+from commands.usecases.polling import BranchPoller, Watch
 from deploy.config import Config, load_config
 from deploy.engine import Engine
 from deploy.errors import ConfigError
@@ -49,6 +53,7 @@ from deploy.preview_runner import PreviewRunner
 from deploy.repair import RepairReport
 from deploy.ssh import SshConnector
 from deploy.store import Store
+from webhooks.server import start_webhook_server
 
 log = structlog.get_logger("shipbot.bot")
 POLL_EVERY = 2.0  # seconds between looks at the store for freed environments and due approvals
@@ -65,6 +70,7 @@ class Running:
     ops_port: int
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     connected: Callable[[], bool] = lambda: False
+    webhook_port: int | None = None
 
 
 def build_engine(config: Config, store: Store, data_dir: Path, config_file: Path | None = None) -> Engine:
@@ -94,7 +100,10 @@ def _init_sentry(settings: Settings) -> None:
         log.warning("sentry_not_installed", hint="pip install 'shipbot[sentry]'")
 
 
-async def serve(settings: Settings, ready: Callable[[Running], Awaitable[None]] | None = None) -> None:
+async def serve(
+    settings: Settings,
+    ready: Callable[[Running], Awaitable[None]] | None = None,
+) -> None:
     """Run the bot until SIGTERM/SIGINT (or ``Running.stop`` is set)."""
     _init_sentry(settings)
     configs = [(load_config(path), Path(path)) for path in settings.config_files]
@@ -116,6 +125,9 @@ async def serve(settings: Settings, ready: Callable[[Running], Awaitable[None]] 
         run_ids=new_run_id,
         previews={app: build_previews(engine, store) for app, engine in engines.items()},
         preview_notify=PreviewPoster(client, metrics),
+        push_ledger=store.pushes,
+        push_reporter=reporter,
+        tags={app: engine.mirror for app, engine in engines.items()},
     )
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     deliveries = Deliveries(store.path)
@@ -128,6 +140,7 @@ async def serve(settings: Settings, ready: Callable[[Running], Awaitable[None]] 
 
     socket: AsyncSocketModeHandler | None = None
     http_runner: web.AppRunner | None = None
+    hooks_runner: web.AppRunner | None = None
 
     health = SlackHealth(settings.mode, signing_secret=bool(secret), grace=settings.socket_grace)
 
@@ -159,12 +172,28 @@ async def serve(settings: Settings, ready: Callable[[Running], Awaitable[None]] 
         await service.pick_up()
         sweeper = asyncio.create_task(_sweep(service, running.stop), name="waiting-sweeper")
         converger = asyncio.create_task(_converge(service, engines, running.stop), name="auto-converge")
+        pollers: list[asyncio.Task[None]] = []
+        if service.pushes is not None:
+            if settings.webhook_port is not None and settings.webhook_secret is not None:
+                hooks_runner, running.webhook_port = await start_webhook_server(
+                    service.pushes, settings.webhook_secret.get_secret_value(), settings.webhook_host,
+                    settings.webhook_port,
+                )  # fmt: skip
+                log.info("webhooks_listening", host=settings.webhook_host, port=running.webhook_port)
+            poller = BranchPoller(engines, service.pushes)
+            pollers = [
+                asyncio.create_task(_poll(poller, w, running.stop), name=f"poll-{w.app}-{w.branch}")
+                for w in poller.watches()
+            ]
         if ready is not None:
             await ready(running)
         await running.stop.wait()
         await sweeper
         await converger
+        await asyncio.gather(*pollers)
     finally:
+        if hooks_runner is not None:
+            await hooks_runner.cleanup()
         await _shutdown(settings, running, reporter)
         if socket is not None:
             with contextlib.suppress(Exception):
@@ -239,6 +268,18 @@ async def _converge(service: ChatService, engines: dict[str, Engine], stop: asyn
                 log.exception("auto_converge_failed", app=app, environment=name)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), max(0.1, min(POLL_EVERY, min(due.values()) - loop.time())))
+
+
+async def _poll(poller: BranchPoller, watch: Watch, stop: asyncio.Event) -> None:
+    """Fetch ``watch``'s branch every ``watch.interval`` seconds; a moved branch is handled like a push."""
+    with structlog.contextvars.bound_contextvars(app=watch.app, branch=watch.branch):
+        while not stop.is_set():
+            try:
+                await poller.poll(watch)
+            except Exception:  # a repository that cannot be fetched now is tried again next time
+                log.exception("branch_poll_failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), watch.interval)
 
 
 async def _shutdown(settings: Settings, running: Running, reporter: SlackRunReporter) -> None:

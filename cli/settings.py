@@ -4,7 +4,8 @@ variables are read.
 - :class:`OperatorSettings` is what every ``shipbot`` command reads: the config file(s), the state folder, the log
   format and level (each command picks its own default when unset), where ``shipbot demo`` keeps its data and
   serves its page, and how long a run's lease lives without a heartbeat (``SHIPBOT_LEASE_TTL``).
-- :class:`Settings` adds what ``shipbot run`` needs to talk to Slack and to serve: tokens, mode, ports, shutdown.
+- :class:`Settings` adds what ``shipbot run`` needs to talk to Slack and to serve: tokens, mode, ports, shutdown,
+  and the push webhooks (``SHIPBOT_WEBHOOK_PORT``, off when unset; its ``SHIPBOT_WEBHOOK_SECRET`` is then needed).
 
 Every setting is listed with a comment in ``.env.example``. Tokens are ``SecretStr``: they never appear in logs,
 reprs or error messages. A missing or invalid setting becomes one clear line naming the variable
@@ -28,6 +29,8 @@ NEEDED = {
     "SLACK_APP_TOKEN": "an app-level token (xapp-...) with connections:write; Socket Mode (the default) needs it",
     "SLACK_SIGNING_SECRET": "the signing secret from your Slack app's Basic Information page; "
     "HTTP mode (SHIPBOT_MODE=http) needs it",
+    "SHIPBOT_WEBHOOK_SECRET": "the secret your GitHub, GitLab or Gitea webhooks are configured with; "
+    "SHIPBOT_WEBHOOK_PORT needs it",
 }
 _MODE_NEEDS = {
     "socket": ("SLACK_APP_TOKEN", "slack_app_token"),
@@ -104,6 +107,9 @@ class Settings(OperatorSettings):
     update_interval: float = Field(1.0, alias="SHIPBOT_UPDATE_INTERVAL", ge=0.1)
     socket_grace: float = Field(60.0, alias="SHIPBOT_SOCKET_GRACE", ge=0)
     sentry_dsn: SecretStr | None = Field(None, alias="SENTRY_DSN")
+    webhook_port: int | None = Field(None, alias="SHIPBOT_WEBHOOK_PORT", ge=0, le=65535)
+    webhook_host: str = Field("127.0.0.1", alias="SHIPBOT_WEBHOOK_HOST")
+    webhook_secret: SecretStr | None = Field(None, alias="SHIPBOT_WEBHOOK_SECRET")
 
     @model_validator(mode="wrap")
     @classmethod
@@ -117,6 +123,10 @@ class Settings(OperatorSettings):
             if alias and alias not in data and name not in data:
                 error = PydanticCustomError("needed_by_mode", "{name} is needed in this mode", {"name": alias})
                 needed.append(InitErrorDetails(type=error, loc=(alias,), input=None))
+            webhooks = "SHIPBOT_WEBHOOK_PORT" in data or "webhook_port" in data
+            if webhooks and "SHIPBOT_WEBHOOK_SECRET" not in data and "webhook_secret" not in data:
+                error = PydanticCustomError("needed_by_mode", "{name} is needed", {"name": "SHIPBOT_WEBHOOK_SECRET"})
+                needed.append(InitErrorDetails(type=error, loc=("SHIPBOT_WEBHOOK_SECRET",), input=None))
         try:
             settings: Settings = handler(data)
         except ValidationError as exc:

@@ -299,6 +299,27 @@ def decide_preview(policy: AppPolicy, actor: Actor, action: str) -> Decision:
     )
 
 
+def decide_push(policy: AppPolicy, environment: str, now: datetime) -> Decision:
+    """An auto-deploy (a push the config's ``auto_deploy`` follows): the config itself is the permission to deploy,
+    so who may deploy and from which channel do not apply; a freeze does (an auto-deploy never forces) and so does
+    approval."""
+    if policy.access is None:
+        return Decision(True, OPEN_REASON)
+    rules = policy.access.environments.get(environment) or EnvironmentAccess()
+    hit = active_freeze(policy.access.freeze, environment, now)
+    if hit is not None:
+        return Decision(
+            False, f"{environment} is frozen: {hit.reason}, {hit.until()}", hint="It deploys when the freeze ends."
+        )
+    return Decision(
+        True,
+        f"environments.{environment}.auto_deploy follows this push",
+        approval_required=rules.approval == "required",
+        approvers=rules.principals("approve"),
+        approval_timeout=rules.approval_timeout,
+    )
+
+
 def decide_approval(
     policy: AppPolicy, actor: Actor, requester: str, environment: str, channel: str, now: datetime
 ) -> Decision:

@@ -10,6 +10,10 @@
   section.
 - :class:`GroupResolver`: Slack user-group membership (``@deployers`` not defined under ``access.groups``);
   the bot implements it with ``usergroups.users.list``.
+- :class:`PushLedger`: what pushes left in the store (deliveries taken, the one auto-deploy of a commit, pushes
+  parked behind a run or a freeze; :mod:`deploy.pushes`). :class:`TagSource`: an app's tags (its mirror).
+- :class:`PreviewEvents`: where pushes and deletions of preview branches go (a no-op unless previews are built).
+- :class:`PushReporter`: the bot's side of pushes: announcements (:data:`Announcement`) to the notify channels.
 - :class:`RunReporter`: the bot's side of a run: ``sink_for`` is called when a run starts and returns the
   :data:`~deploy.events.EventSink` its progress goes to; ``notify`` hears everything that happens to a
   request after the reply to the message that asked for it (:data:`Notice`).
@@ -22,12 +26,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from commands.replies import AwaitingApproval
 from commands.runs import Busy, RunRequest
 from deploy.config import Config
 from deploy.dry_run import DryRun
 from deploy.events import EventSink, Gate, RunFinished, null_sink
 from deploy.preview_runner import PreviewInfo, PreviewOutcome
 from deploy.promotion import PromotionBlock
+from deploy.pushes import ParkedPush
 from deploy.records import Commit, EnvironmentStatus, LockRecord, RunRecord, Shipment
 from deploy.waiting import WaitingRow
 
@@ -240,3 +246,122 @@ class RunReporter(Protocol):
     def sink_for(self, run: RunRequest) -> EventSink: ...
 
     async def notify(self, notice: Notice) -> None: ...
+
+
+# ------------------------------------------------------------------------------------------------ pushes
+
+
+class PushLedger(Protocol):
+    def first_delivery(self, delivery: str, keep: float = ...) -> bool: ...
+
+    def claim(self, app: str, environment: str, sha: str, run_id: str, at: float) -> bool: ...
+
+    def newest_claim(self, app: str, environment: str) -> float | None: ...
+
+    def claimed(self, app: str, environment: str, sha: str) -> str | None: ...
+
+    def unclaim(self, app: str, environment: str, sha: str, run_id: str) -> None: ...
+
+    def park(
+        self, app: str, environment: str, state: str, sha: str, ref: str, pusher: str, since: float
+    ) -> ParkedPush | None: ...
+
+    def parked(self, app: str, environment: str) -> ParkedPush | None: ...
+
+    def all_parked(self) -> list[ParkedPush]: ...
+
+    def take(self, parked: ParkedPush) -> bool: ...
+
+
+class TagSource(Protocol):
+    async def tags(self) -> list[str]: ...
+
+
+class PreviewEvents(Protocol):
+    async def preview_pushed(self, app: str, branch: str, sha: str, pusher: str) -> None: ...
+    async def preview_deleted(self, app: str, branch: str, pusher: str) -> None: ...
+
+
+class NoPreviews:
+    """Previews are not built: pushes of preview branches change nothing."""
+
+    async def preview_pushed(self, app: str, branch: str, sha: str, pusher: str) -> None:
+        return None
+
+    async def preview_deleted(self, app: str, branch: str, pusher: str) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class Pushed:
+    """Someone pushed commits that environments auto-deploy (said before their run messages)."""
+
+    channels: tuple[str, ...]
+    app: str
+    ref: str
+    sha: str
+    pusher: str
+    commits: tuple[Commit, ...]
+    environments: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AutoDeployNote:
+    """What happened to one pushed commit in one environment, said in that environment's notify channels."""
+
+    channels: tuple[str, ...]
+    app: str
+    environment: str
+    ref: str
+    sha: str
+    pusher: str
+
+
+@dataclass(frozen=True)
+class AutoDeployHeld(AutoDeployNote):
+    """A freeze holds an auto-deploy (``released``: the freeze ended and it deploys now)."""
+
+    reason: str
+    released: bool = False
+
+
+@dataclass(frozen=True)
+class AutoDeployRefused(AutoDeployNote):
+    reason: str
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class AutoDeployWaits(AutoDeployNote):
+    """A run is going on: the push deploys after it (a newer push replaces it)."""
+
+    replaced: str | None = None  # the SHA of the push it replaced
+
+
+@dataclass(frozen=True)
+class ReleaseNotes:
+    channels: tuple[str, ...]
+    app: str
+    tag: str
+    sha: str
+    previous: str | None
+    commits: tuple[Commit, ...]
+    pusher: str
+
+
+@dataclass(frozen=True)
+class ApprovalAsked:
+    """An auto-deploy waits for approval: the request is posted in the channel (its buttons work as for a typed
+    deploy)."""
+
+    channels: tuple[str, ...]
+    reply: AwaitingApproval
+
+
+Announcement = Pushed | AutoDeployHeld | AutoDeployRefused | AutoDeployWaits | ReleaseNotes | ApprovalAsked
+
+
+class PushReporter(Protocol):
+    async def announce(self, announcement: Announcement) -> str | None:
+        """Post ``announcement`` to its channels; the ts of the message in the first channel, if posted."""
+        ...

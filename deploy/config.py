@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from deploy.config_sections import (
+    AutoDeploy,
     BatchEntry,
     BlueGreen,
     ColourPorts,
@@ -45,6 +46,7 @@ from deploy.config_sections import (
     Pause,
     Pipeline,
     Port,
+    RefGlob,
     Section,
     Shared,
     Ssh,
@@ -58,6 +60,7 @@ from deploy.preview_config import PreviewNginx, Previews
 from deploy.promotion import order_problem
 
 __all__ = [
+    "AutoDeploy",
     "BatchEntry",
     "BlueGreen",
     "ColourPorts",
@@ -77,6 +80,7 @@ __all__ = [
     "Port",
     "PreviewNginx",
     "Previews",
+    "RefGlob",
     "Section",
     "Shared",
     "Ssh",
@@ -116,6 +120,19 @@ class Config(Section):
     aliases: dict[str, str] = Field(default_factory=dict)
     access: dict[str, Any] = Field(default_factory=dict)
     previews: Previews | None = None
+    source: str | None = Field(
+        None, description="the repository as owner/name, matched against pushes besides repo (e.g. acme/shop)"
+    )
+    release_tags: RefGlob | None = Field(
+        None, description='pushed tags matching this pattern (e.g. "v*") post release notes to the notify channels'
+    )
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+", value):
+            raise ValueError(f"{value!r} is not owner/name (e.g. acme/shop)")
+        return value
 
     @field_validator("app")
     @classmethod

@@ -310,6 +310,46 @@ DiscoverySource = Annotated[
 ]
 
 
+_GLOB = re.compile(r"[A-Za-z0-9._/*?-]{1,200}")
+
+
+def check_glob(value: str) -> str:
+    """A tag or branch pattern (``v*``, ``preview/*``): what a ref name may hold, plus ``*`` and ``?``."""
+    if not _GLOB.fullmatch(value) or ref_problem(value.replace("*", "x").replace("?", "x")):
+        raise ValueError(f"{value!r} is not a ref pattern (letters, digits, '.', '_', '/', '-', and * or ?)")
+    return value
+
+
+RefGlob = Annotated[str, AfterValidator(check_glob)]
+
+
+class AutoDeploy(Section):
+    """Deploy what is pushed (a webhook, or polling the repository) without anyone typing a command."""
+
+    branch: str | None = Field(None, description="deploy every push to this branch, at exactly the pushed commit")
+    tags: RefGlob | None = Field(None, description='deploy every pushed tag matching this pattern, e.g. "v*"')
+    poll: Duration | None = Field(
+        None,
+        description="for repositories that cannot send webhooks: fetch this often and deploy when the branch moved",
+    )
+
+    @field_validator("branch")
+    @classmethod
+    def _branch(cls, value: str | None) -> str | None:
+        problem = ref_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> AutoDeploy:
+        if (self.branch is None) == (self.tags is None):
+            raise ValueError('auto_deploy takes exactly one of branch (a branch name) or tags (a pattern like "v*")')
+        if self.poll is not None and (self.branch is None or self.poll < 1):
+            raise ValueError("poll needs branch and is at least 1s")
+        return self
+
+
 class Environment(Section):
     ref: str = "main"
     hosts: list[HostConfig] = Field(default_factory=list, description="required unless discover is set")
@@ -324,7 +364,8 @@ class Environment(Section):
     converge_interval: Duration = Field(300.0, gt=0, description="how often converge: auto looks for new hosts")
     notify: list[str] = Field(
         default_factory=list,
-        description="chat channel ids where runs shipbot starts itself (converge: auto) are reported",
+        description="chat channel ids where runs not started from chat are reported (pushes, polling, tags, "
+        "converge: auto)",
     )
     strategy: Literal["all", "rolling", "blue_green"] = "all"
     batches: list[BatchEntry] | None = Field(
@@ -338,6 +379,7 @@ class Environment(Section):
         description="another environment of the app: only a commit deployed there successfully may be deployed "
         "here (`deploy!` by an admin, or `shipbot deploy --force`, goes past it, recorded)",
     )
+    auto_deploy: AutoDeploy | None = None
 
     @field_validator("batches")
     @classmethod

@@ -80,10 +80,15 @@ class Mirror:
         return out.decode().strip() if code == 0 else None
 
     async def resolve(self, ref: str) -> str:
-        """The full SHA of ``ref`` (a branch, a tag, or a commit id), fetched fresh from ``repo``."""
+        """The full SHA of ``ref`` (a branch, a tag, or a commit id), fetched fresh from ``repo`` (a full commit id the
+        mirror already has is answered without fetching)."""
         problem = ref_problem(ref)
         if problem:
             raise UsageError(f"{ref!r} is not a valid ref: {problem}")
+        if re.fullmatch(r"[0-9a-f]{40}", ref) and (self.path / "HEAD").exists():
+            known = await self._rev(f"{ref}^{{commit}}")  # a full commit id never moves: no fetch when it is here
+            if known == ref:
+                return known
         await self.fetch()
         candidates = [f"refs/heads/{ref}^{{commit}}", f"refs/tags/{ref}^{{commit}}"]
         if looks_like_sha(ref):
@@ -100,6 +105,14 @@ class Mirror:
     async def ref_names(self) -> list[str]:
         _, out, _ = await self._git(
             "-C", str(self.path), "for-each-ref", "--format=%(refname:lstrip=2)", "refs/heads", "refs/tags"
+        )
+        return out.decode().split()
+
+    async def tags(self) -> list[str]:
+        """Every tag, highest version first (``v1.10.0`` before ``v1.9.0``), fetched fresh."""
+        await self.fetch()
+        _, out, _ = await self._git(
+            "-C", str(self.path), "for-each-ref", "--sort=-v:refname", "--format=%(refname:lstrip=2)", "refs/tags"
         )
         return out.decode().split()
 

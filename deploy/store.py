@@ -41,6 +41,8 @@ from deploy.intents import SCHEMA as LEDGER_SCHEMA
 from deploy.intents import Ledger
 from deploy.preview_table import SCHEMA as PREVIEWS_SCHEMA
 from deploy.preview_table import PreviewTable
+from deploy.pushes import SCHEMA as PUSHES_SCHEMA
+from deploy.pushes import PushLedger
 from deploy.records import LockRecord, RunRecord
 from deploy.waiting import SCHEMA as WAITING_SCHEMA
 from deploy.waiting import WaitingRequests
@@ -106,7 +108,7 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(
-            _SCHEMA + WAITING_SCHEMA + leases.SCHEMA + LEDGER_SCHEMA + PREVIEWS_SCHEMA + FLEET_SCHEMA
+            _SCHEMA + WAITING_SCHEMA + leases.SCHEMA + LEDGER_SCHEMA + PREVIEWS_SCHEMA + FLEET_SCHEMA + PUSHES_SCHEMA
         )
         self._migrate_locks()
         self.waiting = WaitingRequests(self._db)  # approvals and the queue (deploy.waiting)
@@ -116,6 +118,7 @@ class Store:
         self.owner = owner or leases.new_owner()
         self.ledger = Ledger(self._db)
         self.fleets = FleetLog(self._db)  # the hosts each run covered (deploy.fleet_log)
+        self.pushes = PushLedger(self._db)  # webhook deliveries, auto-deploys, parked pushes (deploy.pushes)
 
     @classmethod
     def in_data_dir(cls, data_dir: Path, lease_ttl: float = 30.0) -> Store:

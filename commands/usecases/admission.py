@@ -5,12 +5,15 @@
 - :meth:`Admission.run_now` (rollbacks and tasks): they never queue; they start now or are refused, by a lock
   or by a busy environment.
 - :meth:`Admission.recheck` (approved deploys and rollbacks to a chosen release): the approval may come minutes
-  later, so before the run starts the policy (a freeze that began meanwhile) and the locks are asked again.
+  later, so before the run starts the policy (a freeze that began meanwhile) and the locks are asked again. An
+  approved auto-deploy (its requester a push, :func:`commands.pushes.from_push`) is asked what binds a push: a
+  freeze and the locks.
 """
 
 from __future__ import annotations
 
 from commands.command import Deploy, Rollback
+from commands.pushes import from_push
 from commands.replies import Queued, Refusal, RunAccepted
 from commands.reply_texts import busy, cannot_start_now
 from commands.runs import RunRequest
@@ -69,7 +72,10 @@ class Admission:
 
     async def recheck(self, run: RunRequest, command: Deploy | Rollback) -> Refusal | None:
         """Before an approved request starts: is it still allowed (freeze, lock)?"""
-        decision = await self._permissions.command(command, run.user, run.channel)
+        if from_push(run.user):
+            decision = self._permissions.push(run.app, run.environment)
+        else:
+            decision = await self._permissions.command(command, run.user, run.channel)
         if not decision.allowed:
             return cannot_start_now(decision.reason, decision.hint, run.kind)
         return self._locks.refusal(run.app, run.environment, run.user)

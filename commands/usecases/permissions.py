@@ -22,6 +22,7 @@ from commands.policy import (
     decide_action,
     decide_approval,
     decide_preview,
+    decide_push,
     decide_unlock,
 )
 from commands.ports import GroupResolver
@@ -65,6 +66,10 @@ class Permissions:
         """May ``user`` do ``action`` (deploy, cancel, ...) in ``app``'s ``environment`` now?"""
         actor = (await self.actors(user))[app]
         return decide_action(self.policies[app], actor, action, environment, channel, utc(self._clock()))
+
+    def push(self, app: str, environment: str) -> Decision:
+        """May a push the config follows deploy to ``app``'s ``environment`` now (a freeze, approval)?"""
+        return decide_push(self.policies[app], environment, utc(self._clock()))
 
     async def approval(self, run: RunRequest, user: str, channel: str | None) -> Decision:
         """May ``user`` approve or reject ``run`` (never their own), here or in the channel it was asked in?"""

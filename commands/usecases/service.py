@@ -16,6 +16,7 @@ The services, built here and given their collaborators (nothing reaches into ano
     ApprovalService ask, approve/reject, expiry            RequestService deploy, rollback, task
     CancelService   cancel wherever the request is         ReadService status, history, where, help
     PreviewService  previews per branch: pushes, deleted branches, preview/teardown/previews, expiry
+    AutoDeploys     a pushed commit admitted like a deploy  PushService what a push means (``pushes``)
 
 When a run ends the execution asks the queue to start the next request for that environment. Pending approvals
 and the queue are rows in the store (``waiting``, :mod:`deploy.waiting`), moved by compare-and-set, so a restart
@@ -56,7 +57,18 @@ from commands.command import (
 from commands.errors import CommandError
 from commands.grammar import parse
 from commands.identity import is_user_id
-from commands.ports import EnginePort, GroupResolver, LockStore, PreviewPort, RunReporter, WaitingStore
+from commands.ports import (
+    EnginePort,
+    GroupResolver,
+    LockStore,
+    PreviewEvents,
+    PreviewPort,
+    PushLedger,
+    PushReporter,
+    RunReporter,
+    TagSource,
+    WaitingStore,
+)
 from commands.replies import PreviewNotice, Refusal, Reply
 from commands.reply_texts import no_user_id
 from commands.runs import RunRequest
@@ -64,6 +76,7 @@ from commands.supervisor import RunSupervisor
 from commands.usecases.admission import Admission
 from commands.usecases.approving import ApprovalService
 from commands.usecases.audit import AuditTrail
+from commands.usecases.autodeploys import AutoDeploys
 from commands.usecases.board import RunBoard
 from commands.usecases.cancels import CancelService
 from commands.usecases.converging import AutoConverge
@@ -72,6 +85,7 @@ from commands.usecases.locks import LockService
 from commands.usecases.pauses import Pauses
 from commands.usecases.permissions import Permissions
 from commands.usecases.previews import PreviewNotify, PreviewService
+from commands.usecases.pushes import PushService
 from commands.usecases.queueing import QueueService
 from commands.usecases.reads import ReadService
 from commands.usecases.requests import RequestService
@@ -95,10 +109,16 @@ class ChatService:
         supervisor: RunSupervisor | None = None,
         previews: Mapping[str, PreviewPort] | None = None,
         preview_notify: PreviewNotify | None = None,
+        push_ledger: PushLedger | None = None,
+        push_reporter: PushReporter | None = None,
+        tags: Mapping[str, TagSource] | None = None,
+        preview_events: PreviewEvents | None = None,
     ) -> None:
         """``waiting`` keeps approvals and the queue (the store's ``waiting``; one for every app). ``previews``
         (each engine's ``previews``) and ``preview_notify`` (posts a :class:`~commands.replies.PreviewNotice`)
-        serve previews per branch (:attr:`previews`, also what a webhook adapter calls).
+        serve previews per branch (:attr:`previews`). With ``push_ledger`` and ``push_reporter`` (the store's
+        ``pushes``, the bot's reporter) :attr:`pushes` takes pushes (webhooks, the poller), pushes of preview
+        branches going to :attr:`previews` (or to ``preview_events``); ``tags`` reads each app's tags for release notes.
 
         Raises :class:`deploy.errors.ConfigError` when an app's ``access`` section is invalid."""
         self.engines = dict(engines)
@@ -132,6 +152,17 @@ class ChatService:
         )
         self._reads = ReadService(self.engines, permissions, locks, board, self._queue, self._approvals)
         self.previews = PreviewService(previews or {}, permissions, preview_notify or _nobody, clock)
+        self._autodeploys: AutoDeploys | None = None
+        self.pushes: PushService | None = None
+        if push_ledger is not None and push_reporter is not None:
+            self._autodeploys = AutoDeploys(
+                self.engines, permissions, locks, board, self._queue, admission, self._approvals,
+                push_ledger, push_reporter, clock, run_ids,
+            )  # fmt: skip
+            self.pushes = PushService(
+                self.engines, self._autodeploys, push_ledger, push_reporter, self.supervisor, tags or {},
+                preview_events or self.previews, clock,
+            )  # fmt: skip
 
     async def handle(self, text: str, user: str, channel: str, *, slash: bool = False) -> Reply:
         """Answer one message addressed to the bot; ``slash`` when ``text`` followed the ``/deploy`` slash command."""
@@ -221,6 +252,8 @@ class ChatService:
     async def advance(self) -> None:
         """Move every line whose environment is free (a run ended in another process); the bot's timer calls it."""
         await self._queue.advance()
+        if self._autodeploys is not None:
+            await self._autodeploys.sweep()
 
     async def pick_up(self) -> None:
         """At start-up: admit what was approved but never admitted, expire what came due, move the lines."""
@@ -249,6 +282,8 @@ class ChatService:
     async def _next_in_line(self, run: RunRequest) -> None:
         """A run ended: the queue may start the next request for its environment."""
         await self._queue.start_next(run.app, run.environment)
+        if self._autodeploys is not None:
+            await self._autodeploys.after_run(run.app, run.environment)
 
 
 async def _nobody(_notice: PreviewNotice) -> None:

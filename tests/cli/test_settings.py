@@ -99,6 +99,25 @@ SIGNING_SECRET = (
     "app's Basic Information page; HTTP mode (SHIPBOT_MODE=http) needs it; see .env.example"
 )
 
+WEBHOOK_SECRET = (
+    "SHIPBOT_WEBHOOK_SECRET is not set (or empty) in the environment: set it to the secret your GitHub, GitLab or "
+    "Gitea webhooks are configured with; SHIPBOT_WEBHOOK_PORT needs it; see .env.example"
+)
+
+
+def test_webhooks_are_off_unless_a_port_is_set_and_their_secret_is_never_shown(
+    environment: pytest.MonkeyPatch,
+) -> None:
+    for name, value in {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"}.items():
+        environment.setenv(name, value)
+    assert (None, "127.0.0.1") == (Settings().webhook_port, Settings().webhook_host)
+    environment.setenv("SHIPBOT_WEBHOOK_PORT", "9103")
+    environment.setenv("SHIPBOT_WEBHOOK_SECRET", "hunter2-webhook")
+    settings = Settings()
+    assert 9103 == settings.webhook_port
+    assert "hunter2-webhook" == settings.webhook_secret.get_secret_value()  # type: ignore[union-attr]
+    assert "hunter2-webhook" not in repr(settings) + str(settings)
+
 
 @pytest.mark.parametrize(
     ("env", "expected"),
@@ -123,6 +142,21 @@ SIGNING_SECRET = (
                 "fix or unset it; see .env.example"
             ],
             id="bad-number",
+        ),
+        pytest.param(
+            {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "SHIPBOT_WEBHOOK_PORT": "9103"},
+            [WEBHOOK_SECRET],
+            id="webhooks-need-their-secret",
+        ),
+        pytest.param(
+            {
+                "SLACK_BOT_TOKEN": "xoxb-1",
+                "SLACK_APP_TOKEN": "xapp-1",
+                "SHIPBOT_WEBHOOK_PORT": "9103",
+                "SHIPBOT_WEBHOOK_SECRET": " ",
+            },
+            [WEBHOOK_SECRET],
+            id="a-blank-webhook-secret-is-missing",
         ),
         pytest.param(
             {"SHIPBOT_DEMO_PORT": "x"},

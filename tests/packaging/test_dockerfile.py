@@ -24,7 +24,7 @@ def test_the_build_stage_copies_every_packaged_package_and_the_project_files() -
 
 
 def test_the_packages_are_the_product_and_the_emulator() -> None:
-    assert ["bot", "cli", "commands", "demo", "deploy", "slack_emulator"] == packaged_roots()
+    assert ["bot", "cli", "commands", "demo", "deploy", "slack_emulator", "webhooks"] == packaged_roots()
 
 
 @pytest.mark.parametrize(
