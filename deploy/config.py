@@ -48,13 +48,12 @@ from deploy.config_sections import (
     Port,
     RefGlob,
     Section,
-    Shared,
     Ssh,
-    Task,
     Timeouts,
     Verify,
     check_name,
 )
+from deploy.config_tasks import Shared, Task
 from deploy.errors import ConfigError
 from deploy.preview_config import PreviewNginx, Previews
 from deploy.promotion import order_problem

@@ -60,7 +60,7 @@ LoginName = Annotated[str, AfterValidator(_check_user)]
 Address = Annotated[str, AfterValidator(_check_address)]
 
 
-def _check_relative(path: str) -> str:
+def check_relative(path: str) -> str:
     parts = Path(path).parts
     if not path or path.startswith("/") or ".." in parts:
         raise ValueError(f"{path!r} must be a path relative to the release, without '..'")
@@ -443,21 +443,3 @@ class Environment(Section):
                 raise ValueError(f"host {host.address} (port {host.port or 'default'}) is listed twice")
             seen.add(key)
         return self
-
-
-class Shared(Section):
-    """Files and dirs under ``<deploy_to>/shared`` linked into every release."""
-
-    files: list[str] = Field(default_factory=list)
-    dirs: list[str] = Field(default_factory=list)
-
-    @field_validator("files", "dirs")
-    @classmethod
-    def _relative(cls, value: list[str]) -> list[str]:
-        return [_check_relative(v) for v in value]
-
-
-class Task(Section):
-    roles: list[str] = Field(default_factory=list)
-    run: str
-    timeout: Duration | None = None
