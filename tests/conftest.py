@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.databases import drop_template, fresh_postgres
 from tests.support.gitrepo import GitRepo, make_app_repo
 from tests.support.sshd_fleet import FleetFactory, SshdFleet, sshd_unavailable_reason
 
@@ -39,3 +40,18 @@ async def sshd_fleet(tmp_path: Path) -> AsyncIterator[FleetFactory]:
 def app_repo(tmp_path: Path) -> GitRepo:
     """A real git repo of a tiny app: ``main`` (v1), ``feature/new-login`` (v2), ``broken-health``, tag ``v1.0.0``."""
     return make_app_repo(tmp_path / "repo")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The store's database on each engine: a SQLite file in ``tmp_path``, and a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        (tmp_path / "data").mkdir(exist_ok=True)
+        yield f"sqlite:///{tmp_path / 'data' / 'shipbot.sqlite3'}"
+        return
+    with fresh_postgres() as url:
+        yield url
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    drop_template()
