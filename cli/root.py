@@ -36,7 +36,7 @@ from cli import logs
 from cli.health import SlackHealth
 from cli.metrics import Metrics
 from cli.ops_server import start_ops_server
-from cli.settings import Settings
+from cli.settings import OperatorSettings, Settings
 from commands.usecases import ChatService
 from deploy.config import Config, load_config
 from deploy.engine import Engine
@@ -63,6 +63,14 @@ class Running:
     connected: Callable[[], bool] = lambda: False
 
 
+def open_store(settings: OperatorSettings, data_dir: Path) -> Store:
+    """The store on SHIPBOT_DATABASE_URL, else on the SQLite file in ``data_dir``; its schema migrated to the newest
+    revision (expand-first migrations: the previous release keeps working on the upgraded database)."""
+    store = Store.in_data_dir(data_dir, settings.lease_ttl, settings.database)
+    log.info("store_opened", database=settings.database_shown if settings.database else str(store.path))
+    return store
+
+
 def build_engine(config: Config, store: Store, data_dir: Path) -> Engine:
     """The engine for one app: the real SSH connector, the shared store, state under ``data_dir``."""
     return Engine(config, store, data_dir, SshConnector)
@@ -86,10 +94,11 @@ async def serve(settings: Settings, ready: Callable[[Running], Awaitable[None]] 
     """Run the bot until SIGTERM/SIGINT (or ``Running.stop`` is set)."""
     _init_sentry(settings)
     configs = [load_config(path) for path in settings.config_files]
-    store = Store.in_data_dir(settings.data_dir, settings.lease_ttl)
+    store = open_store(settings, settings.data_dir)
     engines = {c.app: build_engine(c, store, settings.data_dir) for c in configs}
     repairs = await _repair(engines)
     metrics = Metrics()
+    store.db.timings.observe = metrics.store_call
     client = make_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url, metrics)
     auth = await client.auth_test()
     bot_user_id = str(auth.get("user_id", ""))
@@ -104,7 +113,7 @@ async def serve(settings: Settings, ready: Callable[[Running], Awaitable[None]] 
         run_ids=new_run_id,
     )
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
-    deliveries = Deliveries(store.path)
+    deliveries = Deliveries(store.db)
     bot = SlackBot(
         client, service, deliveries, reporter, metrics,
         signing_secret=secret if settings.mode == "http" else None, dedupe_ttl=settings.dedupe_ttl,
@@ -126,7 +135,9 @@ async def serve(settings: Settings, ready: Callable[[Running], Awaitable[None]] 
             up = http_runner is not None
         return health.check(accepting=bot.accepting, connected=up)
 
-    ops_runner, ops_port = await start_ops_server(metrics, settings.ops_host, settings.ops_port, connected)
+    ops_runner, ops_port = await start_ops_server(
+        metrics, settings.ops_host, settings.ops_port, connected, store.db.ping
+    )
     running = Running(bot, service, store, metrics, ops_port, connected=connected)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

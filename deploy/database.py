@@ -292,7 +292,9 @@ _UPGRADING = threading.Lock()  # one migration at a time in this process (others
 
 def _engine(url: URL) -> Engine:
     if url.get_backend_name() == "postgresql":
-        return sa.create_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True, pool_recycle=1800)
+        return sa.create_engine(
+            url, pool_size=5, max_overflow=5, pool_pre_ping=True, pool_recycle=1800, connect_args={"connect_timeout": 10}
+        )
     memory = url.database in (None, "", ":memory:")
     engine = sa.create_engine(
         url,
