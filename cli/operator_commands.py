@@ -20,12 +20,12 @@ from cli.root import build_engine, connection_problems, open_store
 from cli.settings import OperatorSettings
 from commands.parse_report import parse_report
 from deploy.config import load_config
+from deploy.database import SQLITE_FILE, Database, sqlite_url
 from deploy.engine import Engine
 from deploy.errors import ConfigError
 from deploy.events import BatchGate, Outcome, RunFinished
 from deploy.ids import utc_minute
 from deploy.plan import migrate_problems
-from deploy.database import SQLITE_FILE, Database, sqlite_url
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
 

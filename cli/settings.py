@@ -7,8 +7,8 @@ variables are read.
   (``SHIPBOT_DATABASE_URL``: PostgreSQL shared by replicas; unset, the SQLite file in the data dir).
 - :class:`Settings` adds what ``shipbot run`` needs to talk to Slack and to serve: tokens, mode, ports, shutdown.
 
-Every setting is listed with a comment in ``.env.example``. Tokens and the database URL are ``SecretStr``: they never appear in logs,
-reprs or error messages. A missing or invalid setting becomes one clear line naming the variable
+Every setting is listed with a comment in ``.env.example``. Tokens and the database URL are ``SecretStr``: they
+never appear in logs, reprs or error messages. A missing or invalid setting becomes one clear line naming the variable
 (:func:`settings_problems`), all of them at once. Empty is missing: ``SLACK_SIGNING_SECRET=`` or
 ``SHIPBOT_DATA_DIR=`` count as unset, so the default or the "is not set" line applies.
 """

@@ -251,10 +251,9 @@ class Database:
         """All or nothing. SQLite: ``BEGIN IMMEDIATE`` (the writer's lock from the start, so a read-then-write
         cannot interleave with another writer). PostgreSQL: READ COMMITTED; decide with keys or ``FOR UPDATE``."""
         started = time.perf_counter()
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(sqlite_begin="IMMEDIATE") if self.dialect == "sqlite" else conn
-            with conn.begin():
-                yield Transaction(conn, self.now, self.dialect)
+        options = {"sqlite_begin": "IMMEDIATE"} if self.dialect == "sqlite" else {}
+        with self.engine.connect().execution_options(**options) as conn, conn.begin():
+            yield Transaction(conn, self.now, self.dialect)
         self.timings.observe("transaction", time.perf_counter() - started)
 
     def ping(self) -> float:
@@ -293,7 +292,12 @@ _UPGRADING = threading.Lock()  # one migration at a time in this process (others
 def _engine(url: URL) -> Engine:
     if url.get_backend_name() == "postgresql":
         return sa.create_engine(
-            url, pool_size=5, max_overflow=5, pool_pre_ping=True, pool_recycle=1800, connect_args={"connect_timeout": 10}
+            url,
+            pool_size=5,
+            max_overflow=5,
+            pool_pre_ping=True,
+            pool_recycle=1800,
+            connect_args={"connect_timeout": 10},
         )
     memory = url.database in (None, "", ":memory:")
     engine = sa.create_engine(

@@ -87,7 +87,10 @@ class Ledger:
         return {str(r[0]): HostIntent(*r) for r in rows}
 
     def process_started(self, run_id: str, host: str, pgid: int) -> None:
-        self._db.execute("INSERT INTO run_processes (run_id, host, pgid) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", (run_id, host, pgid))
+        self._db.execute(
+            "INSERT INTO run_processes (run_id, host, pgid) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            (run_id, host, pgid),
+        )
 
     def process_ended(self, run_id: str, host: str, pgid: int) -> None:
         self._db.execute("DELETE FROM run_processes WHERE run_id = ? AND host = ? AND pgid = ?", (run_id, host, pgid))

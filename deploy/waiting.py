@@ -1,7 +1,8 @@
 """Requests that wait, kept in the store so that a restart or a crash loses none of them: deploys waiting for a
 second person (approval) and deploys waiting in line for a busy environment (the queue).
 
-One row per request in the table ``waiting_requests`` (created by the store's migrations), keyed by the run id the request got when it was asked for::
+One row per request in the table ``waiting_requests`` (created by the store's migrations), keyed by the run id the
+request got when it was asked for::
 
     run_id       TEXT PRIMARY KEY  the request's run id (the run keeps it once it starts)
     app          TEXT              where it would run: the app ...
@@ -29,8 +30,9 @@ next process admits it again.
 Every change of state is one statement, ``UPDATE waiting_requests SET state = ?, ... WHERE run_id = ? AND state =
 ?`` (compare and set): when two people press Approve at once exactly one update changes the row; the other
 changes none, and its caller reads ``decided_by`` to say who was first. Joining the line computes ``seq`` inside
-the same statement. The SQL is plain (no SQLite-only syntax): the same statements run on SQLite and PostgreSQL (:mod:`deploy.database`),
-where the compare and set is just as atomic (the second update waits for the first and then finds the state changed).
+the same statement. The SQL is plain (no SQLite-only syntax): the same statements run on SQLite and PostgreSQL
+(:mod:`deploy.database`), where the compare and set is just as atomic (the second update waits for the first and
+then finds the state changed).
 
 Nothing is pushed between processes: a run that ends in another process (``shipbot deploy`` from the CLI) frees
 the environment in the ``runs`` table only, and the bot notices by polling (:meth:`WaitingRequests.places`, every

@@ -43,11 +43,9 @@ def apply(db: Database) -> None:
     """Upgrade ``db`` to :func:`head`, holding the database's own lock so that replicas starting at once migrate once:
     SQLite ``BEGIN IMMEDIATE``, PostgreSQL an advisory lock for the length of the transaction."""
     cfg = config()
-    with db.engine.connect() as conn:
-        if db.dialect == "sqlite":
-            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-        with conn.begin():
-            if db.dialect == "postgresql":
-                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(5318008)")
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+    options = {"sqlite_begin": "IMMEDIATE"} if db.dialect == "sqlite" else {}
+    with db.engine.connect().execution_options(**options) as conn, conn.begin():
+        if db.dialect == "postgresql":
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(5318008)")
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")

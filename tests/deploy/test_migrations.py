@@ -146,7 +146,9 @@ def test_the_previous_release_still_works_on_a_migrated_file(tmp_path: Path) -> 
 @pytest.mark.parametrize(
     "missing",
     [
-        pytest.param(["waiting_requests", "leases", "run_hosts", "run_processes", "run_places", "run_waits"], id="older"),
+        pytest.param(
+            ["waiting_requests", "leases", "run_hosts", "run_processes", "run_places", "run_waits"], id="older"
+        ),
         pytest.param(["slack_deliveries"], id="without-deliveries"),
     ],
 )

@@ -57,7 +57,7 @@ def run(run_id: str, user: str) -> RunRecord:
 
 def test_of_replicas_racing_for_one_environments_run_slot_exactly_one_runs(replicas: list[Store]) -> None:
     for round_ in range(3):
-        results = race(replicas, lambda i, s: s.start_run(run(f"r{round_}-{i}", f"U{i}"), f"deploy by U{i}"))
+        results = race(replicas, lambda i, s, n=round_: s.start_run(run(f"r{n}-{i}", f"U{i}"), f"deploy by U{i}"))
         winners = [i for i, r in enumerate(results) if r is None]
         busy = [r for r in results if isinstance(r, EnvironmentBusy)]
         assert (1, REPLICAS - 1) == (len(winners), len(busy)), results

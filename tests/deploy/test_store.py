@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from deploy.database import Database
 from deploy.errors import EnvironmentBusy, EnvironmentLocked
 from deploy.processes import pid_alive
 from deploy.records import LockRecord, RunRecord
-from deploy.database import Database
 from deploy.store import Store
 from tests.support.databases import other_process
 

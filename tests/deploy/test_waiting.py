@@ -28,7 +28,9 @@ def opened(database_url: str) -> Iterator[Callable[[], WaitingRequests]]:
         store.close()
 
 
-def test_a_move_is_compare_and_set_so_the_first_decision_wins_and_names_its_maker(opened: Callable[[], WaitingRequests]) -> None:
+def test_a_move_is_compare_and_set_so_the_first_decision_wins_and_names_its_maker(
+    opened: Callable[[], WaitingRequests],
+) -> None:
     one, two = (opened(), opened())
     one.add("r0001", "shop", "production", AWAITING, "{}", expires_at=100.0)
 
@@ -60,7 +62,9 @@ def test_many_threads_pressing_at_once_move_a_row_once(opened: Callable[[], Wait
     assert row is not None and row.decided_by == wins[0]
 
 
-def test_the_line_keeps_its_order_a_forced_request_goes_first_and_lines_are_per_place(opened: Callable[[], WaitingRequests]) -> None:
+def test_the_line_keeps_its_order_a_forced_request_goes_first_and_lines_are_per_place(
+    opened: Callable[[], WaitingRequests],
+) -> None:
     one, two = (opened(), opened())
     one.add("r1", "shop", "canary", QUEUED, "{}")
     one.add("r2", "shop", "canary", QUEUED, "{}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.schema import SchemaItem
 
 revision = "0001"
 down_revision = None
@@ -35,9 +36,9 @@ def _int(name: str, *, null: bool = False, default: str | None = None) -> sa.Col
     return sa.Column(name, sa.Integer, nullable=null, server_default=None if default is None else sa.text(default))
 
 
-def _tables(postgres: bool) -> dict[str, list[sa.SchemaItem]]:
+def _tables(postgres: bool) -> dict[str, list[SchemaItem]]:
     # PostgreSQL has no rowid: host_steps gets an identity column to keep steps in the order they were recorded
-    step_id: list[sa.SchemaItem] = [sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True)] if postgres else []
+    step_id: list[SchemaItem] = [sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True)] if postgres else []
     return {
         "runs": [
             _text("run_id", pk=True), _text("kind"), _text("app"), _text("environment"), _text("user"), _text("ref"),
@@ -100,9 +101,9 @@ def upgrade() -> None:
             op.create_table(name, *columns)
     if "locks" in present and "app" not in {c["name"] for c in inspector.get_columns("locks")}:
         _locks_per_app()
-    for index, (table, columns) in _INDEXES.items():
+    for index, (table, keys) in _INDEXES.items():
         if index not in {i["name"] for i in sa.inspect(bind).get_indexes(table)}:
-            op.create_index(index, table, columns)
+            op.create_index(index, table, keys)
 
 
 def _locks_per_app() -> None:
