@@ -31,7 +31,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from cli import logs
-from cli.operator_commands import ASYNC, EXIT_USAGE, SYNC
+from cli.operator_commands import ASYNC, EXIT_USAGE, SYNC, close_stores
 from cli.parser import build_parser
 from cli.root import serve
 from cli.settings import OperatorSettings, Settings, settings_problems
@@ -114,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("shipbot: interrupted", file=sys.stderr)
         return 130
+    finally:
+        close_stores()
 
 
 if __name__ == "__main__":

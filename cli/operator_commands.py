@@ -26,6 +26,7 @@ from deploy.errors import ConfigError
 from deploy.events import BatchGate, Outcome, RunFinished
 from deploy.ids import utc_minute
 from deploy.plan import migrate_problems
+from deploy.store import Store
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
 
@@ -37,7 +38,18 @@ def _config_path(args: argparse.Namespace, settings: OperatorSettings) -> str:
 def _engine(args: argparse.Namespace, settings: OperatorSettings) -> Engine:
     config = load_config(_config_path(args, settings))
     data_dir = Path(args.data_dir).expanduser() if args.data_dir else settings.data_dir
-    return build_engine(config, open_store(settings, data_dir), data_dir)
+    store = open_store(settings, data_dir)
+    _opened.append(store)
+    return build_engine(config, store, data_dir)
+
+
+_opened: list[Store] = []  # the stores the running command opened, closed by close_stores when it returns
+
+
+def close_stores() -> None:
+    """Return the database connections the command's stores hold (PostgreSQL: its pool)."""
+    while _opened:
+        _opened.pop().close()
 
 
 def _exit_for(result: RunFinished) -> int:
