@@ -93,7 +93,11 @@ class Ledger:
         )
 
     def process_ended(self, run_id: str, host: str, pgid: int) -> None:
-        self._db.execute("DELETE FROM run_processes WHERE run_id = ? AND host = ? AND pgid = ?", (run_id, host, pgid))
+        self._db.execute(
+            "DELETE FROM run_processes WHERE run_id = ? AND host = ? AND pgid = ?",
+            (run_id, host, pgid),
+            durable=False,  # lost only if the server crashes: repair then finds the group already gone
+        )
 
     def processes(self, run_id: str) -> dict[str, list[int]]:
         out: dict[str, list[int]] = {}

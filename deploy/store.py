@@ -129,6 +129,7 @@ class Store:
             "INSERT INTO host_steps (run_id, host, step, ok, exit_status, duration, output_tail, error, at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (run_id, host, step, int(ok), exit_status, duration, output, error, time.time()),
+            durable=False,  # a step's result: history, not safety (see Database.execute)
         )
 
     def record_outcomes(
