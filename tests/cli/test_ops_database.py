@@ -58,7 +58,7 @@ async def test_healthz_is_200_with_the_databases_latency_when_it_answers(serve: 
 async def test_healthz_is_503_naming_the_database_when_it_does_not_answer(serve: Serve) -> None:
     db = Database(f"postgresql://postgres:secret-pw@127.0.0.1:{closed_port()}/shipbot", upgrade=False)
     try:
-        port, metrics = await serve(db, True)
+        port, _ = await serve(db, True)
         status, body = await get(port, "/healthz")
         _, text = await get(port, "/metrics")
     finally:
