@@ -209,6 +209,9 @@ class Database:
         self.path = Path(parsed.database) if self.dialect == "sqlite" and parsed.database else None
         self.timings = Timings()
         self.engine = _engine(parsed)
+        # PostgreSQL: records that need not wait for the server's disk go through their own small pool whose sessions
+        # commit asynchronously, one statement each in autocommit (one round trip)
+        self._relaxed = _engine(parsed, relaxed=True) if self.dialect == "postgresql" else self.engine
         if upgrade:
             self.upgrade()
 
@@ -230,6 +233,7 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+        self._relaxed.dispose()
 
     # -- the facade -------------------------------------------------------------------------------------------
 
@@ -241,9 +245,12 @@ class Database:
         write on a disk whose fsync is slow; other sessions see it at once). Only for rows nothing depends on for
         safety: a step's result, a step's process group. SQLite ignores it (synchronous=NORMAL already)."""
         started = time.perf_counter()
+        if not durable and self.dialect == "postgresql":
+            with self._relaxed.connect() as conn:
+                rows = _run(conn, sql, params)
+            self.timings.observe("statement", time.perf_counter() - started)
+            return rows
         with self._single() as conn:
-            if not durable and self.dialect == "postgresql":
-                conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
             rows = _run(conn, sql, params)
         self.timings.observe("statement", time.perf_counter() - started)
         return rows
@@ -306,15 +313,18 @@ class Database:
 _UPGRADING = threading.Lock()  # one migration at a time in this process (others wait on the database's own lock)
 
 
-def _engine(url: URL) -> Engine:
+def _engine(url: URL, *, relaxed: bool = False) -> Engine:
     if url.get_backend_name() == "postgresql":
+        # a database that does not answer is an error within seconds; no statement waits on a row lock forever
+        options = "-c lock_timeout=30s" + (" -c synchronous_commit=off" if relaxed else "")
         return sa.create_engine(
             url,
-            pool_size=5,
-            max_overflow=5,
-            pool_pre_ping=True,
+            pool_size=2 if relaxed else 5,
+            max_overflow=3 if relaxed else 5,
+            pool_pre_ping=True,  # a connection the server dropped (restart, failover) is replaced, not used
             pool_recycle=1800,
-            connect_args={"connect_timeout": 10},
+            connect_args={"connect_timeout": 5, "options": options},
+            isolation_level="AUTOCOMMIT" if relaxed else "READ COMMITTED",
         )
     memory = url.database in (None, "", ":memory:")
     engine = sa.create_engine(

@@ -90,6 +90,11 @@ class Ledger:
         self._db.execute(
             "INSERT INTO run_processes (run_id, host, pgid) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             (run_id, host, pgid),
+            # one per step on every host: not waiting for the server's disk keeps the event loop free (PostgreSQL).
+            # Lost only if the database server itself crashes within a second: a repair after that would not find
+            # this step's process group to kill, and the step runs to its end on the host (switch intents, which
+            # decide where a host goes back to, are always durable).
+            durable=False,
         )
 
     def process_ended(self, run_id: str, host: str, pgid: int) -> None:

@@ -122,22 +122,30 @@ def test_a_file_from_the_previous_release_is_migrated_with_its_runs_locks_and_wa
         store.close()
 
 
-def test_the_previous_release_still_works_on_a_migrated_file(tmp_path: Path) -> None:
-    """Expand first: what the previous release executes at start and writes still runs after the upgrade."""
-    path = previous_release_file(tmp_path / "shipbot.sqlite3")
+@pytest.mark.parametrize("made_by", ["previous-release", "this-release"])
+def test_the_previous_release_still_works_on_a_migrated_file(tmp_path: Path, made_by: str) -> None:
+    """Expand first: what the previous release executes at start and writes still runs after the upgrade, on a file
+    it wrote and then this release migrated, and on a file this release created."""
+    path = tmp_path / "shipbot.sqlite3"
+    if made_by == "previous-release":
+        previous_release_file(path)
     Store(path).close()
     old = sqlite3.connect(path, isolation_level=None)
     try:
         old.executescript(PREVIOUS_SCHEMA)
         old.execute("INSERT INTO active_runs VALUES ('shop/staging', 'r9', 'U0ALICE', 'x', 1.0, 1, 'n')")
         old.execute("INSERT OR REPLACE INTO locks VALUES ('shop', 'production', 'U0ALICE', 'r', 1.0, NULL)")
+        old.execute("INSERT INTO host_steps VALUES ('r9', 'web1', 'build', 1, 0, 0.5, '', '', 2.0)")
+        old.execute("INSERT OR REPLACE INTO leases VALUES ('r9', 'old', 1.0, 9e9)")
     finally:
         old.close()
     store = Store(path)
     try:
-        assert ("U0ALICE", "r9") == (
+        assert ("U0ALICE", "r9", ["build"], "old") == (
             getattr(store.get_lock("shop", "production"), "owner", None),
             store.db.execute("SELECT run_id FROM active_runs").fetchone()[0],  # type: ignore[index]
+            [s["step"] for s in store.host_steps("r9")],
+            store.lease_holder("r9"),
         )
     finally:
         store.close()
