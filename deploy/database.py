@@ -33,15 +33,23 @@ SQL must be valid on both engines:
 
 How a module declares its own table (say ``deploy/previews.py``, in the style of :mod:`deploy.waiting`):
 
-1. Add an Alembic revision in ``deploy/migrations/versions/`` (copy the newest one, set ``down_revision`` to the
-   current head, bump the number): ``op.create_table(...)`` with ``sa.Text``/``sa.Integer``/``sa.Double`` columns
-   and ``op.create_index(...)``, written *expand first* (only add tables, columns with defaults, indexes: the
-   previous release must keep working against the upgraded database). Drop the module's ``SCHEMA`` string.
-2. The class takes the handle: ``def __init__(self, db: Database)``, keeps ``self._db = db``, and its statements
-   stay as they were (``self._db.execute(sql, params)``); replace ``cursor.rowcount``/``fetchone`` as is, SQLite-only
-   syntax as listed above, and ``BEGIN IMMEDIATE ... COMMIT`` by ``with self._db.transaction() as tx``.
-3. Build it from the store (``Store.db``); for a private test database use ``Database.open("sqlite://")``.
-4. Parametrize its tests over the ``database_url`` fixture (``tests/support/databases.py``) to run on both engines.
+1. Add an Alembic revision ``deploy/migrations/versions/NNNN_<what>.py`` (copy ``0001_baseline.py``'s header: set
+   ``revision = "NNNN"`` to the next number and ``down_revision`` to the current head; ``deploy.migrations.head()``
+   finds the newest by itself). Its ``upgrade()`` calls ``op.create_table("previews", sa.Column(...), ...)`` with
+   ``sa.Text``/``sa.Integer``/``sa.Double`` columns (``server_default=sa.text("''")`` for a default) and
+   ``op.create_index(...)``. Alembic runs each revision once per database, so no ``IF NOT EXISTS``. Expand first:
+   only add (tables, nullable columns or columns with a default, indexes), so the previous release keeps working
+   against the upgraded database. Delete the module's ``SCHEMA`` string and whatever executed it.
+2. The class takes the handle: ``def __init__(self, db: Database)`` and keeps ``self._db = db``; its calls keep
+   their shape, ``self._db.execute(sql, (a, b))`` with ``?`` placeholders, and the result's ``.rowcount``,
+   ``.fetchone()``, ``.fetchall()`` work as on a ``sqlite3`` cursor. Rewrite SQLite-only syntax as listed above, and
+   ``BEGIN IMMEDIATE ... COMMIT`` as ``with self._db.transaction() as tx: tx.execute(...)``. Replace
+   ``sqlite3.Error`` by :data:`DatabaseError`.
+3. Build it from the store's handle (``Store.db``) in the composition root; a test that needs only that table can
+   use ``Database("sqlite://")`` (in memory, every migration applied).
+4. Take the ``database_url`` fixture (``tests/conftest.py``; helpers in ``tests/support/databases.py``) in its tests
+   so they run on a SQLite file and on a fresh PostgreSQL database; open a second ``Database(url)`` to act as
+   another replica.
 """
 
 from __future__ import annotations
@@ -306,7 +314,7 @@ class Database:
         if before == target:
             return before, target
         with _UPGRADING:
-            apply(self)
+            apply(self.engine)
         return before, target
 
 

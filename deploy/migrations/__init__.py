@@ -13,14 +13,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-
-if TYPE_CHECKING:
-    from deploy.database import Database
+from sqlalchemy.engine import Engine
 
 HERE = Path(__file__).parent
 
@@ -39,13 +36,14 @@ def head() -> str:
     return found
 
 
-def apply(db: Database) -> None:
-    """Upgrade ``db`` to :func:`head`, holding the database's own lock so that replicas starting at once migrate once:
+def apply(engine: Engine) -> None:
+    """Upgrade the database to :func:`head`, holding its own lock so that replicas starting at once migrate once:
     SQLite ``BEGIN IMMEDIATE``, PostgreSQL an advisory lock for the length of the transaction."""
     cfg = config()
-    options = {"sqlite_begin": "IMMEDIATE"} if db.dialect == "sqlite" else {}
-    with db.engine.connect().execution_options(**options) as conn, conn.begin():
-        if db.dialect == "postgresql":
+    dialect = engine.dialect.name
+    options = {"sqlite_begin": "IMMEDIATE"} if dialect == "sqlite" else {}
+    with engine.connect().execution_options(**options) as conn, conn.begin():
+        if dialect == "postgresql":
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(5318008)")
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

@@ -5,6 +5,7 @@ takeover are each decided by one statement on a key). Lease expiry follows the d
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,6 +15,7 @@ import pytest
 
 from deploy.database import Database
 from deploy.errors import EnvironmentBusy, EnvironmentLocked
+from deploy.leases import LeaseGuard
 from deploy.records import RunRecord
 from deploy.store import Store
 from deploy.waiting import APPROVED, AWAITING, REJECTED
@@ -118,3 +120,19 @@ def test_a_lease_is_stamped_with_the_database_clock(replicas: list[Store]) -> No
     assert row is not None
     heartbeat, expires, now = (float(v) for v in row)
     assert (30.0, True) == (round(expires - heartbeat, 3), 0 <= now - heartbeat < 5)
+
+
+def test_a_replica_whose_database_stops_answering_trusts_its_lease_only_until_its_local_deadline() -> None:
+    """The renewal fails with the driver's own error (nothing answers on the port): the guard keeps acting only
+    within the fraction of the TTL it had left, then stops."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    gone = Store(Database(f"postgresql://postgres@127.0.0.1:{port}/shipbot", upgrade=False), lease_ttl=0.5)
+    try:
+        guard = LeaseGuard(lambda: gone.renew_lease("r1"), ttl=0.5)
+        within = guard.renew_now()
+        time.sleep(0.5)
+        assert (True, False, False) == (within, guard.renew_now(), guard.lost)
+    finally:
+        gone.close()
