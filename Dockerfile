@@ -29,7 +29,7 @@ ENV SHIPBOT_DATA_DIR=/home/shipbot/data \
     SHIPBOT_OPS_HOST=0.0.0.0 \
     SHIPBOT_OPS_PORT=9102 \
     PYTHONUNBUFFERED=1
-# the SQLite store and git mirrors: keep them across containers (approvals, history, locks)
+# the SQLite store (unless SHIPBOT_DATABASE_URL names a PostgreSQL) and git mirrors: keep them across containers
 VOLUME ["/home/shipbot/data"]
 EXPOSE 9102
 # the ops port is read from the environment, so `-e SHIPBOT_OPS_PORT=...` moves the check with it; not 200: unhealthy

@@ -38,6 +38,7 @@ bench-install: $(STAMP)
 bench: bench-install
 	$(BIN)/python -m bench.fanout
 	$(BIN)/python -m bench.chat
+	$(BIN)/python -m bench.store
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info

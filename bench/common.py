@@ -128,6 +128,8 @@ def controller_env(home: Path, **extra: str) -> dict[str, str]:
         "PATH": f"{Path(PYTHON).parent}:/usr/local/bin:/usr/bin:/bin",
         "LANG": "C.UTF-8",
         "PYTHONPATH": str(REPO_ROOT),
+        # bench.fanout's shipbot worker puts its store there (PostgreSQL) instead of a SQLite file
+        **{k: v for k, v in os.environ.items() if k == "SHIPBOT_BENCH_DATABASE_URL"},
         **extra,
     }
 

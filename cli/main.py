@@ -11,6 +11,7 @@
     shipbot history ENV [--config FILE] [--json] [--limit N]
     shipbot parse TEXT [--config FILE] [--user UID] [--channel CID] --json
     shipbot recover [ENV] [--config FILE]   repair what a run whose shipbot died left (exit 3: still running)
+    shipbot db upgrade|current   the store's schema: apply new migrations (also done at start), or show it
     shipbot run            the Slack bot, production mode
     shipbot demo           the bot on embedded defaults: local Slack emulator, local SSH hosts, SQLite
 
@@ -31,11 +32,12 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from cli import logs
-from cli.operator_commands import ASYNC, EXIT_USAGE, SYNC
+from cli.operator_commands import ASYNC, EXIT_USAGE, SYNC, close_stores
 from cli.parser import build_parser
 from cli.root import serve
 from cli.settings import OperatorSettings, Settings, settings_problems
 from demo.launch import DEFAULT_PORT, DemoWiring, demo, port_free
+from deploy.database import DatabaseError
 from deploy.errors import ConfigError, ShipbotError
 
 
@@ -106,9 +108,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ShipbotError as exc:
         print(f"shipbot: {exc}", file=sys.stderr)
         return exc.exit_code
+    except DatabaseError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        print(f"shipbot: the database ({settings.database_shown}) failed: {reason}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("shipbot: interrupted", file=sys.stderr)
         return 130
+    finally:
+        close_stores()
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+STORE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 
 
 class Metrics:
@@ -33,6 +35,27 @@ class Metrics:
             "shipbot_commands_total", "Chat commands by command word and result", ["command", "result"],
             registry=self.registry,
         )  # fmt: skip
+
+        self.store_seconds = Histogram(
+            "shipbot_store_seconds", "Store calls (one statement, or one transaction) by kind", ["kind"],
+            registry=self.registry, buckets=STORE_BUCKETS,
+        )  # fmt: skip
+        self.database_ping = Gauge(
+            "shipbot_database_ping_seconds", "Latency of the last SELECT 1 /healthz sent to the database",
+            registry=self.registry,
+        )  # fmt: skip
+        self.database_up = Gauge(
+            "shipbot_database_up", "1 when the database answered the last /healthz check, else 0",
+            registry=self.registry,
+        )  # fmt: skip
+
+    def store_call(self, kind: str, seconds: float) -> None:
+        self.store_seconds.labels(kind).observe(seconds)
+
+    def database_checked(self, latency: float | None) -> None:
+        self.database_up.set(0 if latency is None else 1)
+        if latency is not None:
+            self.database_ping.set(latency)
 
     def command_answered(self, command: str, result: str) -> None:
         self.commands.labels(command, result).inc()

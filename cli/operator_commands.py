@@ -1,5 +1,5 @@
 """The operator commands (``deploy``, ``rollback``, ``converge``, ``status``, ``task``, ``check``, ``history``,
-``parse``, ``recover``): each
+``parse``, ``recover``, ``db``): each
 takes the parsed arguments and the operator's settings and returns the process's exit code.
 
 Progress goes to stderr (:class:`~cli.progress.TerminalProgress`), results to stdout; engines come from the
@@ -17,11 +17,12 @@ from pathlib import Path
 
 from cli import dry_runs
 from cli.progress import TerminalProgress
-from cli.root import build_engine, connection_problems
+from cli.root import build_engine, connection_problems, open_store
 from cli.settings import OperatorSettings
 from commands.parse_report import parse_report
 from commands.reply_texts import promotion_rule
 from deploy.config import load_config
+from deploy.database import SQLITE_FILE, Database, sqlite_url
 from deploy.discovery import discover
 from deploy.engine import Engine
 from deploy.errors import ConfigError, NothingToConverge, PromotionRefused, UsageError
@@ -45,8 +46,18 @@ def _config_folder(args: argparse.Namespace, settings: OperatorSettings) -> Path
 def _engine(args: argparse.Namespace, settings: OperatorSettings) -> Engine:
     config = load_config(_config_path(args, settings))
     data_dir = Path(args.data_dir).expanduser() if args.data_dir else settings.data_dir
-    store = Store.in_data_dir(data_dir, settings.lease_ttl)
+    store = open_store(settings, data_dir)
+    _opened.append(store)
     return build_engine(config, store, data_dir, Path(_config_path(args, settings)))
+
+
+_opened: list[Store] = []  # the stores the running command opened, closed by close_stores when it returns
+
+
+def close_stores() -> None:
+    """Return the database connections the command's stores hold (PostgreSQL: its pool)."""
+    while _opened:
+        _opened.pop().close()
 
 
 def _exit_for(result: RunFinished) -> int:
@@ -237,7 +248,31 @@ async def recover(args: argparse.Namespace, settings: OperatorSettings) -> int:
     return code
 
 
-SYNC = {"history": history, "parse": parse}
+def db(args: argparse.Namespace, settings: OperatorSettings) -> int:
+    """``shipbot db upgrade``: bring the store's schema to the newest revision (the bot also does it at start), on
+    SHIPBOT_DATABASE_URL or the SQLite file in the data dir; ``shipbot db current``: the revision it is at."""
+    data_dir = Path(args.data_dir).expanduser() if args.data_dir else settings.data_dir
+    if settings.database:
+        url, where = settings.database, settings.database_shown
+    else:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        url, where = sqlite_url(data_dir / SQLITE_FILE), str(data_dir / SQLITE_FILE)
+    database = Database(url, upgrade=False)
+    try:
+        if args.action == "current":
+            print(f"{where}: at revision {database.revision() or 'none (never migrated)'}")
+            return EXIT_OK
+        before, after = database.upgrade()
+        if before == after:
+            print(f"{where}: already at revision {after} (the newest)")
+        else:
+            print(f"{where}: upgraded from revision {before or 'none'} to {after}")
+        return EXIT_OK
+    finally:
+        database.close()
+
+
+SYNC = {"history": history, "parse": parse, "db": db}
 ASYNC = {
     "deploy": deploy,
     "rollback": rollback,

@@ -74,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON (the only output form)")
     _add_common(p)
 
+    p = sub.add_parser("db", help="the store's database: upgrade its schema (also done at start), or show it")
+    p.add_argument("action", choices=["upgrade", "current"], help="upgrade: apply new migrations; current: revision")
+    p.add_argument(
+        "--data-dir", default=None, help="state folder of the SQLite file, when SHIPBOT_DATABASE_URL is unset"
+    )
+
     sub.add_parser("run", help="run the Slack bot (production mode; settings from the environment)")
 
     p = sub.add_parser("demo", help="the bot on embedded defaults: local Slack emulator, SSH hosts, SQLite")

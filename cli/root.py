@@ -42,7 +42,7 @@ from cli import logs
 from cli.health import SlackHealth
 from cli.metrics import Metrics
 from cli.ops_server import start_ops_server
-from cli.settings import Settings
+from cli.settings import OperatorSettings, Settings
 from commands.usecases import ChatService
 from commands.usecases.polling import BranchPoller, Watch
 from deploy.config import Config, load_config
@@ -71,6 +71,14 @@ class Running:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     connected: Callable[[], bool] = lambda: False
     webhook_port: int | None = None
+
+
+def open_store(settings: OperatorSettings, data_dir: Path) -> Store:
+    """The store on SHIPBOT_DATABASE_URL, else on the SQLite file in ``data_dir``; its schema migrated to the newest
+    revision (expand-first migrations: the previous release keeps working on the upgraded database)."""
+    store = Store.in_data_dir(data_dir, settings.lease_ttl, settings.database)
+    log.info("store_opened", database=settings.database_shown if settings.database else str(store.path))
+    return store
 
 
 def build_engine(config: Config, store: Store, data_dir: Path, config_file: Path | None = None) -> Engine:
@@ -107,10 +115,11 @@ async def serve(
     """Run the bot until SIGTERM/SIGINT (or ``Running.stop`` is set)."""
     _init_sentry(settings)
     configs = [(load_config(path), Path(path)) for path in settings.config_files]
-    store = Store.in_data_dir(settings.data_dir, settings.lease_ttl)
+    store = open_store(settings, settings.data_dir)
     engines = {c.app: build_engine(c, store, settings.data_dir, path) for c, path in configs}
     repairs = await _repair(engines)
     metrics = Metrics()
+    store.db.timings.observe = metrics.store_call
     client = make_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url, metrics)
     auth = await client.auth_test()
     bot_user_id = str(auth.get("user_id", ""))
@@ -130,7 +139,7 @@ async def serve(
         tags={app: engine.mirror for app, engine in engines.items()},
     )
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
-    deliveries = Deliveries(store.path)
+    deliveries = Deliveries(store.db)
     bot = SlackBot(
         client, service, deliveries, reporter, metrics,
         signing_secret=secret if settings.mode == "http" else None, dedupe_ttl=settings.dedupe_ttl,
@@ -153,7 +162,9 @@ async def serve(
             up = http_runner is not None
         return health.check(accepting=bot.accepting, connected=up)
 
-    ops_runner, ops_port = await start_ops_server(metrics, settings.ops_host, settings.ops_port, connected)
+    ops_runner, ops_port = await start_ops_server(
+        metrics, settings.ops_host, settings.ops_port, connected, store.db.ping
+    )
     running = Running(bot, service, store, metrics, ops_port, connected=connected)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -3,12 +3,13 @@ variables are read.
 
 - :class:`OperatorSettings` is what every ``shipbot`` command reads: the config file(s), the state folder, the log
   format and level (each command picks its own default when unset), where ``shipbot demo`` keeps its data and
-  serves its page, and how long a run's lease lives without a heartbeat (``SHIPBOT_LEASE_TTL``).
+  serves its page, how long a run's lease lives without a heartbeat (``SHIPBOT_LEASE_TTL``), and the database
+  (``SHIPBOT_DATABASE_URL``: PostgreSQL shared by replicas; unset, the SQLite file in the data dir).
 - :class:`Settings` adds what ``shipbot run`` needs to talk to Slack and to serve: tokens, mode, ports, shutdown,
   and the push webhooks (``SHIPBOT_WEBHOOK_PORT``, off when unset; its ``SHIPBOT_WEBHOOK_SECRET`` is then needed).
 
-Every setting is listed with a comment in ``.env.example``. Tokens are ``SecretStr``: they never appear in logs,
-reprs or error messages. A missing or invalid setting becomes one clear line naming the variable
+Every setting is listed with a comment in ``.env.example``. Tokens and the database URL are ``SecretStr``: they
+never appear in logs, reprs or error messages. A missing or invalid setting becomes one clear line naming the variable
 (:func:`settings_problems`), all of them at once. Empty is missing: ``SLACK_SIGNING_SECRET=`` or
 ``SHIPBOT_DATA_DIR=`` count as unset, so the default or the "is not set" line applies.
 """
@@ -22,6 +23,8 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, ValidationError, ValidatorFunctionWrapHandler, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from deploy.database import UnsupportedDatabase, masked, normalise_url
 
 #: What each required setting is and where to get it, for the line that says it is missing.
 NEEDED = {
@@ -65,11 +68,35 @@ class OperatorSettings(BaseSettings):
     demo_dir: Path = Field(Path(".shipbot-data/demo"), alias="SHIPBOT_DEMO_DIR")
     demo_port: int | None = Field(None, alias="SHIPBOT_DEMO_PORT", ge=0, le=65535)
     lease_ttl: float = Field(30.0, alias="SHIPBOT_LEASE_TTL", ge=1)
+    database_url: SecretStr | None = Field(None, alias="SHIPBOT_DATABASE_URL")
 
     @model_validator(mode="before")
     @classmethod
     def _blank_is_missing(cls, data: Any) -> Any:
         return _without_blanks(data)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, url: SecretStr | None) -> SecretStr | None:
+        """postgresql:// (and +psycopg, +asyncpg) or sqlite:///; never echoed back with its password."""
+        if url is None:
+            return None
+        try:
+            return SecretStr(normalise_url(url.get_secret_value()))
+        except UnsupportedDatabase as exc:
+            raise ValueError(str(exc).removeprefix("SHIPBOT_DATABASE_URL ")) from None
+        except Exception:
+            raise ValueError("not a database URL: write postgresql://user:password@host:5432/shipbot") from None
+
+    @property
+    def database(self) -> str | None:
+        """SHIPBOT_DATABASE_URL (normalised to the installed driver), or None for the SQLite file in the data dir."""
+        return self.database_url.get_secret_value() if self.database_url else None
+
+    @property
+    def database_shown(self) -> str:
+        """Where the store is, as it may be logged: the URL with its password masked, or the SQLite file."""
+        return masked(self.database) if self.database else str(self.data_dir / "shipbot.sqlite3")
 
     @field_validator("data_dir", "demo_dir")
     @classmethod

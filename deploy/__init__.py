@@ -22,7 +22,8 @@ Layout (pure modules first, I/O at the edges):
 - ``ports``           the Connector / HostConnection / StepResult interfaces the runner drives hosts through
 - ``ssh``             the asyncssh adapter behind those ports: one connection per host per run, bounded handshakes
 - ``mirror``          the controller's local git mirror: resolve a ref to a SHA once, make the archive once
-- ``store``           the embedded SQLite store: runs, host results, locks
+- ``store``           the store: runs, host results, run slots, locks, audit (SQLite file or PostgreSQL)
+- ``database``        SQLAlchemy Core facade the store modules write their SQL through; ``migrations/`` the schema
 - ``waiting``         requests that wait in the store (approvals, the queue), moved by compare-and-set
 - ``leases``          a run's lease: owner, heartbeat, expiry by the store's clock; the owner's guard
 - ``intents``         the run ledger: hosts, write-ahead switch intents, remote process groups, waits

@@ -1,22 +1,16 @@
 """The hosts each run covered, as discovery resolved them at its start (address, port, roles, how each was found).
 
-``run_fleet`` lives in the store's file (applied by :class:`~deploy.store.Store`): ``history`` shows which hosts a
+``run_fleet`` lives in the store's database (migration ``0002``): ``history`` shows which hosts a
 run covered, and repairing a dead run of an environment whose hosts are discovered uses the hosts that run had.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS run_fleet (
-    run_id TEXT NOT NULL, host TEXT NOT NULL, address TEXT NOT NULL, port INTEGER NOT NULL, roles TEXT NOT NULL,
-    source TEXT NOT NULL, alias TEXT, position INTEGER NOT NULL, PRIMARY KEY (run_id, host)
-);
-"""
+from deploy.database import Executor
 
 
 @dataclass(frozen=True)
@@ -34,12 +28,15 @@ class FleetHost:
 
 
 class FleetLog:
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: Executor) -> None:
         self._db = db
 
     def record(self, run_id: str, hosts: Sequence[FleetHost]) -> None:
         self._db.executemany(
-            "INSERT OR REPLACE INTO run_fleet VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO run_fleet (run_id, host, address, port, roles, source, alias, position) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, host) DO UPDATE SET address = excluded.address, "
+            "port = excluded.port, roles = excluded.roles, source = excluded.source, alias = excluded.alias, "
+            "position = excluded.position",
             [
                 (run_id, h.host, h.address, h.port, json.dumps(list(h.roles)), h.source, h.alias, i)
                 for i, h in enumerate(hosts)

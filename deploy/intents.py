@@ -18,25 +18,14 @@ The same intent is written in the host's own journal in the switch command itsel
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS run_hosts (
-    run_id TEXT NOT NULL, host TEXT NOT NULL, from_release TEXT, from_sha TEXT, to_release TEXT, to_sha TEXT,
-    intent TEXT NOT NULL DEFAULT '', PRIMARY KEY (run_id, host)
-);
-CREATE TABLE IF NOT EXISTS run_processes (
-    run_id TEXT NOT NULL, host TEXT NOT NULL, pgid INTEGER NOT NULL, PRIMARY KEY (run_id, host, pgid)
-);
-CREATE TABLE IF NOT EXISTS run_places (
-    run_id TEXT PRIMARY KEY, channel TEXT NOT NULL, message TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS run_waits (
-    run_id TEXT PRIMARY KEY, batch INTEGER NOT NULL, release TEXT NOT NULL, sha TEXT NOT NULL
-);
-"""
+from deploy.database import Database
+
+# Tables (deploy/migrations): run_hosts (run_id, host, from_release, from_sha, to_release, to_sha, intent; key run_id,
+# host), run_processes (run_id, host, pgid; all three the key), run_places (run_id, channel, message), run_waits
+# (run_id, batch, release, sha).
 
 SWITCHING, SWITCHED, RESTORED = "switching", "switched", "restored"
 
@@ -67,12 +56,12 @@ class Wait:
 class Ledger:
     """The ledger of one store (``db`` is the store's connection; every write is one statement)."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
 
     def hosts(self, run_id: str, hosts: Sequence[str]) -> None:
         self._db.executemany(
-            "INSERT OR IGNORE INTO run_hosts (run_id, host) VALUES (?, ?)", [(run_id, h) for h in hosts]
+            "INSERT INTO run_hosts (run_id, host) VALUES (?, ?) ON CONFLICT DO NOTHING", [(run_id, h) for h in hosts]
         )
 
     def switching(
@@ -80,7 +69,10 @@ class Ledger:
     ) -> None:
         """Write-ahead: ``host`` is about to switch from ``from_release`` to ``to_release``."""
         self._db.execute(
-            "INSERT OR REPLACE INTO run_hosts VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO run_hosts (run_id, host, from_release, from_sha, to_release, to_sha, intent) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, host) DO UPDATE SET from_release = "
+            "excluded.from_release, from_sha = excluded.from_sha, to_release = excluded.to_release, "
+            "to_sha = excluded.to_sha, intent = excluded.intent",
             (run_id, host, from_release, from_sha, to_release, to_sha, SWITCHING),
         )
 
@@ -95,10 +87,22 @@ class Ledger:
         return {str(r[0]): HostIntent(*r) for r in rows}
 
     def process_started(self, run_id: str, host: str, pgid: int) -> None:
-        self._db.execute("INSERT OR IGNORE INTO run_processes VALUES (?, ?, ?)", (run_id, host, pgid))
+        self._db.execute(
+            "INSERT INTO run_processes (run_id, host, pgid) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            (run_id, host, pgid),
+            # one per step on every host: not waiting for the server's disk keeps the event loop free (PostgreSQL).
+            # Lost only if the database server itself crashes within a second: a repair after that would not find
+            # this step's process group to kill, and the step runs to its end on the host (switch intents, which
+            # decide where a host goes back to, are always durable).
+            durable=False,
+        )
 
     def process_ended(self, run_id: str, host: str, pgid: int) -> None:
-        self._db.execute("DELETE FROM run_processes WHERE run_id = ? AND host = ? AND pgid = ?", (run_id, host, pgid))
+        self._db.execute(
+            "DELETE FROM run_processes WHERE run_id = ? AND host = ? AND pgid = ?",
+            (run_id, host, pgid),
+            durable=False,  # lost only if the server crashes: repair then finds the group already gone
+        )
 
     def processes(self, run_id: str) -> dict[str, list[int]]:
         out: dict[str, list[int]] = {}
@@ -110,7 +114,11 @@ class Ledger:
         self._db.execute("DELETE FROM run_processes WHERE run_id = ? AND host = ?", (run_id, host))
 
     def remember_place(self, run_id: str, channel: str, message: str) -> None:
-        self._db.execute("INSERT OR REPLACE INTO run_places VALUES (?, ?, ?)", (run_id, channel, message))
+        self._db.execute(
+            "INSERT INTO run_places (run_id, channel, message) VALUES (?, ?, ?) "
+            "ON CONFLICT (run_id) DO UPDATE SET channel = excluded.channel, message = excluded.message",
+            (run_id, channel, message),
+        )
 
     def place_of(self, run_id: str) -> tuple[str, str] | None:
         row = self._db.execute("SELECT channel, message FROM run_places WHERE run_id = ?", (run_id,)).fetchone()
@@ -118,8 +126,13 @@ class Ledger:
 
     def wait(self, run_id: str, batch: int, release: str, sha: str) -> None:
         """The run waits for a person before ``batch``: its record says ``waiting`` until it goes on."""
-        self._db.execute("INSERT OR REPLACE INTO run_waits VALUES (?, ?, ?, ?)", (run_id, batch, release, sha))
-        self._db.execute("UPDATE runs SET state = 'waiting' WHERE run_id = ? AND state = 'running'", (run_id,))
+        with self._db.transaction() as tx:
+            tx.execute(
+                "INSERT INTO run_waits (run_id, batch, release, sha) VALUES (?, ?, ?, ?) ON CONFLICT (run_id) "
+                "DO UPDATE SET batch = excluded.batch, release = excluded.release, sha = excluded.sha",
+                (run_id, batch, release, sha),
+            )
+            tx.execute("UPDATE runs SET state = 'waiting' WHERE run_id = ? AND state = 'running'", (run_id,))
 
     def waiting(self, run_id: str) -> Wait | None:
         row = self._db.execute(
@@ -128,5 +141,6 @@ class Ledger:
         return Wait(str(row[0]), int(row[1]), str(row[2]), str(row[3])) if row else None
 
     def resumed(self, run_id: str) -> None:
-        self._db.execute("DELETE FROM run_waits WHERE run_id = ?", (run_id,))
-        self._db.execute("UPDATE runs SET state = 'running' WHERE run_id = ? AND state = 'waiting'", (run_id,))
+        with self._db.transaction() as tx:
+            tx.execute("DELETE FROM run_waits WHERE run_id = ?", (run_id,))
+            tx.execute("UPDATE runs SET state = 'running' WHERE run_id = ? AND state = 'waiting'", (run_id,))

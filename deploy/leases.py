@@ -3,7 +3,7 @@
 A run holds one lease row from the moment it takes its environment's run slot until it has fully ended: an owner
 id unique per process (:func:`new_owner`), the last heartbeat and an expiry. The owner renews it every third of
 the TTL; a lease whose expiry has passed is dead, whoever held it, on whatever machine or container. Expiry is
-always compared with the database's own clock in the same statement (``_NOW``), so controllers on machines whose
+always compared with the database's own clock in the same statement (``db.now``), so controllers on machines whose
 clocks disagree, sharing one store, still agree on who is alive. Taking over a dead run is one conditional
 ``UPDATE`` (the row changes owner only while it is still expired), so of two controllers racing for it exactly
 one wins.
@@ -20,19 +20,15 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Sequence
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS leases (
-    run_id TEXT PRIMARY KEY, owner TEXT NOT NULL, heartbeat_at REAL NOT NULL, expires_at REAL NOT NULL
-);
-"""
+from deploy.database import DatabaseError, Executor
 
-# seconds since the epoch by the database's clock (SQLite: julianday has millisecond precision)
-_NOW = "((julianday('now') - 2440587.5) * 86400.0)"
+# Table ``leases`` (deploy/migrations): run_id TEXT PRIMARY KEY, owner TEXT, heartbeat_at and expires_at (seconds
+# since the epoch by the database's clock: ``db.now``, SQLite's julianday on its one machine, PostgreSQL's
+# clock_timestamp() on the server, never a replica's).
 
 _MARGIN = 0.8  # the owner stops trusting its lease locally after this fraction of the TTL since its last renewal
 
@@ -42,56 +38,60 @@ def new_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
-def acquire(db: sqlite3.Connection, run_id: str, owner: str, ttl: float) -> None:
+def acquire(db: Executor, run_id: str, owner: str, ttl: float) -> None:
     """Give ``run_id`` a fresh lease held by ``owner`` (inside the caller's transaction)."""
     db.execute(
-        f"INSERT OR REPLACE INTO leases VALUES (?, ?, {_NOW}, {_NOW} + ?)",
+        f"INSERT INTO leases (run_id, owner, heartbeat_at, expires_at) VALUES (?, ?, {db.now}, {db.now} + ?) "
+        "ON CONFLICT (run_id) DO UPDATE SET owner = excluded.owner, heartbeat_at = excluded.heartbeat_at, "
+        "expires_at = excluded.expires_at",
         (run_id, owner, ttl),
     )
 
 
-def renew(db: sqlite3.Connection, run_id: str, owner: str, ttl: float) -> bool:
+def renew(db: Executor, run_id: str, owner: str, ttl: float) -> bool:
     """Extend the lease if ``owner`` still holds it and it has not expired; False: the lease is lost."""
     cur = db.execute(
-        f"UPDATE leases SET heartbeat_at = {_NOW}, expires_at = {_NOW} + ? "
-        f"WHERE run_id = ? AND owner = ? AND expires_at > {_NOW}",
+        f"UPDATE leases SET heartbeat_at = {db.now}, expires_at = {db.now} + ? "
+        f"WHERE run_id = ? AND owner = ? AND expires_at > {db.now}",
         (ttl, run_id, owner),
     )
     return cur.rowcount == 1
 
 
-def take_over(db: sqlite3.Connection, run_id: str, owner: str, ttl: float) -> bool:
+def take_over(db: Executor, run_id: str, owner: str, ttl: float) -> bool:
     """Become the owner of a run whose lease expired (or that never had one); False: someone alive holds it."""
     cur = db.execute(
-        f"UPDATE leases SET owner = ?, heartbeat_at = {_NOW}, expires_at = {_NOW} + ? "
-        f"WHERE run_id = ? AND expires_at <= {_NOW}",
+        f"UPDATE leases SET owner = ?, heartbeat_at = {db.now}, expires_at = {db.now} + ? "
+        f"WHERE run_id = ? AND expires_at <= {db.now}",
         (owner, ttl, run_id),
     )
     if cur.rowcount == 1:
         return True
-    if db.execute("SELECT 1 FROM leases WHERE run_id = ?", (run_id,)).fetchone():
-        return False
-    acquire(db, run_id, owner, ttl)
-    return True
+    fresh = db.execute(
+        f"INSERT INTO leases (run_id, owner, heartbeat_at, expires_at) VALUES (?, ?, {db.now}, {db.now} + ?) "
+        "ON CONFLICT (run_id) DO NOTHING",
+        (run_id, owner, ttl),
+    )
+    return fresh.rowcount == 1
 
 
-def release(db: sqlite3.Connection, run_id: str) -> None:
+def release(db: Executor, run_id: str) -> None:
     db.execute("DELETE FROM leases WHERE run_id = ?", (run_id,))
 
 
-def holder(db: sqlite3.Connection, run_id: str) -> str | None:
+def holder(db: Executor, run_id: str) -> str | None:
     """The live owner of ``run_id``'s lease, or None when there is no live one."""
-    row = db.execute(f"SELECT owner FROM leases WHERE run_id = ? AND expires_at > {_NOW}", (run_id,)).fetchone()
+    row = db.execute(f"SELECT owner FROM leases WHERE run_id = ? AND expires_at > {db.now}", (run_id,)).fetchone()
     return str(row[0]) if row else None
 
 
-def dead(db: sqlite3.Connection, run_ids: Sequence[str]) -> set[str]:
+def dead(db: Executor, run_ids: Sequence[str]) -> set[str]:
     """Those of ``run_ids`` whose lease expired or that have none."""
     if not run_ids:
         return set()
     marks = ", ".join("?" * len(run_ids))
     alive = db.execute(
-        f"SELECT run_id FROM leases WHERE run_id IN ({marks}) AND expires_at > {_NOW}", tuple(run_ids)
+        f"SELECT run_id FROM leases WHERE run_id IN ({marks}) AND expires_at > {db.now}", tuple(run_ids)
     ).fetchall()
     return set(run_ids) - {str(r[0]) for r in alive}
 
@@ -115,7 +115,7 @@ class LeaseGuard:
         asked = time.monotonic()
         try:
             ok = self._renew()
-        except sqlite3.Error:  # the store is unreachable: trust the lease only until its local deadline
+        except DatabaseError:  # the store is unreachable: trust the lease only until its local deadline
             return time.monotonic() < self._valid_until
         if ok:
             self._valid_until = asked + self.ttl * _MARGIN

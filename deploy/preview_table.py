@@ -14,24 +14,15 @@ One row per preview in the table ``previews``::
 
 Taking a port is one ``INSERT``: the unique index on ``port`` makes two previews asked for at once get different
 ports (the loser of a race sees :meth:`PreviewTable.reserve` answer False and picks again). The SQL is plain (no
-SQLite-only syntax), so a PostgreSQL store can run the same statements.
+SQLite-only syntax), and runs on SQLite and PostgreSQL alike.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS previews (
-    app TEXT NOT NULL, name TEXT NOT NULL, branch TEXT NOT NULL, sha TEXT NOT NULL DEFAULT '',
-    port INTEGER NOT NULL, hosts TEXT NOT NULL DEFAULT '', state TEXT NOT NULL, pusher TEXT NOT NULL DEFAULT '',
-    created_at REAL NOT NULL, updated_at REAL NOT NULL, PRIMARY KEY (app, name)
-);
-CREATE UNIQUE INDEX IF NOT EXISTS previews_branch ON previews (app, branch);
-CREATE UNIQUE INDEX IF NOT EXISTS previews_port ON previews (port);
-"""
+from deploy.database import Database, Executor, IntegrityError
 
 CREATING, LIVE = "creating", "live"
 _COLUMNS = "app, name, branch, sha, port, hosts, state, pusher, created_at, updated_at"
@@ -60,17 +51,15 @@ def _row(values: tuple[object, ...]) -> PreviewRow:
 
 
 class PreviewTable:
-    """The rows of ``previews`` on a connection whose schema includes :data:`SCHEMA` (the store's own)."""
+    """The rows of ``previews`` in the store's database (migration ``0002``)."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: Executor) -> None:
         self._db = db
 
     @classmethod
-    def open(cls, path: str) -> PreviewTable:
-        """Its own connection to ``path`` (``":memory:"`` for a private database), schema applied."""
-        db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        db.executescript(SCHEMA)
-        return cls(db)
+    def open(cls, url: str = "sqlite://") -> PreviewTable:
+        """Its own database at ``url`` (the default: a private one in memory), migrated."""
+        return cls(Database.open(url))
 
     def reserve(self, app: str, name: str, branch: str, port: int, hosts: list[str], pusher: str) -> bool:
         """A new preview in state ``creating`` holding ``port``; False when the name, branch or port is taken."""
@@ -80,7 +69,7 @@ class PreviewTable:
                 f"INSERT INTO previews ({_COLUMNS}) VALUES (?, ?, ?, '', ?, ?, ?, ?, ?, ?)",
                 (app, name, branch, port, ",".join(hosts), CREATING, pusher, now, now),
             )
-        except sqlite3.IntegrityError:
+        except IntegrityError:
             return False
         return True
 
@@ -102,8 +91,9 @@ class PreviewTable:
 
     def of_app(self, app: str | None = None) -> list[PreviewRow]:
         """Every preview (of ``app``), oldest first."""
+        where, params = ("WHERE app = ?", (app,)) if app is not None else ("", ())
         rows = self._db.execute(
-            f"SELECT {_COLUMNS} FROM previews WHERE (? IS NULL OR app = ?) ORDER BY created_at, app, name", (app, app)
+            f"SELECT {_COLUMNS} FROM previews {where} ORDER BY created_at, app, name", params
         ).fetchall()
         return [_row(r) for r in rows]
 

@@ -2,7 +2,8 @@
 pushes parked until an environment is free or a freeze ends. Kept in the store so a restart, a redelivery or a
 second bot on the same database changes nothing twice.
 
-Three small tables, plain SQL (``INSERT ... ON CONFLICT``, which SQLite and PostgreSQL both speak)::
+Three small tables (migration ``0002``), plain SQL (``INSERT ... ON CONFLICT``, which SQLite and PostgreSQL both
+speak)::
 
     webhook_deliveries   delivery TEXT PRIMARY KEY, at REAL          a provider's delivery id, taken once
     auto_deploys         (app, environment, sha) PRIMARY KEY, run_id, at   the one auto-deploy of that commit there,
@@ -22,21 +23,10 @@ push that arrived before the last one deployed there that it is superseded.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS webhook_deliveries (delivery TEXT PRIMARY KEY, at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS auto_deploys (
-    app TEXT NOT NULL, environment TEXT NOT NULL, sha TEXT NOT NULL, run_id TEXT NOT NULL, at REAL NOT NULL,
-    PRIMARY KEY (app, environment, sha)
-);
-CREATE TABLE IF NOT EXISTS parked_pushes (
-    app TEXT NOT NULL, environment TEXT NOT NULL, state TEXT NOT NULL, sha TEXT NOT NULL, ref TEXT NOT NULL,
-    pusher TEXT NOT NULL, since REAL NOT NULL, PRIMARY KEY (app, environment)
-);
-"""
+from deploy.database import Executor
 
 RECEIVED, PENDING, HELD = "received", "pending", "held"
 KEEP_DELIVERIES = 7 * 24 * 3600.0  # providers redeliver for days at most
@@ -54,7 +44,7 @@ class ParkedPush:
 
 
 class PushLedger:
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: Executor) -> None:
         self._db = db
 
     def first_delivery(self, delivery: str, keep: float = KEEP_DELIVERIES) -> bool:

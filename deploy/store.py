@@ -1,8 +1,10 @@
-"""The embedded SQLite store: runs, per-host step results, environment locks, audit; and, through
-:mod:`deploy.waiting` on the same file, the requests that wait (approvals, the queue), and through
-:mod:`deploy.preview_table` the previews per branch.
+"""The store: runs, per-host step results, environment locks, audit; and, through :mod:`deploy.waiting` in the
+same database, the requests that wait (approvals, the queue), and through :mod:`deploy.preview_table` the previews
+per branch.
 
-One file under the data dir (``<data_dir>/shipbot.sqlite3``), WAL mode, so the CLI and the bot can share it.
+The database (:mod:`deploy.database`) is one SQLite file under the data dir (``<data_dir>/shipbot.sqlite3``, WAL
+mode, so the CLI and the bot can share it) or, with ``SHIPBOT_DATABASE_URL``, PostgreSQL shared by several replicas.
+The API stays synchronous: every call is one short statement or transaction (sub-millisecond on loopback).
 
 Two kinds of lock per environment, both taken atomically by an ``INSERT`` on a primary key (never check-then-write):
 
@@ -17,7 +19,7 @@ Two kinds of lock per environment, both taken atomically by an ``INSERT`` on a p
 A run slot is held by a run whose lease (:mod:`deploy.leases`) is alive: the slot and the lease are taken in one
 transaction, and a run whose lease expired is dead whatever its pid or machine. :meth:`Store.dead_runs` lists
 them for repair (:mod:`deploy.repair`), which takes the lease over and frees the slot once the hosts are back;
-reads never show a dead run as running. The run ledger (:mod:`deploy.intents`) lives in the same file.
+reads never show a dead run as running. The run ledger (:mod:`deploy.intents`) lives in the same database.
 """
 
 from __future__ import annotations
@@ -25,142 +27,75 @@ from __future__ import annotations
 import json
 import os
 import socket
-import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 from deploy import leases
+from deploy.database import Database, Executor
 from deploy.errors import EnvironmentBusy, EnvironmentLocked
-from deploy.fleet_log import SCHEMA as FLEET_SCHEMA
 from deploy.fleet_log import FleetLog
 from deploy.ids import utc_minute
-from deploy.intents import SCHEMA as LEDGER_SCHEMA
 from deploy.intents import Ledger
-from deploy.preview_table import SCHEMA as PREVIEWS_SCHEMA
 from deploy.preview_table import PreviewTable
-from deploy.pushes import SCHEMA as PUSHES_SCHEMA
 from deploy.pushes import PushLedger
 from deploy.records import LockRecord, RunRecord
-from deploy.waiting import SCHEMA as WAITING_SCHEMA
 from deploy.waiting import WaitingRequests
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY, kind TEXT NOT NULL, app TEXT NOT NULL, environment TEXT NOT NULL,
-    user TEXT NOT NULL, ref TEXT NOT NULL, sha TEXT NOT NULL, release TEXT NOT NULL,
-    state TEXT NOT NULL, started_at REAL NOT NULL, finished_at REAL, message TEXT NOT NULL DEFAULT '',
-    hosts INTEGER NOT NULL DEFAULT 0, forced INTEGER NOT NULL DEFAULT 0, pid INTEGER, node TEXT
-);
-CREATE INDEX IF NOT EXISTS runs_env ON runs (app, environment, started_at);
-CREATE TABLE IF NOT EXISTS host_steps (
-    run_id TEXT NOT NULL, host TEXT NOT NULL, step TEXT NOT NULL, ok INTEGER NOT NULL,
-    exit_status INTEGER, duration REAL NOT NULL, output_tail TEXT NOT NULL, error TEXT NOT NULL DEFAULT '',
-    at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS host_steps_run ON host_steps (run_id);
-CREATE TABLE IF NOT EXISTS host_outcomes (
-    run_id TEXT NOT NULL, host TEXT NOT NULL, state TEXT NOT NULL, release TEXT, sha TEXT,
-    failed_step TEXT, error TEXT NOT NULL DEFAULT '', PRIMARY KEY (run_id, host)
-);
-CREATE TABLE IF NOT EXISTS active_runs (
-    slot TEXT PRIMARY KEY, run_id TEXT NOT NULL, user TEXT NOT NULL, what TEXT NOT NULL,
-    since REAL NOT NULL, pid INTEGER NOT NULL, node TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS locks (
-    app TEXT NOT NULL, environment TEXT NOT NULL, owner TEXT NOT NULL, reason TEXT NOT NULL, since REAL NOT NULL,
-    expires_at REAL, PRIMARY KEY (app, environment)
-);
-CREATE TABLE IF NOT EXISTS audit (
-    at REAL NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, environment TEXT NOT NULL, detail TEXT NOT NULL
-);
-"""
-
 ANY_APP = "*"  # the app of a lock taken before locks were per app: it holds that environment of every app
-
-_MIGRATE_LOCKS = f"""
-CREATE TABLE locks_per_app (
-    app TEXT NOT NULL, environment TEXT NOT NULL, owner TEXT NOT NULL, reason TEXT NOT NULL, since REAL NOT NULL,
-    expires_at REAL, PRIMARY KEY (app, environment)
-);
-INSERT INTO locks_per_app SELECT '{ANY_APP}', environment, owner, reason, since, expires_at FROM locks;
-DROP TABLE locks;
-ALTER TABLE locks_per_app RENAME TO locks;
-"""
 
 _DEAD = "its controller stopped (lease expired) before it ended; repaired on shipbot's next start or by shipbot recover"
 
 _RUN_COLUMNS = (
-    "run_id, kind, app, environment, user, ref, sha, release, state, started_at, finished_at, message, hosts, forced"
+    'run_id, kind, app, environment, "user", ref, sha, release, state, started_at, finished_at, message, hosts, forced'
 )
 
 
 class Store:
-    """``lease_ttl``: how long a run's lease lives without a heartbeat (SHIPBOT_LEASE_TTL); ``owner``: this
-    process's lease owner id."""
+    """``db``: the database (or, for SQLite, the file's path); ``lease_ttl``: how long a run's lease lives without a
+    heartbeat (SHIPBOT_LEASE_TTL); ``owner``: this process's lease owner id."""
 
-    def __init__(self, path: Path, lease_ttl: float = 30.0, owner: str | None = None) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(
-            _SCHEMA + WAITING_SCHEMA + leases.SCHEMA + LEDGER_SCHEMA + PREVIEWS_SCHEMA + FLEET_SCHEMA + PUSHES_SCHEMA
-        )
-        self._migrate_locks()
-        self.waiting = WaitingRequests(self._db)  # approvals and the queue (deploy.waiting)
-        self.previews = PreviewTable(self._db)  # previews per branch (deploy.preview_table)
+    def __init__(self, db: Database | Path, lease_ttl: float = 30.0, owner: str | None = None) -> None:
+        if isinstance(db, Path):
+            db.parent.mkdir(parents=True, exist_ok=True)
+            db = Database(f"sqlite:///{db}")
+        self.db = db
+        self.path = db.path  # the SQLite file (None on PostgreSQL)
+        self._db = db
+        self.waiting = WaitingRequests(db)  # approvals and the queue (deploy.waiting)
+        self.previews = PreviewTable(db)  # previews per branch (deploy.preview_table)
         self._node = socket.gethostname()
         self.lease_ttl = lease_ttl
         self.owner = owner or leases.new_owner()
-        self.ledger = Ledger(self._db)
-        self.fleets = FleetLog(self._db)  # the hosts each run covered (deploy.fleet_log)
-        self.pushes = PushLedger(self._db)  # webhook deliveries, auto-deploys, parked pushes (deploy.pushes)
+        self.ledger = Ledger(db)
+        self.fleets = FleetLog(db)  # the hosts each run covered (deploy.fleet_log)
+        self.pushes = PushLedger(db)  # webhook deliveries, auto-deploys, parked pushes (deploy.pushes)
 
     @classmethod
-    def in_data_dir(cls, data_dir: Path, lease_ttl: float = 30.0) -> Store:
-        return cls(data_dir / "shipbot.sqlite3", lease_ttl)
+    def in_data_dir(cls, data_dir: Path, lease_ttl: float = 30.0, database_url: str | None = None) -> Store:
+        """The store on ``database_url`` (SHIPBOT_DATABASE_URL) when given, else ``<data_dir>/shipbot.sqlite3``."""
+        return cls(Database.for_data_dir(data_dir, database_url), lease_ttl)
 
     def close(self) -> None:
         self._db.close()
 
-    def _migrate_locks(self) -> None:
-        """A ``locks`` table keyed by environment alone (an older file) becomes one keyed by (app, environment);
-        its locks are kept with app :data:`ANY_APP`."""
-        with self._tx() as db:
-            columns = {row[1] for row in db.execute("PRAGMA table_info(locks)")}
-            if "app" not in columns:
-                for statement in filter(str.strip, _MIGRATE_LOCKS.split(";")):
-                    db.execute(statement)
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        else:
-            self._db.execute("COMMIT")
-
     # -- runs ---------------------------------------------------------------------------------------------
 
     def start_run(self, run: RunRecord, what: str) -> None:
-        """Record the run and take the environment's run slot atomically; raises EnvironmentBusy."""
+        """Record the run and take the environment's run slot atomically (an insert on the slot's key, so of two
+        stores racing, on one machine or several, exactly one wins); raises EnvironmentBusy."""
         slot = f"{run.app}/{run.environment}"
-        with self._tx() as db:
-            row = db.execute("SELECT run_id, user, what FROM active_runs WHERE slot = ?", (slot,)).fetchone()
-            if row:
-                raise EnvironmentBusy(run.environment, row[0], row[1], row[2])
-            leases.acquire(db, run.run_id, self.owner, self.lease_ttl)
-            db.execute(
-                "INSERT INTO active_runs VALUES (?, ?, ?, ?, ?, ?, ?)",
+        with self._db.transaction() as db:
+            taken = db.execute(
+                'INSERT INTO active_runs (slot, run_id, "user", what, since, pid, node) VALUES (?, ?, ?, ?, ?, ?, ?) '
+                "ON CONFLICT (slot) DO NOTHING",
                 (slot, run.run_id, run.user, what, run.started_at, os.getpid(), self._node),
             )
+            if taken.rowcount != 1:
+                row = db.execute('SELECT run_id, "user", what FROM active_runs WHERE slot = ?', (slot,)).fetchone()
+                holder = row or ("?", "?", "?")
+                raise EnvironmentBusy(run.environment, str(holder[0]), str(holder[1]), str(holder[2]))
+            leases.acquire(db, run.run_id, self.owner, self.lease_ttl)
             db.execute(
                 f"INSERT INTO runs ({_RUN_COLUMNS}, pid, node) VALUES ({', '.join('?' * 16)})",
                 (
@@ -177,7 +112,7 @@ class Store:
 
     def finish_run(self, run_id: str, state: str, message: str) -> None:
         """Record how the run ended and free its environment's run slot."""
-        with self._tx() as db:
+        with self._db.transaction() as db:
             db.execute(
                 "UPDATE runs SET state = ?, message = ?, finished_at = ? WHERE run_id = ? "
                 "AND state IN ('running', 'waiting')",
@@ -198,26 +133,31 @@ class Store:
         error: str,
     ) -> None:
         self._db.execute(
-            "INSERT INTO host_steps VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO host_steps (run_id, host, step, ok, exit_status, duration, output_tail, error, at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (run_id, host, step, int(ok), exit_status, duration, output, error, time.time()),
+            durable=False,  # a step's result: history, not safety (see Database.execute)
         )
 
     def record_outcomes(
         self, run_id: str, outcomes: list[tuple[str, str, str | None, str | None, str | None, str]]
     ) -> None:
-        with self._tx() as db:
-            db.executemany(
-                "INSERT OR REPLACE INTO host_outcomes VALUES (?, ?, ?, ?, ?, ?, ?)", [(run_id, *o) for o in outcomes]
-            )
+        self._db.executemany(
+            "INSERT INTO host_outcomes (run_id, host, state, release, sha, failed_step, error) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, host) DO UPDATE SET state = excluded.state, "
+            "release = excluded.release, sha = excluded.sha, failed_step = excluded.failed_step, "
+            "error = excluded.error",
+            [(run_id, *o) for o in outcomes],
+        )
 
     def host_steps(self, run_id: str) -> list[dict[str, object]]:
+        order = "rowid" if self._db.dialect == "sqlite" else "id"  # the order they were recorded in
         cur = self._db.execute(
             "SELECT host, step, ok, exit_status, duration, output_tail, error FROM host_steps "
-            "WHERE run_id = ? ORDER BY at, rowid",
+            f"WHERE run_id = ? ORDER BY at, {order}",
             (run_id,),
         )
-        names = [c[0] for c in cur.description]
-        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        return [dict(zip(cur.keys, row, strict=True)) for row in cur.fetchall()]
 
     def get_run(self, run_id: str) -> RunRecord | None:
         row = self._db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)).fetchone()
@@ -278,7 +218,7 @@ class Store:
 
     def take_over(self, run_id: str) -> bool:
         """Become the owner of a dead run's lease (atomic: of two takers, one wins)."""
-        with self._tx() as db:
+        with self._db.transaction() as db:
             return leases.take_over(db, run_id, self.owner, self.lease_ttl)
 
     def give_up_lease(self, run_id: str) -> None:
@@ -294,70 +234,82 @@ class Store:
     # -- people's locks -----------------------------------------------------------------------------------
 
     def lock(self, app: str, environment: str, owner: str, reason: str, expires_at: float | None = None) -> LockRecord:
-        """Lock ``app``'s ``environment`` for ``owner``; relocking your own lock updates the reason."""
-        with self._tx() as db:
+        """Lock ``app``'s ``environment`` for ``owner``; relocking your own lock updates the reason.
+
+        The write is conditional on the key (insert, or update only while ``owner`` holds it), so of two people
+        locking at once, on one store or two, one gets it and the other is told who holds it."""
+        with self._db.transaction() as db:
             self._expire(db)
             held = self._held(db, app, environment)
             if held and held[1].owner != owner:
-                lock = held[1]
-                raise EnvironmentLocked(environment, lock.owner, lock.reason, utc_minute(lock.since))
+                _refuse(held[1])
             since = held[1].since if held else time.time()
-            db.execute(
-                "INSERT OR REPLACE INTO locks VALUES (?, ?, ?, ?, ?, ?)",
+            written = db.execute(
+                "INSERT INTO locks (app, environment, owner, reason, since, expires_at) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (app, environment) DO UPDATE SET reason = excluded.reason, "
+                "expires_at = excluded.expires_at WHERE locks.owner = excluded.owner",
                 (app, environment, owner, reason, since, expires_at),
             )
+            if written.rowcount != 1:
+                now_held = self._held(db, app, environment)
+                if now_held:
+                    _refuse(now_held[1])
         return LockRecord(environment, owner, reason, since, expires_at)
 
     def unlock(self, app: str, environment: str, by: str, force: bool = False) -> LockRecord | None:
         """Remove the lock. Someone other than the owner needs ``force`` (the caller checks they may); recorded."""
-        with self._tx() as db:
+        with self._db.transaction() as db:
             self._expire(db)
             held = self._held(db, app, environment)
             if not held:
                 return None
             key, lock = held
             if lock.owner != by and not force:
-                raise EnvironmentLocked(environment, lock.owner, lock.reason, utc_minute(lock.since))
+                _refuse(lock)
             db.execute("DELETE FROM locks WHERE app = ? AND environment = ?", (key, environment))
             if lock.owner != by:
                 db.execute(
-                    "INSERT INTO audit VALUES (?, ?, 'force-unlock', ?, ?)",
+                    "INSERT INTO audit (at, actor, action, environment, detail) VALUES (?, ?, 'force-unlock', ?, ?)",
                     (time.time(), by, environment, json.dumps({"owner": lock.owner, "reason": lock.reason})),
                 )
         return lock
 
     def get_lock(self, app: str, environment: str) -> LockRecord | None:
-        with self._tx() as db:
+        with self._db.transaction() as db:
             self._expire(db)
             held = self._held(db, app, environment)
         return held[1] if held else None
 
     @staticmethod
-    def _held(db: sqlite3.Connection, app: str, environment: str) -> tuple[str, LockRecord] | None:
+    def _held(db: Executor, app: str, environment: str) -> tuple[str, LockRecord] | None:
         """The lock on ``app``'s ``environment`` (its own, else one from before locks were per app) and its key."""
         row = db.execute(
             "SELECT app, environment, owner, reason, since, expires_at FROM locks "
-            "WHERE environment = ? AND app IN (?, ?) ORDER BY app = ? LIMIT 1",
+            "WHERE environment = ? AND app IN (?, ?) ORDER BY CASE WHEN app = ? THEN 1 ELSE 0 END LIMIT 1",
             (environment, app, ANY_APP, ANY_APP),
         ).fetchone()
         return (str(row[0]), LockRecord(*row[1:])) if row else None
 
-    def _expire(self, db: sqlite3.Connection) -> None:
-        now = time.time()
-        rows = db.execute("SELECT app, environment, owner, reason, since, expires_at FROM locks").fetchall()
-        for app, *fields in rows:
-            lock = LockRecord(*fields)
-            if lock.expired(now):
-                db.execute("DELETE FROM locks WHERE app = ? AND environment = ?", (app, lock.environment))
+    def _expire(self, db: Executor) -> None:
+        db.execute("DELETE FROM locks WHERE expires_at IS NOT NULL AND expires_at <= ?", (time.time(),))
 
     # -- audit --------------------------------------------------------------------------------------------
 
     def record_audit(self, actor: str, action: str, environment: str, detail: str) -> None:
-        self._db.execute("INSERT INTO audit VALUES (?, ?, ?, ?, ?)", (time.time(), actor, action, environment, detail))
+        self._db.execute(
+            "INSERT INTO audit (at, actor, action, environment, detail) VALUES (?, ?, ?, ?, ?)",
+            (time.time(), actor, action, environment, detail),
+        )
 
     def audit(self, limit: int = 50) -> list[tuple[float, str, str, str, str]]:
-        rows = self._db.execute("SELECT * FROM audit ORDER BY at DESC LIMIT ?", (limit,)).fetchall()
-        return [tuple(r) for r in rows]
+        rows = self._db.execute(
+            "SELECT at, actor, action, environment, detail FROM audit ORDER BY at DESC LIMIT ?", (limit,)
+        ).fetchall()
+        return [(float(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4])) for r in rows]
+
+
+def _refuse(lock: LockRecord) -> None:
+    raise EnvironmentLocked(lock.environment, lock.owner, lock.reason, utc_minute(lock.since))
 
 
 def _run(row: tuple[object, ...]) -> RunRecord:

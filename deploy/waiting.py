@@ -1,7 +1,8 @@
 """Requests that wait, kept in the store so that a restart or a crash loses none of them: deploys waiting for a
 second person (approval) and deploys waiting in line for a busy environment (the queue).
 
-One row per request in the table ``waiting_requests``, keyed by the run id the request got when it was asked for::
+One row per request in the table ``waiting_requests`` (created by the store's migrations), keyed by the run id the
+request got when it was asked for::
 
     run_id       TEXT PRIMARY KEY  the request's run id (the run keeps it once it starts)
     app          TEXT              where it would run: the app ...
@@ -29,7 +30,9 @@ next process admits it again.
 Every change of state is one statement, ``UPDATE waiting_requests SET state = ?, ... WHERE run_id = ? AND state =
 ?`` (compare and set): when two people press Approve at once exactly one update changes the row; the other
 changes none, and its caller reads ``decided_by`` to say who was first. Joining the line computes ``seq`` inside
-the same statement. The SQL is plain (no SQLite-only syntax), so a PostgreSQL store can run the same statements.
+the same statement. The SQL is plain (no SQLite-only syntax): the same statements run on SQLite and PostgreSQL
+(:mod:`deploy.database`), where the compare and set is just as atomic (the second update waits for the first and
+then finds the state changed).
 
 Nothing is pushed between processes: a run that ends in another process (``shipbot deploy`` from the CLI) frees
 the environment in the ``runs`` table only, and the bot notices by polling (:meth:`WaitingRequests.places`, every
@@ -38,20 +41,10 @@ couple of seconds) and then starts the next in line.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS waiting_requests (
-    run_id TEXT PRIMARY KEY, app TEXT NOT NULL, environment TEXT NOT NULL, state TEXT NOT NULL,
-    seq INTEGER NOT NULL DEFAULT 0, payload TEXT NOT NULL, expires_at REAL,
-    decided_by TEXT NOT NULL DEFAULT '', decided_at REAL,
-    channel TEXT NOT NULL DEFAULT '', ts TEXT NOT NULL DEFAULT '', updated_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS waiting_requests_place ON waiting_requests (app, environment, state, seq);
-"""
+from deploy.database import Database
 
 AWAITING, APPROVED, QUEUED = "awaiting", "approved", "queued"
 STARTED, DROPPED, REJECTED, EXPIRED, CANCELLED = "started", "dropped", "rejected", "expired", "cancelled"
@@ -79,17 +72,15 @@ class WaitingRow:
 
 
 class WaitingRequests:
-    """The rows of ``waiting_requests`` on a connection whose schema includes :data:`SCHEMA` (the store's own)."""
+    """The rows of ``waiting_requests`` in the store's database."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
 
     @classmethod
-    def open(cls, path: Path | str) -> WaitingRequests:
-        """Its own connection to ``path`` (``":memory:"`` for a private database), schema applied."""
-        db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        db.executescript(SCHEMA)
-        return cls(db)
+    def open(cls, url: str = "sqlite://") -> WaitingRequests:
+        """Its own database (default: a private in-memory SQLite one), schema applied."""
+        return cls(Database(url))
 
     def add(
         self,
@@ -143,10 +134,14 @@ class WaitingRequests:
 
     def in_state(self, state: str, app: str | None = None, environment: str | None = None) -> list[WaitingRow]:
         """Rows in ``state`` (of ``app``/``environment`` when given), in line order (then oldest first)."""
+        where, args = ["state = ?"], [state]
+        for column, value in (("app", app), ("environment", environment)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
         rows = self._db.execute(
-            f"SELECT {_COLUMNS} FROM waiting_requests WHERE state = ? AND (? IS NULL OR app = ?) "
-            "AND (? IS NULL OR environment = ?) ORDER BY seq, updated_at, run_id",
-            (state, app, app, environment, environment),
+            f"SELECT {_COLUMNS} FROM waiting_requests WHERE {' AND '.join(where)} ORDER BY seq, updated_at, run_id",
+            args,
         ).fetchall()
         return [WaitingRow(*r) for r in rows]
 

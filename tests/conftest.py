@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.databases import drop_template, fresh_postgres
 from tests.support.dnsmasq import DNSMASQ, Dnsmasq
 from tests.support.gitrepo import GitRepo, make_app_repo
 from tests.support.sshd_fleet import FleetFactory, SshdFleet, sshd_unavailable_reason
@@ -52,3 +53,18 @@ def dnsmasq(tmp_path: Path) -> Iterator[Dnsmasq]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The store's database on each engine: a SQLite file in ``tmp_path``, and a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        (tmp_path / "data").mkdir(exist_ok=True)
+        yield f"sqlite:///{tmp_path / 'data' / 'shipbot.sqlite3'}"
+        return
+    with fresh_postgres() as url:
+        yield url
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    drop_template()

@@ -135,7 +135,8 @@ async def _shipbot(spec: dict[str, Any]) -> tuple[bool, str, dict[str, Any]]:
 
     data_dir = Path(spec["data_dir"])
     config = load_config(spec["config"])
-    store = Store.in_data_dir(data_dir)
+    # SHIPBOT_BENCH_DATABASE_URL: the same deploy with the store on that database (PostgreSQL) instead of SQLite
+    store = Store.in_data_dir(data_dir, database_url=os.environ.get("SHIPBOT_BENCH_DATABASE_URL") or None)
     engine = Engine(config, store, data_dir, SshConnector)
     counts = {"events": 0, "steps": 0}
 

@@ -12,7 +12,7 @@ from cli.settings import OperatorSettings, Settings, settings_problems
 
 VARIABLES = [
     "SHIPBOT_CONFIG", "SHIPBOT_DATA_DIR", "SHIPBOT_LOG_FORMAT", "SHIPBOT_LOG_LEVEL", "SHIPBOT_DEMO_DIR",
-    "SHIPBOT_DEMO_PORT", "SHIPBOT_MODE", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "XDG_DATA_HOME",
+    "SHIPBOT_DEMO_PORT", "SHIPBOT_MODE", "SHIPBOT_DATABASE_URL", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "XDG_DATA_HOME",
 ]  # fmt: skip
 
 
@@ -210,3 +210,39 @@ def test_the_env_example_is_a_template_whose_values_are_all_valid(environment: p
     settings = Settings()
 
     assert settings.mode == "socket" and settings.slack_app_token is not None
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        pytest.param(None, None, id="unset-is-sqlite"),
+        pytest.param("", None, id="empty-is-unset"),
+        pytest.param("postgresql://sb:pw@db/shipbot", "postgresql+psycopg://sb:pw@db/shipbot", id="postgresql"),
+        pytest.param("postgresql+asyncpg://sb:pw@db/shipbot", "postgresql+psycopg://sb:pw@db/shipbot", id="asyncpg"),
+    ],
+)
+def test_the_database_url_is_read_and_normalised(
+    environment: pytest.MonkeyPatch, url: str | None, expected: str | None
+) -> None:
+    if url is not None:
+        environment.setenv("SHIPBOT_DATABASE_URL", url)
+    assert expected == OperatorSettings().database
+
+
+def test_the_database_url_is_a_secret_shown_only_with_its_password_masked(environment: pytest.MonkeyPatch) -> None:
+    environment.setenv("SHIPBOT_DATABASE_URL", "postgresql://shipbot:hunter2-pw@db:5432/shipbot")
+    settings = OperatorSettings()
+    assert ("postgresql+psycopg://shipbot:***@db:5432/shipbot", False) == (
+        settings.database_shown,
+        "hunter2-pw" in repr(settings) + str(settings.model_dump()),
+    )
+
+
+def test_a_database_url_shipbot_does_not_run_on_is_one_line_naming_the_variable(
+    environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    environment.setenv("SHIPBOT_DATABASE_URL", "mysql://root:pw@db/shipbot")
+    assert 2 == main(["history", "staging"])
+    err = capsys.readouterr().err
+    assert err.startswith("shipbot: SHIPBOT_DATABASE_URL in the environment is invalid (uses 'mysql'")
+    assert 1 == len(err.splitlines()) and "pw" not in err.replace("postgresql://user:password", "")

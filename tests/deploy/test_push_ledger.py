@@ -1,15 +1,33 @@
-"""What pushes leave in the store, shared by two processes on one SQLite file (two ``Store`` connections)."""
+"""What pushes leave in the store, shared by two processes on one database (two ``Store`` connections), on SQLite
+and on PostgreSQL."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
+import pytest
+
+from deploy.database import Database
 from deploy.pushes import HELD, PENDING
 from deploy.store import Store
 
 
-def test_a_delivery_and_a_commit_are_taken_once_whichever_process_sees_them(tmp_path: Path) -> None:
-    one, two = Store.in_data_dir(tmp_path).pushes, Store.in_data_dir(tmp_path).pushes
+@pytest.fixture
+def databases(database_url: str) -> Iterator[Callable[[], Database]]:
+    """``databases()``: one more connection to the test's database (as another process has), closed at the end."""
+    opened: list[Database] = []
+
+    def one() -> Database:
+        opened.append(Database.open(database_url))
+        return opened[-1]
+
+    yield one
+    for db in opened:
+        db.close()
+
+
+def test_a_delivery_and_a_commit_are_taken_once_whichever_process_sees_them(databases: Callable[[], Database]) -> None:
+    one, two = Store(databases()).pushes, Store(databases()).pushes
     assert one.first_delivery("github:d-1")
     assert not two.first_delivery("github:d-1")
     assert two.first_delivery("gitlab:d-1")  # another provider's id space
@@ -24,15 +42,15 @@ def test_a_delivery_and_a_commit_are_taken_once_whichever_process_sees_them(tmp_
     assert two.claim("shop", "staging", "a" * 40, "r4", 4.0)
 
 
-def test_deliveries_are_forgotten_after_a_while(tmp_path: Path) -> None:
-    ledger = Store.in_data_dir(tmp_path).pushes
+def test_deliveries_are_forgotten_after_a_while(databases: Callable[[], Database]) -> None:
+    ledger = Store(databases()).pushes
     assert ledger.first_delivery("github:old")
     assert ledger.first_delivery("github:new", keep=-1)  # everything older than now is dropped first
     assert ledger.first_delivery("github:old")
 
 
-def test_the_newest_parked_push_wins_and_is_taken_once(tmp_path: Path) -> None:
-    one, two = Store.in_data_dir(tmp_path).pushes, Store.in_data_dir(tmp_path).pushes
+def test_the_newest_parked_push_wins_and_is_taken_once(databases: Callable[[], Database]) -> None:
+    one, two = Store(databases()).pushes, Store(databases()).pushes
     assert one.park("shop", "staging", HELD, "a" * 40, "main", "alice (push)", 10.0) is None
     replaced = two.park("shop", "staging", HELD, "b" * 40, "main", "bob (push)", 20.0)
     assert replaced is not None and "a" * 40 == replaced.sha

@@ -1,4 +1,4 @@
-"""deploy.store: the run slot, people's locks, recovery after a crash, and run history."""
+"""deploy.store: the run slot, people's locks, recovery after a crash, and run history, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from deploy.database import Database
 from deploy.errors import EnvironmentBusy, EnvironmentLocked
 from deploy.processes import pid_alive
 from deploy.records import LockRecord, RunRecord
 from deploy.store import Store
+from tests.support.databases import other_process
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
@@ -24,9 +26,14 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "data" / "shipbot.sqlite3"
 
 
+def open_store(url: str, lease_ttl: float = 30.0) -> Store:
+    """A store with its own engine and connections: another process, or another replica."""
+    return Store(Database(url), lease_ttl)
+
+
 @pytest.fixture
-def store(db_path: Path) -> Iterator[Store]:
-    s = Store(db_path)
+def store(database_url: str) -> Iterator[Store]:
+    s = open_store(database_url)
     yield s
     s.close()
 
@@ -51,13 +58,9 @@ def dead_pid() -> int:
     return proc.pid
 
 
-def execute(db_path: Path, sql: str, *args: object) -> None:
+def execute(url: str, sql: str, *args: object) -> list[tuple[object, ...]]:
     """Change the database the way another process would: through its own connection."""
-    db = sqlite3.connect(db_path, isolation_level=None)
-    try:
-        db.execute(sql, args)
-    finally:
-        db.close()
+    return other_process(url, sql, *args)
 
 
 def since_text(ts: float) -> str:
@@ -90,9 +93,9 @@ def test_a_second_run_in_the_same_environment_is_refused_naming_who_deploys_what
     )
 
 
-def test_another_process_sharing_the_database_sees_the_environment_busy(store: Store, db_path: Path) -> None:
+def test_another_process_sharing_the_database_sees_the_environment_busy(store: Store, database_url: str) -> None:
     store.start_run(run("r1"), "shop main (0123456)")
-    other = Store(db_path)
+    other = open_store(database_url)
     try:
         with pytest.raises(EnvironmentBusy) as caught:
             other.start_run(run("r2", user="U0BOB"), "shop v2")
@@ -159,9 +162,9 @@ def test_sha_and_release_can_be_filled_in_after_the_run_starts(store: Store) -> 
 # -- leases -------------------------------------------------------------------------------------------------
 
 
-def expire(db_path: Path, run_id: str) -> None:
+def expire(url: str, run_id: str) -> None:
     """Age a lease the way time would, by the database's clock."""
-    execute(db_path, "UPDATE leases SET expires_at = expires_at - 3600 WHERE run_id = ?", run_id)
+    execute(url, "UPDATE leases SET expires_at = expires_at - 3600 WHERE run_id = ?", run_id)
 
 
 def test_a_run_holds_a_lease_and_is_not_dead_while_it_lasts(store: Store) -> None:
@@ -174,22 +177,22 @@ def test_a_run_holds_a_lease_and_is_not_dead_while_it_lasts(store: Store) -> Non
 
 
 def test_a_run_whose_lease_expired_is_dead_whatever_its_pid_and_is_never_shown_running(
-    store: Store, db_path: Path
+    store: Store, database_url: str
 ) -> None:
     store.start_run(run("r1"), "shop main")
-    expire(db_path, "r1")
+    expire(database_url, "r1")
     shown = store.list_runs("shop", "production")
     assert (["r1"], None, ["interrupted"], "running") == (
         [r.run_id for r in store.dead_runs("shop", "production")],
         store.lease_holder("r1"),
         [r.state for r in shown],
-        sqlite3.connect(db_path).execute("SELECT state FROM runs").fetchone()[0],
+        execute(database_url, "SELECT state FROM runs")[0][0],
     )
 
 
-def test_a_dead_run_keeps_its_slot_until_it_is_repaired(store: Store, db_path: Path) -> None:
+def test_a_dead_run_keeps_its_slot_until_it_is_repaired(store: Store, database_url: str) -> None:
     store.start_run(run("r1"), "shop main")
-    expire(db_path, "r1")
+    expire(database_url, "r1")
     with pytest.raises(EnvironmentBusy):
         store.start_run(run("r2", user="U0BOB"), "shop v2")
     store.finish_run("r1", "interrupted", "repaired")
@@ -197,10 +200,10 @@ def test_a_dead_run_keeps_its_slot_until_it_is_repaired(store: Store, db_path: P
     assert "r2" == getattr(store.active_run("shop", "production"), "run_id", None)
 
 
-def test_of_two_stores_taking_over_a_dead_run_exactly_one_wins(store: Store, db_path: Path) -> None:
+def test_of_two_stores_taking_over_a_dead_run_exactly_one_wins(store: Store, database_url: str) -> None:
     store.start_run(run("r1"), "shop main")
-    expire(db_path, "r1")
-    other = Store(db_path)
+    expire(database_url, "r1")
+    other = open_store(database_url)
     try:
         assert ([True, False], other.owner) == (
             [other.take_over("r1"), store.take_over("r1")],
@@ -210,12 +213,12 @@ def test_of_two_stores_taking_over_a_dead_run_exactly_one_wins(store: Store, db_
         other.close()
 
 
-def test_a_live_lease_is_renewed_only_by_its_owner_and_not_once_expired(store: Store, db_path: Path) -> None:
+def test_a_live_lease_is_renewed_only_by_its_owner_and_not_once_expired(store: Store, database_url: str) -> None:
     store.start_run(run("r1"), "shop main")
-    other = Store(db_path)
+    other = open_store(database_url)
     try:
         owner_renews, stranger_renews = store.renew_lease("r1"), other.renew_lease("r1")
-        expire(db_path, "r1")
+        expire(database_url, "r1")
         assert (True, False, False, False) == (
             owner_renews,
             stranger_renews,
@@ -226,8 +229,8 @@ def test_a_live_lease_is_renewed_only_by_its_owner_and_not_once_expired(store: S
         other.close()
 
 
-def test_expiry_is_judged_by_the_database_clock_with_a_short_ttl(db_path: Path) -> None:
-    quick = Store(db_path, lease_ttl=0.3)
+def test_expiry_is_judged_by_the_database_clock_with_a_short_ttl(database_url: str) -> None:
+    quick = open_store(database_url, lease_ttl=0.3)
     try:
         quick.start_run(run("r1"), "shop main")
         alive = [r.run_id for r in quick.dead_runs()]

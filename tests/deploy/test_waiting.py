@@ -1,21 +1,37 @@
-"""The waiting requests' rows in a real SQLite file, seen through two connections as two processes would."""
+"""The waiting requests' rows in a real database (SQLite file, PostgreSQL), seen through two engines as two processes
+or two replicas would."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
+import pytest
+import sqlalchemy as sa
+
+from deploy.database import Database
 from deploy.store import Store
 from deploy.waiting import APPROVED, AWAITING, CANCELLED, QUEUED, REJECTED, STARTED, WaitingRequests
 
 
-def two_processes(tmp_path: Path) -> tuple[WaitingRequests, WaitingRequests]:
-    return Store.in_data_dir(tmp_path).waiting, Store.in_data_dir(tmp_path).waiting
+@pytest.fixture
+def opened(database_url: str) -> Iterator[Callable[[], WaitingRequests]]:
+    """``opened()``: the rows through a store of their own (own engine, own connections), closed at teardown."""
+    stores: list[Store] = []
+
+    def open_rows() -> WaitingRequests:
+        stores.append(Store(Database(database_url)))
+        return stores[-1].waiting
+
+    yield open_rows
+    for store in stores:
+        store.close()
 
 
-def test_a_move_is_compare_and_set_so_the_first_decision_wins_and_names_its_maker(tmp_path: Path) -> None:
-    one, two = two_processes(tmp_path)
+def test_a_move_is_compare_and_set_so_the_first_decision_wins_and_names_its_maker(
+    opened: Callable[[], WaitingRequests],
+) -> None:
+    one, two = (opened(), opened())
     one.add("r0001", "shop", "production", AWAITING, "{}", expires_at=100.0)
 
     assert one.move("r0001", AWAITING, APPROVED, by="U0CAROL")
@@ -25,13 +41,13 @@ def test_a_move_is_compare_and_set_so_the_first_decision_wins_and_names_its_make
     assert row is not None and (row.state, row.decided_by) == (APPROVED, "U0CAROL")
 
 
-def test_many_threads_pressing_at_once_move_a_row_once(tmp_path: Path) -> None:
-    Store.in_data_dir(tmp_path).waiting.add("r0001", "shop", "production", AWAITING, "{}", expires_at=100.0)
+def test_many_threads_pressing_at_once_move_a_row_once(opened: Callable[[], WaitingRequests]) -> None:
+    opened().add("r0001", "shop", "production", AWAITING, "{}", expires_at=100.0)
     wins: list[str] = []
     start = threading.Barrier(8)
 
     def press(user: str) -> None:
-        rows = Store.in_data_dir(tmp_path).waiting
+        rows = opened()
         start.wait()
         if rows.move("r0001", AWAITING, APPROVED, by=user):
             wins.append(user)
@@ -42,12 +58,14 @@ def test_many_threads_pressing_at_once_move_a_row_once(tmp_path: Path) -> None:
     for thread in threads:
         thread.join()
     assert len(wins) == 1
-    row = Store.in_data_dir(tmp_path).waiting.get("r0001")
+    row = opened().get("r0001")
     assert row is not None and row.decided_by == wins[0]
 
 
-def test_the_line_keeps_its_order_a_forced_request_goes_first_and_lines_are_per_place(tmp_path: Path) -> None:
-    one, two = two_processes(tmp_path)
+def test_the_line_keeps_its_order_a_forced_request_goes_first_and_lines_are_per_place(
+    opened: Callable[[], WaitingRequests],
+) -> None:
+    one, two = (opened(), opened())
     one.add("r1", "shop", "canary", QUEUED, "{}")
     one.add("r2", "shop", "canary", QUEUED, "{}")
     one.add("r3", "shop", "staging", QUEUED, "{}")
@@ -64,8 +82,8 @@ def test_the_line_keeps_its_order_a_forced_request_goes_first_and_lines_are_per_
     assert [r.run_id for r in two.in_state(QUEUED, "shop", "canary")] == ["r2", "r5"]
 
 
-def test_due_approvals_and_messages_and_pruning(tmp_path: Path) -> None:
-    rows = Store.in_data_dir(tmp_path).waiting
+def test_due_approvals_and_messages_and_pruning(opened: Callable[[], WaitingRequests]) -> None:
+    rows = opened()
     rows.add("r1", "shop", "production", AWAITING, "{}", expires_at=100.0)
     rows.add("r2", "shop", "production", AWAITING, "{}", expires_at=200.0)
     rows.set_message("r1", "C0DEPLOYS", "1700000000.000100")
@@ -79,9 +97,11 @@ def test_due_approvals_and_messages_and_pruning(tmp_path: Path) -> None:
     assert rows.get("r1") is None and rows.get("r2") is not None
 
 
-def test_the_schema_is_the_stores_and_plain_sql(tmp_path: Path) -> None:
-    Store.in_data_dir(tmp_path).close()
-    db = sqlite3.connect(tmp_path / "shipbot.sqlite3")
-    columns = [r[1] for r in db.execute("PRAGMA table_info(waiting_requests)")]
+def test_the_schema_is_the_stores_and_plain_sql(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        columns = [c["name"] for c in sa.inspect(db.engine).get_columns("waiting_requests")]
+    finally:
+        db.close()
     assert columns[:4] == ["run_id", "app", "environment", "state"]
-    assert WaitingRequests.open(":memory:").in_state(QUEUED) == []
+    assert WaitingRequests.open().in_state(QUEUED) == []

@@ -1,4 +1,5 @@
-"""One real sshd fleet and one real git repo for the whole package, a config whose steps can be made slow on one host, and
+"""One real sshd fleet and one real git repo for the whole package, once per store engine (a SQLite file in the data
+dir, and a PostgreSQL database every process of the test is pointed at through SHIPBOT_DATABASE_URL), a config whose steps can be made slow on one host, and
 the ``shipbot`` command line run as a separate process that the tests kill.
 
 Every host's PATH starts with a folder holding an ``mv`` that runs the real ``mv`` and then, when the folder it
@@ -26,6 +27,8 @@ from typing import Any
 import pytest
 import yaml
 
+from deploy.store import Store
+from tests.support.databases import fresh_postgres
 from tests.support.gitrepo import GitRepo, make_app_repo
 from tests.support.sshd_fleet import SshdFleet, sshd_unavailable_reason
 
@@ -60,6 +63,7 @@ class World:
     fleet: SshdFleet
     repo: GitRepo
     cwd: Path  # holds shipbot.yml and the data dir
+    database_url: str | None = None  # None: the SQLite file in the data dir
 
     def disk(self, i: int) -> Path:
         return self.fleet.hosts[i].local_deploy_to
@@ -83,7 +87,13 @@ class World:
         )
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "SHIPBOT_DATA_DIR": str(self.cwd / "data"), "SHIPBOT_LEASE_TTL": str(TTL)}
+        env = {**os.environ, "SHIPBOT_DATA_DIR": str(self.cwd / "data"), "SHIPBOT_LEASE_TTL": str(TTL)}
+        env.pop("SHIPBOT_DATABASE_URL", None)
+        return {**env, "SHIPBOT_DATABASE_URL": self.database_url} if self.database_url else env
+
+    def store(self, lease_ttl: float = 30.0) -> Store:
+        """The store the ``shipbot`` processes of this world use, opened here as one more process would."""
+        return Store.in_data_dir(self.cwd / "data", lease_ttl, self.database_url)
 
     def slow(self, i: int, what: str) -> Path:
         """Make ``what`` (MV, BUILD, RESTART, HEALTH) slow on host ``i``; the file that says it started."""
@@ -131,8 +141,17 @@ def kill(proc: subprocess.Popen[str], sig: signal.Signals) -> tuple[int, str]:
     return proc.returncode, err
 
 
+@pytest.fixture(scope="package", params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    if request.param == "sqlite":
+        yield None
+        return
+    with fresh_postgres() as url:
+        yield url
+
+
 @pytest.fixture(scope="package")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(tmp_path_factory: pytest.TempPathFactory, database: str | None) -> Iterator[World]:
     reason = sshd_unavailable_reason()
     if reason is not None:
         pytest.skip(reason)
@@ -150,7 +169,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         config = fleet.config_yaml(repo=repo.path, pipeline=PIPELINE, shared={"dirs": ["log"]})
         config["timeouts"] = {"switch": "60s"}
         (cwd / "shipbot.yml").write_text(yaml.safe_dump(config))
-        yield World(fleet, repo, cwd)
+        yield World(fleet, repo, cwd, database)
     finally:
         fleet.stop()
         for pid in leftovers():

@@ -62,4 +62,4 @@ async def test_a_bot_killed_mid_deploy_reports_the_repair_in_the_runs_message_wh
     assert "switched back to" in repaired.text
     assert live == world.one_release_everywhere()
     assert [] == leftovers()
-    assert os.path.exists(world.cwd / "data" / "shipbot.sqlite3")
+    assert world.database_url is not None or os.path.exists(world.cwd / "data" / "shipbot.sqlite3")

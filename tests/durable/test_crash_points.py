@@ -14,7 +14,6 @@ import time
 
 import pytest
 
-from deploy.store import Store
 from tests.durable.conftest import TTL, World, kill, leftovers, wait_for
 
 pytestmark = pytest.mark.sshd
@@ -58,7 +57,7 @@ def test_a_deploy_stopped_at_a_boundary_ends_on_one_release_after_recover(
     assert live == world.one_release_everywhere()
     assert [live.removeprefix("releases/")] * 3 == [world.releases(i)[-1] for i in range(3)]
     assert [] == leftovers(), "no remote process of the run is left"
-    store = Store.in_data_dir(world.cwd / "data")
+    store = world.store()
     try:
         assert "running" not in {r.state for r in store.list_runs("shop", "staging")}
     finally:

@@ -8,7 +8,6 @@ import time
 
 import pytest
 
-from deploy.store import Store
 from tests.durable.conftest import TTL, World, leftovers, wait_for
 
 pytestmark = pytest.mark.sshd
@@ -69,7 +68,7 @@ def test_a_controller_stopped_past_its_lease_does_nothing_once_it_wakes(world: W
     assert "lost its lease" in err
     assert after_repair == (journals(world), [world.releases(i) for i in range(3)], live), "the stale owner acted"
     assert [] == leftovers()
-    store = Store.in_data_dir(world.cwd / "data")
+    store = world.store()
     try:
         assert "interrupted" == store.list_runs("shop", "staging", 1)[0].state
     finally:

@@ -13,7 +13,6 @@ import yaml
 from cli.root import build_engine
 from deploy.config import load_config
 from deploy.events import Outcome
-from deploy.store import Store
 from tests.durable.conftest import SHIPBOT, TTL, World, wait_for
 
 pytestmark = pytest.mark.sshd
@@ -31,7 +30,7 @@ async def test_a_run_waiting_for_a_person_is_taken_over_and_its_abort_puts_the_c
         cwd=world.cwd, env=world.env(), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         text=True,
     )  # fmt: skip
-    store = Store.in_data_dir(world.cwd / "data", TTL)
+    store = world.store(TTL)
     try:
         wait_for(lambda: store.list_runs("shop", "staging", 1)[0].state == "waiting", what="the pause")
         assert [True, False, False] == [world.current(i) != live for i in range(3)], "the canary went live"

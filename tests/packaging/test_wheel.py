@@ -121,3 +121,23 @@ def test_the_installed_shipbot_checks_a_config(fresh: Path, tmp_path: Path) -> N
         result.stdout,
         result.stderr,
     )
+
+
+def test_the_wheel_carries_the_migrations_and_the_installed_shipbot_migrates_a_database(
+    wheel: Path, fresh: Path, tmp_path: Path
+) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    shipped = sorted(n for n in names if n.startswith("deploy/migrations/") and not n.endswith("__init__.py"))
+    expected = sorted(
+        f"deploy/migrations/{p.relative_to(ROOT / 'deploy' / 'migrations')}"
+        for p in (ROOT / "deploy" / "migrations").rglob("*")
+        if p.is_file() and p.suffix in (".py", ".mako") and p.name != "__init__.py"
+    )
+    assert expected == shipped
+    env = {**clean_env(), "SHIPBOT_DATA_DIR": str(tmp_path / "data")}
+    result = run(fresh / "bin" / "shipbot", "db", "upgrade", cwd=tmp_path, env=env)
+    newest = max(p.name.split("_")[0] for p in (ROOT / "deploy" / "migrations" / "versions").glob("[0-9]*.py"))
+    assert (0, f"{tmp_path / 'data' / 'shipbot.sqlite3'}: upgraded from revision none to {newest}\n") == (
+        result.returncode,
+        result.stdout,
+    ), result.stderr

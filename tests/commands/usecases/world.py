@@ -60,7 +60,7 @@ class World:
         self.engine = engine or FakeEngine(
             config(environments=("staging", "canary", "production"), access=access), self.clock
         )
-        self.waiting = waiting or WaitingRequests.open(":memory:")
+        self.waiting = waiting or WaitingRequests.open()
         self.store = FakeStore(self.clock)
         self.groups = FakeGroups({"sre": frozenset({"U0CAROL"})})
         self.reporter = FakeReporter()
