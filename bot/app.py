@@ -14,6 +14,8 @@ command or a click does is logged with the user and channel bound (structlog con
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -54,6 +56,9 @@ class SlackBot:
         self.metrics = metrics
         self.dedupe_ttl = dedupe_ttl
         self.accepting = True
+        self.in_flight = 0  # commands and clicks being answered now (a stopping bot waits for them)
+        self._idle = asyncio.Event()
+        self._idle.set()
         self.app = AsyncApp(
             client=client,
             signing_secret=signing_secret,
@@ -94,12 +99,28 @@ class SlackBot:
         if not self.accepting:
             await self._post(Message(RESTARTING, ephemeral=True), user, channel, thread_ts, respond)
             return
-        with structlog.contextvars.bound_contextvars(user=user, channel=channel):
-            log.info("command_received", slash=slash)
-            reply = await self.service.handle(text, user, channel, slash=slash)
-        word = "/deploy" if slash else text.split(maxsplit=1)[0].lower() if text.strip() else "-"
-        self.metrics.command_answered(word[:20], type(reply).__name__)
-        await self._deliver(reply, user, channel, thread_ts, respond)
+        self._busy(1)
+        try:
+            with structlog.contextvars.bound_contextvars(user=user, channel=channel):
+                log.info("command_received", slash=slash)
+                reply = await self.service.handle(text, user, channel, slash=slash)
+            word = "/deploy" if slash else text.split(maxsplit=1)[0].lower() if text.strip() else "-"
+            self.metrics.command_answered(word[:20], type(reply).__name__)
+            await self._deliver(reply, user, channel, thread_ts, respond)
+        finally:
+            self._busy(-1)
+
+    async def idle(self, timeout: float) -> None:
+        """Wait (at most ``timeout`` seconds) until no command or click is being answered."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), timeout)
+
+    def _busy(self, delta: int) -> None:
+        self.in_flight += delta
+        if self.in_flight:
+            self._idle.clear()
+        else:
+            self._idle.set()
 
     async def _deliver(
         self, reply: Reply, user: str, channel: str, thread_ts: str | None, respond: AsyncRespond | None
@@ -184,10 +205,14 @@ class SlackBot:
                 if new and not self.accepting:
                     await self._post(Message(RESTARTING, ephemeral=True), user, channel, None, respond)
                     return
-                with structlog.contextvars.bound_contextvars(user=user, channel=channel, run_id=value):
-                    reply = await handler(value, user, channel)
-                self.metrics.command_answered("button", type(reply).__name__)
-                await self._deliver(reply, user, channel, None, respond)
+                self._busy(1)
+                try:
+                    with structlog.contextvars.bound_contextvars(user=user, channel=channel, run_id=value):
+                        reply = await handler(value, user, channel)
+                    self.metrics.command_answered("button", type(reply).__name__)
+                    await self._deliver(reply, user, channel, None, respond)
+                finally:
+                    self._busy(-1)
 
             return on_click
 

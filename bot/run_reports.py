@@ -122,16 +122,18 @@ class SlackRunReporter:
             ),
         )  # fmt: skip
 
-    async def repaired(self, reports: Sequence[RepairReport]) -> None:
-        """A run a dead process left was repaired at start-up: its message (when known) now ends with it. A run
-        taken over while it waits at a pause keeps its message and its Continue/Abort buttons; its thread says so."""
+    async def repaired(self, reports: Sequence[RepairReport], by: str = "") -> None:
+        """A run a dead (or stopped) process left was repaired by this one, ``by`` (its name), at start-up or when
+        its lease expired: its message (when known) now ends with it. A run taken over while it waits at a pause
+        keeps its message and its Continue/Abort buttons; its thread says so."""
+        who = f"shipbot `{by}`" if by else "this shipbot"
         for r in reports:
             place = self.places.place_of(r.run.run_id) if self.places else None
             if place is None:
                 continue
-            line = f"{r.run.kind} `{r.run.run_id}` of {r.run.app} to {r.run.environment}: {r.message}"
+            line = f"{r.run.kind} `{r.run.run_id}` of {r.run.app} to {r.run.environment}: {r.message} (by {who})"
             if r.waiting:
-                note = f"shipbot restarted; `{r.run.run_id}` still waits here for Continue or Abort."
+                note = f"{who} took `{r.run.run_id}` over; it still waits here for Continue or Abort."
                 post = self.client.chat_postMessage(channel=place[0], thread_ts=place[1], text=note)
                 await safe(self.metrics, "chat.postMessage", post)
                 continue

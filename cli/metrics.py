@@ -34,6 +34,16 @@ class Metrics:
             registry=self.registry,
         )  # fmt: skip
 
+        self.takeovers = Counter(
+            "shipbot_lease_takeovers_total",
+            "Runs whose lease this process took over from a dead or stopped one, by what became of them",
+            ["outcome"], registry=self.registry,
+        )  # fmt: skip
+
+    def lease_taken_over(self, outcome: str) -> None:
+        """``outcome``: ``waiting`` (kept waiting for a person), ``repaired`` or ``not_repaired``."""
+        self.takeovers.labels(outcome).inc()
+
     def command_answered(self, command: str, result: str) -> None:
         self.commands.labels(command, result).inc()
 

@@ -151,6 +151,16 @@ class Resumed:
     go: bool
 
 
+@dataclass(frozen=True)
+class AskedHolder:
+    """The run is driven by another shipbot (a replica, the command line): it was asked, through the store, to
+    ``action`` (cancel, continue, abort) the run for ``by``; it acts within a couple of seconds."""
+
+    run: RunRequest
+    by: str
+    action: str
+
+
 Reply = (
     Refusal
     | HelpReply
@@ -168,4 +178,5 @@ Reply = (
     | AlreadyDecided
     | Rejected
     | Resumed
+    | AskedHolder
 )

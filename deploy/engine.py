@@ -22,7 +22,15 @@ from pydantic import SecretStr
 
 from deploy import remote
 from deploy.config import Config
-from deploy.errors import EnvironmentBusy, EnvironmentLocked, LeaseLost, NothingToRollBack, ShipbotError, UsageError
+from deploy.errors import (
+    EnvironmentBusy,
+    EnvironmentLocked,
+    HandedOver,
+    LeaseLost,
+    NothingToRollBack,
+    ShipbotError,
+    UsageError,
+)
 from deploy.events import Event, EventSink, Gate, Outcome, RunFinished, RunRepaired, RunStarted, null_sink
 from deploy.ids import new_release_id, new_run_id, utc_minute
 from deploy.leases import LeaseGuard
@@ -33,8 +41,10 @@ from deploy.records import Commit, EnvironmentStatus, RunRecord
 from deploy.redact import Redactor
 from deploy.refs import ref_problem
 from deploy.repair import Repairer, RepairReport
+from deploy.run_control import RunControl
 from deploy.runner import Runner
 from deploy.secret_input import SecretFeeding
+from deploy.sharing import SharedRuns
 from deploy.status import read_status
 from deploy.steps import RunSteps, Timeouts
 from deploy.store import Store
@@ -48,7 +58,7 @@ def secret_values(config: Config, environ: Mapping[str, str] | None = None) -> d
     return {name: SecretStr(environ[name]) for name in config.secret_env if name in environ}
 
 
-class Engine:
+class Engine(SharedRuns):
     """The deploy engine of one app. ``connectors`` builds each run's connector (the SSH adapter in production:
     ``Engine(config, store, data_dir, SshConnector)``); the engine never opens a connection any other way."""
 
@@ -69,6 +79,7 @@ class Engine:
         self._release_lock = asyncio.Lock()
         self._last_release = ""
         self._held: dict[str, asyncio.Task[None]] = {}  # heartbeats of waiting runs taken over from a dead process
+        self._controls: dict[str, RunControl] = {}  # runs driven here, answering control requests
         self.repairer = Repairer(config, store, self._connector_for_run, lambda env: self.plan(env, "", "", "shipbot"))
 
     def _connector_for_run(self) -> Connector:
@@ -248,24 +259,13 @@ class Engine:
             """The end report repeats the plan's notes (a migration a host filter left out), as the start did."""
             sink(replace(event, notes=plan.notes) if isinstance(event, RunFinished) and plan.notes else event)
 
+        begun = RunStarted(run_id, "deploy", self.config.app, environment, ref, sha, release, user,
+                           tuple(h.name for h in hosts), previous, plan.strategy, plan.notes)  # fmt: skip
         finished = await self._drive(
             record,
             connector,
             noted,
-            RunStarted(
-                run_id,
-                "deploy",
-                self.config.app,
-                environment,
-                ref,
-                sha,
-                release,
-                user,
-                tuple(h.name for h in hosts),
-                previous,
-                plan.strategy,
-                plan.notes,
-            ),
+            begun,
             lambda runner, archive: runner.deploy(plan, archive),
             need_archive=self.config.pipeline.transfer == "upload",
             gate=gate,
@@ -302,22 +302,13 @@ class Engine:
             if isinstance(event, RunFinished) and event.outcome is Outcome.SUCCESS and event.hosts:
                 self.store.update_run(run_id, sha=event.hosts[0].sha or "", release=event.hosts[0].release or "")
 
+        begun = RunStarted(run_id, "rollback", self.config.app, environment, to or "previous", "", "", user,
+                           tuple(h.name for h in hosts), self.deployed_sha(environment))  # fmt: skip
         return await self._drive(
             record,
             connector,
             started,
-            RunStarted(
-                run_id,
-                "rollback",
-                self.config.app,
-                environment,
-                to or "previous",
-                "",
-                "",
-                user,
-                tuple(h.name for h in hosts),
-                self.deployed_sha(environment),
-            ),
+            begun,
             lambda runner, _archive: runner.rollback(plan, to),
         )
 
@@ -381,6 +372,8 @@ class Engine:
 
         def tee(event: Event) -> None:
             nonlocal finished
+            if control.handed_over:  # the run goes on in another process: this one reports nothing more
+                return
             if isinstance(event, RunFinished):
                 finished = event
             try:
@@ -389,15 +382,17 @@ class Engine:
                 log.exception("event_sink_failed", run_id=record.run_id, event=type(event).__name__)
 
         guard = LeaseGuard(lambda: self.store.renew_lease(record.run_id), self.store.lease_ttl)
-        runner = self._runner(record.run_id, tee, connector, gate, guard)
-        self.store.ledger.hosts(record.run_id, list(started.hosts))
         task = asyncio.current_task()
+        control = self._controls[record.run_id] = RunControl(self.store.controls, record.run_id, guard, task)
+        runner = self._runner(record.run_id, tee, connector, control.gate(gate), guard)
+        self.store.ledger.hosts(record.run_id, list(started.hosts))
 
         def stop_acting() -> None:
             if task is not None:
                 task.cancel()
 
         heartbeat = asyncio.create_task(guard.heartbeat(stop_acting))
+        watch = asyncio.create_task(control.watch())
         began = time.monotonic()
         log.info("run_started", run_id=record.run_id, kind=record.kind, app=record.app,
                  environment=record.environment, user=record.user, ref=record.ref, sha=record.sha)  # fmt: skip
@@ -408,7 +403,7 @@ class Engine:
         except asyncio.CancelledError:
             if guard.lost and task is not None:
                 task.uncancel()
-                raise LeaseLost(record.run_id) from None
+                raise (HandedOver if control.handed_over else LeaseLost)(record.run_id) from None
             raise
         except NothingToRollBack:
             raise
@@ -421,12 +416,19 @@ class Engine:
             raise
         finally:
             heartbeat.cancel()
+            watch.cancel()
+            self._controls.pop(record.run_id, None)
             await asyncio.shield(connector.close())
             end = finished or RunFinished(record.run_id, Outcome.CANCELLED, "cancelled", time.monotonic() - began)
-            if guard.lost:  # the new owner records the run; this process only stops
+            if control.handed_over:  # waiting at a pause: the next process takes the lease over at once
+                self.store.give_up_lease(record.run_id)
+                log.info("run_handed_over", run_id=record.run_id, environment=record.environment)
+            elif guard.lost:  # the new owner records the run; this process only stops
                 log.warning("run_lease_lost", run_id=record.run_id, environment=record.environment)
             else:
                 self._record_end(record, end)
+        if control.handed_over:
+            raise HandedOver(record.run_id)
         if guard.lost:
             raise LeaseLost(record.run_id)
         return result

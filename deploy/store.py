@@ -16,7 +16,8 @@ Two kinds of lock per environment, both taken atomically by an ``INSERT`` on a p
 A run slot is held by a run whose lease (:mod:`deploy.leases`) is alive: the slot and the lease are taken in one
 transaction, and a run whose lease expired is dead whatever its pid or machine. :meth:`Store.dead_runs` lists
 them for repair (:mod:`deploy.repair`), which takes the lease over and frees the slot once the hosts are back;
-reads never show a dead run as running. The run ledger (:mod:`deploy.intents`) lives in the same file.
+reads never show a dead run as running. The run ledger (:mod:`deploy.intents`) and the control requests
+(:mod:`deploy.controls`) live in the same file.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from deploy import leases
+from deploy.controls import SCHEMA as CONTROLS_SCHEMA
+from deploy.controls import Controls
 from deploy.errors import EnvironmentBusy, EnvironmentLocked
 from deploy.ids import utc_minute
 from deploy.intents import SCHEMA as LEDGER_SCHEMA
@@ -100,13 +103,14 @@ class Store:
         self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA + WAITING_SCHEMA + leases.SCHEMA + LEDGER_SCHEMA)
+        self._db.executescript(_SCHEMA + WAITING_SCHEMA + leases.SCHEMA + LEDGER_SCHEMA + CONTROLS_SCHEMA)
         self._migrate_locks()
         self.waiting = WaitingRequests(self._db)  # approvals and the queue (deploy.waiting)
         self._node = socket.gethostname()
         self.lease_ttl = lease_ttl
         self.owner = owner or leases.new_owner()
         self.ledger = Ledger(self._db)
+        self.controls = Controls(self._db)  # Cancel/Continue/Abort for runs another process holds
 
     @classmethod
     def in_data_dir(cls, data_dir: Path, lease_ttl: float = 30.0) -> Store:

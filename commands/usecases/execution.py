@@ -26,7 +26,7 @@ from commands.supervisor import RunSupervisor
 from commands.usecases.board import RunBoard
 from commands.usecases.locks import LockService
 from commands.usecases.pauses import Pauses
-from deploy.errors import ShipbotError
+from deploy.errors import HandedOver, ShipbotError
 from deploy.events import EventSink, Outcome, RunFinished
 from deploy.records import LockRecord
 
@@ -76,6 +76,8 @@ class RunExecution:
         except asyncio.CancelledError:
             error = RUN_CANCELLED
             raise
+        except HandedOver:  # stopping while it waits for a person: the next process reports it from now on
+            pass
         except ShipbotError as err:
             error = str(err)
         except Exception as err:
