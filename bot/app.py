@@ -34,6 +34,7 @@ from commands.usecases import ChatService
 
 log = structlog.get_logger("shipbot.bot")
 _MENTION = re.compile(r"^\s*<@[UW][A-Z0-9]+>\s*")
+SETTLE = 0.3  # seconds with nothing being answered before a stopping bot counts as idle
 RESTARTING = "shipbot is restarting and is not taking commands right now; try again in a minute."
 
 
@@ -112,8 +113,14 @@ class SlackBot:
 
     async def idle(self, timeout: float) -> None:
         """Wait (at most ``timeout`` seconds) until no command or click is being answered."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._idle.wait(), timeout)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), deadline - loop.time())
+            await asyncio.sleep(SETTLE)  # an event read just before the connection closed may still be on its way
+            if self._idle.is_set():
+                return
 
     def _busy(self, delta: int) -> None:
         self.in_flight += delta

@@ -244,8 +244,9 @@ def render(reply: Reply) -> Message:
             )
         case AskedHolder():
             what = {"cancel": "cancel it and put its hosts back", "continue": "continue", "abort": "abort it"}
-            line = f"asked the shipbot running {code(reply.run.run_id)} to {what.get(reply.action, reply.action)}"
-            fallback = f"asked the shipbot running {reply.run.run_id} to {reply.action}"
+            asked = what.get(reply.action, reply.action)
+            line = f"asked the shipbot running {code(reply.run.run_id)} to {asked}"
+            fallback = f"asked the shipbot running {reply.run.run_id} to {asked}"
             return Message(fallback, [_section(f":arrow_right: {line} (for {user(reply.by)})")])
         case Rejected():
             why = f": {esc(reply.reason)}" if reply.reason else ""

@@ -13,6 +13,7 @@ import asyncio
 import getpass
 import json
 import sys
+from collections.abc import Awaitable
 from pathlib import Path
 
 from cli.progress import TerminalProgress
@@ -61,9 +62,23 @@ async def _go_on(gate: BatchGate) -> bool:
     return True
 
 
+async def _cancellable(engine: Engine, run: Awaitable[RunFinished]) -> int:
+    """The run's exit code; a run cancelled from chat (a control request, :mod:`deploy.controls`) exits 1 saying who
+    cancelled it, once its hosts are back."""
+    try:
+        return _exit_for(await run)
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if engine.cancelled_by is None or task is None or task.cancelling() > 1:
+            raise  # Ctrl-C, or a cancel that did not come from a control request
+        task.uncancel()
+        print(f"shipbot: cancelled by {engine.cancelled_by} from chat; the hosts were put back", file=sys.stderr)
+        return EXIT_FAILED
+
+
 async def deploy(args: argparse.Namespace, settings: OperatorSettings) -> int:
     engine = _engine(args, settings)
-    result = await engine.deploy(
+    run = engine.deploy(
         args.environment,
         args.ref,
         user=args.user or getpass.getuser(),
@@ -72,27 +87,25 @@ async def deploy(args: argparse.Namespace, settings: OperatorSettings) -> int:
         dry_run=args.dry_run,
         gate=_go_on if args.yes else _ask_to_continue,
     )
-    return _exit_for(result)
+    return await _cancellable(engine, run)
 
 
 async def rollback(args: argparse.Namespace, settings: OperatorSettings) -> int:
     engine = _engine(args, settings)
-    result = await engine.rollback(
-        args.environment, to=args.to, user=args.user or getpass.getuser(), sink=TerminalProgress()
-    )
-    return _exit_for(result)
+    run = engine.rollback(args.environment, to=args.to, user=args.user or getpass.getuser(), sink=TerminalProgress())
+    return await _cancellable(engine, run)
 
 
 async def task(args: argparse.Namespace, settings: OperatorSettings) -> int:
     engine = _engine(args, settings)
-    result = await engine.run_task(
+    run = engine.run_task(
         args.name,
         args.environment,
         user=args.user or getpass.getuser(),
         hosts_filter=args.hosts,
         sink=TerminalProgress(verbose=True),
     )
-    return _exit_for(result)
+    return await _cancellable(engine, run)
 
 
 async def status(args: argparse.Namespace, settings: OperatorSettings) -> int:

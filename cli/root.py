@@ -150,10 +150,15 @@ async def serve(settings: Settings, ready: Callable[[Running], Awaitable[None]] 
         _expire_taken_over(service, engines, store, repairs)
         await service.pick_up()
 
+        told: dict[str, str] = {r.run.run_id: r.message for r in repairs}
+
         async def take_over() -> None:
-            """Runs whose lease expired, or that a stopping replica handed over, are taken over here."""
+            """Runs whose lease expired, or that a stopping replica handed over, are taken over here; a repair that
+            failed (tried again on every tick) is reported again only when its outcome changes."""
             found = await _repair(engines, metrics)
-            await reporter.repaired(found, name)
+            new = [r for r in found if told.get(r.run.run_id) != r.message]
+            told.update((r.run.run_id, r.message) for r in new)
+            await reporter.repaired(new, name)
             _expire_taken_over(service, engines, store, found)
 
         sweeper = asyncio.create_task(_sweep(service, running.stop, take_over), name="waiting-sweeper")

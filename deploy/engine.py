@@ -418,6 +418,7 @@ class Engine(SharedRuns):
             heartbeat.cancel()
             watch.cancel()
             self._controls.pop(record.run_id, None)
+            self.cancelled_by = control.cancelled_by
             await asyncio.shield(connector.close())
             end = finished or RunFinished(record.run_id, Outcome.CANCELLED, "cancelled", time.monotonic() - began)
             if control.handed_over:  # waiting at a pause: the next process takes the lease over at once

@@ -36,6 +36,7 @@ class RunControl:
         self._task = task
         self._answer: asyncio.Future[bool] | None = None
         self.handed_over = False
+        self.cancelled_by: str | None = None  # who asked, through a control request, when it cancelled the run
 
     @property
     def waiting(self) -> bool:
@@ -79,6 +80,7 @@ class RunControl:
             if request.action == CANCEL:
                 if self._controls.take(request) and self._task is not None:
                     log.info("control_cancel", run_id=self.run_id, by=request.who)
+                    self.cancelled_by = request.who
                     self._task.cancel()
                 return
             answer = self._answer

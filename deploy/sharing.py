@@ -22,6 +22,7 @@ class SharedRuns:
     store: Store
     _held: dict[str, asyncio.Task[None]]  # heartbeats of waiting runs taken over from another process
     _controls: dict[str, RunControl]  # runs driven here
+    cancelled_by: str | None = None  # who cancelled the last run that ended here through a control request
 
     def held_elsewhere(self, run_id: str) -> RunRecord | None:
         """The run when it is running or waiting for this app in another live process (a replica, the CLI)."""
