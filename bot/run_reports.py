@@ -94,7 +94,9 @@ class SlackRunReporter:
             await self._close_approval(notice)
         if isinstance(notice, RunEnded):
             report = self.reports.pop(run.run_id, None)
-            if report is not None:
+            if report is not None and notice.handed_over:
+                await report.aclose()  # no final report comes from here
+            elif report is not None:
                 await report.wait()
         message = render_notice(notice)
         if message is not None:

@@ -239,6 +239,7 @@ async def _shutdown(
     already received are answered); leave the runs waiting for a person to the next replica; finish or
     cancel-and-revert running deploys; say so in their channels; return."""
     await stop_listening()
+    log.info("bot_not_listening", answering=running.bot.in_flight)
     running.bot.accepting = False
     await running.bot.idle(ANSWER_GRACE)
     handed = set(running.service.hand_over())

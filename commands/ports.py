@@ -145,12 +145,14 @@ class GroupResolver(Protocol):
 
 @dataclass(frozen=True)
 class RunEnded:
-    """A run ended: ``finished`` from the engine, or ``error`` when it could not run; ``lock`` after a rollback."""
+    """A run ended here: ``finished`` from the engine, or ``error`` when it could not run; ``lock`` after a
+    rollback; ``handed_over`` when this process stopped and left the run, waiting for a person, to another."""
 
     run: RunRequest
     finished: RunFinished | None
     error: str = ""
     lock: LockRecord | None = None
+    handed_over: bool = False  # it waits for a person and another process reports it from now on
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,7 @@ class RunExecution:
         finished: RunFinished | None = None
         error = ""
         lock: LockRecord | None = None
+        handed = False
         try:
             finished = await self._drive(run, self._reporter.sink_for(run), resume)
             if run.kind == "rollback" and finished.outcome is Outcome.SUCCESS:
@@ -77,7 +78,7 @@ class RunExecution:
             error = RUN_CANCELLED
             raise
         except HandedOver:  # stopping while it waits for a person: the next process reports it from now on
-            pass
+            handed = True
         except ShipbotError as err:
             error = str(err)
         except Exception as err:
@@ -85,7 +86,7 @@ class RunExecution:
             raise
         finally:
             self._board.remove(run.run_id)
-            await self._reporter.notify(RunEnded(run, finished, error, lock))
+            await self._reporter.notify(RunEnded(run, finished, error, lock, handed_over=handed))
             await self._after(run)
         return finished
 

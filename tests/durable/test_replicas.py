@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import sqlite3
 import subprocess
@@ -95,9 +96,9 @@ async def replicas(
     for r in started:
         if r.proc.poll() is None:
             r.proc.send_signal(signal.SIGTERM)
-    for r in started:
+    for r in started:  # waited for in a thread: the emulator, in this loop, answers them while they stop
         with contextlib.suppress(subprocess.TimeoutExpired):
-            r.proc.wait(60)
+            await asyncio.to_thread(r.proc.wait, 60)
         if r.proc.poll() is None:
             r.proc.kill()
             r.proc.wait()
@@ -107,9 +108,11 @@ async def start(world: World, emu: SlackEmulator, env: dict[str, str], started: 
     """One more ``shipbot run`` on the emulator's app; returns once its Socket Mode connection is open."""
     before = {c.id for c in emu.core.hub.connections}
     env = {**env, "SLACK_BOT_TOKEN": emu.bot_token, "SLACK_APP_TOKEN": emu.app_token, "SLACK_API_URL": emu.api_url}
-    proc = subprocess.Popen(
-        [SHIPBOT, "run"], cwd=world.cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    log = (Path(os.environ.get("REPLICA_LOGS", world.cwd)) / f"replica-{len(started)}.log").open(
+        "wb"
+    )  # read it when a test fails
+    proc = subprocess.Popen([SHIPBOT, "run"], cwd=world.cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
     await emu.wait_until(lambda: any(c.id not in before for c in emu.core.hub.open_connections()), 30)
     conn = next(c.id for c in emu.core.hub.open_connections() if c.id not in before)
     started.append(Replica(proc, conn))
@@ -124,10 +127,10 @@ def holder_pid(world: World, run_id: str) -> int:
     return int(str(row[0]).split(":")[1])
 
 
-async def ask(emu: SlackEmulator, text: str) -> str:
+async def ask(emu: SlackEmulator, text: str, channel: str = CHANNEL) -> str:
     """Type ``@shipbot text`` in a thread of its own (the bot answers in that thread); the thread's ts."""
-    parent = await emu.post_message("alice", CHANNEL, f"asking: {text}")
-    await emu.post_message("alice", CHANNEL, f"<@{emu.bot_user_id}> {text}", thread_ts=parent)
+    parent = await emu.post_message("alice", channel, f"asking: {text}")
+    await emu.post_message("alice", channel, f"<@{emu.bot_user_id}> {text}", thread_ts=parent)
     return parent
 
 
@@ -283,10 +286,10 @@ async def test_a_rolling_upgrade_loses_no_command_and_lets_the_old_replicas_depl
     threads: list[str] = []
     typing = True
 
-    async def type_continuously() -> None:
+    async def type_continuously() -> None:  # in #general, at the pace Slack lets a bot answer in one channel
         while typing:
-            threads.append(await ask(emu, "history staging 1"))
-            await asyncio.sleep(0.15)
+            threads.append(await ask(emu, "history staging 1", "#general"))
+            await asyncio.sleep(1.0)
 
     typist = asyncio.create_task(type_continuously())
     try:
@@ -306,7 +309,7 @@ async def test_a_rolling_upgrade_loses_no_command_and_lets_the_old_replicas_depl
     await all_answered(emu, threads)
 
     assert 0 == old.proc.returncode
-    assert len(threads) > 10
+    assert len(threads) >= 5
     counts = [len(answers(emu, t)) for t in threads]
     assert [1] * len(threads) == counts, "every command answered exactly once"
     assert not [t for t in threads if "restarting" in answers(emu, t)[0].text], "none refused for the restart"
