@@ -92,6 +92,7 @@ async def serve(settings: Settings, ready: Callable[[Running], Awaitable[None]] 
     _init_sentry(settings)
     configs = [load_config(path) for path in settings.config_files]
     store = Store.in_data_dir(settings.data_dir, settings.lease_ttl)
+    store.controls.prune()
     engines = {c.app: build_engine(c, store, settings.data_dir) for c in configs}
     metrics = Metrics()
     repairs = await _repair(engines, metrics)

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
+import json
 import signal
 import sqlite3
 import subprocess
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,10 +81,17 @@ async def emu() -> AsyncIterator[SlackEmulator]:
 class Replica:
     proc: subprocess.Popen[bytes]
     conn: str  # its Socket Mode connection in the emulator
+    log: Path  # what it logged (JSON lines)
 
     @property
     def pid(self) -> int:
         return self.proc.pid
+
+    def metrics(self) -> str:
+        """Its ``/metrics`` page (the ops port it chose is in its ``bot_started`` log line)."""
+        started = next(json.loads(line) for line in self.log.read_text().splitlines() if '"bot_started"' in line)
+        with urllib.request.urlopen(f"http://127.0.0.1:{started['ops_port']}/metrics", timeout=10) as page:
+            return str(page.read().decode())
 
 
 @pytest.fixture
@@ -108,14 +116,12 @@ async def start(world: World, emu: SlackEmulator, env: dict[str, str], started: 
     """One more ``shipbot run`` on the emulator's app; returns once its Socket Mode connection is open."""
     before = {c.id for c in emu.core.hub.connections}
     env = {**env, "SLACK_BOT_TOKEN": emu.bot_token, "SLACK_APP_TOKEN": emu.app_token, "SLACK_API_URL": emu.api_url}
-    log = (Path(os.environ.get("REPLICA_LOGS", world.cwd)) / f"replica-{len(started)}.log").open(
-        "wb"
-    )  # read it when a test fails
-    proc = subprocess.Popen([SHIPBOT, "run"], cwd=world.cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
-    log.close()
+    log = world.cwd / f"replica-{len(started)}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([SHIPBOT, "run"], cwd=world.cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
     await emu.wait_until(lambda: any(c.id not in before for c in emu.core.hub.open_connections()), 30)
     conn = next(c.id for c in emu.core.hub.open_connections() if c.id not in before)
-    started.append(Replica(proc, conn))
+    started.append(Replica(proc, conn, log))
     return started[-1]
 
 
@@ -218,6 +224,7 @@ async def test_a_replica_killed_mid_switch_is_repaired_by_the_other_within_30s_o
     assert "switched back to" in repaired.text
     assert live == world.one_release_everywhere()
     assert [] == leftovers()
+    assert 'shipbot_lease_takeovers_total{outcome="repaired"} 1.0' in await asyncio.to_thread(survivor.metrics)
 
 
 async def test_cancel_clicked_on_the_other_replica_cancels_and_reverts_the_run_answered_once(
