@@ -35,7 +35,7 @@ CREATE INDEX IF NOT EXISTS control_requests_run ON control_requests (run_id, han
 CANCEL, CONTINUE, ABORT = "cancel", "continue", "abort"
 ACTIONS = (CANCEL, CONTINUE, ABORT)
 POLL_EVERY = 1.0  # seconds between a lease holder's looks at the requests for its runs
-KEEP = 7 * 24 * 3600.0  # handled requests are pruned after this long
+KEEP = 7 * 24 * 3600.0  # requests are pruned this long after they were asked
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,6 @@ class Controls:
         return cur.rowcount == 1
 
     def prune(self, keep: float = KEEP) -> None:
-        self._db.execute(
-            "DELETE FROM control_requests WHERE handled_at IS NOT NULL AND handled_at < ?", (time.time() - keep,)
-        )
+        """Forget requests asked more than ``keep`` seconds ago, handled or not (a run that ended before its
+        holder looked never takes its request)."""
+        self._db.execute("DELETE FROM control_requests WHERE at < ?", (time.time() - keep,))

@@ -54,12 +54,13 @@ def test_many_takers_at_once_take_a_request_once(tmp_path: Path) -> None:
     assert 1 == len(wins)
 
 
-def test_handled_requests_are_pruned_and_pending_ones_kept(tmp_path: Path) -> None:
+def test_old_requests_are_pruned_handled_or_not_and_recent_ones_kept(tmp_path: Path) -> None:
     store = Store.in_data_dir(tmp_path)
     store.controls.ask("r0001", CANCEL, "U0BOB")
     store.controls.ask("r0002", CANCEL, "U0BOB")
     [first] = store.controls.pending(["r0001"])
     store.controls.take(first)
+    store.controls.prune()
+    assert ["r0002"] == [r.run_id for r in store.controls.pending(["r0001", "r0002"])], "recent: kept"
     store.controls.prune(keep=-1)
-    assert ["r0002"] == [r.run_id for r in store.controls.pending(["r0001", "r0002"])]
-    assert 1 == len(store._db.execute("SELECT * FROM control_requests").fetchall())
+    assert [] == store.controls.pending(["r0001", "r0002"])
