@@ -5,10 +5,12 @@
 - :func:`serve` (``shipbot run``, and the bot inside ``shipbot demo``) loads every app's config, opens the store,
   builds one engine per app, repairs what runs of a dead process left (reported in each run's channel), the command
   language's service, the Slack app, and the ops server, then connects over Socket Mode (default) or serves the
-  Events API over HTTP. On SIGTERM or SIGINT it first closes its Socket Mode connection (or HTTP listener), so
-  Slack hands new events to another replica, answers what it already received, hands the runs that wait for a
-  person to the next replica (their leases are freed), lets running deploys finish within the grace period or
-  cancels and reverts them (SHIPBOT_ON_SHUTDOWN), says so in the run's channel, and returns.
+  Events API over HTTP. On SIGTERM or SIGINT, when another replica serves from the same store
+  (:mod:`deploy.presence`), it first closes its Socket Mode connection (or HTTP listener), so Slack hands new
+  events to that replica, and answers what it already received; alone, it keeps the connection and refuses new
+  commands. It hands the runs that wait for a person to the next shipbot (their leases are freed), lets running
+  deploys finish within the grace period or cancels and reverts them (SHIPBOT_ON_SHUTDOWN), says so in the run's
+  channel, and returns.
   Several replicas may share one store and one Slack app: each takes over the runs of a dead or stopped one on its
   timer (the lease expired or was handed over), and a Cancel, Continue or Abort for a run another process drives
   is passed to it through the store (:mod:`deploy.controls`).
@@ -53,6 +55,7 @@ from deploy.store import Store
 log = structlog.get_logger("shipbot.bot")
 POLL_EVERY = 2.0  # seconds between looks at the store for dead runs, freed environments and due approvals
 ANSWER_GRACE = 10.0  # seconds a stopping bot waits for the commands it received to be answered
+PRESENT_WITHIN = 3 * POLL_EVERY + 2  # another bot seen this recently serves too (it writes every POLL_EVERY)
 
 
 @dataclass
@@ -93,6 +96,7 @@ async def serve(settings: Settings, ready: Callable[[Running], Awaitable[None]] 
     configs = [load_config(path) for path in settings.config_files]
     store = Store.in_data_dir(settings.data_dir, settings.lease_ttl)
     store.controls.prune()
+    store.presence.beat(store.owner)
     engines = {c.app: build_engine(c, store, settings.data_dir) for c in configs}
     metrics = Metrics()
     repairs = await _repair(engines, metrics)
@@ -156,6 +160,7 @@ async def serve(settings: Settings, ready: Callable[[Running], Awaitable[None]] 
         async def take_over() -> None:
             """Runs whose lease expired, or that a stopping replica handed over, are taken over here; a repair that
             failed (tried again on every tick) is reported again only when its outcome changes."""
+            store.presence.beat(store.owner)
             found = await _repair(engines, metrics)
             new = [r for r in found if told.get(r.run.run_id) != r.message]
             told.update((r.run.run_id, r.message) for r in new)
@@ -179,7 +184,9 @@ async def serve(settings: Settings, ready: Callable[[Running], Awaitable[None]] 
                 await http_runner.cleanup()
                 http_runner = None
 
-        await _shutdown(settings, running, reporter, stop_listening)
+        others = store.presence.others(store.owner, PRESENT_WITHIN)
+        store.presence.leave(store.owner)
+        await _shutdown(settings, running, reporter, stop_listening if others else None)
         await stop_listening()
         await ops_runner.cleanup()
         deliveries.close()
@@ -234,15 +241,22 @@ async def _sweep(service: ChatService, stop: asyncio.Event, take_over: Callable[
 
 
 async def _shutdown(
-    settings: Settings, running: Running, reporter: SlackRunReporter, stop_listening: Callable[[], Awaitable[None]]
+    settings: Settings,
+    running: Running,
+    reporter: SlackRunReporter,
+    stop_listening: Callable[[], Awaitable[None]] | None,
 ) -> None:
-    """Stop taking commands (the Socket Mode connection or the HTTP listener is closed first, and the commands
-    already received are answered); leave the runs waiting for a person to the next replica; finish or
+    """Stop taking commands: with another replica serving (``stop_listening`` given) the Socket Mode connection or
+    the HTTP listener is closed first, so Slack sends everything to it, and the commands already received are
+    answered; alone, the connection stays open until the runs have ended, new commands are refused and the buttons
+    of running deploys answered. Leave the runs waiting for a person to the next shipbot; finish or
     cancel-and-revert running deploys; say so in their channels; return."""
-    await stop_listening()
-    log.info("bot_not_listening", answering=running.bot.in_flight)
+    if stop_listening is not None:
+        await stop_listening()
+        log.info("bot_not_listening", answering=running.bot.in_flight)
     running.bot.accepting = False
-    await running.bot.idle(ANSWER_GRACE)
+    if stop_listening is not None:
+        await running.bot.idle(ANSWER_GRACE)
     handed = set(running.service.hand_over())
     active = running.service.supervisor.active()
     log.info("bot_stopping", active_runs=len(active), handed_over=sorted(handed), on_shutdown=settings.on_shutdown)

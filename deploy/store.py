@@ -39,6 +39,8 @@ from deploy.errors import EnvironmentBusy, EnvironmentLocked
 from deploy.ids import utc_minute
 from deploy.intents import SCHEMA as LEDGER_SCHEMA
 from deploy.intents import Ledger
+from deploy.presence import SCHEMA as PRESENCE_SCHEMA
+from deploy.presence import Presence
 from deploy.records import LockRecord, RunRecord
 from deploy.waiting import SCHEMA as WAITING_SCHEMA
 from deploy.waiting import WaitingRequests
@@ -103,7 +105,9 @@ class Store:
         self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA + WAITING_SCHEMA + leases.SCHEMA + LEDGER_SCHEMA + CONTROLS_SCHEMA)
+        self._db.executescript(
+            _SCHEMA + WAITING_SCHEMA + leases.SCHEMA + LEDGER_SCHEMA + CONTROLS_SCHEMA + PRESENCE_SCHEMA
+        )
         self._migrate_locks()
         self.waiting = WaitingRequests(self._db)  # approvals and the queue (deploy.waiting)
         self._node = socket.gethostname()
@@ -111,6 +115,7 @@ class Store:
         self.owner = owner or leases.new_owner()
         self.ledger = Ledger(self._db)
         self.controls = Controls(self._db)  # Cancel/Continue/Abort for runs another process holds
+        self.presence = Presence(self._db)  # the bots serving from this store now
 
     @classmethod
     def in_data_dir(cls, data_dir: Path, lease_ttl: float = 30.0) -> Store:
