@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import json
 import sys
+import threading
 from collections.abc import Awaitable
 from pathlib import Path
 
@@ -54,8 +56,23 @@ async def _ask_to_continue(gate: BatchGate) -> bool:
         f"Continue to batch {gate.batch}/{gate.total} ({len(gate.hosts_next)} hosts)? [y/N] "
     )
     sys.stderr.flush()
-    answer = await asyncio.to_thread(sys.stdin.readline)
+    answer = await _read_line()
     return answer.strip().lower() in ("y", "yes")
+
+
+async def _read_line() -> str:
+    """A line of standard input, read in a daemon thread: when the pause is answered from chat instead (a control
+    request, :mod:`deploy.controls`), the unread prompt does not keep the process from exiting."""
+    loop = asyncio.get_running_loop()
+    line: asyncio.Future[str] = loop.create_future()
+
+    def read() -> None:
+        text = sys.stdin.readline()
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits for the answer any more
+            loop.call_soon_threadsafe(lambda: None if line.done() else line.set_result(text))
+
+    threading.Thread(target=read, name="pause-prompt", daemon=True).start()
+    return await line
 
 
 async def _go_on(gate: BatchGate) -> bool:

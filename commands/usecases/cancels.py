@@ -69,6 +69,7 @@ class CancelService:
             *(r for r in self._board.running() if r.user == user),
             *(r for r in self._queue.waiting() if r.user == user),
             *(r for r in self._approvals.waiting() if r.user == user),
+            *self._elsewhere.mine(user, channel),
         ]
         if not mine:
             return nothing_to_cancel()

@@ -21,11 +21,14 @@ from commands.clock import Clock
 from commands.ports import EnginePort
 from commands.replies import AskedHolder, Reply
 from commands.reply_texts import may_not_cancel, may_not_resume
+from commands.runs import RunRequest
 from commands.usecases.audit import AuditTrail
 from commands.usecases.permissions import Permissions
 from commands.usecases.takeovers import Takeovers, request_for
 from deploy.controls import CONTINUE
 from deploy.records import RunRecord
+
+RECENT = 50  # recent runs looked at for a person's own runs
 
 
 class HeldElsewhere:
@@ -58,6 +61,16 @@ class HeldElsewhere:
                 if run is not None:
                     return run
         return None
+
+    def mine(self, user: str, channel: str) -> list[RunRequest]:
+        """The runs ``user`` started that another live process drives (another replica took the command)."""
+        found = []
+        for engine in self._engines.values():
+            for record in engine.history(None, RECENT):
+                waits = record.state in ("running", "waiting")
+                if waits and record.user == user and engine.held_elsewhere(record.run_id) is not None:
+                    found.append(request_for(record, channel, self._clock()))
+        return found
 
     async def cancel(self, run_id: str, user: str, channel: str) -> Reply | None:
         """Ask the holder to cancel ``run_id``; None when no other live process holds it."""
