@@ -107,7 +107,7 @@ class SlackRunReporter:
             )
 
     async def _close_approval(self, notice: ApprovalDecided | ApprovalExpired) -> None:
-        where = self.approval_messages.pop(notice.run.run_id, None)
+        where = self.approval_messages.pop(notice.run.run_id, None) or notice.message  # posted by another replica
         if where is None:
             return
         if isinstance(notice, ApprovalDecided):

@@ -177,6 +177,7 @@ class RunDropped:
 class ApprovalExpired:
     run: RunRequest
     expires_at: float
+    message: tuple[str, str] | None = None  # (channel, ts) of the message asking for it, whoever posted it
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,7 @@ class ApprovalDecided:
     by: str
     approved: bool
     reason: str = ""
+    message: tuple[str, str] | None = None  # (channel, ts) of the message asking for it, whoever posted it
 
 
 Notice = RunEnded | QueueMoved | RunDropped | ApprovalExpired | ApprovalDecided

@@ -348,3 +348,30 @@ async def test_a_deploy_paused_for_a_person_passes_to_the_new_replica_at_once_on
     await emu.click("bob", CHANNEL, paused.ts, "run_continue", value=run_id)
     await emu.wait_for(lambda m: m.ts == paused.ts and ": success" in m.text, 60)
     world.one_release_everywhere()
+
+
+async def test_an_approval_asked_on_one_replica_is_approved_on_the_other_and_its_message_closed(
+    world: World, baseline: None, emu: SlackEmulator, replica_env: dict[str, str], replicas: list[Replica]
+) -> None:
+    config = yaml.safe_load((world.cwd / "replicas.yml").read_text())
+    config["access"]["environments"]["staging"].update({"approval": "required", "approve": ["U0BOB"]})
+    (world.cwd / "replicas.yml").write_text(yaml.safe_dump(config))
+    await start(world, emu, replica_env, replicas)
+    await start(world, emu, replica_env, replicas)
+    asking = await emu.post_message("alice", CHANNEL, f"<@{emu.bot_user_id}> deploy feature/new-login to staging")
+    request = await emu.wait_for(lambda m: button(m, "run_approve") is not None, 30)
+    run_id = str((button(request, "run_approve") or {})["value"])
+    asked_on = next(
+        d.attempts[-1].connection
+        for d in deliveries_of(emu, "app_mention")
+        if (d.payload.get("event") or {}).get("ts") == asking
+    )
+    other = next(r for r in replicas if r.conn != asked_on)
+
+    await steer(emu, other)
+    click = await emu.click("bob", CHANNEL, request.ts, "run_approve", value=run_id)
+    closed = await emu.wait_for(lambda m: m.ts == request.ts and "approved by" in m.text, 30)
+    await emu.wait_for(lambda m: "feature/new-login" in m.text and ": success" in m.text, 60)
+
+    assert other.conn == click.attempts[0].connection, "approved on the replica that did not ask"
+    assert button(closed, "run_approve") is None, "the buttons are gone"
