@@ -115,6 +115,19 @@ class SlackRunReporter:
             line = f"{notice.run.run_id} {verdict} by <@{notice.by}>" if notice.by.isalnum() else verdict
         else:
             line = f"{notice.run.run_id}: approval expired"
+        await self._close(where, line)
+
+    async def decided_elsewhere(self, run_id: str, verdict: str, by: str) -> None:
+        """An approval this bot asked for was decided (or expired) by another replica, which could not know where
+        the message was yet: its buttons are replaced here."""
+        where = self.approval_messages.pop(run_id, None)
+        if where is not None:
+            by_whom = f" by <@{by}>" if by.isalnum() else ""
+            await self._close(
+                where, f"{run_id}: approval expired" if verdict == "expired" else f"{run_id} {verdict}{by_whom}"
+            )
+
+    async def _close(self, where: tuple[str, str], line: str) -> None:
         await safe(
             self.metrics,
             "chat.update",

@@ -158,14 +158,17 @@ async def serve(settings: Settings, ready: Callable[[Running], Awaitable[None]] 
         told: dict[str, str] = {r.run.run_id: r.message for r in repairs}
 
         async def take_over() -> None:
-            """Runs whose lease expired, or that a stopping replica handed over, are taken over here; a repair that
-            failed (tried again on every tick) is reported again only when its outcome changes."""
+            """Runs whose lease expired, or that a stopping replica handed over, are taken over here (a repair that
+            failed, tried again on every tick, is reported again only when its outcome changes); approval messages
+            posted here and decided by another replica lose their buttons."""
             store.presence.beat(store.owner)
             found = await _repair(engines, metrics)
             new = [r for r in found if told.get(r.run.run_id) != r.message]
             told.update((r.run.run_id, r.message) for r in new)
             await reporter.repaired(new, name)
             _expire_taken_over(service, engines, store, found)
+            for run_id, verdict, by in service.approvals_decided(list(reporter.approval_messages)):
+                await reporter.decided_elsewhere(run_id, verdict, by)
 
         sweeper = asyncio.create_task(_sweep(service, running.stop, take_over), name="waiting-sweeper")
         if ready is not None:

@@ -120,6 +120,17 @@ class ApprovalService:
             return self._answer_late(row, pending)
         return pending, await self._permissions.approval(pending.run, user, channel)
 
+    def decided(self, run_ids: list[str]) -> list[tuple[str, str, str]]:
+        """(run id, verdict, by) of those of ``run_ids`` no longer awaiting a decision: approved, rejected,
+        cancelled or expired, here or in another process."""
+        out = []
+        for run_id in run_ids:
+            row = self._book.row(run_id)
+            if row is not None and row.state != AWAITING:
+                verdict = row.state if row.state in (REJECTED, CANCELLED, EXPIRED) else "approved"
+                out.append((run_id, verdict, row.decided_by))
+        return out
+
     def _message(self, run_id: str) -> tuple[str, str] | None:
         """Where the message asking to approve ``run_id`` is (posted by this replica or another), if known."""
         row = self._book.row(run_id)

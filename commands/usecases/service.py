@@ -220,6 +220,11 @@ class ChatService:
         """Where the message asking to approve ``run_id`` was posted (kept with the request)."""
         self._approvals.posted(run_id, channel, ts)
 
+    def approvals_decided(self, run_ids: list[str]) -> list[tuple[str, str, str]]:
+        """(run id, verdict, by) of the approval requests among ``run_ids`` that were decided or expired, possibly
+        by another process."""
+        return self._approvals.decided(run_ids)
+
     def approval_messages(self) -> tuple[tuple[str, str, str], ...]:
         """(run id, channel, ts) of every message still asking for an approval: the bot tracks them after a
         restart so their buttons are closed once decided."""
