@@ -265,15 +265,19 @@ async def test_chat_cancels_a_deploy_running_on_the_command_line_which_the_bots_
     )  # fmt: skip
     try:
         wait_for(building.exists, what="the command line's held build")
+        status = await ask(emu, "status staging")
         busy = await ask(emu, "deploy main to staging")
+        await all_answered(emu, [status, busy])
         cancel = await ask(emu, "cancel staging")
-        await all_answered(emu, [busy, cancel])
+        await all_answered(emu, [cancel])
         _out, err = cli.communicate(timeout=60)
     finally:
         if cli.poll() is None:
             cli.kill()
             cli.wait()
 
+    [shown] = answers(emu, status)
+    assert "running" in str(shown.blocks) and "feature/new-login" in str(shown.blocks), "status shows the CLI's run"
     assert 1 == len(answers(emu, busy)) and "is busy" in answers(emu, busy)[0].text, "the CLI's run holds the slot"
     assert [1] == [len(answers(emu, cancel))]
     assert "asked the shipbot running" in answers(emu, cancel)[0].text
