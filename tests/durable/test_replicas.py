@@ -4,8 +4,9 @@ and one store, against the real sshd fleet:
 - every command is answered exactly once, whichever replica Slack hands it to, Slack's re-deliveries included;
 - the replica running a deploy is SIGKILLed mid-switch: the other one repairs the fleet and ends the run's message,
   within 30 s of the lease's expiry;
-- Cancel clicked on the replica that does not run the deploy cancels it (answered once), and ``cancel ENV`` typed in
-  chat cancels a deploy ``shipbot deploy`` runs on the command line;
+- Cancel (or Continue at a pause) clicked on the replica that does not run the deploy reaches the one that does
+  (answered once), and ``cancel ENV`` typed in chat cancels a deploy ``shipbot deploy`` runs on the command line,
+  which the bots show in ``status`` and count as busy; an approval asked on one replica is approved on the other;
 - a rolling upgrade (start the new replica, SIGTERM the old) while people keep typing: nothing lost, nothing answered
   twice, the old replica's deploy finishes; a deploy paused for a person passes to the new replica at once.
 
@@ -379,3 +380,27 @@ async def test_an_approval_asked_on_one_replica_is_approved_on_the_other_and_its
 
     assert other.conn == click.attempts[0].connection, "approved on the replica that did not ask"
     assert button(closed, "run_approve") is None, "the buttons are gone"
+
+
+async def test_continue_clicked_on_the_other_replica_lets_a_paused_deploy_go_on(
+    world: World, baseline: None, emu: SlackEmulator, replica_env: dict[str, str], replicas: list[Replica]
+) -> None:
+    config = yaml.safe_load((world.cwd / "replicas.yml").read_text())
+    config["environments"]["staging"].update({"strategy": "rolling", "batches": [1, "100%"], "pause": True})
+    (world.cwd / "replicas.yml").write_text(yaml.safe_dump(config))
+    live = world.one_release_everywhere()
+    await start(world, emu, replica_env, replicas)
+    await start(world, emu, replica_env, replicas)
+    await emu.post_message("alice", CHANNEL, f"<@{emu.bot_user_id}> deploy feature/new-login to staging")
+    paused = await emu.wait_for(lambda m: m.user == emu.bot_user_id and button(m, "run_continue") is not None, 90)
+    run_id = str((button(paused, "run_continue") or {})["value"])
+    other = next(r for r in replicas if r.pid != holder_pid(world, run_id))
+
+    await steer(emu, other)
+    click = await emu.click("bob", CHANNEL, paused.ts, "run_continue", value=run_id)
+    asked = await emu.wait_for(lambda m: "asked the shipbot running" in m.text and "to continue" in m.text, 10)
+    await emu.wait_for(lambda m: m.ts == paused.ts and ": success" in m.text, 60)
+
+    assert other.conn == click.attempts[0].connection, "the click went to the replica not running the deploy"
+    assert run_id in asked.text
+    assert live != world.one_release_everywhere()
