@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import json
 import signal
-import sqlite3
 import subprocess
 import time
 import urllib.request
@@ -126,12 +125,12 @@ async def start(world: World, emu: SlackEmulator, env: dict[str, str], started: 
     return started[-1]
 
 
-def holder_pid(world: World, run_id: str) -> int:
-    """The pid of the process holding ``run_id``'s lease (owner ids are ``host:pid:random``)."""
-    with contextlib.closing(sqlite3.connect(world.cwd / "data" / "shipbot.sqlite3")) as db:
-        row = db.execute("SELECT owner FROM leases WHERE run_id = ?", (run_id,)).fetchone()
-    assert row is not None, f"{run_id} has no lease"
-    return int(str(row[0]).split(":")[1])
+def taken_by(emu: SlackEmulator, replicas: list[Replica], ts: str) -> Replica:
+    """The replica that took the mention posted at ``ts`` (the one whose connection acknowledged its
+    ``app_mention``): a run started from it is driven, and its lease held, there."""
+    [mention] = [d for d in deliveries_of(emu, "app_mention") if (d.payload.get("event") or {}).get("ts") == ts]
+    conn = next(a.connection for a in mention.attempts if a.outcome == "acked")
+    return next(r for r in replicas if r.conn == conn)
 
 
 async def ask(emu: SlackEmulator, text: str, channel: str = CHANNEL) -> str:
@@ -150,10 +149,11 @@ async def all_answered(emu: SlackEmulator, threads: list[str], timeout: float = 
     await asyncio.sleep(1.5)  # a second answer, if any, would come now
 
 
-async def deploy_from_chat(emu: SlackEmulator, ref: str) -> tuple[Message, str]:
-    await emu.post_message("alice", CHANNEL, f"<@{emu.bot_user_id}> deploy {ref} to staging")
+async def deploy_from_chat(emu: SlackEmulator, ref: str) -> tuple[Message, str, str]:
+    """The run's message, its id, and the ts of the message that asked for it."""
+    asking = await emu.post_message("alice", CHANNEL, f"<@{emu.bot_user_id}> deploy {ref} to staging")
     message = await emu.wait_for(lambda m: button(m, "run_cancel") is not None and ref in m.text, 60)
-    return message, str((button(message, "run_cancel") or {})["value"])
+    return message, str((button(message, "run_cancel") or {})["value"]), asking
 
 
 async def steer(emu: SlackEmulator, to: Replica) -> None:
@@ -209,9 +209,9 @@ async def test_a_replica_killed_mid_switch_is_repaired_by_the_other_within_30s_o
     await start(world, emu, replica_env, replicas)
     await start(world, emu, replica_env, replicas)
     switched = world.slow(2, "MV")
-    message, run_id = await deploy_from_chat(emu, "feature/new-login")
+    message, _run_id, asking = await deploy_from_chat(emu, "feature/new-login")
     wait_for(switched.exists, what="host 2's switch")
-    dead = next(r for r in replicas if r.pid == holder_pid(world, run_id))
+    dead = taken_by(emu, replicas, asking)
     survivor = next(r for r in replicas if r is not dead)
     dead.proc.send_signal(signal.SIGKILL)
     dead.proc.wait(30)
@@ -235,9 +235,9 @@ async def test_cancel_clicked_on_the_other_replica_cancels_and_reverts_the_run_a
     await start(world, emu, replica_env, replicas)
     await start(world, emu, replica_env, replicas)
     building = hold(world, 0)
-    message, run_id = await deploy_from_chat(emu, "feature/new-login")
+    message, run_id, asking = await deploy_from_chat(emu, "feature/new-login")
     wait_for(building.exists, what="the held build")
-    other = next(r for r in replicas if r.pid != holder_pid(world, run_id))
+    other = next(r for r in replicas if r is not taken_by(emu, replicas, asking))
 
     await steer(emu, other)
     click = await emu.click("bob", CHANNEL, message.ts, "run_cancel", value=run_id)
@@ -293,7 +293,7 @@ async def test_a_rolling_upgrade_loses_no_command_and_lets_the_old_replicas_depl
     live = world.one_release_everywhere()
     old = await start(world, emu, replica_env, replicas)
     building = hold(world, 0)
-    message, _run_id = await deploy_from_chat(emu, "feature/new-login")
+    message, _run_id, _asking = await deploy_from_chat(emu, "feature/new-login")
     wait_for(building.exists, what="the held build")
     threads: list[str] = []
     typing = True
@@ -366,12 +366,7 @@ async def test_an_approval_asked_on_one_replica_is_approved_on_the_other_and_its
     asking = await emu.post_message("alice", CHANNEL, f"<@{emu.bot_user_id}> deploy feature/new-login to staging")
     request = await emu.wait_for(lambda m: button(m, "run_approve") is not None, 30)
     run_id = str((button(request, "run_approve") or {})["value"])
-    asked_on = next(
-        d.attempts[-1].connection
-        for d in deliveries_of(emu, "app_mention")
-        if (d.payload.get("event") or {}).get("ts") == asking
-    )
-    other = next(r for r in replicas if r.conn != asked_on)
+    other = next(r for r in replicas if r is not taken_by(emu, replicas, asking))
 
     await steer(emu, other)
     click = await emu.click("bob", CHANNEL, request.ts, "run_approve", value=run_id)
@@ -391,10 +386,10 @@ async def test_continue_clicked_on_the_other_replica_lets_a_paused_deploy_go_on(
     live = world.one_release_everywhere()
     await start(world, emu, replica_env, replicas)
     await start(world, emu, replica_env, replicas)
-    await emu.post_message("alice", CHANNEL, f"<@{emu.bot_user_id}> deploy feature/new-login to staging")
+    asking = await emu.post_message("alice", CHANNEL, f"<@{emu.bot_user_id}> deploy feature/new-login to staging")
     paused = await emu.wait_for(lambda m: m.user == emu.bot_user_id and button(m, "run_continue") is not None, 90)
     run_id = str((button(paused, "run_continue") or {})["value"])
-    other = next(r for r in replicas if r.pid != holder_pid(world, run_id))
+    other = next(r for r in replicas if r is not taken_by(emu, replicas, asking))
 
     await steer(emu, other)
     click = await emu.click("bob", CHANNEL, paused.ts, "run_continue", value=run_id)
