@@ -14,6 +14,8 @@ command or a click does is logged with the user and channel bound (structlog con
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -33,6 +35,7 @@ from commands.usecases import ChatService
 
 log = structlog.get_logger("shipbot.bot")
 _MENTION = re.compile(r"^\s*<@[UW][A-Z0-9]+>\s*")
+SETTLE = 0.3  # seconds with nothing being answered before a stopping bot counts as idle
 RESTARTING = "shipbot is restarting and is not taking commands right now; try again in a minute."
 
 
@@ -55,6 +58,9 @@ class SlackBot:
         self.metrics = metrics
         self.dedupe_ttl = dedupe_ttl
         self.accepting = True
+        self.in_flight = 0  # commands and clicks being answered now (a stopping bot waits for them)
+        self._idle = asyncio.Event()
+        self._idle.set()
         self.app = AsyncApp(
             client=client,
             signing_secret=signing_secret,
@@ -95,12 +101,34 @@ class SlackBot:
         if not self.accepting:
             await self._post(Message(RESTARTING, ephemeral=True), user, channel, thread_ts, respond)
             return
-        with structlog.contextvars.bound_contextvars(user=user, channel=channel):
-            log.info("command_received", slash=slash)
-            reply = await self.service.handle(text, user, channel, slash=slash)
-        word = "/deploy" if slash else text.split(maxsplit=1)[0].lower() if text.strip() else "-"
-        self.metrics.command_answered(word[:20], type(reply).__name__)
-        await self._deliver(reply, user, channel, thread_ts, respond)
+        self._busy(1)
+        try:
+            with structlog.contextvars.bound_contextvars(user=user, channel=channel):
+                log.info("command_received", slash=slash)
+                reply = await self.service.handle(text, user, channel, slash=slash)
+            word = "/deploy" if slash else text.split(maxsplit=1)[0].lower() if text.strip() else "-"
+            self.metrics.command_answered(word[:20], type(reply).__name__)
+            await self._deliver(reply, user, channel, thread_ts, respond)
+        finally:
+            self._busy(-1)
+
+    async def idle(self, timeout: float) -> None:
+        """Wait (at most ``timeout`` seconds) until no command or click is being answered."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), deadline - loop.time())
+            await asyncio.sleep(SETTLE)  # an event read just before the connection closed may still be on its way
+            if self._idle.is_set():
+                return
+
+    def _busy(self, delta: int) -> None:
+        self.in_flight += delta
+        if self.in_flight:
+            self._idle.clear()
+        else:
+            self._idle.set()
 
     async def _deliver(
         self, reply: Reply, user: str, channel: str, thread_ts: str | None, respond: AsyncRespond | None
@@ -186,10 +214,14 @@ class SlackBot:
                 if new and not self.accepting:
                     await self._post(Message(RESTARTING, ephemeral=True), user, channel, None, respond)
                     return
-                with structlog.contextvars.bound_contextvars(user=user, channel=channel, run_id=value):
-                    reply = await handler(value, user, channel)
-                self.metrics.command_answered("button", type(reply).__name__)
-                await self._deliver(reply, user, channel, None, respond)
+                self._busy(1)
+                try:
+                    with structlog.contextvars.bound_contextvars(user=user, channel=channel, run_id=value):
+                        reply = await handler(value, user, channel)
+                    self.metrics.command_answered("button", type(reply).__name__)
+                    await self._deliver(reply, user, channel, None, respond)
+                finally:
+                    self._busy(-1)
 
             return on_click
 

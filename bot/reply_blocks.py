@@ -16,6 +16,7 @@ from commands.ports import ApprovalDecided, ApprovalExpired, Notice, QueueMoved,
 from commands.replies import (
     AlreadyDecided,
     Approved,
+    AskedHolder,
     AwaitingApproval,
     Cancelled,
     DryRunReply,
@@ -252,6 +253,12 @@ def render(reply: Reply) -> Message:
             return Message(
                 f"{reply.run.run_id} {verb}", [_context(f"{code(reply.run.run_id)} {verb} by {user(reply.by)}")]
             )
+        case AskedHolder():
+            what = {"cancel": "cancel it and put its hosts back", "continue": "continue", "abort": "abort it"}
+            asked = what.get(reply.action, reply.action)
+            line = f"asked the shipbot running {code(reply.run.run_id)} to {asked}"
+            fallback = f"asked the shipbot running {reply.run.run_id} to {asked}"
+            return Message(fallback, [_section(f":arrow_right: {line} (for {user(reply.by)})")])
         case Rejected():
             why = f": {esc(reply.reason)}" if reply.reason else ""
             return Message("rejected", [_section(f":x: {code(reply.run.run_id)} rejected by {user(reply.by)}{why}")])

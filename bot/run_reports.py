@@ -109,7 +109,9 @@ class SlackRunReporter:
             await self._close_approval(notice)
         if isinstance(notice, RunEnded):
             report = self.reports.pop(run.run_id, None)
-            if report is not None:
+            if report is not None and notice.handed_over:
+                await report.aclose()  # no final report comes from here
+            elif report is not None:
                 await report.wait()
         message = render_notice(notice)
         if message is not None and run.channel:
@@ -143,7 +145,7 @@ class SlackRunReporter:
         return first
 
     async def _close_approval(self, notice: ApprovalDecided | ApprovalExpired) -> None:
-        where = self.approval_messages.pop(notice.run.run_id, None)
+        where = self.approval_messages.pop(notice.run.run_id, None) or notice.message  # posted by another replica
         if where is None:
             return
         if isinstance(notice, ApprovalDecided):
@@ -151,6 +153,19 @@ class SlackRunReporter:
             line = f"{notice.run.run_id} {verdict} by <@{notice.by}>" if notice.by.isalnum() else verdict
         else:
             line = f"{notice.run.run_id}: approval expired"
+        await self._close(where, line)
+
+    async def decided_elsewhere(self, run_id: str, verdict: str, by: str) -> None:
+        """An approval this bot asked for was decided (or expired) by another replica, which could not know where
+        the message was yet: its buttons are replaced here."""
+        where = self.approval_messages.pop(run_id, None)
+        if where is not None:
+            by_whom = f" by <@{by}>" if by.isalnum() else ""
+            await self._close(
+                where, f"{run_id}: approval expired" if verdict == "expired" else f"{run_id} {verdict}{by_whom}"
+            )
+
+    async def _close(self, where: tuple[str, str], line: str) -> None:
         await safe(
             self.metrics,
             "chat.update",
@@ -160,16 +175,18 @@ class SlackRunReporter:
             ),
         )  # fmt: skip
 
-    async def repaired(self, reports: Sequence[RepairReport]) -> None:
-        """A run a dead process left was repaired at start-up: its message (when known) now ends with it. A run
-        taken over while it waits at a pause keeps its message and its Continue/Abort buttons; its thread says so."""
+    async def repaired(self, reports: Sequence[RepairReport], by: str = "") -> None:
+        """A run a dead (or stopped) process left was repaired by this one, ``by`` (its name), at start-up or when
+        its lease expired: its message (when known) now ends with it. A run taken over while it waits at a pause
+        keeps its message and its Continue/Abort buttons; its thread says so."""
+        who = f"shipbot `{by}`" if by else "this shipbot"
         for r in reports:
             place = self.places.place_of(r.run.run_id) if self.places else None
             if place is None:
                 continue
-            line = f"{r.run.kind} `{r.run.run_id}` of {r.run.app} to {r.run.environment}: {r.message}"
+            line = f"{r.run.kind} `{r.run.run_id}` of {r.run.app} to {r.run.environment}: {r.message} (by {who})"
             if r.waiting:
-                note = f"shipbot restarted; `{r.run.run_id}` still waits here for Continue or Abort."
+                note = f"{who} took `{r.run.run_id}` over; it still waits here for Continue or Abort."
                 post = self.client.chat_postMessage(channel=place[0], thread_ts=place[1], text=note)
                 await safe(self.metrics, "chat.postMessage", post)
                 continue

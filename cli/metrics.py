@@ -48,6 +48,11 @@ class Metrics:
             "shipbot_database_up", "1 when the database answered the last /healthz check, else 0",
             registry=self.registry,
         )  # fmt: skip
+        self.takeovers = Counter(
+            "shipbot_lease_takeovers_total",
+            "Runs whose lease this process took over from a dead or stopped one, by what became of them",
+            ["outcome"], registry=self.registry,
+        )  # fmt: skip
 
     def store_call(self, kind: str, seconds: float) -> None:
         self.store_seconds.labels(kind).observe(seconds)
@@ -56,6 +61,10 @@ class Metrics:
         self.database_up.set(0 if latency is None else 1)
         if latency is not None:
             self.database_ping.set(latency)
+
+    def lease_taken_over(self, outcome: str) -> None:
+        """``outcome``: ``waiting`` (kept waiting for a person), ``repaired`` or ``not_repaired``."""
+        self.takeovers.labels(outcome).inc()
 
     def command_answered(self, command: str, result: str) -> None:
         self.commands.labels(command, result).inc()

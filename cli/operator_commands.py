@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import json
 import sys
+import threading
+from collections.abc import Awaitable
 from pathlib import Path
 
 from cli import dry_runs
@@ -72,12 +75,41 @@ async def _ask_to_continue(gate: BatchGate) -> bool:
         f"Continue to batch {gate.batch}/{gate.total} ({len(gate.hosts_next)} hosts)? [y/N] "
     )
     sys.stderr.flush()
-    answer = await asyncio.to_thread(sys.stdin.readline)
+    answer = await _read_line()
     return answer.strip().lower() in ("y", "yes")
+
+
+async def _read_line() -> str:
+    """A line of standard input, read in a daemon thread: when the pause is answered from chat instead (a control
+    request, :mod:`deploy.controls`), the unread prompt does not keep the process from exiting."""
+    loop = asyncio.get_running_loop()
+    line: asyncio.Future[str] = loop.create_future()
+
+    def read() -> None:
+        text = sys.stdin.readline()
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits for the answer any more
+            loop.call_soon_threadsafe(lambda: None if line.done() else line.set_result(text))
+
+    threading.Thread(target=read, name="pause-prompt", daemon=True).start()
+    return await line
 
 
 async def _go_on(gate: BatchGate) -> bool:
     return True
+
+
+async def _cancellable(engine: Engine, run: Awaitable[RunFinished]) -> int:
+    """The run's exit code; a run cancelled from chat (a control request, :mod:`deploy.controls`) exits 1 saying who
+    cancelled it, once its hosts are back."""
+    try:
+        return _exit_for(await run)
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if engine.cancelled_by is None or task is None or task.cancelling() > 1:
+            raise  # Ctrl-C, or a cancel that did not come from a control request
+        task.uncancel()
+        print(f"shipbot: cancelled by {engine.cancelled_by} from chat; the hosts were put back", file=sys.stderr)
+        return EXIT_FAILED
 
 
 async def deploy(args: argparse.Namespace, settings: OperatorSettings) -> int:
@@ -91,29 +123,27 @@ async def deploy(args: argparse.Namespace, settings: OperatorSettings) -> int:
         dry = await engine.dry_run(args.environment, args.ref, user=user, hosts_filter=args.hosts, forced=args.force)
         print(dry_runs.as_text_json(dry) if args.json else dry_runs.text(dry))
         return EXIT_OK if dry.promotion is None else EXIT_USAGE
+    run = engine.deploy(
+        args.environment,
+        args.ref,
+        user=user,
+        hosts_filter=args.hosts,
+        sink=TerminalProgress(verbose=args.verbose),
+        forced=args.force,
+        gate=_go_on if args.yes else _ask_to_continue,
+    )
     try:
-        result = await engine.deploy(
-            args.environment,
-            args.ref,
-            user=user,
-            hosts_filter=args.hosts,
-            sink=TerminalProgress(verbose=args.verbose),
-            forced=args.force,
-            gate=_go_on if args.yes else _ask_to_continue,
-        )
+        return await _cancellable(engine, run)
     except PromotionRefused as exc:
         rule = promotion_rule(exc.block)
         print(f"shipbot: {rule}. Deploy it to {exc.block.source} first, or pass --force (recorded).", file=sys.stderr)
         return EXIT_USAGE
-    return _exit_for(result)
 
 
 async def rollback(args: argparse.Namespace, settings: OperatorSettings) -> int:
     engine = _engine(args, settings)
-    result = await engine.rollback(
-        args.environment, to=args.to, user=args.user or getpass.getuser(), sink=TerminalProgress()
-    )
-    return _exit_for(result)
+    run = engine.rollback(args.environment, to=args.to, user=args.user or getpass.getuser(), sink=TerminalProgress())
+    return await _cancellable(engine, run)
 
 
 async def converge(args: argparse.Namespace, settings: OperatorSettings) -> int:
@@ -128,14 +158,14 @@ async def converge(args: argparse.Namespace, settings: OperatorSettings) -> int:
 
 async def task(args: argparse.Namespace, settings: OperatorSettings) -> int:
     engine = _engine(args, settings)
-    result = await engine.run_task(
+    run = engine.run_task(
         args.name,
         args.environment,
         user=args.user or getpass.getuser(),
         hosts_filter=args.hosts,
         sink=TerminalProgress(verbose=True),
     )
-    return _exit_for(result)
+    return await _cancellable(engine, run)
 
 
 async def status(args: argparse.Namespace, settings: OperatorSettings) -> int:

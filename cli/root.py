@@ -5,9 +5,15 @@
 - :func:`serve` (``shipbot run``, and the bot inside ``shipbot demo``) loads every app's config, opens the store,
   builds one engine per app, repairs what runs of a dead process left (reported in each run's channel), the command
   language's service, the Slack app, and the ops server, then connects over Socket Mode (default) or serves the
-  Events API over HTTP. On SIGTERM or SIGINT it stops taking commands, keeps waiting requests for the next start,
-  lets running deploys finish within the grace period or cancels and reverts them (SHIPBOT_ON_SHUTDOWN), says so in
-  the run's channel, and returns.
+  Events API over HTTP. On SIGTERM or SIGINT, when another replica serves from the same store
+  (:mod:`deploy.presence`), it first closes its Socket Mode connection (or HTTP listener), so Slack hands new
+  events to that replica, and answers what it already received; alone, it keeps the connection and refuses new
+  commands. It hands the runs that wait for a person to the next shipbot (their leases are freed), lets running
+  deploys finish within the grace period or cancels and reverts them (SHIPBOT_ON_SHUTDOWN), says so in the run's
+  channel, and returns.
+  Several replicas may share one store and one Slack app: each takes over the runs of a dead or stopped one on its
+  timer (the lease expired or was handed over), and a Cancel, Continue or Abort for a run another process drives
+  is passed to it through the store (:mod:`deploy.controls`).
   Approvals and the queue are rows in the store: at start-up the bot finds the approval messages still waiting
   (their buttons keep working) and picks up what a stopped process left; every :data:`POLL_EVERY` seconds it
   expires approvals, moves any line whose environment a run (from here or the CLI) has freed, removes previews
@@ -56,7 +62,9 @@ from deploy.store import Store
 from webhooks.server import start_webhook_server
 
 log = structlog.get_logger("shipbot.bot")
-POLL_EVERY = 2.0  # seconds between looks at the store for freed environments and due approvals
+POLL_EVERY = 2.0  # seconds between looks at the store for dead runs, freed environments and due approvals
+ANSWER_GRACE = 10.0  # seconds a stopping bot waits for the commands it received to be answered
+PRESENT_WITHIN = 3 * POLL_EVERY + 2  # another bot seen this recently serves too (it writes every POLL_EVERY)
 
 
 @dataclass
@@ -116,10 +124,12 @@ async def serve(
     _init_sentry(settings)
     configs = [(load_config(path), Path(path)) for path in settings.config_files]
     store = open_store(settings, settings.data_dir)
+    store.controls.prune()
+    store.presence.beat(store.owner)
     engines = {c.app: build_engine(c, store, settings.data_dir, path) for c, path in configs}
-    repairs = await _repair(engines)
     metrics = Metrics()
     store.db.timings.observe = metrics.store_call
+    repairs = await _repair(engines, metrics)
     client = make_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url, metrics)
     auth = await client.auth_test()
     bot_user_id = str(auth.get("user_id", ""))
@@ -178,10 +188,28 @@ async def serve(
         else:
             http_runner = await _serve_http(bot, settings)
         log.info("bot_started", mode=settings.mode, bot_user_id=bot_user_id, apps=sorted(engines), ops_port=ops_port)
-        await reporter.repaired(repairs)
+        name = replica_name(store.owner)
+        await reporter.repaired(repairs, name)
         _expire_taken_over(service, engines, store, repairs)
         await service.pick_up()
-        sweeper = asyncio.create_task(_sweep(service, running.stop), name="waiting-sweeper")
+
+        told: dict[str, str] = {r.run.run_id: r.message for r in repairs}
+
+        async def take_over() -> None:
+            """Runs whose lease expired, or that a stopping replica handed over, are taken over here (a repair that
+            failed, tried again on every tick, is reported again only when its outcome changes); approval messages
+            posted here and decided by another replica lose their buttons."""
+            store.presence.beat(store.owner)
+            found = await _repair(engines, metrics)
+            new = [r for r in found if told.get(r.run.run_id) != r.message]
+            told.update((r.run.run_id, r.message) for r in new)
+            await reporter.repaired(new, name)
+            _expire_taken_over(service, engines, store, found)
+            for run_id, verdict, by in service.approvals_decided(list(reporter.approval_messages)):
+                await reporter.decided_elsewhere(run_id, verdict, by)
+
+        sweeper = asyncio.create_task(_sweep(service, running.stop, take_over), name="waiting-sweeper")
+        sweeper = asyncio.create_task(_sweep(service, running.stop, take_over), name="waiting-sweeper")
         converger = asyncio.create_task(_converge(service, engines, running.stop), name="auto-converge")
         pollers: list[asyncio.Task[None]] = []
         if service.pushes is not None:
@@ -205,24 +233,40 @@ async def serve(
     finally:
         if hooks_runner is not None:
             await hooks_runner.cleanup()
-        await _shutdown(settings, running, reporter)
-        if socket is not None:
-            with contextlib.suppress(Exception):
-                await socket.close_async()  # type: ignore[no-untyped-call]
-        if http_runner is not None:
-            await http_runner.cleanup()
+
+        async def stop_listening() -> None:
+            """First of all, so that Slack hands new events to another replica's connection."""
+            nonlocal http_runner
+            if socket is not None:
+                with contextlib.suppress(Exception):
+                    await socket.close_async()  # type: ignore[no-untyped-call]
+            if http_runner is not None:
+                await http_runner.cleanup()
+                http_runner = None
+
+        others = store.presence.others(store.owner, PRESENT_WITHIN)
+        store.presence.leave(store.owner)
+        await _shutdown(settings, running, reporter, stop_listening if others else None)
+        await stop_listening()
         await ops_runner.cleanup()
         deliveries.close()
         store.close()
         log.info("bot_stopped")
 
 
-async def _repair(engines: dict[str, Engine]) -> list[RepairReport]:
-    """At start-up, before taking commands: repair what runs of a dead process left (see :mod:`deploy.repair`)."""
+def replica_name(owner: str) -> str:
+    """How a run's message names this process: its host and pid (the lease owner id without its random part)."""
+    return owner.rsplit(":", 1)[0]
+
+
+async def _repair(engines: dict[str, Engine], metrics: Metrics) -> list[RepairReport]:
+    """Take over and repair what runs of a dead process left (see :mod:`deploy.repair`): at start-up, before
+    taking commands, and then on the sweeper's timer (another replica died, or a stopping one handed runs over)."""
     reports = []
     for engine in engines.values():
         for r in await engine.recover():
             log.warning("run_repaired", run_id=r.run.run_id, environment=r.run.environment, ok=r.ok, message=r.message)
+            metrics.lease_taken_over("waiting" if r.waiting else "repaired" if r.ok else "not_repaired")
             reports.append(r)
     return reports
 
@@ -239,15 +283,18 @@ def _expire_taken_over(
             service.expire_taken_over(r.run.run_id, place[0] if place else "", timeout)
 
 
-async def _sweep(service: ChatService, stop: asyncio.Event) -> None:
-    """On a timer: expire pending approvals (requesters hear of it without anyone writing), move the lines whose
-    environment was freed, also by a run in another process (the store is polled), and remove previews whose time
-    to live ran out (kept in the store, so a restart does not reset it)."""
+async def _sweep(service: ChatService, stop: asyncio.Event, take_over: Callable[[], Awaitable[None]]) -> None:
+    """On a timer: take over the runs of dead or stopped replicas (``take_over``), answer the control requests for
+    the waiting runs held here, expire pending approvals (requesters hear of it without anyone writing), move the
+    lines whose environment was freed, also by a run in another process (the store is polled), and remove previews
+    whose time to live ran out (kept in the store, so a restart does not reset it)."""
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), POLL_EVERY)
         if not stop.is_set():
             try:
+                await take_over()
+                await service.act_on_requests()
                 await service.sweep()
                 await service.advance()
             except Exception:  # the sweeper must outlive a failing notice
@@ -293,19 +340,34 @@ async def _poll(poller: BranchPoller, watch: Watch, stop: asyncio.Event) -> None
                 await asyncio.wait_for(stop.wait(), watch.interval)
 
 
-async def _shutdown(settings: Settings, running: Running, reporter: SlackRunReporter) -> None:
-    """Stop taking commands; finish or cancel-and-revert running deploys; say so in their channels; return."""
+async def _shutdown(
+    settings: Settings,
+    running: Running,
+    reporter: SlackRunReporter,
+    stop_listening: Callable[[], Awaitable[None]] | None,
+) -> None:
+    """Stop taking commands: with another replica serving (``stop_listening`` given) the Socket Mode connection or
+    the HTTP listener is closed first, so Slack sends everything to it, and the commands already received are
+    answered; alone, the connection stays open until the runs have ended, new commands are refused and the buttons
+    of running deploys answered. Leave the runs waiting for a person to the next shipbot; finish or
+    cancel-and-revert running deploys; say so in their channels; return."""
+    if stop_listening is not None:
+        await stop_listening()
+        log.info("bot_not_listening", answering=running.bot.in_flight)
     running.bot.accepting = False
+    if stop_listening is not None:
+        await running.bot.idle(ANSWER_GRACE)
+    handed = set(running.service.hand_over())
     active = running.service.supervisor.active()
-    log.info("bot_stopping", active_runs=len(active), on_shutdown=settings.on_shutdown)
+    log.info("bot_stopping", active_runs=len(active), handed_over=sorted(handed), on_shutdown=settings.on_shutdown)
     cancel = settings.on_shutdown == "cancel"
     what = (
         "cancelling this run and putting every host back"
         if cancel
         else f"letting this run finish first (up to {settings.shutdown_grace:g}s)"
     )
-    for report in list(reporter.reports.values()):
-        if report.view.finished is None and report.ts is not None:
+    for run_id, report in list(reporter.reports.items()):
+        if report.view.finished is None and report.ts is not None and run_id not in handed:
             await safe(
                 running.metrics,
                 "chat.postMessage",

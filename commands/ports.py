@@ -29,6 +29,7 @@ from typing import Protocol
 from commands.replies import AwaitingApproval
 from commands.runs import Busy, RunRequest
 from deploy.config import Config
+from deploy.controls import ControlRequest
 from deploy.dry_run import DryRun
 from deploy.events import EventSink, Gate, RunFinished, null_sink
 from deploy.preview_runner import PreviewInfo, PreviewOutcome
@@ -106,6 +107,16 @@ class EnginePort(Protocol):
     def deployed_sha(self, environment: str) -> str | None: ...
 
     def waiting_run(self, run_id: str) -> RunRecord | None: ...
+
+    def held_elsewhere(self, run_id: str) -> RunRecord | None: ...
+
+    def running_elsewhere(self, environment: str) -> RunRecord | None: ...
+
+    def ask(self, run_id: str, action: str, user: str) -> None: ...
+
+    def held_requests(self) -> list[tuple[ControlRequest, str]]: ...
+
+    def hand_over(self) -> list[str]: ...
 
     async def resume(
         self, run_id: str, go: bool, *, sink: EventSink = null_sink, gate: Gate | None = None, reason: str = ...
@@ -189,13 +200,15 @@ class GroupResolver(Protocol):
 
 @dataclass(frozen=True)
 class RunEnded:
-    """A run ended: ``finished`` from the engine, or ``error`` when it could not run; ``lock`` after a rollback."""
+    """A run ended here: ``finished`` from the engine, or ``error`` when it could not run; ``lock`` after a
+    rollback; ``handed_over`` when this process stopped and left the run, waiting for a person, to another."""
 
     run: RunRequest
     finished: RunFinished | None
     error: str = ""
     lock: LockRecord | None = None
     nothing_to_do: str = ""  # why a run had nothing to do (a converge with no host behind): not a failure
+    handed_over: bool = False  # it waits for a person and another process reports it from now on
 
 
 @dataclass(frozen=True)
@@ -220,6 +233,7 @@ class RunDropped:
 class ApprovalExpired:
     run: RunRequest
     expires_at: float
+    message: tuple[str, str] | None = None  # (channel, ts) of the message asking for it, whoever posted it
 
 
 @dataclass(frozen=True)
@@ -228,6 +242,7 @@ class ApprovalDecided:
     by: str
     approved: bool
     reason: str = ""
+    message: tuple[str, str] | None = None  # (channel, ts) of the message asking for it, whoever posted it
 
 
 @dataclass(frozen=True)

@@ -207,6 +207,16 @@ class PreviewNotice:
     message: str = ""
 
 
+@dataclass(frozen=True)
+class AskedHolder:
+    """The run is driven by another shipbot (a replica, the command line): it was asked, through the store, to
+    ``action`` (cancel, continue, abort) the run for ``by``; it acts within a couple of seconds."""
+
+    run: RunRequest
+    by: str
+    action: str
+
+
 Reply = (
     Refusal
     | HelpReply
@@ -228,4 +238,5 @@ Reply = (
     | PreviewStarted
     | PreviewsListed
     | PreviewRemoved
+    | AskedHolder
 )

@@ -18,12 +18,12 @@ from pathlib import Path
 import structlog
 from pydantic import SecretStr
 
-from deploy import converging, foresight, remote
+from deploy import converging, remote
 from deploy.config import Config
-from deploy.dry_run import DryRun
 from deploy.errors import (
     EnvironmentBusy,
     EnvironmentLocked,
+    HandedOver,
     LeaseLost,
     NothingToRollBack,
     PromotionRefused,
@@ -32,18 +32,20 @@ from deploy.errors import (
 )
 from deploy.events import Event, EventSink, Gate, Outcome, RunFinished, RunRepaired, RunStarted, null_sink
 from deploy.fleet import Fleets
+from deploy.foresight import Foresight, record_forced
 from deploy.ids import ReleaseIds, new_run_id, utc_minute
 from deploy.leases import LeaseGuard
 from deploy.mirror import Mirror
 from deploy.plan import DeployPlan, plan_deploy, select_hosts
 from deploy.ports import Connector, ConnectorFactory, StepResult
-from deploy.promotion import PromotionBlock
-from deploy.records import Commit, EnvironmentStatus, RunRecord, Shipment
+from deploy.records import Commit, EnvironmentStatus, RunRecord
 from deploy.redact import Redactor
 from deploy.refs import ref_problem
 from deploy.repair import Repairer, RepairReport
+from deploy.run_control import RunControl
 from deploy.runner import Runner
 from deploy.secret_input import SecretFeeding, secret_values
+from deploy.sharing import SharedRuns
 from deploy.status import read_status
 from deploy.steps import RunSteps, Timeouts
 from deploy.store import Store
@@ -51,7 +53,7 @@ from deploy.store import Store
 log = structlog.get_logger("shipbot.engine")
 
 
-class Engine:
+class Engine(SharedRuns, Foresight):
     """The deploy engine of one app. ``connectors`` builds each run's connector (the SSH adapter in production:
     ``Engine(config, store, data_dir, SshConnector)``); the engine never opens a connection any other way."""
 
@@ -72,6 +74,7 @@ class Engine:
         self._connectors = connectors
         self._release_ids = ReleaseIds()
         self._held: dict[str, asyncio.Task[None]] = {}  # heartbeats of waiting runs taken over from a dead process
+        self._controls: dict[str, RunControl] = {}  # runs driven here, answering control requests
         self.fleets = Fleets(config, store, folder)  # each environment's hosts, discovered at the start of each run
         self.repairer = Repairer(
             config, store, self.connector_for_run,
@@ -93,21 +96,6 @@ class Engine:
 
     async def commits_between(self, old_sha: str | None, new_sha: str, limit: int = 20) -> list[Commit]:
         return await self.mirror.commits_between(old_sha, new_sha, limit)
-
-    async def shipment(self, live_sha: str | None, sha: str, limit: int = 20) -> Shipment:
-        """What a deploy of ``sha`` over ``live_sha`` ships (:func:`deploy.foresight.shipment`)."""
-        return await foresight.shipment(self.config, self.mirror, live_sha, sha, limit)
-
-    def promotion(self, environment: str, sha: str) -> PromotionBlock | None:
-        """The promotion order's verdict on deploying ``sha`` to ``environment`` (None: it may go)."""
-        return foresight.promotion(self.config, self.store, environment, sha)
-
-    async def dry_run(
-        self, environment: str, ref: str | None = None, *, user: str, hosts_filter: str | None = None,
-        forced: bool = False,
-    ) -> DryRun:  # fmt: skip
-        """What ``deploy`` would do, changing nothing (:func:`deploy.foresight.dry_run`)."""
-        return await foresight.dry_run(self, environment, ref, user, hosts_filter, forced)
 
     def deployed_sha(self, environment: str) -> str | None:
         run = self.store.last_success(self.config.app, environment)
@@ -261,7 +249,7 @@ class Engine:
         )  # fmt: skip
         connector = self.connector_for_run()
         self.store.start_run(record, f"{self.config.app} {ref} ({sha[:7]})")
-        foresight.record_forced(self.store, user, run_id, block)
+        record_forced(self.store, user, run_id, block)
 
         def noted(event: Event) -> None:
             """The end report repeats the plan's notes (a migration a host filter left out), as the start did."""
@@ -385,6 +373,8 @@ class Engine:
 
         def tee(event: Event) -> None:
             nonlocal finished
+            if control.handed_over:  # the run goes on in another process: this one reports nothing more
+                return
             if isinstance(event, RunFinished):
                 finished = event
             try:
@@ -393,16 +383,18 @@ class Engine:
                 log.exception("event_sink_failed", run_id=record.run_id, event=type(event).__name__)
 
         guard = LeaseGuard(lambda: self.store.renew_lease(record.run_id), self.store.lease_ttl)
-        runner = self._runner(record.run_id, tee, connector, gate, guard)
+        task = asyncio.current_task()
+        control = self._controls[record.run_id] = RunControl(self.store.controls, record.run_id, guard, task)
+        runner = self._runner(record.run_id, tee, connector, control.gate(gate), guard)
         self.store.ledger.hosts(record.run_id, list(started.hosts))
         self.fleets.record(record.run_id, record.environment, started.hosts)
-        task = asyncio.current_task()
 
         def stop_acting() -> None:
             if task is not None:
                 task.cancel()
 
         heartbeat = asyncio.create_task(guard.heartbeat(stop_acting))
+        watch = asyncio.create_task(control.watch())
         began = time.monotonic()
         log.info("run_started", run_id=record.run_id, kind=record.kind, app=record.app,
                  environment=record.environment, user=record.user, ref=record.ref, sha=record.sha)  # fmt: skip
@@ -413,7 +405,7 @@ class Engine:
         except asyncio.CancelledError:
             if guard.lost and task is not None:
                 task.uncancel()
-                raise LeaseLost(record.run_id) from None
+                raise (HandedOver if control.handed_over else LeaseLost)(record.run_id) from None
             raise
         except NothingToRollBack:
             raise
@@ -426,12 +418,20 @@ class Engine:
             raise
         finally:
             heartbeat.cancel()
+            watch.cancel()
+            self._controls.pop(record.run_id, None)
+            self.cancelled_by = control.cancelled_by
             await asyncio.shield(connector.close())
             end = finished or RunFinished(record.run_id, Outcome.CANCELLED, "cancelled", time.monotonic() - began)
-            if guard.lost:  # the new owner records the run; this process only stops
+            if control.handed_over:  # waiting at a pause: the next process takes the lease over at once
+                self.store.give_up_lease(record.run_id)
+                log.info("run_handed_over", run_id=record.run_id, environment=record.environment)
+            elif guard.lost:  # the new owner records the run; this process only stops
                 log.warning("run_lease_lost", run_id=record.run_id, environment=record.environment)
             else:
                 self._record_end(record, end)
+        if control.handed_over:
+            raise HandedOver(record.run_id)
         if guard.lost:
             raise LeaseLost(record.run_id)
         return result

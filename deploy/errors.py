@@ -137,3 +137,14 @@ class LeaseLost(ShipbotError):
 
     def __init__(self, run_id: str) -> None:
         super().__init__(f"run {run_id} lost its lease: another shipbot took it over and repairs the fleet")
+
+
+class HandedOver(LeaseLost):
+    """Stopped while the run waited for a person and left it to the next shipbot (which keeps it waiting)."""
+
+    exit_code = 0
+
+    def __init__(self, run_id: str) -> None:
+        ShipbotError.__init__(
+            self, f"run {run_id} waits for a person; handed to the next shipbot, which keeps it waiting"
+        )

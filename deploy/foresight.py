@@ -10,7 +10,7 @@ runs, run slots or audit; :func:`record_forced` is the one write, made by a depl
 from __future__ import annotations
 
 import json
-from typing import Protocol
+from typing import Protocol, cast
 
 from deploy import dry_run as dry_runs
 from deploy.compare import compare_url
@@ -89,3 +89,26 @@ async def dry_run(
     found = await engine.shipment(dry_runs.live_sha(live, engine.deployed_sha(environment)), sha)
     block = None if forced else engine.promotion(environment, sha)
     return dry_runs.shape(plan, ref, found, block, live)
+
+
+class Foresight:
+    """The part of :class:`~deploy.engine.Engine` that looks at a deploy before it runs (the functions above)."""
+
+    config: Config
+    store: Store
+    mirror: Mirror
+
+    async def shipment(self, live_sha: str | None, sha: str, limit: int = 20) -> Shipment:
+        """What a deploy of ``sha`` over ``live_sha`` ships (:func:`shipment`)."""
+        return await shipment(self.config, self.mirror, live_sha, sha, limit)
+
+    def promotion(self, environment: str, sha: str) -> PromotionBlock | None:
+        """The promotion order's verdict on deploying ``sha`` to ``environment`` (None: it may go)."""
+        return promotion(self.config, self.store, environment, sha)
+
+    async def dry_run(
+        self, environment: str, ref: str | None = None, *, user: str, hosts_filter: str | None = None,
+        forced: bool = False,
+    ) -> dry_runs.DryRun:  # fmt: skip
+        """What ``deploy`` would do, changing nothing (:func:`dry_run`)."""
+        return await dry_run(cast(Looker, self), environment, ref, user, hosts_filter, forced)

@@ -19,7 +19,8 @@ Two kinds of lock per environment, both taken atomically by an ``INSERT`` on a p
 A run slot is held by a run whose lease (:mod:`deploy.leases`) is alive: the slot and the lease are taken in one
 transaction, and a run whose lease expired is dead whatever its pid or machine. :meth:`Store.dead_runs` lists
 them for repair (:mod:`deploy.repair`), which takes the lease over and frees the slot once the hosts are back;
-reads never show a dead run as running. The run ledger (:mod:`deploy.intents`) lives in the same database.
+reads never show a dead run as running. The run ledger (:mod:`deploy.intents`) and the control requests
+(:mod:`deploy.controls`) live in the same database.
 """
 
 from __future__ import annotations
@@ -32,11 +33,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from deploy import leases
+from deploy.controls import Controls
 from deploy.database import Database, Executor
 from deploy.errors import EnvironmentBusy, EnvironmentLocked
 from deploy.fleet_log import FleetLog
 from deploy.ids import utc_minute
 from deploy.intents import Ledger
+from deploy.presence import Presence
 from deploy.preview_table import PreviewTable
 from deploy.pushes import PushLedger
 from deploy.records import LockRecord, RunRecord
@@ -70,6 +73,8 @@ class Store:
         self.ledger = Ledger(db)
         self.fleets = FleetLog(db)  # the hosts each run covered (deploy.fleet_log)
         self.pushes = PushLedger(db)  # webhook deliveries, auto-deploys, parked pushes (deploy.pushes)
+        self.controls = Controls(db)  # Cancel/Continue/Abort for runs another process holds
+        self.presence = Presence(db)  # the bots serving from this store now
 
     @classmethod
     def in_data_dir(cls, data_dir: Path, lease_ttl: float = 30.0, database_url: str | None = None) -> Store:

@@ -140,6 +140,11 @@ class SocketModeHub:
             await self.feed.wait(self.feed.seq, remaining)
         return True
 
+    def next_connection(self) -> Connection | None:
+        """The open connection the next envelope goes to (round robin), or None when none is open."""
+        conns = self.open_connections()
+        return conns[self._next % len(conns)] if conns else None
+
     # -- sending ---------------------------------------------------------------------------
 
     async def send(self, delivery: Delivery, attempt: Attempt, deadline: float) -> None:

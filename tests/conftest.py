@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from deploy.database import Database
+from deploy.store import Store
 from tests.support.databases import drop_template, fresh_postgres
 from tests.support.dnsmasq import DNSMASQ, Dnsmasq
 from tests.support.gitrepo import GitRepo, make_app_repo
@@ -68,3 +70,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     drop_template()
+
+
+@pytest.fixture
+def stores(database_url: str) -> Iterator[Callable[[], Store]]:
+    """``stores()``: one more store on the test's database (as another process opens it), closed at teardown."""
+    opened: list[Store] = []
+
+    def one() -> Store:
+        opened.append(Store(Database.open(database_url)))
+        return opened[-1]
+
+    yield one
+    for store in opened:
+        store.close()

@@ -88,7 +88,7 @@ class ApprovalService:
         run = pending.run
         self._audit.approved(user, run)
         self._audit.overrides(user, "approve", run.app, run.environment, decision.overrides)
-        await self._reporter.notify(ApprovalDecided(run, user, approved=True))
+        await self._reporter.notify(ApprovalDecided(run, user, approved=True, message=self._message(run_id)))
         return Approved(run, user, await self._admit(pending))
 
     async def reject(self, run_id: str, user: str, reason: str = "", channel: str | None = None) -> Reply:
@@ -103,7 +103,8 @@ class ApprovalService:
             return self._too_late(run_id)
         run = pending.run
         self._audit.rejected(user, run, reason)
-        await self._reporter.notify(ApprovalDecided(run, user, approved=False, reason=reason))
+        notice = ApprovalDecided(run, user, approved=False, reason=reason, message=self._message(run_id))
+        await self._reporter.notify(notice)
         return Rejected(run, user, reason)
 
     async def _decide(
@@ -118,6 +119,22 @@ class ApprovalService:
         if row is not None and row.state != AWAITING:
             return self._answer_late(row, pending)
         return pending, await self._permissions.approval(pending.run, user, channel)
+
+    def decided(self, run_ids: list[str]) -> list[tuple[str, str, str]]:
+        """(run id, verdict, by) of those of ``run_ids`` no longer awaiting a decision: approved, rejected,
+        cancelled or expired, here or in another process."""
+        out = []
+        for run_id in run_ids:
+            row = self._book.row(run_id)
+            if row is not None and row.state != AWAITING:
+                verdict = row.state if row.state in (REJECTED, CANCELLED, EXPIRED) else "approved"
+                out.append((run_id, verdict, row.decided_by))
+        return out
+
+    def _message(self, run_id: str) -> tuple[str, str] | None:
+        """Where the message asking to approve ``run_id`` is (posted by this replica or another), if known."""
+        row = self._book.row(run_id)
+        return (row.channel, row.ts) if row is not None and row.channel and row.ts else None
 
     def _too_late(self, run_id: str) -> Refusal | AlreadyDecided:
         """Someone decided ``run_id`` between our reading it and our deciding it."""
@@ -161,7 +178,8 @@ class ApprovalService:
     async def sweep(self) -> None:
         """Expire pending approvals whose time is up, telling each requester."""
         for pending in self._book.take_expired(self._clock()):
-            await self._reporter.notify(ApprovalExpired(pending.run, pending.expires_at))
+            message = self._message(pending.run.run_id)
+            await self._reporter.notify(ApprovalExpired(pending.run, pending.expires_at, message))
 
     async def pick_up(self) -> None:
         """Admit requests approved in a process that stopped before it could start, queue or drop them."""

@@ -2,8 +2,8 @@
 
 ``cancel RUN-ID`` names one; ``cancel ENV`` the run shipbot started there; a bare ``cancel`` the asker's only
 request. Anyone may cancel their own request; someone else's needs the ``cancel`` right in that environment
-(recorded as an override where it is one). A run started outside chat (the CLI) is cancelled where it was
-started. Every cancel is recorded.
+(recorded as an override where it is one). A run another live shipbot drives (a replica, or ``shipbot deploy``)
+is cancelled by asking it through the store (:mod:`commands.usecases.elsewhere`). Every cancel is recorded.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from commands.supervisor import RunSupervisor
 from commands.usecases.approving import ApprovalService
 from commands.usecases.audit import AuditTrail
 from commands.usecases.board import RunBoard
+from commands.usecases.elsewhere import HeldElsewhere
 from commands.usecases.permissions import Permissions
 from commands.usecases.queueing import QueueService
 
@@ -42,6 +43,7 @@ class CancelService:
         supervisor: RunSupervisor,
         permissions: Permissions,
         audit: AuditTrail,
+        elsewhere: HeldElsewhere,
     ) -> None:
         self._engines = dict(engines)
         self._board = board
@@ -50,6 +52,7 @@ class CancelService:
         self._supervisor = supervisor
         self._permissions = permissions
         self._audit = audit
+        self._elsewhere = elsewhere
 
     async def cancel(self, command: Cancel, user: str, channel: str) -> Reply:
         if command.run_id is not None:
@@ -57,12 +60,16 @@ class CancelService:
         if command.environment is not None:
             running = self._board.running(command.app, command.environment)
             if not running:
+                other = self._elsewhere.find_in(command.app, command.environment)
+                if other is not None:
+                    return await self._cancel_one(other.run_id, user, channel)
                 return nothing_running_in(command.environment)
             return await self._cancel_one(running[0].run_id, user, channel)
         mine = [
             *(r for r in self._board.running() if r.user == user),
             *(r for r in self._queue.waiting() if r.user == user),
             *(r for r in self._approvals.waiting() if r.user == user),
+            *self._elsewhere.mine(user, channel),
         ]
         if not mine:
             return nothing_to_cancel()
@@ -85,6 +92,9 @@ class CancelService:
     async def _cancel_one(self, run_id: str, user: str, channel: str) -> Reply:
         found = self._find(run_id)
         if found is None:
+            asked = await self._elsewhere.cancel(run_id, user, channel)
+            if asked is not None:
+                return asked
             for engine in self._engines.values():
                 if any(r.run_id == run_id and r.running for r in engine.history(None, HISTORY_SEARCH)):
                     return not_started_from_chat(run_id)

@@ -26,7 +26,7 @@ from commands.supervisor import RunSupervisor
 from commands.usecases.board import RunBoard
 from commands.usecases.locks import LockService
 from commands.usecases.pauses import Pauses
-from deploy.errors import NothingToConverge, ShipbotError
+from deploy.errors import HandedOver, NothingToConverge, ShipbotError
 from deploy.events import EventSink, Outcome, RunFinished
 from deploy.records import LockRecord
 
@@ -69,6 +69,7 @@ class RunExecution:
         finished: RunFinished | None = None
         error = idle = ""
         lock: LockRecord | None = None
+        handed = False
         try:
             finished = await self._drive(run, self._reporter.sink_for(run), resume)
             if run.kind == "rollback" and finished.outcome is Outcome.SUCCESS:
@@ -78,6 +79,8 @@ class RunExecution:
             raise
         except NothingToConverge as err:
             idle = str(err)
+        except HandedOver:  # stopping while it waits for a person: the next process reports it from now on
+            handed = True
         except ShipbotError as err:
             error = str(err)
         except Exception as err:
@@ -85,7 +88,7 @@ class RunExecution:
             raise
         finally:
             self._board.remove(run.run_id)
-            await self._reporter.notify(RunEnded(run, finished, error, lock, idle))
+            await self._reporter.notify(RunEnded(run, finished, error, lock, idle, handed_over=handed))
             await self._after(run)
         return finished
 

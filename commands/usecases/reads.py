@@ -23,6 +23,7 @@ from commands.replies import (
     WhereEntry,
     WhereReply,
 )
+from commands.runs import RunRequest
 from commands.usecases.approving import ApprovalService
 from commands.usecases.board import RunBoard
 from commands.usecases.locks import LockService
@@ -72,10 +73,19 @@ class ReadService:
             status,
             error,
             self._locks.current(app, environment),
-            self._board.running(app, environment),
+            (*self._board.running(app, environment), *self._elsewhere(app, environment)),
             self._queue.waiting(app, environment),
             self._approvals.waiting(app, environment),
         )
+
+    def _elsewhere(self, app: str, environment: str) -> tuple[RunRequest, ...]:
+        """The run another process (a replica, the command line) drives there, as a running request."""
+        r = self._engines[app].running_elsewhere(environment)
+        if r is None:
+            return ()
+        task = r.ref if r.kind == "task" else None
+        ref = "" if r.kind == "rollback" and r.ref == "previous" else r.ref
+        return (RunRequest(r.run_id, r.kind, r.app, r.environment, r.user, "", r.started_at, ref, r.sha, task=task),)
 
     def history(self, command: History) -> Reply:
         entries = [

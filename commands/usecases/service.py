@@ -12,6 +12,7 @@ The services, built here and given their collaborators (nothing reaches into ano
     RunBoard     runs chat started, who is busy            LockService lock, unlock, lock refusals
     Pauses       gates between batches, continue/abort     RunExecution a run under the supervisor
     Takeovers    continue/abort of a run a dead process left paused (taken over at start-up)
+    HeldElsewhere cancel/continue/abort of a run another live process drives, through the store
     QueueService the line, positions, start next           Admission   start now, queue, or refuse; recheck
     ApprovalService ask, approve/reject, expiry            RequestService deploy, rollback, task
     CancelService   cancel wherever the request is         ReadService status, history, where, help
@@ -80,6 +81,7 @@ from commands.usecases.autodeploys import AutoDeploys
 from commands.usecases.board import RunBoard
 from commands.usecases.cancels import CancelService
 from commands.usecases.converging import AutoConverge
+from commands.usecases.elsewhere import HeldElsewhere
 from commands.usecases.execution import RunExecution
 from commands.usecases.locks import LockService
 from commands.usecases.pauses import Pauses
@@ -141,12 +143,13 @@ class ChatService:
         self._requests = RequestService(
             self.engines, permissions, locks, admission, self._approvals, audit, clock, run_ids
         )
+        self._takeovers = Takeovers(self.engines, permissions, audit, execution, clock)
+        self._elsewhere = HeldElsewhere(self.engines, permissions, audit, self._takeovers, clock)
         self._cancels = CancelService(
-            self.engines, board, self._queue, self._approvals, self.supervisor, permissions, audit
+            self.engines, board, self._queue, self._approvals, self.supervisor, permissions, audit, self._elsewhere
         )
         self._locks = locks
         self._pauses = pauses
-        self._takeovers = Takeovers(self.engines, permissions, audit, execution, clock)
         self._auto = AutoConverge(
             self.engines, self.policies, board, locks, execution, reporter, clock, run_ids, bot_user_id or "shipbot"
         )
@@ -236,6 +239,8 @@ class ChatService:
         and whose run this one took over)."""
         if not self._pauses.waits(run_id):
             reply = await self._takeovers.resume(run_id, user, channel, go)
+            if reply is None:
+                reply = await self._elsewhere.resume(run_id, user, channel, go)
             if reply is not None:
                 return reply
         return await self._pauses.resume(run_id, user, channel, go)
@@ -244,6 +249,15 @@ class ChatService:
         """A run taken over at start-up waits at a pause: abort it (reported in ``channel``) when nobody answered
         within ``timeout`` seconds."""
         self._takeovers.expire_after(run_id, channel, timeout)
+
+    async def act_on_requests(self) -> None:
+        """Answer the Continue/Abort/Cancel requests other processes wrote for the waiting runs taken over here (the
+        bot's timer calls it; runs this process drives answer theirs by themselves)."""
+        await self._elsewhere.act()
+
+    def hand_over(self) -> list[str]:
+        """Stopping: every run that waits for a person here is left to the next process (see the engines)."""
+        return [run_id for engine in self.engines.values() for run_id in engine.hand_over()]
 
     async def sweep(self) -> None:
         """Expire pending approvals whose time is up, telling each requester."""
@@ -265,6 +279,11 @@ class ChatService:
     def approval_posted(self, run_id: str, channel: str, ts: str) -> None:
         """Where the message asking to approve ``run_id`` was posted (kept with the request)."""
         self._approvals.posted(run_id, channel, ts)
+
+    def approvals_decided(self, run_ids: list[str]) -> list[tuple[str, str, str]]:
+        """(run id, verdict, by) of the approval requests among ``run_ids`` that were decided or expired, possibly
+        by another process."""
+        return self._approvals.decided(run_ids)
 
     def approval_messages(self) -> tuple[tuple[str, str, str], ...]:
         """(run id, channel, ts) of every message still asking for an approval: the bot tracks them after a

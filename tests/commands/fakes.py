@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from commands.ports import Notice
 from commands.runs import RunRequest
 from deploy.config import Config
+from deploy.controls import ControlRequest
 from deploy.dry_run import DryRun
 from deploy.errors import EnvironmentLocked, RefNotFound
 from deploy.events import Event, EventSink, Gate, Outcome, RunFinished, null_sink
@@ -162,6 +163,21 @@ class FakeEngine:
 
     def waiting_run(self, run_id: str) -> RunRecord | None:
         return self.taken_over.get(run_id)
+
+    def held_elsewhere(self, run_id: str) -> RunRecord | None:
+        return None
+
+    def running_elsewhere(self, environment: str) -> RunRecord | None:
+        return None
+
+    def ask(self, run_id: str, action: str, user: str) -> None:
+        raise AssertionError("no run is held by another process here")
+
+    def held_requests(self) -> list[tuple[ControlRequest, str]]:
+        return []
+
+    def hand_over(self) -> list[str]:
+        return []
 
     async def resume(
         self,

@@ -149,3 +149,28 @@ async def test_several_connections_share_the_events(emu: SlackEmulator, socket_a
     texts = sorted(str(e["text"]) for e in one.events() + two.events())
     assert texts == [f"m{n}" for n in range(6)], "each event exactly once"
     assert one.events() and two.events(), "both connections carry traffic"
+
+
+async def test_an_event_one_connection_leaves_unacked_is_retried_on_another(
+    emu: SlackEmulator, socket_app: SocketFactory
+) -> None:
+    """Two connections of one app (two replicas): an envelope the first never acknowledges (it died) comes again,
+    with the next retry_attempt, on the other connection."""
+    silent = await socket_app()
+    silent.should_ack = lambda req: False
+    assert await emu.wait_connections(1)
+    silent_conn = emu.core.hub.open_connections()[0].id
+    alive = await socket_app()
+    assert await emu.wait_connections(2)
+    if (nxt := emu.core.hub.next_connection()) is not None and nxt.id != silent_conn:
+        await emu.post_message("alice", "deploys", "warm-up")  # goes to the live one, which acks it
+        await alive.wait(lambda: len(alive.requests) == 1, timeout=5)
+    await emu.post_message("alice", "deploys", "anyone?")
+    await alive.wait(lambda: any(r.payload.get("event", {}).get("text") == "anyone?" for r in alive.requests), 5)
+    delivery = next(d for d in await emu.deliveries("events_api") if d.payload["event"]["text"] == "anyone?")
+    await emu.wait_acked(delivery)
+    assert [(a.retry_attempt, a.retry_reason, a.connection != silent_conn) for a in delivery.attempts] == [
+        (0, "", False),
+        (1, "timeout", True),
+    ]
+    assert [a.outcome for a in delivery.attempts] == ["timeout", "acked"]
