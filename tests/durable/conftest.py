@@ -1,6 +1,10 @@
 """One real sshd fleet and one real git repo for the whole package, once per store engine (a SQLite file in the data
-dir, and a PostgreSQL database every process of the test is pointed at through SHIPBOT_DATABASE_URL), a config whose steps can be made slow on one host, and
-the ``shipbot`` command line run as a separate process that the tests kill.
+dir, and a PostgreSQL database every process of the test is pointed at through SHIPBOT_DATABASE_URL), a config whose
+steps can be made slow on one host, and the ``shipbot`` command line run as a separate process that the tests kill.
+
+On PostgreSQL run the files where several processes meet in the store (:data:`ON_POSTGRES`: replicas, leases, the
+waiting requests); the crash points, restarts and round trips exercise the hosts and the engine, the same on either
+store, and run on SQLite only, which keeps the suite's time in bounds.
 
 Every host's PATH starts with a folder holding an ``mv`` that runs the real ``mv`` and then, when the folder it
 moved into holds ``SLOW_MV``, marks ``MV_DONE`` and sleeps: the switch step's rename has happened on the host but
@@ -183,3 +187,21 @@ def baseline(world: World) -> None:
     """``main`` deployed once on the shared fleet; every test leaves the fleet on one release of it."""
     done = world.shipbot("deploy", "staging", "main")
     assert 0 == done.returncode, done.stderr
+
+
+ON_POSTGRES = {"test_replicas.py", "test_leases.py", "test_waiting.py"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The PostgreSQL runs of files outside :data:`ON_POSTGRES` are left out (see the module's docstring)."""
+    kept, dropped = [], []
+    for item in items:
+        params = getattr(item, "callspec", None)
+        engine = params.params.get("database") if params is not None else None
+        here = Path(str(item.fspath)).parent == Path(__file__).parent
+        (
+            dropped if here and engine == "postgresql" and Path(str(item.fspath)).name not in ON_POSTGRES else kept
+        ).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept

@@ -15,9 +15,21 @@ DNSMASQ = Path("/usr/sbin/dnsmasq")
 
 
 def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port free on 127.0.0.1 for UDP and for TCP (dnsmasq listens on both)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+            try:
+                t.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+
+
+class PortTaken(RuntimeError):
+    """dnsmasq could not listen: something else took the port."""
 
 
 class Dnsmasq:
@@ -32,9 +44,24 @@ class Dnsmasq:
     def nameserver(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self, records: Sequence[str]) -> None:
+    def start(self, records: Sequence[str], *, new_port: bool = True) -> None:
         """Serve ``records`` (lines such as ``srv-host=_web._tcp.shop.test,h1.shop.test,2201`` or
-        ``host-record=h1.shop.test,127.0.1.1``); every other name under the domain does not exist."""
+        ``host-record=h1.shop.test,127.0.1.1``); every other name under the domain does not exist. The port can be
+        taken between choosing it and dnsmasq binding it (a busy machine): a first start then moves to another
+        port, a restart (which must keep its port) tries the same one again."""
+        for attempt in range(10):
+            try:
+                self._start(records)
+                return
+            except PortTaken:
+                if attempt == 9:
+                    raise
+                if new_port:
+                    self.port = free_udp_port()
+                else:
+                    time.sleep(0.5)
+
+    def _start(self, records: Sequence[str]) -> None:
         conf = self.folder / "dnsmasq.conf"
         lines = [f"port={self.port}", "listen-address=127.0.0.1", "bind-interfaces", "no-resolv", "no-hosts",
                  f"local=/{self.domain}/", *records]  # fmt: skip
@@ -54,7 +81,12 @@ class Dnsmasq:
         while time.monotonic() < deadline:
             assert self._proc is not None
             if self._proc.poll() is not None:
-                raise RuntimeError(f"dnsmasq exited: {(self.folder / 'dnsmasq.log').read_text()}")
+                said = (self.folder / "dnsmasq.log").read_text()
+                self._proc = None
+                if "Address already in use" in said:
+                    (self.folder / "dnsmasq.log").write_text("")
+                    raise PortTaken(said)
+                raise RuntimeError(f"dnsmasq exited: {said}")
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
                 s.settimeout(0.2)
                 s.sendto(query, ("127.0.0.1", self.port))
@@ -67,7 +99,7 @@ class Dnsmasq:
 
     def restart(self, records: Sequence[str]) -> None:
         self.stop()
-        self.start(records)
+        self.start(records, new_port=False)
 
     def stop(self) -> None:
         if self._proc is not None:
