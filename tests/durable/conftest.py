@@ -4,7 +4,8 @@ steps can be made slow on one host, and the ``shipbot`` command line run as a se
 
 On PostgreSQL run the files where several processes meet in the store (:data:`ON_POSTGRES`: replicas, leases, the
 waiting requests); the crash points, restarts and round trips exercise the hosts and the engine, the same on either
-store, and run on SQLite only, which keeps the suite's time in bounds.
+store, and run on SQLite only; the two-replica tests run on PostgreSQL only, the store replicas share in production.
+That keeps the suite's time in bounds.
 
 Every host's PATH starts with a folder holding an ``mv`` that runs the real ``mv`` and then, when the folder it
 moved into holds ``SLOW_MV``, marks ``MV_DONE`` and sleeps: the switch step's rename has happened on the host but
@@ -190,18 +191,22 @@ def baseline(world: World) -> None:
 
 
 ON_POSTGRES = {"test_replicas.py", "test_leases.py", "test_waiting.py"}
+ONLY_POSTGRES = {"test_replicas.py"}  # several bots on one store: what PostgreSQL is for (one machine's file is not)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The PostgreSQL runs of files outside :data:`ON_POSTGRES` are left out (see the module's docstring)."""
+    """The PostgreSQL runs of files outside :data:`ON_POSTGRES`, and the SQLite runs of :data:`ONLY_POSTGRES`, are
+    left out (see the module's docstring)."""
     kept, dropped = [], []
     for item in items:
         params = getattr(item, "callspec", None)
         engine = params.params.get("database") if params is not None else None
         here = Path(str(item.fspath)).parent == Path(__file__).parent
-        (
-            dropped if here and engine == "postgresql" and Path(str(item.fspath)).name not in ON_POSTGRES else kept
-        ).append(item)
+        name = Path(str(item.fspath)).name
+        left_out = (engine == "postgresql" and name not in ON_POSTGRES) or (
+            engine == "sqlite" and name in ONLY_POSTGRES
+        )
+        (dropped if here and left_out else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import threading
 import urllib.request
 
 import pytest
@@ -99,10 +101,23 @@ async def test_a_colour_port_already_in_use_is_named(blue_green_engine: BlueGree
     engine, _, (nginx,) = await blue_green_engine(hosts=1)
     v1 = (await engine.deploy("staging", "main", user="U0ALICE")).hosts[0].sha
     green = engine.config.environments["staging"].hosts[0].blue_green.ports.green  # type: ignore[union-attr]
-    squatter = socket.create_server(("127.0.0.1", green))
+    squatter = socket.create_server(("127.0.0.1", green))  # another process serving there: it answers and hangs up
+    stop = threading.Event()
+
+    def serve() -> None:
+        squatter.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                conn, _ = squatter.accept()
+                conn.close()
+
+    answering = threading.Thread(target=serve, daemon=True)
+    answering.start()
     try:
         result = await engine.deploy("staging", "v2", user="U0ALICE")
     finally:
+        stop.set()
+        answering.join()
         squatter.close()
 
     assert Outcome.FAILED == result.outcome
