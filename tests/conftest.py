@@ -73,14 +73,24 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 @pytest.fixture
-def stores(database_url: str) -> Iterator[Callable[[], Store]]:
-    """``stores()``: one more store on the test's database (as another process opens it), closed at teardown."""
-    opened: list[Store] = []
+def databases(database_url: str) -> Iterator[Callable[[], Database]]:
+    """``databases()``: one more connection to the test's database (as another process has), closed at teardown."""
+    opened: list[Database] = []
 
-    def one() -> Store:
-        opened.append(Store(Database.open(database_url)))
+    def one() -> Database:
+        opened.append(Database.open(database_url))
         return opened[-1]
 
     yield one
-    for store in opened:
-        store.close()
+    for db in opened:
+        db.close()
+
+
+@pytest.fixture
+def stores(databases: Callable[[], Database]) -> Iterator[Callable[[], Store]]:
+    """``stores()``: one more store on the test's database (as another process opens it), closed at teardown."""
+
+    def one() -> Store:
+        return Store(databases())  # its database is closed by ``databases``
+
+    yield one

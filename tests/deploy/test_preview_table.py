@@ -2,26 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-
-import pytest
+from collections.abc import Callable
 
 from deploy.database import Database
 from deploy.preview_table import LIVE, PreviewTable
-
-
-@pytest.fixture
-def databases(database_url: str) -> Iterator[Callable[[], Database]]:
-    """``databases()``: one more connection to the test's database (as another process has), closed at the end."""
-    opened: list[Database] = []
-
-    def one() -> Database:
-        opened.append(Database.open(database_url))
-        return opened[-1]
-
-    yield one
-    for db in opened:
-        db.close()
 
 
 def test_a_port_or_a_branch_is_held_by_one_preview_and_a_lost_race_changes_nothing(

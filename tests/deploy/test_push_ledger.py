@@ -3,27 +3,11 @@ and on PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-
-import pytest
+from collections.abc import Callable
 
 from deploy.database import Database
 from deploy.pushes import HELD, PENDING
 from deploy.store import Store
-
-
-@pytest.fixture
-def databases(database_url: str) -> Iterator[Callable[[], Database]]:
-    """``databases()``: one more connection to the test's database (as another process has), closed at the end."""
-    opened: list[Database] = []
-
-    def one() -> Database:
-        opened.append(Database.open(database_url))
-        return opened[-1]
-
-    yield one
-    for db in opened:
-        db.close()
 
 
 def test_a_delivery_and_a_commit_are_taken_once_whichever_process_sees_them(databases: Callable[[], Database]) -> None:
