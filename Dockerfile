@@ -2,8 +2,10 @@
 # Sentry error reporting: docker build --build-arg WITH_SENTRY=1 . (then set SENTRY_DSN).
 FROM python:3.11-slim AS build
 ARG WITH_SENTRY=0
+# the uv that reads uv.lock (the Makefile's UV_VERSION; tests/packaging checks they agree)
+ARG UV_VERSION=0.13.9
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml uv.lock README.md ./
 # the packages pyproject.toml installs (tests/packaging checks the two lists agree)
 COPY bot ./bot
 COPY cli ./cli
@@ -12,8 +14,13 @@ COPY demo ./demo
 COPY deploy ./deploy
 COPY slack_emulator ./slack_emulator
 COPY webhooks ./webhooks
-RUN if [ "$WITH_SENTRY" = "1" ]; then extra="[sentry]"; else extra=""; fi \
- && pip install --no-cache-dir --prefix=/install ".$extra"
+COPY sinks ./sinks
+# the dependencies exactly as uv.lock pins them (hashes checked), then shipbot itself without resolving anything again
+RUN if [ "$WITH_SENTRY" = "1" ]; then extra="--extra sentry"; else extra=""; fi \
+ && pip install --no-cache-dir "uv==$UV_VERSION" \
+ && UV_PYTHON_DOWNLOADS=never uv export --frozen --no-emit-project --no-header $extra -o /tmp/requirements.txt \
+ && pip install --no-cache-dir --require-hashes --prefix=/install -r /tmp/requirements.txt \
+ && pip install --no-cache-dir --no-deps --prefix=/install .
 
 FROM python:3.11-slim
 RUN apt-get update \

@@ -27,14 +27,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from deploy import journal
+from deploy.hosts import journal
 from tests.support.gitrepo import GitRepo
 from tests.support.sshd_fleet import SSHD, SshdFleet, sshd_unavailable_reason
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 BENCH_USER = "shipbench"
-MOUNT_AT = "/srv/shipbench-app"  # every host's deploy_to, private to each host's sshd (mount namespace)
+# SHIPBOT_BENCH_TAG: a suffix for the work folder and the hosts' path, so two benchmarks on one machine never share
+# (nor remove) each other's fleet
+TAG = os.environ.get("SHIPBOT_BENCH_TAG", "")
+MOUNT_AT = f"/srv/shipbench-app{TAG}"  # every host's deploy_to, private to each host's sshd (mount namespace)
 BASE_RELEASE = "20000101000000"  # the release each host runs before a measured deploy
 BASE_SHA = "0" * 40
 
@@ -136,7 +139,7 @@ def controller_env(home: Path, **extra: str) -> dict[str, str]:
 
 def work_dir(user: BenchUser, name: str) -> Path:
     """A fresh folder under /tmp that the bench user owns (world-readable, so root and the user both see it)."""
-    path = Path("/tmp") / f"shipbot-bench-{name}"
+    path = Path("/tmp") / f"shipbot-bench-{name}{TAG}"
     if path.exists():
         shutil.rmtree(path)
     path.mkdir(mode=0o755)

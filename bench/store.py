@@ -1,10 +1,13 @@
 """What the store costs, on SQLite and on PostgreSQL, side by side: ``python -m bench.store`` (``make bench``).
 
-Operations a second, one caller, for what a run does to the store: ``start_run`` + ``finish_run`` (the run slot,
-lease and record in two transactions), ``record_step`` (one row per step per host), the waiting requests' compare and
-set (``add`` + ``move``), a lease renewal; and the per-step overhead: what one host step writes (its pgid when it
-starts, its result and the pgid's removal when it ends: three statements), in microseconds. ``sqlite3 (raw)`` is
-the same step's three statements on a bare ``sqlite3`` connection, as the store wrote them before SQLAlchemy.
+Operations a second, one caller, for what a run does to the store, through the run's fenced writes
+(:class:`deploy.store.fencing.RunWrites`, each statement conditional on the run's lease): ``start_run`` + ``finish``
+(the run slot, lease and record in two transactions), a step record (one row per step per host), the waiting requests'
+compare and set (``add`` + ``move``), a lease renewal; and the per-step overhead: what one host step writes (its
+pgid when it starts, its result and the pgid's removal when it ends: three statements), in microseconds, called
+directly and awaited through the store's door (:mod:`deploy.store.door`: each statement on a store thread, as code
+on the event loop calls it). ``sqlite3 (raw)`` is the same step's three statements on a bare ``sqlite3`` connection,
+without fencing, as the store wrote them before SQLAlchemy.
 
 SQLite: a file in a temporary folder (WAL, synchronous=NORMAL, as in production). PostgreSQL: a fresh database on
 ``--pg`` (default 127.0.0.1:5432, user postgres), dropped afterwards; skipped when nothing answers there.
@@ -13,11 +16,13 @@ SQLite: a file in a temporary folder (WAL, synchronous=NORMAL, as in production)
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import platform
 import socket
 import sqlite3
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,10 +31,11 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from deploy.database import Database, sqlite_url
 from deploy.records import RunRecord
-from deploy.store import Store
-from deploy.waiting import APPROVED, AWAITING
+from deploy.store.database import Database, sqlite_url
+from deploy.store.fencing import RunWrites
+from deploy.store.tables import Store
+from deploy.store.waiting import APPROVED, AWAITING
 
 
 def timed(n: int, op: Callable[[int], None]) -> float:
@@ -45,35 +51,62 @@ def timed(n: int, op: Callable[[int], None]) -> float:
 def measure(store: Store, n: int) -> dict[str, float]:
     tag = uuid.uuid4().hex[:6]
 
+    def new_run(rid: str) -> RunWrites:
+        lease = store.start_run(RunRecord(rid, "deploy", "shop", rid, "U0", "main", "0" * 40, "r", "running", 1.0), "x")
+        return store.writes(lease)
+
     def run_pair(i: int) -> None:
-        rid = f"r{tag}{i}"
-        store.start_run(RunRecord(rid, "deploy", "shop", "bench", "U0", "main", "0" * 40, "r", "running", 1.0), "x")
-        store.finish_run(rid, "success", "")
+        new_run(f"r{tag}{i}").finish("success", "")
+
+    steps = new_run(f"s{tag}")
 
     def step(i: int) -> None:
-        store.record_step(f"s{tag}", "web1", f"build{i}", True, 0, 0.5, "ok", "")
+        steps.step("web1", f"build{i}", True, 0, 0.5, "ok", "")
+
+    hosts = new_run(f"h{tag}")
 
     def host_step(i: int) -> None:
-        store.ledger.process_started(f"h{tag}", "web1", i)
-        store.record_step(f"h{tag}", "web1", "build", True, 0, 0.5, "ok", "")
-        store.ledger.process_ended(f"h{tag}", "web1", i)
+        hosts.process_started("web1", i)
+        hosts.step("web1", "build", True, 0, 0.5, "ok", "")
+        hosts.process_ended("web1", i)
 
     def cas(i: int) -> None:
         rid = f"w{tag}{i}"
         store.waiting.add(rid, "shop", "bench", AWAITING, "{}", expires_at=9e9)
         store.waiting.move(rid, AWAITING, APPROVED, by="U0")
 
-    def renew(_i: int) -> None:
-        assert store.renew_lease(f"l{tag}")
+    renewing: list[RunWrites] = []
 
-    store.start_run(RunRecord(f"l{tag}", "deploy", "shop", "lease", "U0", "main", "0" * 40, "r", "running", 1.0), "x")
-    return {
-        "start_run + finish_run": timed(n, run_pair),
-        "record_step": timed(n, step),
-        "waiting add + CAS move": timed(n, cas),
-        "renew_lease": timed(n, renew),
-        "per host step (3 writes)": timed(n, host_step),
-    }
+    def renew(_i: int) -> None:
+        if not renewing:  # taken when its measurement starts: a lease expires after its TTL without a renewal
+            renewing.append(new_run(f"l{tag}"))
+        assert renewing[0].renew(store.lease_ttl)
+
+    door = hosts.door  # the run's fenced writes awaited as the engine awaits them
+
+    def host_step_door(i: int) -> None:
+        async def three() -> None:
+            await door(hosts.process_started, "web2", i)
+            await door(hosts.step, "web2", "build", True, 0, 0.5, "ok", "")
+            await door(hosts.process_ended, "web2", i)
+
+        asyncio.run_coroutine_threadsafe(three(), loop).result()
+
+    loop = asyncio.new_event_loop()
+    runner = threading.Thread(target=loop.run_forever, daemon=True)
+    runner.start()
+    try:
+        return {
+            "start_run + finish (fenced)": timed(n, run_pair),
+            "step record (fenced)": timed(n, step),
+            "waiting add + CAS move": timed(n, cas),
+            "lease renewal (fenced)": timed(n, renew),
+            "per host step (3 fenced writes)": timed(n, host_step),
+            "per host step, through the door": timed(n, host_step_door),
+        }
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        runner.join(5)
 
 
 def raw_sqlite_step(path: Path, n: int) -> float:

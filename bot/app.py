@@ -2,10 +2,16 @@
 render the reply). Deploys run in tasks owned by the command language's supervisor, never in a listener.
 
 Inputs: ``/deploy <text>``, mentions (``app_mention`` in channels), and direct messages (``message`` in an IM).
-Slack re-delivers events it thinks were not acknowledged (``retry_attempt`` 1..3) and sends one mention both as
-``app_mention`` and as ``message``; :meth:`SlackBot.first_delivery` lets each human message through once, keyed by
-``event_id`` and by ``(channel, ts)`` in :class:`~bot.deliveries.Deliveries` (atomic across processes, remembered for
-``dedupe_ttl``).
+
+Nothing typed is lost between the acknowledgement and the answer: a middleware writes every request
+(:func:`bot.inbound.inbound`: message, slash command, click) to the store's inbox (:mod:`deploy.store.inbox`) with what
+it said *before* bolt acknowledges it, and it is marked answered once answered. Slack re-delivers events it thinks were
+not acknowledged (``retry_attempt`` 1..3) and sends one mention both as ``app_mention`` and as ``message``: the
+inbox's key takes each human message once, on whichever replica (kept ``dedupe_ttl`` seconds). The bot renews what
+it holds on its timer (:meth:`SlackBot.tick`); a request whose replica died after acknowledging it expires after the
+lease TTL and is answered by the replica whose timer takes it over (:meth:`SlackBot.pick_up`; the same bot started
+again counts), saying so. One received longer ago than :data:`STALE` is not carried out so late: its requester is
+told to ask again.
 Buttons (Cancel, Continue, Abort, Approve, Reject, Roll back) go through the same service entry points, which check
 the clicker's permission; a refusal is shown only to the clicker. While shutting down only new commands are refused:
 Cancel, Continue and Abort act on runs the bot is finishing, so they are answered in every shutdown mode. What a
@@ -16,27 +22,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import structlog
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.deliveries import Deliveries
+from bot.inbound import KIND, Inbound, inbound
 from bot.metrics import BotMetrics
+from bot.people import NamingWebClient
 from bot.preview_blocks import PREVIEW_REPLIES, render_preview
 from bot.reply_blocks import Message, render
 from bot.run_reports import SlackRunReporter
 from bot.slack_calls import safe
-from commands.replies import Approved, AwaitingApproval, Reply
+from commands.replies import Approved, AwaitingApproval, DryRunReply, Reply
+from commands.reply_texts import STORE_NOT_ANSWERING
 from commands.usecases import ChatService
+from deploy.errors import StoreUnavailable
+from deploy.ids import new_run_id
+from deploy.store.ports import Inboxed
 
 log = structlog.get_logger("shipbot.bot")
-_MENTION = re.compile(r"^\s*<@[UW][A-Z0-9]+>\s*")
 SETTLE = 0.3  # seconds with nothing being answered before a stopping bot counts as idle
 RESTARTING = "shipbot is restarting and is not taking commands right now; try again in a minute."
+STALE = 900.0  # seconds: a request left unanswered longer than this is not carried out when picked up
+ACK_WAIT = 0.5  # seconds the acknowledgement waits for the inbox's write; a slower store answers after the ack
+PICKED_UP = "picked up after the shipbot that received it stopped before answering"
+Handler = Callable[[str, str, str], Awaitable[Reply]]
 
 
 class SlackBot:
@@ -44,23 +58,27 @@ class SlackBot:
         self,
         client: AsyncWebClient,
         service: ChatService,
-        deliveries: Deliveries,
+        inbox: Inboxed,
         reporter: SlackRunReporter,
         metrics: BotMetrics,
         *,
         signing_secret: str | None = None,
         dedupe_ttl: float = 3600.0,
+        run_ids: Callable[[], str] = new_run_id,
     ) -> None:
         self.client = client
         self.service = service
-        self.deliveries = deliveries
+        self.inbox = inbox
         self.reporter = reporter
         self.metrics = metrics
         self.dedupe_ttl = dedupe_ttl
+        self._run_ids = run_ids
         self.accepting = True
         self.in_flight = 0  # commands and clicks being answered now (a stopping bot waits for them)
         self._idle = asyncio.Event()
         self._idle.set()
+        self._buttons: dict[str, tuple[Handler, bool]] = {}
+        self._picked: set[asyncio.Task[None]] = set()
         self.app = AsyncApp(
             client=client,
             signing_secret=signing_secret,
@@ -69,21 +87,87 @@ class SlackBot:
         )
         self._register()
 
-    # -- exactly once -----------------------------------------------------------------------------------------
+    # -- the inbox --------------------------------------------------------------------------------------------
 
-    def first_delivery(self, body: dict[str, Any]) -> bool:
-        """True for the first delivery of a human message; False for re-deliveries and the mention's twin."""
-        event = body.get("event") or {}
-        keys = []
-        if body.get("event_id"):
-            keys.append(f"event:{body['event_id']}")
-        if event.get("channel") and event.get("ts"):
-            keys.append(f"msg:{event['channel']}:{event['ts']}")
-        fresh = [self.deliveries.first_time(k, self.dedupe_ttl) for k in keys]
-        if not all(fresh):
-            log.info("duplicate_delivery_dropped", keys=keys, retry=body.get("retry_attempt"))
-            return False
-        return True
+    async def _write_down(
+        self, body: dict[str, Any], context: AsyncBoltContext, next: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Middleware, before bolt acknowledges: a request for the bot is written to the inbox; ``context["fresh"]``
+        says whether this is its first delivery. The acknowledgement waits for the write at most :data:`ACK_WAIT`
+        (Slack wants it within 3 s): a store slower than that (a lock held, a database failing over) gets the request
+        acknowledged first and decided when the write lands (``context["writing"]``, awaited by :meth:`_take`); a
+        store that does not answer at all has the person told to ask again, and nothing runs."""
+        request = inbound(body)
+        if request is not None:
+            request = replace(request, run_id=self._run_ids())
+            context["request"] = request
+            writing = asyncio.ensure_future(self.inbox.receive(request.key, KIND, request.to_json()))
+            try:
+                context["fresh"] = await asyncio.wait_for(asyncio.shield(writing), ACK_WAIT)
+            except TimeoutError:
+                context["writing"] = writing
+                log.warning("inbox_write_slow", key=request.key, waited=ACK_WAIT)
+            except StoreUnavailable as err:  # not written down: the person is told to ask again, nothing runs
+                context["fresh"], context["store_down"] = False, err
+            if context.get("fresh") is False and "store_down" not in context:
+                log.info("duplicate_delivery_dropped", key=request.key, retry=body.get("retry_attempt"))
+        await next()
+
+    async def tick(self) -> None:
+        """The timer: renew what this bot holds, start answering what a stopped replica left (:meth:`pick_up`),
+        forget what Slack can no longer re-deliver."""
+        await self.inbox.renew()
+        for entry in await self.inbox.take_over([KIND]):
+            try:
+                request = Inbound.from_json(entry.payload)
+            except ValueError as err:
+                log.error("inbox_entry_unreadable", key=entry.key, error=str(err))
+                await self.inbox.answered(entry.key)
+                continue
+            log.warning("inbox_picked_up", key=entry.key, age=round(entry.age, 1), attempts=entry.attempts)
+            task = asyncio.create_task(self.pick_up(request, entry.age), name=f"inbox-{entry.key}")
+            self._picked.add(task)
+            task.add_done_callback(self._picked.discard)
+        await self.inbox.prune([KIND], self.dedupe_ttl)  # after the take-over: one left for hours is still answered
+
+    async def pick_up(self, request: Inbound, age: float) -> None:
+        """Answer ``request``, received ``age`` seconds ago by a replica that stopped before answering it."""
+        respond = AsyncRespond(response_url=request.response_url) if request.response_url else None
+        if age > STALE:
+            words = request.text or request.action
+            note = (
+                f"Your request `{words}` from {age / 60:.0f} minutes ago was not carried out: {PICKED_UP}. "
+                "Ask again if it still matters."
+            )
+            await self._settle(
+                request,
+                self._post(Message(note, ephemeral=True), request.user, request.channel, request.thread_ts, respond),
+            )
+            return
+        try:
+            await self.serve(request, respond, picked_up=True)
+        except Exception:  # a task of its own: nobody else would hear of it
+            log.exception("inbox_pick_up_failed", key=request.key)
+
+    async def serve(self, request: Inbound, respond: AsyncRespond | None, *, picked_up: bool = False) -> None:
+        """Answer one request from the inbox, then mark it answered (a bot stopped meanwhile leaves it to the next)."""
+        if request.what == "click":
+            work = self._click(request, respond, picked_up)
+        else:
+            work = self.answer(request.text, request.user, request.channel, thread_ts=request.thread_ts,
+                               respond=respond, slash=request.what == "slash", picked_up=picked_up,
+                               run_id=request.run_id or None)  # fmt: skip
+        await self._settle(request, work)
+
+    async def _settle(self, request: Inbound, work: Awaitable[object]) -> None:
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise  # stopped before answering: left for the next process
+        except Exception:
+            await asyncio.shield(self.inbox.answered(request.key))  # a failure would fail elsewhere too
+            raise
+        await asyncio.shield(self.inbox.answered(request.key))
 
     # -- answering --------------------------------------------------------------------------------------------
 
@@ -96,8 +180,12 @@ class SlackBot:
         thread_ts: str | None = None,
         respond: AsyncRespond | None = None,
         slash: bool = False,
+        picked_up: bool = False,
+        run_id: str | None = None,
     ) -> None:
-        """Answer one message; ``slash`` when ``text`` is what followed ``/deploy`` (Slack's ``text`` field)."""
+        """Answer one message; ``slash`` when ``text`` is what followed ``/deploy`` (Slack's ``text`` field);
+        ``picked_up`` when another replica received it and stopped before answering (the answer says so); ``run_id``:
+        the id a run it asks for gets."""
         if not self.accepting:
             await self._post(Message(RESTARTING, ephemeral=True), user, channel, thread_ts, respond)
             return
@@ -105,12 +193,32 @@ class SlackBot:
         try:
             with structlog.contextvars.bound_contextvars(user=user, channel=channel):
                 log.info("command_received", slash=slash)
-                reply = await self.service.handle(text, user, channel, slash=slash)
+                try:
+                    reply = await self.service.handle(
+                        text, user, channel, slash=slash, run_id=run_id, picked_up=picked_up
+                    )
+                except StoreUnavailable as err:
+                    await self.store_down(err, user, channel, thread_ts, respond)
+                    return
             word = "/deploy" if slash else text.split(maxsplit=1)[0].lower() if text.strip() else "-"
             self.metrics.command_answered(word[:20], type(reply).__name__)
-            await self._deliver(reply, user, channel, thread_ts, respond)
+            await self._deliver(reply, user, channel, thread_ts, respond, picked_up)
         finally:
             self._busy(-1)
+
+    async def store_down(
+        self,
+        err: StoreUnavailable,
+        user: str,
+        channel: str,
+        thread_ts: str | None = None,
+        respond: AsyncRespond | None = None,
+    ) -> None:
+        """The store did not answer while a command or a click was being handled: say so to the person (the full
+        error, which names the database, goes to the log only), instead of leaving them without an answer."""
+        log.warning("store_not_answering", error=str(err))
+        self.metrics.command_answered("-", "StoreUnavailable")
+        await self._post(Message(STORE_NOT_ANSWERING, ephemeral=True), user, channel, thread_ts, respond)
 
     async def idle(self, timeout: float) -> None:
         """Wait (at most ``timeout`` seconds) until no command or click is being answered."""
@@ -131,24 +239,34 @@ class SlackBot:
             self._idle.set()
 
     async def _deliver(
-        self, reply: Reply, user: str, channel: str, thread_ts: str | None, respond: AsyncRespond | None
+        self,
+        reply: Reply,
+        user: str,
+        channel: str,
+        thread_ts: str | None,
+        respond: AsyncRespond | None,
+        picked_up: bool = False,
     ) -> None:
         message = render_preview(reply) if isinstance(reply, PREVIEW_REPLIES) else render(reply)
+        if picked_up:
+            note: dict[str, Any] = {"type": "context", "elements": [{"type": "mrkdwn", "text": f"_{PICKED_UP}_"}]}
+            message = Message(message.text, [*message.blocks, note], message.ephemeral)
         ts = await self._post(message, user, channel, thread_ts, respond)
         approval = reply if isinstance(reply, AwaitingApproval) else None
         if isinstance(reply, Approved) and isinstance(reply.then, AwaitingApproval):  # pragma: no cover
             approval = reply.then
         if approval is not None and ts:
             self.reporter.track_approval(approval.run.run_id, channel, ts)
-            self.service.approval_posted(approval.run.run_id, channel, ts)  # found again after a restart
+            await self.service.approval_posted(approval.run.run_id, channel, ts)  # found again after a restart
 
     async def _post(
         self, message: Message, user: str, channel: str, thread_ts: str | None, respond: AsyncRespond | None
     ) -> str | None:
         if message.ephemeral:
-            if respond is not None:
+            if respond is not None:  # the response URL is not the Web API: people are named here
+                named = await self._named({"text": message.fallback, "blocks": message.blocks})
                 call = respond(
-                    text=message.fallback, blocks=message.blocks, response_type="ephemeral", replace_original=False
+                    text=named["text"], blocks=named["blocks"], response_type="ephemeral", replace_original=False
                 )
                 await safe(self.metrics, "response_url", call)
                 return None
@@ -170,69 +288,88 @@ class SlackBot:
         )
         return str(data["ts"]) if data and data.get("ts") else None
 
+    async def _named(self, payload: dict[str, Any]) -> dict[str, Any]:
+        client = self.client
+        return await client.people.named(payload) if isinstance(client, NamingWebClient) else payload
+
     # -- listeners --------------------------------------------------------------------------------------------
+
+    async def _take(self, body: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond | None) -> None:
+        """A request the middleware wrote down: answered here unless it is a re-delivery or a twin."""
+        request = context.get("request")
+        writing = context.get("writing")
+        if isinstance(writing, asyncio.Future):  # acknowledged before the store answered: its answer decides now
+            try:
+                context["fresh"] = await writing
+            except StoreUnavailable as err:
+                context["fresh"], context["store_down"] = False, err
+        down = context.get("store_down")
+        if isinstance(request, Inbound) and isinstance(down, StoreUnavailable):
+            await self.store_down(down, request.user, request.channel, request.thread_ts, respond)
+            return
+        if not isinstance(request, Inbound) or context.get("fresh") is False:
+            return
+        await self.serve(request, respond)
+
+    async def _click(self, request: Inbound, respond: AsyncRespond | None, picked_up: bool = False) -> None:
+        """``new``: the click starts something (approve, roll back), refused while shutting down; cancel and the
+        pause's Continue/Abort act on a running deploy and are answered until the bot is gone."""
+        handler, new = self._buttons[request.action]
+        user, channel, value = request.user, request.channel, request.value
+        if new and not self.accepting:
+            await self._post(Message(RESTARTING, ephemeral=True), user, channel, None, respond)
+            return
+        self._busy(1)
+        try:
+            with structlog.contextvars.bound_contextvars(user=user, channel=channel, run_id=value):
+                try:
+                    reply = await handler(value, user, channel)
+                except StoreUnavailable as err:
+                    await self.store_down(err, user, channel, None, respond)
+                    return
+            self.metrics.command_answered("button", type(reply).__name__)
+            await self._deliver(reply, user, channel, None, respond, picked_up)
+        finally:
+            self._busy(-1)
 
     def _register(self) -> None:
         app = self.app
+        app.middleware(self._write_down)
 
         @app.command("/deploy")
-        async def slash(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        async def slash(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond) -> None:
             await ack()
-            await self.answer(str(body.get("text", "")), str(body.get("user_id", "")), str(body.get("channel_id", "")),
-                              respond=respond, slash=True)  # fmt: skip
+            await self._take(body, context, respond)
 
         @app.event("app_mention")
-        async def mention(body: dict[str, Any], event: dict[str, Any]) -> None:
-            if not self.first_delivery(body):
-                return
-            text = _MENTION.sub("", str(event.get("text", "")), count=1)
-            await self.answer(text, str(event.get("user", "")), str(event.get("channel", "")),
-                              thread_ts=event.get("thread_ts"))  # fmt: skip
+        async def mention(body: dict[str, Any], context: AsyncBoltContext) -> None:
+            await self._take(body, context, None)
 
         @app.event("message")
-        async def message(body: dict[str, Any], event: dict[str, Any]) -> None:
-            if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
-                return  # channel messages reach the bot as app_mention; edits and bot posts are not commands
-            if not self.first_delivery(body):
-                return
-            text = _MENTION.sub("", str(event.get("text", "")), count=1)
-            await self.answer(text, str(event.get("user", "")), str(event.get("channel", "")))
+        async def message(body: dict[str, Any], context: AsyncBoltContext) -> None:
+            await self._take(body, context, None)  # only direct messages are requests (bot.inbound)
 
-        def button(
-            handler: Callable[[str, str, str], Awaitable[Reply]], *, new: bool = True
-        ) -> Callable[..., Awaitable[None]]:
-            """``new``: the click starts something (approve, roll back), refused while shutting down; cancel and
-            the pause's Continue/Abort act on a running deploy and are answered until the bot is gone."""
-
-            async def on_click(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-                await ack()
-                user = str((body.get("user") or {}).get("id", ""))
-                channel = str((body.get("channel") or {}).get("id", "")) or str(
-                    (body.get("container") or {}).get("channel_id", "")
-                )
-                value = str(((body.get("actions") or [{}])[0]).get("value", ""))
-                if new and not self.accepting:
-                    await self._post(Message(RESTARTING, ephemeral=True), user, channel, None, respond)
-                    return
-                self._busy(1)
-                try:
-                    with structlog.contextvars.bound_contextvars(user=user, channel=channel, run_id=value):
-                        reply = await handler(value, user, channel)
-                    self.metrics.command_answered("button", type(reply).__name__)
-                    await self._deliver(reply, user, channel, None, respond)
-                finally:
-                    self._busy(-1)
-
-            return on_click
+        async def on_click(
+            ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
+        ) -> None:
+            await ack()
+            await self._take(body, context, respond)
 
         svc = self.service
-        app.action("run_cancel")(button(svc.cancel, new=False))
-        app.action("run_rollback")(button(svc.rollback_run))
-        app.action("run_approve")(button(svc.approve))
-        app.action("run_continue")(
-            button(lambda run_id, user, channel: svc.resume(run_id, user, channel, True), new=False)
-        )
-        app.action("run_abort")(
-            button(lambda run_id, user, channel: svc.resume(run_id, user, channel, False), new=False)
-        )
-        app.action("run_reject")(button(lambda run_id, user, channel: svc.reject(run_id, user, "", channel)))
+
+        async def plan_commands(command: str, user: str, channel: str) -> Reply:
+            """The plan's full commands: the plan is made again from its command (pinned to its commit)."""
+            reply = await svc.handle(command, user, channel)
+            return replace(reply, commands=True) if isinstance(reply, DryRunReply) else reply
+
+        self._buttons = {
+            "run_cancel": (svc.cancel, False),
+            "run_rollback": (svc.rollback_run, True),
+            "run_approve": (svc.approve, True),
+            "run_continue": (lambda run_id, user, channel: svc.resume(run_id, user, channel, True), False),
+            "run_abort": (lambda run_id, user, channel: svc.resume(run_id, user, channel, False), False),
+            "run_reject": (lambda run_id, user, channel: svc.reject(run_id, user, "", channel), True),
+            "plan_commands": (plan_commands, True),
+        }
+        for action in self._buttons:
+            app.action(action)(on_click)

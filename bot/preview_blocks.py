@@ -7,12 +7,12 @@ from __future__ import annotations
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.metrics import BotMetrics
-from bot.mrkdwn import code, esc, truncate, user
+from bot.mrkdwn import code, esc, mention, truncate
 from bot.reply_blocks import Block, Message
 from bot.slack_calls import safe
 from commands.replies import PreviewNotice, PreviewRemoved, PreviewsListed, PreviewStarted, Reply
-from deploy.durations import format_duration
-from deploy.preview_runner import PreviewInfo
+from deploy.config.durations import format_duration
+from deploy.previews.preview_runner import PreviewInfo
 
 PREVIEW_REPLIES = (PreviewStarted, PreviewsListed, PreviewRemoved)
 
@@ -33,14 +33,15 @@ def _age(seconds: float) -> str:
 
 
 def _who(by: str) -> str:
-    """A Slack user id as a mention; a pusher's name from git as plain text."""
-    return user(by) if by[:1] in ("U", "W") and by.isalnum() and by.isupper() else esc(by)
+    """The person who asked, mentioned (their preview is ready or failed: they should hear); a pusher's name from
+    git as plain text."""
+    return mention(by) if by[:1] in ("U", "W") and by.isalnum() and by.isupper() else esc(by)
 
 
 def _line(p: PreviewInfo, now: float) -> str:
     left = format_duration(max(0.0, p.expires_at - now))
     made = _age(now - p.created_at)
-    state = "" if p.state == "live" else " _(being made)_"
+    state = {"live": "", "broken": " *broken*: the next push rebuilds it"}.get(p.state, " _(being made)_")
     return (
         f"• {_link(p)} — {code(p.branch)} at {code(p.sha[:7] or 'none yet')}, made {made}, "
         f"last push {_age(now - p.updated_at)}, removed in {left}{state}"
@@ -84,6 +85,12 @@ def render_preview_notice(notice: PreviewNotice) -> Message:
         case "refused":
             text = f":no_entry: No preview of {branch} (for {by}): {esc(notice.message)}"
             return Message(f"no preview of {notice.branch}", [_section(text)])
+        case "broken":
+            text = (
+                f":warning: The preview of {branch} (for {by}) is *broken*: {esc(notice.message)}\n"
+                f"The next push to {branch} rebuilds it from scratch; {code('teardown ' + notice.branch)} removes it."
+            )
+            return Message(f"preview of {notice.branch} is broken", [_section(text)])
     where = f" It still runs {code(info.sha[:7])}." if info is not None and info.sha else ""
     text = f":red_circle: The preview of {branch} (for {by}) failed: {esc(notice.message)}{where}"
     return Message(f"preview of {notice.branch} failed", [_section(text)])

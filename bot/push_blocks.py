@@ -31,7 +31,7 @@ def render_announcement(a: Announcement) -> Message:
             if a.commits:
                 blocks.append(_section(_commits(a.commits)))
             return Message(
-                f"{a.pusher} pushed {a.app} {a.ref} ({a.sha[:7]}): deploying to {', '.join(a.environments)}", blocks
+                f"{esc(a.pusher)} pushed {esc(a.app)} {esc(a.ref)} ({a.sha[:7]}): deploying to {envs}", blocks
             )
         case AutoDeployHeld(released=False):
             line = (

@@ -10,11 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.mrkdwn import code, esc, truncate, user
+from bot.flag_blocks import render_flag
+from bot.mrkdwn import code, esc, mention, people_in, truncate, user
 from bot.shipping_blocks import dry_run_blocks, shipment_lines
+from commands.flag_replies import FlagChanged, FlagHistoryShown, FlagShown, FlagsListed
 from commands.ports import ApprovalDecided, ApprovalExpired, Notice, QueueMoved, RunAnnounced, RunDropped, RunEnded
 from commands.replies import (
     AlreadyDecided,
+    AlreadyStarted,
     Approved,
     AskedHolder,
     AwaitingApproval,
@@ -35,8 +38,10 @@ from commands.replies import (
     WhereReply,
 )
 from commands.runs import RunRequest
+from deploy.capistrano.cap_entries import CapEntry
 from deploy.ids import utc_minute
-from deploy.records import Commit, LockRecord
+from deploy.records import Commit, LockRecord, RunRecord
+from deploy.summary import count
 
 Block = dict[str, Any]
 
@@ -64,7 +69,7 @@ def _context(text: str) -> Block:
 def _principal(p: str) -> str:
     if p == "*":
         return "anyone"
-    return esc(p) if p.startswith("@") else user(p)
+    return esc(p) if p.startswith("@") else mention(p)  # approvers asked are notified
 
 
 def _button(action_id: str, label: str, value: str, style: str | None = None) -> Block:
@@ -84,12 +89,24 @@ def _commits(commits: tuple[Commit, ...] | list[Commit], limit: int = 10) -> str
 def _lock_line(lock: LockRecord) -> str:
     until = f", until {utc_minute(lock.expires_at)}" if lock.expires_at else ""
     return (
-        f":lock: locked by {user(lock.owner)} since {utc_minute(lock.since)}{until}: {esc(lock.reason or 'no reason')}"
+        f":lock: locked by {user(lock.owner)} since {utc_minute(lock.since)}{until}: "
+        f"{people_in(esc(lock.reason or 'no reason'))}"
     )
 
 
 def _run_what(run: RunRequest) -> str:
-    return f"{esc(run.app)} {esc(run.what)} → {esc(run.environment)}"
+    """What a run does, as a phrase: ``shop main (3f2a9c1) → staging``, ``a rollback of shop staging``."""
+    app, env = esc(run.app), esc(run.environment)
+    if run.kind == "rollback":
+        to = f" to {code(run.ref)}" if run.ref else ""
+        return f"a rollback of {app} {env}{to}"
+    if run.kind == "task":
+        return f"task {esc(run.task or '')} on {app} {env}"
+    if run.kind == "converge":
+        return f"a converge of {app} {env} to its live release"
+    if run.kind == "flag":  # ref: "flag NAME to 10% in ENV, from 0%"
+        return f"{esc(run.ref)} ({app})"
+    return f"{app} {esc(run.what)} → {env}"
 
 
 def _wants(run: RunRequest) -> str:
@@ -99,6 +116,8 @@ def _wants(run: RunRequest) -> str:
         return f"roll back {esc(run.app)} {esc(run.environment)}{to}"
     if run.kind == "task":
         return f"run task {esc(run.task or '')} in {esc(run.app)} {esc(run.environment)}"
+    if run.kind == "flag":
+        return f"set {_run_what(run)}"
     return f"deploy {_run_what(run)}"
 
 
@@ -114,9 +133,13 @@ def _note(run: RunRequest) -> list[dict[str, Any]]:
 
 def render(reply: Reply) -> Message:
     match reply:
+        case FlagChanged() | FlagsListed() | FlagShown() | FlagHistoryShown():
+            text, flag_blocks = render_flag(reply)
+            return Message(text, flag_blocks)
         case Refusal():
-            hint = f"\n{esc(reply.hint)}" if reply.hint else ""
-            return Message(f"{reply.reason}", [_section(f":no_entry: {esc(reply.reason)}{hint}")], ephemeral=True)
+            hint = f"\n{people_in(esc(reply.hint))}" if reply.hint else ""
+            reason = people_in(esc(reply.reason))
+            return Message(people_in(reply.reason), [_section(f":no_entry: {reason}{hint}")], ephemeral=True)
         case HelpReply():
             if not reply.commands:
                 return Message(
@@ -137,24 +160,28 @@ def render(reply: Reply) -> Message:
                 st = view.status
                 lines = []
                 if st is not None:
+                    moving = bool(view.running) or st.active_run is not None  # its hosts are not behind: moving
                     verdict = ":white_check_mark: consistent" if st.consistent else ":warning: drifted or unreachable"
-                    if st.behind:
-                        verdict = f":warning: {len(st.behind)} host(s) behind the live release"
+                    if moving:
+                        verdict = ":large_yellow_circle: a run is in progress"
+                    elif st.behind:
+                        verdict = f":warning: {count(len(st.behind), 'host')} behind the live release"
                     title += f" — {verdict}"
                     for h in st.hosts[:20]:
                         source = f" _{esc(h.source)}_"
                         if not h.reachable:
-                            lines.append(f"• {esc(h.address)}: unreachable ({esc(truncate(h.error, 120))}){source}")
+                            lines.append(f"• {esc(h.label)}: unreachable ({esc(truncate(h.error, 120))}){source}")
                         else:
-                            behind = " *behind*" if h.behind else ""
+                            behind = " *behind*" if h.behind and not moving else ""
+                            behind += " *flags behind*" if h.flags_behind else ""
                             lines.append(
-                                f"• {esc(h.address)}: {esc(h.release or 'no release')} {code((h.sha or '-')[:7])}"
+                                f"• {esc(h.label)}: {esc(h.release or 'no release')} {code((h.sha or '-')[:7])}"
                                 f"{behind}{source}"
                             )
-                    if st.behind:
+                    if st.behind and not moving:
                         lines.append(f"{code('converge ' + view.environment)} puts the live release on them")
                     if len(st.hosts) > 20:
-                        lines.append(f"…and {len(st.hosts) - 20} more hosts")
+                        lines.append(f"…and {count(len(st.hosts) - 20, 'more host')}")
                 if view.lock:
                     lines.append(_lock_line(view.lock))
                 for r in view.running:
@@ -169,11 +196,7 @@ def render(reply: Reply) -> Message:
             blocks = []
             for entry in reply.entries:
                 head = f"*{esc(entry.app)} {esc(entry.environment or 'all environments')}*"
-                lines = [
-                    f"{utc_minute(r.started_at)} {code(r.run_id)} {esc(r.kind)} {esc(r.ref)} {code(r.sha[:7] or '-')} "
-                    f"*{esc(r.state)}* by {user(r.user)}" + (f" on {r.hosts} host(s)" if r.hosts else "")
-                    for r in entry.runs
-                ] or ["no runs yet"]
+                lines = [_history_line(r) for r in entry.timeline()] or ["no runs yet"]
                 blocks.append(_section(head + "\n" + "\n".join(lines)))
             return Message("history", blocks[:40])
         case WhereReply():
@@ -221,7 +244,9 @@ def render(reply: Reply) -> Message:
             blocks = [
                 _section(
                     f":raised_hand: {user(reply.run.user)} wants to {_wants(reply.run)}{_forced(reply.run)}.\n"
-                    f"Needs approval by {approvers} (not the requester), before {utc_minute(reply.expires_at)}."
+                    f"Needs approval by {approvers} (not the requester), before {utc_minute(reply.expires_at)}.\n"
+                    f"Run {code(reply.run.run_id)}: press Approve or Reject, or type "
+                    f"{code('approve ' + reply.run.run_id)} or {code('reject ' + reply.run.run_id + ' REASON')}."
                 ),
                 *_note(reply.run),
             ]
@@ -241,9 +266,15 @@ def render(reply: Reply) -> Message:
             )
             return Message(f"approval needed for {reply.run.run_id}", blocks)
         case Cancelled():
-            return Message(
-                "cancelled", [_section(f":octagonal_sign: {code(reply.run.run_id)} cancelled ({esc(reply.state)})")]
+            if reply.state == "running":  # the run's own message says how it ended, for everyone
+                line = (
+                    f":octagonal_sign: Cancelling {code(reply.run.run_id)}: its message says when every host is back."
+                )
+                return Message(f"cancelling {reply.run.run_id}", [_context(line)], ephemeral=True)
+            line = (
+                f":octagonal_sign: {code(reply.run.run_id)} ({_run_what(reply.run)}) cancelled while {esc(reply.state)}"
             )
+            return Message(f"{reply.run.run_id} cancelled", [_section(line)])
         case Approved():
             then = render(reply.then)
             line = f":white_check_mark: {code(reply.run.run_id)} approved by {user(reply.by)}"
@@ -261,13 +292,22 @@ def render(reply: Reply) -> Message:
             return Message(fallback, [_section(f":arrow_right: {line} (for {user(reply.by)})")])
         case Rejected():
             why = f": {esc(reply.reason)}" if reply.reason else ""
-            return Message("rejected", [_section(f":x: {code(reply.run.run_id)} rejected by {user(reply.by)}{why}")])
+            line = f":x: {code(reply.run.run_id)} rejected by {user(reply.by)}{why}"
+            if reply.run.kind == "flag":  # nothing changed: the requester is told so
+                line += f"\n{mention(reply.run.user)}, {esc(reply.run.ref)} was not changed."
+            return Message("rejected", [_section(line)])
         case DryRunReply():
-            return Message(f"dry run: {reply.app} {reply.dry.ref} to {reply.dry.environment}", dry_run_blocks(reply))
+            kind = "commands of the plan" if reply.commands else "plan"
+            text = f"{kind}: {reply.app} {reply.dry.ref} to {reply.dry.environment}"
+            return Message(text, dry_run_blocks(reply), ephemeral=True)  # for the asker: the channel sees runs
         case AlreadyDecided():
             line = f"{code(reply.run.run_id)} was already {esc(reply.verdict)} by {user(reply.by)}"
-            fallback = f"{reply.run.run_id} was already {reply.verdict} by {reply.by}"
+            fallback = f"{reply.run.run_id} was already {reply.verdict} by {user(reply.by)}"
             return Message(fallback, [_section(f":information_source: {line}")], ephemeral=True)
+        case AlreadyStarted():
+            said = "This request had already started run {} ({}); it is not started again."
+            line = said.format(code(reply.run_id), esc(reply.state))
+            return Message(said.format(reply.run_id, reply.state), [_section(f":information_source: {line}")])
     raise AssertionError(f"unhandled reply {reply!r}")  # pragma: no cover
 
 
@@ -277,7 +317,8 @@ def render_notice(notice: Notice) -> Message | None:
         case RunEnded():
             if notice.finished is None and notice.error:
                 return Message(
-                    notice.error, [_section(f":red_circle: {_run_what(notice.run)} could not run: {esc(notice.error)}")]
+                    people_in(notice.error),
+                    [_section(f":red_circle: {_run_what(notice.run)} could not run: {people_in(esc(notice.error))}")],
                 )
             if notice.nothing_to_do:
                 return Message(
@@ -313,8 +354,8 @@ def render_notice(notice: Notice) -> Message | None:
                 notice.reason,
                 [
                     _section(
-                        f":warning: {user(notice.run.user)}, {_run_what(notice.run)} did not start: "
-                        f"{esc(notice.reason)}.{hint}"
+                        f":warning: {mention(notice.run.user)}, {_run_what(notice.run)} did not start: "
+                        f"{people_in(esc(notice.reason))}.{hint}"
                     )
                 ],
             )
@@ -323,7 +364,7 @@ def render_notice(notice: Notice) -> Message | None:
                 "approval expired",
                 [
                     _section(
-                        f":hourglass_flowing_sand: {user(notice.run.user)}, the approval for "
+                        f":hourglass_flowing_sand: {mention(notice.run.user)}, the approval for "
                         f"{code(notice.run.run_id)} expired; ask again."
                     )
                 ],
@@ -331,3 +372,14 @@ def render_notice(notice: Notice) -> Message | None:
         case ApprovalDecided():
             return None
     return None  # pragma: no cover
+
+
+def _history_line(r: RunRecord | CapEntry) -> str:
+    """One line of ``history``: a run of shipbot's, or a deploy or rollback Capistrano wrote in revisions.log."""
+    if isinstance(r, CapEntry):
+        what = f"{esc(r.action)} {esc(r.branch)} {code(r.sha[:7] or '-')}" if r.action == "deploy" else "rollback to"
+        return f"{utc_minute(r.at)} _capistrano_ {what} release {code(r.release)} by {esc(r.user or 'someone')}"
+    return (
+        f"{utc_minute(r.started_at)} {code(r.run_id)} {esc(r.kind)} {esc(r.ref)} {code(r.sha[:7] or '-')} "
+        f"*{esc(r.state)}* by {user(r.user)}" + (f" on {count(r.hosts, 'host')}" if r.hosts else "")
+    )

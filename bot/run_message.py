@@ -91,10 +91,12 @@ class RunMessage:
         forced: bool = False,
         on_finished: Callable[[RunView], None] | None = None,
         budget: UpdateBudget | None = None,
-        on_posted: Callable[[str], None] | None = None,
+        on_posted: Callable[[str], Awaitable[None]] | None = None,
         ts: str | None = None,
+        find_ts: Callable[[], Awaitable[str | None]] | None = None,
     ) -> None:
-        """``ts``: the run's message when it was posted already (a run resumed after a restart): it is updated."""
+        """``ts``: the run's message when it was posted already (a run resumed after a restart): it is updated;
+        ``find_ts`` looks it up (in the store) before the first post."""
         self.client = client
         self.metrics = metrics
         self.view = RunView(run_id, channel, forced=forced)
@@ -108,6 +110,7 @@ class RunMessage:
         self._budget = budget
         self._task: asyncio.Task[None] | None = None
         self._on_posted = on_posted
+        self._find_ts = find_ts
 
     # -- the sink ---------------------------------------------------------------------------------------------
 
@@ -152,6 +155,9 @@ class RunMessage:
 
     async def _publish(self, final: bool = False) -> None:
         view = self.view
+        if self.ts is None and self._find_ts is not None:
+            find, self._find_ts = self._find_ts, None
+            self.ts = await find()
         if self.ts is None:
             if view.started is not None and view.started.kind == "deploy":
                 await self._load_commits(view.started)
@@ -165,7 +171,7 @@ class RunMessage:
             if data is not None:
                 self.ts = str(data.get("ts"))
                 if self._on_posted is not None:
-                    self._on_posted(self.ts)
+                    await self._on_posted(self.ts)
         else:
             if self._budget is not None and final:
                 await self._budget.take()

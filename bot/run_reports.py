@@ -10,13 +10,14 @@ not reported in chat.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol
 
 import structlog
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.metrics import BotMetrics
+from bot.mrkdwn import user
 from bot.push_blocks import render_announcement
 from bot.reply_blocks import render_notice
 from bot.run_message import RunMessage, UpdateBudget
@@ -34,7 +35,7 @@ from commands.ports import (
 )
 from commands.runs import RunRequest
 from deploy.events import EventSink, null_sink
-from deploy.repair import RepairReport
+from deploy.run.repair import RepairReport
 
 log = structlog.get_logger("shipbot.bot")
 
@@ -42,9 +43,9 @@ log = structlog.get_logger("shipbot.bot")
 class RunPlaces(Protocol):
     """Where each run's message is, kept across restarts (the store's run ledger)."""
 
-    def remember_place(self, run_id: str, channel: str, message: str) -> None: ...
+    async def remember_place(self, run_id: str, channel: str, message: str, permalink: str | None = None) -> None: ...
 
-    def place_of(self, run_id: str) -> tuple[str, str] | None: ...
+    async def place_of(self, run_id: str) -> tuple[str, str] | None: ...
 
 
 class SlackRunReporter:
@@ -70,7 +71,6 @@ class SlackRunReporter:
         if not run.channel:
             return null_sink
         engine = self.engines.get(run.app)
-        place = self.places.place_of(run.run_id) if self.places else None
         report = RunMessage(
             self.client,
             self.metrics,
@@ -82,16 +82,38 @@ class SlackRunReporter:
             on_finished=self._finished,
             budget=self.budget,
             on_posted=self._place_keeper(run),
-            ts=place[1] if place is not None and place[0] == run.channel else None,
+            find_ts=self._place_finder(run),
         )
         self.reports[run.run_id] = report
         return report
 
-    def _place_keeper(self, run: RunRequest) -> Callable[[str], None] | None:
+    def _place_keeper(self, run: RunRequest) -> Callable[[str], Awaitable[None]] | None:
         places = self.places
         if places is None:
             return None
-        return lambda ts: places.remember_place(run.run_id, run.channel, ts)
+
+        async def keep(ts: str) -> None:
+            """Where the run's message is, kept at once (a bot killed now is replaced by one that finds it), then
+            its permalink (the ``url`` of the run's events for the sinks), one more call to Slack."""
+            await places.remember_place(run.run_id, run.channel, ts)
+            asked = self.client.chat_getPermalink(channel=run.channel, message_ts=ts)
+            link = await safe(self.metrics, "chat.getPermalink", asked)
+            if link and link.get("permalink"):
+                await places.remember_place(run.run_id, run.channel, ts, str(link["permalink"]))
+
+        return keep
+
+    def _place_finder(self, run: RunRequest) -> Callable[[], Awaitable[str | None]] | None:
+        """The message of a run resumed after a restart, looked up before its first post."""
+        places = self.places
+        if places is None:
+            return None
+
+        async def find() -> str | None:
+            place = await places.place_of(run.run_id)
+            return place[1] if place is not None and place[0] == run.channel else None
+
+        return find
 
     def track_approval(self, run_id: str, channel: str, ts: str) -> None:
         """The message asking to approve ``run_id``: its buttons are replaced once the request is decided."""
@@ -150,7 +172,7 @@ class SlackRunReporter:
             return
         if isinstance(notice, ApprovalDecided):
             verdict = "approved" if notice.approved else "rejected"
-            line = f"{notice.run.run_id} {verdict} by <@{notice.by}>" if notice.by.isalnum() else verdict
+            line = f"{notice.run.run_id} {verdict} by {user(notice.by)}" if notice.by.isalnum() else verdict
         else:
             line = f"{notice.run.run_id}: approval expired"
         await self._close(where, line)
@@ -160,7 +182,7 @@ class SlackRunReporter:
         the message was yet: its buttons are replaced here."""
         where = self.approval_messages.pop(run_id, None)
         if where is not None:
-            by_whom = f" by <@{by}>" if by.isalnum() else ""
+            by_whom = f" by {user(by)}" if by.isalnum() else ""
             await self._close(
                 where, f"{run_id}: approval expired" if verdict == "expired" else f"{run_id} {verdict}{by_whom}"
             )
@@ -181,7 +203,7 @@ class SlackRunReporter:
         keeps its message and its Continue/Abort buttons; its thread says so."""
         who = f"shipbot `{by}`" if by else "this shipbot"
         for r in reports:
-            place = self.places.place_of(r.run.run_id) if self.places else None
+            place = await self.places.place_of(r.run.run_id) if self.places else None
             if place is None:
                 continue
             line = f"{r.run.kind} `{r.run.run_id}` of {r.run.app} to {r.run.environment}: {r.message} (by {who})"

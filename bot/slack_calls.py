@@ -54,17 +54,23 @@ class _Counting(AsyncRetryHandler):
         await self.inner.prepare_for_next_attempt_async(state=state, request=request, response=response, error=error)
 
 
-def make_client(token: str, base_url: str, metrics: BotMetrics) -> AsyncWebClient:
-    """The Web API client every part of the bot uses (SLACK_API_URL as its base URL)."""
-    return AsyncWebClient(
-        token=token,
-        base_url=base_url if base_url.endswith("/") else base_url + "/",
-        timeout=15,
-        retry_handlers=[
+def client_options(token: str, base_url: str, metrics: BotMetrics) -> dict[str, Any]:
+    """How every Web API client of the bot is made: SLACK_API_URL as its base URL, 429s and dropped connections
+    retried (and counted)."""
+    return {
+        "token": token,
+        "base_url": base_url if base_url.endswith("/") else base_url + "/",
+        "timeout": 15,
+        "retry_handlers": [
             _Counting(AsyncRateLimitErrorRetryHandler(max_retry_count=8), metrics, "ratelimited"),
             _Counting(AsyncConnectionErrorRetryHandler(max_retry_count=3), metrics, "connection"),
         ],
-    )
+    }
+
+
+def make_client(token: str, base_url: str, metrics: BotMetrics) -> AsyncWebClient:
+    """A plain Web API client (the bot's own, which names people, is :func:`bot.people.naming_client`)."""
+    return AsyncWebClient(**client_options(token, base_url, metrics))
 
 
 async def safe(metrics: BotMetrics, method: str, call: Any) -> dict[str, Any] | None:

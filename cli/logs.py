@@ -10,6 +10,7 @@ event instead, with the bound context as tags (run_id, environment, app, user) a
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from types import ModuleType
@@ -17,21 +18,21 @@ from typing import Any, TextIO
 
 import structlog
 
-sentry: ModuleType | None
-try:
-    import sentry_sdk as _sentry_sdk
-
-    sentry = _sentry_sdk
-except ImportError:  # an optional extra: shipbot[sentry]
-    sentry = None
-
 TAGS = ("run_id", "environment", "app", "user", "channel", "kind")
 _ERRORS = ("error", "critical", "exception")
 
 
+def _sentry() -> ModuleType | None:
+    """sentry-sdk, once something started it (it is imported only by :func:`init_sentry`: loading it costs a
+    command half a second, and a process that never started Sentry has nothing to send)."""
+    return sys.modules.get("sentry_sdk")
+
+
 def init_sentry(dsn: str, **options: Any) -> bool:
     """Start Sentry; False when the extra is not installed."""
-    if sentry is None:
+    try:
+        sentry = importlib.import_module("sentry_sdk")
+    except ImportError:  # an optional extra: shipbot[sentry]
         return False
     sentry.init(dsn=dsn, **options)  # no personal data by default
     return True
@@ -39,6 +40,7 @@ def init_sentry(dsn: str, **options: Any) -> bool:
 
 def to_sentry(_: Any, method_name: str, event_dict: structlog.typing.EventDict) -> structlog.typing.EventDict:
     """A structlog processor: an error line becomes a Sentry event carrying the line's context."""
+    sentry = _sentry()
     if sentry is None or method_name not in _ERRORS or not sentry.get_client().is_active():
         return event_dict
     exc_info = event_dict.get("exc_info")

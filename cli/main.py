@@ -9,7 +9,9 @@
     shipbot task NAME ENV [--config FILE] [--hosts FILTER]
     shipbot check [--config FILE] [--connect]
     shipbot history ENV [--config FILE] [--json] [--limit N]
+    shipbot import capistrano [DIR]   a shipbot.yml from a Capistrano project, on stdout
     shipbot parse TEXT [--config FILE] [--user UID] [--channel CID] --json
+    shipbot previews [--config FILE] [--json]   the app's previews: branch, SHA, state (creating, live, broken)
     shipbot recover [ENV] [--config FILE]   repair what a run whose shipbot died left (exit 3: still running)
     shipbot db upgrade|current   the store's schema: apply new migrations (also done at start), or show it
     shipbot run            the Slack bot, production mode
@@ -23,22 +25,38 @@ as JSON (level from SHIPBOT_LOG_LEVEL, default WARNING) so they never mix with a
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
+import importlib
 import sys
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
-from cli import logs
-from cli.operator_commands import ASYNC, EXIT_USAGE, SYNC, close_stores
 from cli.parser import build_parser
-from cli.root import serve
-from cli.settings import OperatorSettings, Settings, settings_problems
-from demo.launch import DEFAULT_PORT, DemoWiring, demo, port_free
-from deploy.database import DatabaseError
-from deploy.errors import ConfigError, ShipbotError
+
+if TYPE_CHECKING:
+    from cli.settings import OperatorSettings, Settings
+    from demo.launch import DemoWiring
+
+EXIT_USAGE = 2
+
+# where each command lives, imported only when it runs: ``shipbot --help``, ``check`` and ``history`` never load
+# the SSH library, the Slack SDK or the engine (module, function, whether it is a coroutine function)
+COMMANDS: dict[str, tuple[str, str, bool]] = {
+    "history": ("cli.reading", "history", False),
+    "check": ("cli.reading", "check", True),
+    "db": ("cli.operator_commands", "db", False),
+    "parse": ("cli.operator_commands", "parse", False),
+    "previews": ("cli.operator_commands", "previews", False),
+    "import": ("cli.operator_commands", "import_project", False),
+    "deploy": ("cli.operator_commands", "deploy_told", True),
+    "rollback": ("cli.operator_commands", "rollback_told", True),
+    "converge": ("cli.operator_commands", "converge_told", True),
+    "status": ("cli.operator_commands", "status", True),
+    "task": ("cli.operator_commands", "task_told", True),
+    "recover": ("cli.operator_commands", "recover", True),
+    "notifications": ("cli.notifications", "notifications", False),
+    "flags": ("cli.flag_commands", "flags", True),
+    "flag": ("cli.flag_commands", "flag_told", True),
+}
 
 
 def _problems(lines: list[str]) -> int:
@@ -49,6 +67,15 @@ def _problems(lines: list[str]) -> int:
 
 def _run() -> int:
     """``shipbot run``: the Slack bot until SIGTERM/SIGINT."""
+    import asyncio  # noqa: PLC0415 (imports are deferred to the command that needs them: see COMMANDS)
+
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from cli import logs  # noqa: PLC0415
+    from cli.root import serve  # noqa: PLC0415
+    from cli.settings import Settings, settings_problems  # noqa: PLC0415
+    from deploy.errors import ConfigError  # noqa: PLC0415
+
     try:
         settings = Settings()  # pydantic-settings fills the fields from the environment
     except ValidationError as exc:
@@ -64,6 +91,8 @@ def _run() -> int:
 
 def _demo_settings(wiring: DemoWiring) -> Settings:
     """The bot's settings inside the demo: the emulator's tokens, the demo config, any free ops port."""
+    from cli.settings import Settings  # noqa: PLC0415
+
     return Settings(
         SLACK_BOT_TOKEN=wiring.bot_token,
         SLACK_APP_TOKEN=wiring.app_token,
@@ -78,6 +107,14 @@ def _demo_settings(wiring: DemoWiring) -> Settings:
 
 def _demo(args: argparse.Namespace, settings: OperatorSettings) -> int:
     """``shipbot demo``: the demo's pieces around the bot this root serves, until Ctrl-C."""
+    import asyncio  # noqa: PLC0415
+    import contextlib  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    from cli import logs  # noqa: PLC0415
+    from cli.root import serve  # noqa: PLC0415
+    from demo.launch import DEFAULT_PORT, demo, port_free  # noqa: PLC0415
+
     data_dir = Path(args.data_dir or settings.demo_dir).resolve()
     port = next((p for p in (args.port, settings.demo_port) if p is not None), DEFAULT_PORT)
     if port and not port_free(port):
@@ -90,28 +127,47 @@ def _demo(args: argparse.Namespace, settings: OperatorSettings) -> int:
     return 0
 
 
+def _command(name: str) -> tuple[Callable[..., Any], bool]:
+    module, function, is_async = COMMANDS[name]
+    return getattr(importlib.import_module(module), function), is_async
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)  # --help and usage errors end here, before anything heavy is imported
+    from cli.quiet import quiet_dependency_warnings  # noqa: PLC0415
+
+    quiet_dependency_warnings()
     if args.command == "run":
         return _run()
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from cli.settings import OperatorSettings, settings_problems  # noqa: PLC0415
+
     try:
         settings = OperatorSettings()
     except ValidationError as exc:
         return _problems(settings_problems(exc))
     if args.command == "demo":
         return _demo(args, settings)
+    return _operator(args, settings)
+
+
+def _operator(args: argparse.Namespace, settings: OperatorSettings) -> int:
+    from cli import logs  # noqa: PLC0415
+    from cli.reading import close_stores  # noqa: PLC0415
+    from deploy.errors import ShipbotError  # noqa: PLC0415
+
     logs.configure(settings.log_format or "json", settings.log_level or "WARNING", sys.stderr)
     try:
-        if args.command in SYNC:
-            return SYNC[args.command](args, settings)
-        return asyncio.run(ASYNC[args.command](args, settings))
+        command, is_async = _command(args.command)
+        if not is_async:
+            return int(command(args, settings))
+        import asyncio  # noqa: PLC0415
+
+        return int(asyncio.run(command(args, settings)))
     except ShipbotError as exc:
         print(f"shipbot: {exc}", file=sys.stderr)
         return exc.exit_code
-    except DatabaseError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        print(f"shipbot: the database ({settings.database_shown}) failed: {reason}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("shipbot: interrupted", file=sys.stderr)
         return 130

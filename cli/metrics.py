@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+SINKS = ("webhook", "teams", "irc", "github", "gitlab")  # the outbox's sinks (deploy.notify.outbox)
 STORE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 
 
@@ -53,6 +54,22 @@ class Metrics:
             "Runs whose lease this process took over from a dead or stopped one, by what became of them",
             ["outcome"], registry=self.registry,
         )  # fmt: skip
+
+        self.notifications = Counter(
+            "shipbot_notifications_total", "Notification attempts by sink and outcome (delivered, retried, gave_up)",
+            ["sink", "outcome"], registry=self.registry,
+        )  # fmt: skip
+        self.notifications_waiting = Gauge(
+            "shipbot_notifications_pending", "Notifications in the outbox not yet delivered nor given up, by sink",
+            ["sink"], registry=self.registry,
+        )  # fmt: skip
+
+    def notification_sent(self, sink: str, outcome: str) -> None:
+        self.notifications.labels(sink, outcome).inc()
+
+    def notifications_pending(self, counts: dict[str, int]) -> None:
+        for sink in SINKS:
+            self.notifications_waiting.labels(sink).set(counts.get(sink, 0))
 
     def store_call(self, kind: str, seconds: float) -> None:
         self.store_seconds.labels(kind).observe(seconds)

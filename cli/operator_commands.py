@@ -3,7 +3,7 @@
 takes the parsed arguments and the operator's settings and returns the process's exit code.
 
 Progress goes to stderr (:class:`~cli.progress.TerminalProgress`), results to stdout; engines come from the
-composition root (:func:`cli.root.build_engine`).
+composition root (:func:`cli.engines.build_engine`).
 """
 
 from __future__ import annotations
@@ -14,53 +14,48 @@ import contextlib
 import getpass
 import json
 import sys
+import tempfile
 import threading
 from collections.abc import Awaitable
 from pathlib import Path
 
 from cli import dry_runs
+from cli.cap_import import import_capistrano
+from cli.engines import build_engine, build_previews
+from cli.notifications import notifying
 from cli.progress import TerminalProgress
-from cli.root import build_engine, connection_problems, open_store
+from cli.reading import (
+    EXIT_BUSY,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    close_stores,
+    command_store,
+    config_path,
+    no_store,
+    nothing_recorded,
+    opened,
+)
+from cli.reading import data_dir as data_dir_of
 from cli.settings import OperatorSettings
 from commands.parse_report import parse_report
 from commands.reply_texts import promotion_rule
-from deploy.config import load_config
-from deploy.database import SQLITE_FILE, Database, sqlite_url
-from deploy.discovery import discover
-from deploy.engine import Engine
-from deploy.errors import ConfigError, NothingToConverge, PromotionRefused, UsageError
+from deploy.config.models import load_config
+from deploy.errors import NothingToConverge, PromotionRefused, UsageError
 from deploy.events import BatchGate, Outcome, RunFinished
 from deploy.ids import utc_minute
-from deploy.plan import environment_hosts, migrate_problems
-from deploy.store import Store
+from deploy.records import ReleaseRow
+from deploy.run.engine import Engine
+from deploy.store.database import SQLITE_FILE, Database, sqlite_url
+from deploy.summary import count
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
-
-
-def _config_path(args: argparse.Namespace, settings: OperatorSettings) -> str:
-    return str(args.config or settings.first_config)
+__all__ = ["ASYNC", "EXIT_BUSY", "EXIT_USAGE", "SYNC", "close_stores", "release_line"]
 
 
-def _config_folder(args: argparse.Namespace, settings: OperatorSettings) -> Path:
-    """Where inventory commands run: the config file's folder."""
-    return Path(_config_path(args, settings)).resolve().parent
-
-
-def _engine(args: argparse.Namespace, settings: OperatorSettings) -> Engine:
-    config = load_config(_config_path(args, settings))
-    data_dir = Path(args.data_dir).expanduser() if args.data_dir else settings.data_dir
-    store = open_store(settings, data_dir)
-    _opened.append(store)
-    return build_engine(config, store, data_dir, Path(_config_path(args, settings)))
-
-
-_opened: list[Store] = []  # the stores the running command opened, closed by close_stores when it returns
-
-
-def close_stores() -> None:
-    """Return the database connections the command's stores hold (PostgreSQL: its pool)."""
-    while _opened:
-        _opened.pop().close()
+def _engine(args: argparse.Namespace, settings: OperatorSettings, data_dir: Path | None = None) -> Engine:
+    config = load_config(config_path(args, settings))
+    store = command_store(settings, data_dir or data_dir_of(args, settings))
+    return build_engine(config, store, data_dir or data_dir_of(args, settings), Path(config_path(args, settings)))
 
 
 def _exit_for(result: RunFinished) -> int:
@@ -71,8 +66,8 @@ async def _ask_to_continue(gate: BatchGate) -> bool:
     """The terminal's pause between batches: ``Continue to batch 2/3 (10 hosts)? [y/N]``; no answer is No."""
     failed = f" ({len(gate.failures)} failed so far: {', '.join(gate.failures)})" if gate.failures else ""
     sys.stderr.write(
-        f"{len(gate.hosts_done)} host(s) done{failed}. "
-        f"Continue to batch {gate.batch}/{gate.total} ({len(gate.hosts_next)} hosts)? [y/N] "
+        f"{count(len(gate.hosts_done), 'host')} done{failed}. "
+        f"Continue to batch {gate.batch}/{gate.total} ({count(len(gate.hosts_next), 'host')})? [y/N] "
     )
     sys.stderr.flush()
     answer = await _read_line()
@@ -81,7 +76,7 @@ async def _ask_to_continue(gate: BatchGate) -> bool:
 
 async def _read_line() -> str:
     """A line of standard input, read in a daemon thread: when the pause is answered from chat instead (a control
-    request, :mod:`deploy.controls`), the unread prompt does not keep the process from exiting."""
+    request, :mod:`deploy.store.control_requests`), the unread prompt does not keep the process from exiting."""
     loop = asyncio.get_running_loop()
     line: asyncio.Future[str] = loop.create_future()
 
@@ -99,8 +94,8 @@ async def _go_on(gate: BatchGate) -> bool:
 
 
 async def _cancellable(engine: Engine, run: Awaitable[RunFinished]) -> int:
-    """The run's exit code; a run cancelled from chat (a control request, :mod:`deploy.controls`) exits 1 saying who
-    cancelled it, once its hosts are back."""
+    """The run's exit code; a run cancelled from chat (a control request, :mod:`deploy.store.control_requests`) exits 1
+    saying who cancelled it, once its hosts are back."""
     try:
         return _exit_for(await run)
     except asyncio.CancelledError:
@@ -169,8 +164,13 @@ async def task(args: argparse.Namespace, settings: OperatorSettings) -> int:
 
 
 async def status(args: argparse.Namespace, settings: OperatorSettings) -> int:
-    engine = _engine(args, settings)
-    status = await engine.status(args.environment)
+    missing = no_store(args, settings)
+    if missing is None:
+        status = await _engine(args, settings).status(args.environment)
+    else:  # the hosts are read all the same, with a store that is thrown away
+        with tempfile.TemporaryDirectory(prefix="shipbot-status-") as scratch:
+            status = await _engine(args, settings, Path(scratch)).status(args.environment)
+            close_stores()
     if args.json:
         print(json.dumps(status.as_json()))
     else:
@@ -178,65 +178,54 @@ async def status(args: argparse.Namespace, settings: OperatorSettings) -> int:
         print(f"{status.app} {status.environment}: {verdict}")
         if status.live is not None:
             print(f"  live release: {status.live.release} ({status.live.sha[:12]})")
+        moving = status.active_run is not None  # hosts a run is moving are not behind
         for h in status.hosts:
+            shown = h.address if h.label == h.address else f"{h.label} ({h.address})"
             if not h.reachable:
-                print(f"  {h.address}: unreachable - {h.error} [{h.source}]")
+                print(f"  {shown}: unreachable - {h.error} [{h.source}]")
             else:
-                behind = " BEHIND" if h.behind else ""
-                print(f"  {h.address}: {h.release or 'no release'} {(h.sha or '')[:12]}{behind} [{h.source}]")
-        if status.behind:
-            print(f"  {len(status.behind)} host(s) behind the live release: shipbot converge {status.environment}")
+                behind = (" BEHIND" if h.behind and not moving else "") + (" FLAGS BEHIND" if h.flags_behind else "")
+                print(f"  {shown}: {h.release or 'no release'} {(h.sha or '')[:12]}{behind} [{h.source}]")
+                for r in h.releases:
+                    print("    " + release_line(r, h.release))
+        if status.behind and not moving:
+            print(
+                f"  {count(len(status.behind), 'host')} behind the live release: shipbot converge {status.environment}"
+            )
         if status.lock:
             print(f"  locked by {status.lock.owner}: {status.lock.reason}")
         if status.active_run:
-            print(f"  running: {status.active_run.run_id} by {status.active_run.user}")
+            run = status.active_run
+            print(f"  a run is in progress: {run.run_id} ({run.kind} {run.ref}) by {run.user}")
+    if missing is not None and not args.json:
+        print(f"  {nothing_recorded(args.environment, missing)}")
     return EXIT_OK
 
 
-def history(args: argparse.Namespace, settings: OperatorSettings) -> int:
+def release_line(r: ReleaseRow, current: str | None) -> str:
+    """One release folder of a host under ``status``: its SHA, whose history records it, where rollback goes."""
+    marks = [f"deployed by {r.user or 'someone'} ({r.history})" if r.history else "in no history"]
+    if r.release == current:
+        marks.append("current")
+    if r.sha is None:
+        marks.append("no REVISION: never a rollback target")
+    if r.rollback_target:
+        marks.append("rollback goes here")
+    return f"{r.release} {(r.sha or '-')[:12]}  {', '.join(marks)}"
+
+
+def previews(args: argparse.Namespace, settings: OperatorSettings) -> int:
+    """The app's previews, oldest first: name, branch, SHA, state (``creating``, ``live`` or ``broken``), URL."""
     engine = _engine(args, settings)
-    runs = engine.history(args.environment, args.limit)
+    found = asyncio.run(build_previews(engine, engine.store).all_previews())
     if args.json:
-        covered = {r.run_id: [h.as_json() for h in engine.store.fleets.of(r.run_id)] for r in runs}
-        print(json.dumps([{**r.__dict__, "duration": r.duration, "covered": covered[r.run_id]} for r in runs]))
+        print(json.dumps([p.as_json() for p in found]))
         return EXIT_OK
-    for r in runs:
-        when = utc_minute(r.started_at)
-        print(f"{when}  {r.run_id}  {r.kind:<8} {r.state:<11} {r.user:<12} {r.ref} {r.sha[:12]}  {r.message}")
-    if not runs:
-        print(f"no runs recorded for {args.environment} yet")
+    for p in found:
+        print(f"{p.name}  {p.branch}  {p.sha[:12] or '-'}  {p.state:<8} {p.url}  since {utc_minute(p.created_at)}")
+    if not found:
+        print(f"no previews of {engine.config.app}")
     return EXIT_OK
-
-
-async def check(args: argparse.Namespace, settings: OperatorSettings) -> int:
-    """The config is valid, every environment can run its migration, the SSH key named exists (exit 2 naming
-    each problem otherwise); with ``--connect`` every host is reached."""
-    config = load_config(_config_path(args, settings))
-    problems = migrate_problems(config, [n for n, e in config.environments.items() if not e.discover])
-    problems += connection_problems(config)
-    if problems:
-        raise ConfigError(_config_path(args, settings), problems)
-    hosts = sum(len(e.hosts) for e in config.environments.values())
-    envs = len(config.environments)
-    print(f"{_config_path(args, settings)}: ok ({config.app}, {envs} environment(s), {hosts} host(s))")
-    for name, environment in config.environments.items():
-        if environment.discover:
-            found = await discover(config, name, _config_folder(args, settings))
-            for host in environment_hosts(found, name):
-                print(f"  {name} {host.name}: {', '.join(host.roles) or 'no roles'} [{host.source}]")
-    if not args.connect:
-        return EXIT_OK
-    engine = _engine(args, settings)
-    bad = 0
-    for env in config.environments:
-        status = await engine.status(env)
-        for h in status.hosts:
-            if h.reachable:
-                print(f"  {env} {h.address}: reachable [{h.source}]")
-            else:
-                bad += 1
-                print(f"  {env} {h.address}: UNREACHABLE - {h.error} [{h.source}]")
-    return EXIT_OK if bad == 0 else EXIT_FAILED
 
 
 def parse(args: argparse.Namespace, settings: OperatorSettings) -> int:
@@ -247,13 +236,13 @@ def parse(args: argparse.Namespace, settings: OperatorSettings) -> int:
 
 
 async def recover(args: argparse.Namespace, settings: OperatorSettings) -> int:
-    """Repair what dead runs left (see :mod:`deploy.repair`): 0 when every environment ends on one version, 1 when
+    """Repair what dead runs left (see :mod:`deploy.run.repair`): 0 when every environment ends on one version, 1 when
     a host could not be repaired (named), 3 while a live shipbot still holds a run's lease."""
     engine = _engine(args, settings)
     environments = [args.environment] if args.environment else list(engine.config.environments)
     code = EXIT_OK
     for env in environments:
-        live = engine.repairer.live_runs(env)
+        live = await engine.store.door(engine.repairer.live_runs, env)  # a store read: off the loop
         if live:
             print(f"{env}: run {live[0].run_id} by {live[0].user} is still running (its shipbot holds the lease)")
             code = max(code, EXIT_BUSY)
@@ -281,7 +270,7 @@ async def recover(args: argparse.Namespace, settings: OperatorSettings) -> int:
 def db(args: argparse.Namespace, settings: OperatorSettings) -> int:
     """``shipbot db upgrade``: bring the store's schema to the newest revision (the bot also does it at start), on
     SHIPBOT_DATABASE_URL or the SQLite file in the data dir; ``shipbot db current``: the revision it is at."""
-    data_dir = Path(args.data_dir).expanduser() if args.data_dir else settings.data_dir
+    data_dir = data_dir_of(args, settings)
     if settings.database:
         url, where = settings.database, settings.database_shown
     else:
@@ -302,13 +291,24 @@ def db(args: argparse.Namespace, settings: OperatorSettings) -> int:
         database.close()
 
 
-SYNC = {"history": history, "parse": parse, "db": db}
+def import_project(args: argparse.Namespace, settings: OperatorSettings) -> int:
+    """``shipbot import capistrano [DIR]``: the config on stdout (exit 2 with one line when it cannot be read)."""
+    print(import_capistrano(Path(args.folder)), end="")
+    return EXIT_OK
+
+
+# the runs' commands send what the store's outbox holds for their sinks before the command exits (cli.notifications)
+deploy_told = notifying(deploy, lambda: opened)
+rollback_told = notifying(rollback, lambda: opened)
+converge_told = notifying(converge, lambda: opened)
+task_told = notifying(task, lambda: opened)
+
+SYNC = {"parse": parse, "db": db, "previews": previews, "import": import_project}
 ASYNC = {
-    "deploy": deploy,
-    "rollback": rollback,
-    "converge": converge,
+    "deploy": deploy_told,
+    "rollback": rollback_told,
+    "converge": converge_told,
     "status": status,
-    "task": task,
-    "check": check,
+    "task": task_told,
     "recover": recover,
 }

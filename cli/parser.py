@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -57,10 +58,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--connect", action="store_true")
     _add_common(p)
 
+    p = sub.add_parser("import", help="print a shipbot.yml made from another deploy tool's project (Capistrano)")
+    p.add_argument("tool", choices=["capistrano"])
+    p.add_argument("folder", nargs="?", default=".", help="the project's folder (default: the current one)")
+
     p = sub.add_parser("history", help="past runs from the store")
     p.add_argument("environment")
     p.add_argument("--json", action="store_true")
     p.add_argument("--limit", type=int, default=20)
+    _add_common(p)
+
+    p = sub.add_parser("previews", help="the app's previews and their state (creating, live, broken)")
+    p.add_argument("--json", action="store_true")
+    _add_common(p)
+
+    p = sub.add_parser("notifications", help="notifications not delivered yet (pending) or given up, with the error")
+    p.add_argument("--failed", action="store_true", help="only those given up")
+    p.add_argument("--json", action="store_true")
     _add_common(p)
 
     p = sub.add_parser("recover", help="repair what an interrupted run left on the hosts")
@@ -80,9 +94,31 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir", default=None, help="state folder of the SQLite file, when SHIPBOT_DATABASE_URL is unset"
     )
 
+    _add_flags(sub)
+
     sub.add_parser("run", help="run the Slack bot (production mode; settings from the environment)")
 
     p = sub.add_parser("demo", help="the bot on embedded defaults: local Slack emulator, SSH hosts, SQLite")
     p.add_argument("--port", type=int, default=None, help="the emulator's web page port (default 8765)")
     p.add_argument("--data-dir", default=None)
     return parser
+
+
+def _add_flags(sub: Any) -> None:
+    """``flags`` and ``flag`` (:mod:`cli.flag_commands`)."""
+    p = sub.add_parser("flags", help="feature flags of an environment and on how many hosts their file is current")
+    p.add_argument("environment")
+    p.add_argument("--json", action="store_true")
+    _add_common(p)
+    p = sub.add_parser(
+        "flag",
+        help="change a feature flag: on|off NAME ENV [--for KEYS], NAME PERCENT ENV, drop NAME ENV KEYS, "
+        "revert NAME ENV, history NAME [ENV]",
+    )
+    p.add_argument("words", nargs="+", metavar="WORD")
+    p.add_argument("--for", dest="keys", default=None, help="with on: targeting keys, comma-separated")
+    p.add_argument("--force", action="store_true", help="go past freezes and the promotion order; recorded")
+    p.add_argument("--reason", default="", help="why, kept in the flag's history")
+    p.add_argument("--user", default=None, help="who changes it (default: your login name)")
+    p.add_argument("--json", action="store_true")
+    _add_common(p)

@@ -6,7 +6,7 @@ import sys
 from typing import TextIO
 
 from commands.reply_texts import forced_past_promotion
-from deploy.durations import format_duration
+from deploy.config.durations import format_duration
 from deploy.events import (
     Event,
     HostState,
@@ -18,6 +18,7 @@ from deploy.events import (
     RunRepaired,
     RunStarted,
 )
+from deploy.summary import count
 
 
 class TerminalProgress:
@@ -28,6 +29,7 @@ class TerminalProgress:
         self.verbose = verbose
         self.states: dict[str, HostState] = {}
         self.total = 0
+        self.labels: dict[str, str] = {}  # host key -> its name
 
     def _p(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -37,10 +39,10 @@ class TerminalProgress:
             case RunStarted():
                 self.total = len(event.hosts)
                 self.states = dict.fromkeys(event.hosts, HostState.PENDING)
+                self.labels = event.label_of()
                 what = f"{event.ref} ({event.sha[:12]})" if event.sha else event.ref
-                self._p(
-                    f"{event.kind} {event.app} {what} to {event.environment}: {self.total} host(s), run {event.run_id}"
-                )
+                hosts = count(self.total, "host")
+                self._p(f"{event.kind} {event.app} {what} to {event.environment}: {hosts}, run {event.run_id}")
                 for note in event.notes:
                     self._p(f"  NOTE: {note}")
                 if event.forced_past is not None:
@@ -49,7 +51,8 @@ class TerminalProgress:
                 self._p(f"== {event.phase.value} ({self._counts()})")
             case HostStepFinished():
                 mark = "ok " if event.ok else "FAIL"
-                line = f"  [{mark}] {event.host} {event.step} ({format_duration(event.duration)})"
+                host = self.labels.get(event.host, event.host)
+                line = f"  [{mark}] {host} {event.step} ({format_duration(event.duration)})"
                 if not event.ok:
                     line += f": {event.error}"
                 self._p(line)

@@ -1,27 +1,36 @@
 """The composition root: the one place the real pieces are built and wired together.
 
-- :func:`build_engine` is the only place an :class:`~deploy.engine.Engine` is built (the operator commands and the bot
-  both use it);
+- :func:`~cli.engines.build_engine` is the only place an :class:`~deploy.run.engine.Engine` is built (the operator
+  commands and the bot both use it), and where the store's outbox learns the app's sinks (its ``notify:`` entries
+  and ``deployments:``);
 - :func:`serve` (``shipbot run``, and the bot inside ``shipbot demo``) loads every app's config, opens the store,
   builds one engine per app, repairs what runs of a dead process left (reported in each run's channel), the command
   language's service, the Slack app, and the ops server, then connects over Socket Mode (default) or serves the
   Events API over HTTP. On SIGTERM or SIGINT, when another replica serves from the same store
-  (:mod:`deploy.presence`), it first closes its Socket Mode connection (or HTTP listener), so Slack hands new
+  (:mod:`deploy.store.presence`), it first closes its Socket Mode connection (or HTTP listener), so Slack hands new
   events to that replica, and answers what it already received; alone, it keeps the connection and refuses new
   commands. It hands the runs that wait for a person to the next shipbot (their leases are freed), lets running
   deploys finish within the grace period or cancels and reverts them (SHIPBOT_ON_SHUTDOWN), says so in the run's
   channel, and returns.
   Several replicas may share one store and one Slack app: each takes over the runs of a dead or stopped one on its
   timer (the lease expired or was handed over), and a Cancel, Continue or Abort for a run another process drives
-  is passed to it through the store (:mod:`deploy.controls`).
+  is passed to it through the store (:mod:`deploy.store.control_requests`).
+  What Slack sends is written to the store's inbox before it is acknowledged (:mod:`bot.app`); a timer renews what
+  this bot holds there and answers what a dead replica left (every third of the lease TTL, at most
+  :data:`~cli.loops.POLL_EVERY`), and keeps renewing while a stopping bot still answers.
   Approvals and the queue are rows in the store: at start-up the bot finds the approval messages still waiting
-  (their buttons keep working) and picks up what a stopped process left; every :data:`POLL_EVERY` seconds it
+  (their buttons keep working) and picks up what a stopped process left; every :data:`~cli.loops.POLL_EVERY` seconds it
   expires approvals, moves any line whose environment a run (from here or the CLI) has freed, removes previews
   past their time to live, deploys pushes parked behind a run or a freeze that has ended, and every
-  ``converge_interval`` lets each environment with ``converge: auto`` catch up hosts discovery found behind.
+  ``converge_interval`` lets each environment with ``converge: auto`` catch up hosts discovery found behind. Every
+  :data:`~cli.loops.OUTBOX_EVERY` seconds it sends the outbox's due notifications to webhooks, Teams, IRC and the
+  forges (:mod:`sinks.sender`), whichever replica or CLI run recorded them, and posts in Slack the flag changes made
+  on the command line; every :data:`~cli.loops.FREEZES_EVERY` seconds it tells them of freeze windows that began or
+  ended (once each).
   With ``SHIPBOT_WEBHOOK_PORT`` it serves the push webhooks (:mod:`webhooks.server`) into the service's push use
   case; branches with ``auto_deploy.poll`` are fetched by one poller task each. Pushes of preview branches go to
-  ``Running.service.previews``.
+  ``Running.service.previews``. GitHub's ``deployment`` events for an app with ``deployments.github`` start runs
+  (:mod:`commands.usecases.forge_service`), whose statuses the wrapped run reporter tells GitHub.
 """
 
 from __future__ import annotations
@@ -39,30 +48,36 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
 from bot.app import SlackBot
-from bot.deliveries import Deliveries
+from bot.flag_blocks import FlagPoster
 from bot.groups import SlackGroups
+from bot.people import naming_client
 from bot.preview_blocks import PreviewPoster
 from bot.run_reports import SlackRunReporter
-from bot.slack_calls import make_client, safe
-from cli import logs
+from bot.slack_calls import safe
+from cli import logs, loops
+from cli.deployment_wiring import deployment_starts, status_reporter
+from cli.engines import app_flags, build_engine, build_previews
 from cli.health import SlackHealth
+from cli.loops import POLL_EVERY
 from cli.metrics import Metrics
 from cli.ops_server import start_ops_server
-from cli.settings import OperatorSettings, Settings
+from cli.reading import open_store
+from cli.settings import Settings
 from commands.usecases import ChatService
-from commands.usecases.polling import BranchPoller, Watch
-from deploy.config import Config, load_config
-from deploy.engine import Engine
-from deploy.errors import ConfigError
+from commands.usecases.freezes import FreezeWatch
+from commands.usecases.polling import BranchPoller
+from deploy.config.models import load_config
+from deploy.errors import StoreError
 from deploy.ids import new_run_id
-from deploy.preview_runner import PreviewRunner
-from deploy.repair import RepairReport
-from deploy.ssh import SshConnector
-from deploy.store import Store
+from deploy.run.engine import Engine
+from deploy.run.repair import RepairReport
+from deploy.store.clock import StoreClock
+from deploy.store.ports import ports_of
+from deploy.store.tables import Store
+from sinks.sender import Sender
 from webhooks.server import start_webhook_server
 
 log = structlog.get_logger("shipbot.bot")
-POLL_EVERY = 2.0  # seconds between looks at the store for dead runs, freed environments and due approvals
 ANSWER_GRACE = 10.0  # seconds a stopping bot waits for the commands it received to be answered
 PRESENT_WITHIN = 3 * POLL_EVERY + 2  # another bot seen this recently serves too (it writes every POLL_EVERY)
 
@@ -81,36 +96,6 @@ class Running:
     webhook_port: int | None = None
 
 
-def open_store(settings: OperatorSettings, data_dir: Path) -> Store:
-    """The store on SHIPBOT_DATABASE_URL, else on the SQLite file in ``data_dir``; its schema migrated to the newest
-    revision (expand-first migrations: the previous release keeps working on the upgraded database)."""
-    store = Store.in_data_dir(data_dir, settings.lease_ttl, settings.database)
-    log.info("store_opened", database=settings.database_shown if settings.database else str(store.path))
-    return store
-
-
-def build_engine(config: Config, store: Store, data_dir: Path, config_file: Path | None = None) -> Engine:
-    """The engine for one app: the real SSH connector, the shared store, state under ``data_dir``; inventory
-    commands run in the folder of ``config_file``."""
-    folder = config_file.resolve().parent if config_file is not None else None
-    return Engine(config, store, data_dir, SshConnector, folder=folder)
-
-
-def build_previews(engine: Engine, store: Store) -> PreviewRunner:
-    """The previews of one app (its ``previews`` section; idle without one): the engine's mirror, the real SSH
-    connector, the shared store."""
-    return PreviewRunner(engine.config, store.previews, engine.mirror, SshConnector)
-
-
-def connection_problems(config: Config) -> list[str]:
-    """What in the config keeps the SSH connector from being built (a named key file that does not exist)."""
-    try:
-        SshConnector(config.ssh)
-    except ConfigError as exc:
-        return exc.problems
-    return []
-
-
 def _init_sentry(settings: Settings) -> None:
     if settings.sentry_dsn is not None and not logs.init_sentry(settings.sentry_dsn.get_secret_value()):
         log.warning("sentry_not_installed", hint="pip install 'shipbot[sentry]'")
@@ -124,39 +109,48 @@ async def serve(
     _init_sentry(settings)
     configs = [(load_config(path), Path(path)) for path in settings.config_files]
     store = open_store(settings, settings.data_dir)
-    store.controls.prune()
-    store.presence.beat(store.owner)
+    door, ports = store.door, ports_of(store)
+    await door(store.controls.prune)
+    await door(store.presence.beat, store.owner)
     engines = {c.app: build_engine(c, store, settings.data_dir, path) for c, path in configs}
     metrics = Metrics()
     store.db.timings.observe = metrics.store_call
     repairs = await _repair(engines, metrics)
-    client = make_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url, metrics)
+    client = naming_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url, metrics)
     auth = await client.auth_test()
     bot_user_id = str(auth.get("user_id", ""))
-    reporter = SlackRunReporter(client, metrics, engines, settings.update_interval, store.ledger)
+    clock = StoreClock(store.db)
+    await door(clock.read)
+    reporter = SlackRunReporter(client, metrics, engines, settings.update_interval, ports.places)
+    forge = status_reporter(engines, store, reporter)  # runs GitHub deployments started: their statuses too
     service = ChatService(
         engines,
-        dict.fromkeys(engines, store),
+        dict.fromkeys(engines, ports.locks),
         SlackGroups(client, metrics),
-        reporter,
-        waiting=store.waiting,
+        forge,
+        waiting=ports.waiting,
         bot_user_id=bot_user_id,
         run_ids=new_run_id,
         previews={app: build_previews(engine, store) for app, engine in engines.items()},
         preview_notify=PreviewPoster(client, metrics),
-        push_ledger=store.pushes,
+        push_ledger=ports.pushes,
+        inbox=ports.inbox,
         push_reporter=reporter,
         tags={app: engine.mirror for app, engine in engines.items()},
+        clock=clock,  # approvals, locks, previews, parked pushes, freezes: the database's time
+        flags={app: app_flags(engine) for app, engine in engines.items()},
+        flag_notify=(flag_poster := FlagPoster(client, metrics)),
     )
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
-    deliveries = Deliveries(store.db)
     bot = SlackBot(
-        client, service, deliveries, reporter, metrics,
+        client, service, ports.inbox, reporter, metrics,
         signing_secret=secret if settings.mode == "http" else None, dedupe_ttl=settings.dedupe_ttl,
     )  # fmt: skip
-    for run_id, channel, ts in service.approval_messages():
+    for run_id, channel, ts in await service.approval_messages():
         reporter.track_approval(run_id, channel, ts)
 
+    stopped = asyncio.Event()  # set once the bot has answered what it took and its runs have ended
+    inbox: asyncio.Task[None] | None = None
     socket: AsyncSocketModeHandler | None = None
     http_runner: web.AppRunner | None = None
     hooks_runner: web.AppRunner | None = None
@@ -190,7 +184,9 @@ async def serve(
         log.info("bot_started", mode=settings.mode, bot_user_id=bot_user_id, apps=sorted(engines), ops_port=ops_port)
         name = replica_name(store.owner)
         await reporter.repaired(repairs, name)
-        _expire_taken_over(service, engines, store, repairs)
+        forge.repaired(repairs)
+        await _expire_taken_over(service, engines, store, repairs)
+        deployments = deployment_starts(service, engines, store, reporter, forge)
         await service.pick_up()
 
         told: dict[str, str] = {r.run.run_id: r.message for r in repairs}
@@ -199,29 +195,43 @@ async def serve(
             """Runs whose lease expired, or that a stopping replica handed over, are taken over here (a repair that
             failed, tried again on every tick, is reported again only when its outcome changes); approval messages
             posted here and decided by another replica lose their buttons."""
-            store.presence.beat(store.owner)
+            await door(store.presence.beat, store.owner)
             found = await _repair(engines, metrics)
             new = [r for r in found if told.get(r.run.run_id) != r.message]
             told.update((r.run.run_id, r.message) for r in new)
             await reporter.repaired(new, name)
-            _expire_taken_over(service, engines, store, found)
-            for run_id, verdict, by in service.approvals_decided(list(reporter.approval_messages)):
+            forge.repaired(new)
+            await _expire_taken_over(service, engines, store, found)
+            if deployments is not None:  # GitHub deployments a stopped process took and never decided
+                await deployments.recover()
+            for run_id, verdict, by in await service.approvals_decided(list(reporter.approval_messages)):
                 await reporter.decided_elsewhere(run_id, verdict, by)
 
-        sweeper = asyncio.create_task(_sweep(service, running.stop, take_over), name="waiting-sweeper")
-        sweeper = asyncio.create_task(_sweep(service, running.stop, take_over), name="waiting-sweeper")
-        converger = asyncio.create_task(_converge(service, engines, running.stop), name="auto-converge")
+        sweeper = asyncio.create_task(loops.sweep(service, running.stop, take_over), name="waiting-sweeper")
+        converger = asyncio.create_task(loops.converge(service, engines, running.stop), name="auto-converge")
+        inbox = asyncio.create_task(
+            loops.keep_inbox(bot, ports.inbox, store.lease_ttl, running.stop, stopped), name="inbox"
+        )
+        sender = Sender(store, metrics, slack=flag_poster.post_event)  # the command line's flag changes too
+        outbox = asyncio.create_task(loops.deliver(sender, running.stop), name="outbox")
+        freezes = asyncio.create_task(
+            loops.watch_freezes(FreezeWatch(service.policies, ports.freezes, clock), running.stop), name="freezes"
+        )
         pollers: list[asyncio.Task[None]] = []
         if service.pushes is not None:
-            if settings.webhook_port is not None and settings.webhook_secret is not None:
+            secrets = settings.webhook_secrets
+            if settings.webhook_port is not None and secrets:
+                if settings.webhook_warning:
+                    log.warning("webhook_secret_shared", note=settings.webhook_warning)
                 hooks_runner, running.webhook_port = await start_webhook_server(
-                    service.pushes, settings.webhook_secret.get_secret_value(), settings.webhook_host,
-                    settings.webhook_port,
-                )  # fmt: skip
-                log.info("webhooks_listening", host=settings.webhook_host, port=running.webhook_port)
+                    service.pushes, secrets, settings.webhook_host, settings.webhook_port, deployments
+                )
+                log.info(
+                    "webhooks_listening", host=settings.webhook_host, port=running.webhook_port, forges=sorted(secrets)
+                )
             poller = BranchPoller(engines, service.pushes)
             pollers = [
-                asyncio.create_task(_poll(poller, w, running.stop), name=f"poll-{w.app}-{w.branch}")
+                asyncio.create_task(loops.poll(poller, w, running.stop), name=f"poll-{w.app}-{w.branch}")
                 for w in poller.watches()
             ]
         if ready is not None:
@@ -229,6 +239,8 @@ async def serve(
         await running.stop.wait()
         await sweeper
         await converger
+        await outbox
+        await freezes
         await asyncio.gather(*pollers)
     finally:
         if hooks_runner is not None:
@@ -244,14 +256,30 @@ async def serve(
                 await http_runner.cleanup()
                 http_runner = None
 
-        others = store.presence.others(store.owner, PRESENT_WITHIN)
-        store.presence.leave(store.owner)
-        await _shutdown(settings, running, reporter, stop_listening if others else None)
+        others = await door(_others_serving, store)
+        try:
+            await _shutdown(settings, running, reporter, stop_listening if others else None)
+        finally:  # what it answered until here stayed its own; anything left is picked up elsewhere after the TTL
+            stopped.set()
+            if inbox is not None:
+                await inbox
         await stop_listening()
+        await forge.close()
         await ops_runner.cleanup()
-        deliveries.close()
         store.close()
         log.info("bot_stopped")
+
+
+def _others_serving(store: Store) -> list[str]:
+    """The other bots serving from the store, this one's presence removed; none when the store does not answer
+    (then this one keeps its connection until its runs end, the safe choice alone)."""
+    try:
+        others = store.presence.others(store.owner, PRESENT_WITHIN)
+        store.presence.leave(store.owner)
+    except StoreError as err:
+        log.warning("presence_unknown", error=str(err))
+        return []
+    return others
 
 
 def replica_name(owner: str) -> str:
@@ -260,7 +288,7 @@ def replica_name(owner: str) -> str:
 
 
 async def _repair(engines: dict[str, Engine], metrics: Metrics) -> list[RepairReport]:
-    """Take over and repair what runs of a dead process left (see :mod:`deploy.repair`): at start-up, before
+    """Take over and repair what runs of a dead process left (see :mod:`deploy.run.repair`): at start-up, before
     taking commands, and then on the sweeper's timer (another replica died, or a stopping one handed runs over)."""
     reports = []
     for engine in engines.values():
@@ -271,73 +299,18 @@ async def _repair(engines: dict[str, Engine], metrics: Metrics) -> list[RepairRe
     return reports
 
 
-def _expire_taken_over(
+async def _expire_taken_over(
     service: ChatService, engines: dict[str, Engine], store: Store, repairs: list[RepairReport]
 ) -> None:
     """A run taken over while it waits at a pause is aborted when nobody answers within the app's pause timeout,
-    counted from this start (the store does not keep when the pause began); reported where its message is."""
+    counted from when the pause began by the database's clock (from this start for a pause recorded before that
+    was kept); reported where its message is."""
     for r in repairs:
         if r.waiting:
-            place = store.ledger.place_of(r.run.run_id)
-            timeout = engines[r.run.app].config.timeouts.pause
+            place = await store.door(store.ledger.place_of, r.run.run_id)
+            waited = await store.door(store.ledger.waited, r.run.run_id) or 0.0
+            timeout = max(0.0, engines[r.run.app].config.timeouts.pause - waited)
             service.expire_taken_over(r.run.run_id, place[0] if place else "", timeout)
-
-
-async def _sweep(service: ChatService, stop: asyncio.Event, take_over: Callable[[], Awaitable[None]]) -> None:
-    """On a timer: take over the runs of dead or stopped replicas (``take_over``), answer the control requests for
-    the waiting runs held here, expire pending approvals (requesters hear of it without anyone writing), move the
-    lines whose environment was freed, also by a run in another process (the store is polled), and remove previews
-    whose time to live ran out (kept in the store, so a restart does not reset it)."""
-    while not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), POLL_EVERY)
-        if not stop.is_set():
-            try:
-                await take_over()
-                await service.act_on_requests()
-                await service.sweep()
-                await service.advance()
-            except Exception:  # the sweeper must outlive a failing notice
-                log.exception("waiting_sweep_failed")
-            try:
-                await service.previews.expire()
-            except Exception:  # nor may a preview that cannot be removed stop it
-                log.exception("preview_expiry_failed")
-
-
-async def _converge(service: ChatService, engines: dict[str, Engine], stop: asyncio.Event) -> None:
-    """``converge: auto``: each such environment is looked at every ``converge_interval`` (first at start-up), and
-    its hosts that discovery finds behind the live release get it (:meth:`ChatService.auto_converge`)."""
-    due = {
-        (app, name): 0.0
-        for app, engine in engines.items()
-        for name, env in engine.config.environments.items()
-        if env.converge == "auto"
-    }
-    loop = asyncio.get_running_loop()
-    while due and not stop.is_set():
-        for (app, name), at in due.items():
-            if at > loop.time() or stop.is_set():
-                continue
-            due[app, name] = loop.time() + engines[app].config.environments[name].converge_interval
-            try:
-                await service.auto_converge(app, name)
-            except Exception:  # the loop must outlive one environment's failure
-                log.exception("auto_converge_failed", app=app, environment=name)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), max(0.1, min(POLL_EVERY, min(due.values()) - loop.time())))
-
-
-async def _poll(poller: BranchPoller, watch: Watch, stop: asyncio.Event) -> None:
-    """Fetch ``watch``'s branch every ``watch.interval`` seconds; a moved branch is handled like a push."""
-    with structlog.contextvars.bound_contextvars(app=watch.app, branch=watch.branch):
-        while not stop.is_set():
-            try:
-                await poller.poll(watch)
-            except Exception:  # a repository that cannot be fetched now is tried again next time
-                log.exception("branch_poll_failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), watch.interval)
 
 
 async def _shutdown(
@@ -357,7 +330,7 @@ async def _shutdown(
     running.bot.accepting = False
     if stop_listening is not None:
         await running.bot.idle(ANSWER_GRACE)
-    handed = set(running.service.hand_over())
+    handed = set(await running.service.hand_over())
     active = running.service.supervisor.active()
     log.info("bot_stopping", active_runs=len(active), handed_over=sorted(handed), on_shutdown=settings.on_shutdown)
     cancel = settings.on_shutdown == "cancel"

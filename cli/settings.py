@@ -3,10 +3,13 @@ variables are read.
 
 - :class:`OperatorSettings` is what every ``shipbot`` command reads: the config file(s), the state folder, the log
   format and level (each command picks its own default when unset), where ``shipbot demo`` keeps its data and
-  serves its page, how long a run's lease lives without a heartbeat (``SHIPBOT_LEASE_TTL``), and the database
-  (``SHIPBOT_DATABASE_URL``: PostgreSQL shared by replicas; unset, the SQLite file in the data dir).
+  serves its page, how long a run's lease lives without a heartbeat (``SHIPBOT_LEASE_TTL``), the database
+  (``SHIPBOT_DATABASE_URL``: PostgreSQL shared by replicas; unset, the SQLite file in the data dir) and how long one
+  of its statements may take before it fails as "the store is not answering" (``SHIPBOT_DB_STATEMENT_TIMEOUT``).
 - :class:`Settings` adds what ``shipbot run`` needs to talk to Slack and to serve: tokens, mode, ports, shutdown,
-  and the push webhooks (``SHIPBOT_WEBHOOK_PORT``, off when unset; its ``SHIPBOT_WEBHOOK_SECRET`` is then needed).
+  and the push webhooks (``SHIPBOT_WEBHOOK_PORT``, off when unset; then each forge's own secret,
+  ``SHIPBOT_WEBHOOK_SECRET_GITHUB``, ``_GITLAB``, ``_GITEA``, at least one of them; the old shared
+  ``SHIPBOT_WEBHOOK_SECRET`` still keys GitHub's and Gitea's HMAC, never GitLab's plaintext token).
 
 Every setting is listed with a comment in ``.env.example``. Tokens and the database URL are ``SecretStr``: they
 never appear in logs, reprs or error messages. A missing or invalid setting becomes one clear line naming the variable
@@ -24,7 +27,9 @@ from pydantic import Field, SecretStr, ValidationError, ValidatorFunctionWrapHan
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from deploy.database import UnsupportedDatabase, masked, normalise_url
+STATEMENT_TIMEOUT = (
+    5.0  # deploy.store.database.STATEMENT_TIMEOUT (its module loads SQLAlchemy: read settings without it)
+)
 
 #: What each required setting is and where to get it, for the line that says it is missing.
 NEEDED = {
@@ -32,8 +37,21 @@ NEEDED = {
     "SLACK_APP_TOKEN": "an app-level token (xapp-...) with connections:write; Socket Mode (the default) needs it",
     "SLACK_SIGNING_SECRET": "the signing secret from your Slack app's Basic Information page; "
     "HTTP mode (SHIPBOT_MODE=http) needs it",
-    "SHIPBOT_WEBHOOK_SECRET": "the secret your GitHub, GitLab or Gitea webhooks are configured with; "
-    "SHIPBOT_WEBHOOK_PORT needs it",
+    "SHIPBOT_WEBHOOK_SECRET_GITHUB": "the secret your GitHub webhooks are configured with (or set "
+    "SHIPBOT_WEBHOOK_SECRET_GITLAB or SHIPBOT_WEBHOOK_SECRET_GITEA for those forges); SHIPBOT_WEBHOOK_PORT needs "
+    "the secret of at least one forge",
+}
+FORGE_SECRETS = {
+    "github": "SHIPBOT_WEBHOOK_SECRET_GITHUB",
+    "gitlab": "SHIPBOT_WEBHOOK_SECRET_GITLAB",
+    "gitea": "SHIPBOT_WEBHOOK_SECRET_GITEA",
+}
+SHARED_SECRET = "SHIPBOT_WEBHOOK_SECRET"  # noqa: S105 (the variable's name, not a secret)
+_SECRET_FIELDS = {
+    "SHIPBOT_WEBHOOK_SECRET_GITHUB": "webhook_secret_github",
+    "SHIPBOT_WEBHOOK_SECRET_GITLAB": "webhook_secret_gitlab",
+    "SHIPBOT_WEBHOOK_SECRET_GITEA": "webhook_secret_gitea",
+    "SHIPBOT_WEBHOOK_SECRET": "webhook_secret",
 }
 _MODE_NEEDS = {
     "socket": ("SLACK_APP_TOKEN", "slack_app_token"),
@@ -68,6 +86,7 @@ class OperatorSettings(BaseSettings):
     demo_dir: Path = Field(Path(".shipbot-data/demo"), alias="SHIPBOT_DEMO_DIR")
     demo_port: int | None = Field(None, alias="SHIPBOT_DEMO_PORT", ge=0, le=65535)
     lease_ttl: float = Field(30.0, alias="SHIPBOT_LEASE_TTL", ge=1)
+    statement_timeout: float = Field(STATEMENT_TIMEOUT, alias="SHIPBOT_DB_STATEMENT_TIMEOUT", gt=0, le=60)
     database_url: SecretStr | None = Field(None, alias="SHIPBOT_DATABASE_URL")
 
     @model_validator(mode="before")
@@ -81,6 +100,8 @@ class OperatorSettings(BaseSettings):
         """postgresql:// (and +psycopg, +asyncpg) or sqlite:///; never echoed back with its password."""
         if url is None:
             return None
+        from deploy.store.ports import UnsupportedDatabase, normalise_url  # noqa: PLC0415 (SQLAlchemy's URL parser)
+
         try:
             return SecretStr(normalise_url(url.get_secret_value()))
         except UnsupportedDatabase as exc:
@@ -96,6 +117,8 @@ class OperatorSettings(BaseSettings):
     @property
     def database_shown(self) -> str:
         """Where the store is, as it may be logged: the URL with its password masked, or the SQLite file."""
+        from deploy.store.ports import masked  # noqa: PLC0415
+
         return masked(self.database) if self.database else str(self.data_dir / "shipbot.sqlite3")
 
     @field_validator("data_dir", "demo_dir")
@@ -136,7 +159,33 @@ class Settings(OperatorSettings):
     sentry_dsn: SecretStr | None = Field(None, alias="SENTRY_DSN")
     webhook_port: int | None = Field(None, alias="SHIPBOT_WEBHOOK_PORT", ge=0, le=65535)
     webhook_host: str = Field("127.0.0.1", alias="SHIPBOT_WEBHOOK_HOST")
-    webhook_secret: SecretStr | None = Field(None, alias="SHIPBOT_WEBHOOK_SECRET")
+    webhook_secret: SecretStr | None = Field(None, alias="SHIPBOT_WEBHOOK_SECRET")  # GitHub and Gitea only
+    webhook_secret_github: SecretStr | None = Field(None, alias="SHIPBOT_WEBHOOK_SECRET_GITHUB")
+    webhook_secret_gitlab: SecretStr | None = Field(None, alias="SHIPBOT_WEBHOOK_SECRET_GITLAB")
+    webhook_secret_gitea: SecretStr | None = Field(None, alias="SHIPBOT_WEBHOOK_SECRET_GITEA")
+
+    @property
+    def webhook_secrets(self) -> dict[str, str]:
+        """Each forge's secret (forges without one are absent): its own variable, else for GitHub and Gitea (HMAC
+        keys) the shared ``SHIPBOT_WEBHOOK_SECRET``; GitLab's plaintext token is only ever its own."""
+        shared = self.webhook_secret.get_secret_value() if self.webhook_secret else None
+        own = {"github": self.webhook_secret_github, "gitlab": self.webhook_secret_gitlab,
+               "gitea": self.webhook_secret_gitea}  # fmt: skip
+        out = {forge: secret.get_secret_value() for forge, secret in own.items() if secret is not None}
+        if shared:
+            out.setdefault("github", shared)
+            out.setdefault("gitea", shared)
+        return out
+
+    @property
+    def webhook_warning(self) -> str | None:
+        """The start-up warning of a configuration still on the shared ``SHIPBOT_WEBHOOK_SECRET``."""
+        if self.webhook_secret is None:
+            return None
+        return (
+            f"{SHARED_SECRET} is used for GitHub and Gitea only (never as GitLab's token): give each forge its own, "
+            f"{', '.join(FORGE_SECRETS.values())}, and unset {SHARED_SECRET}"
+        )
 
     @model_validator(mode="wrap")
     @classmethod
@@ -151,9 +200,10 @@ class Settings(OperatorSettings):
                 error = PydanticCustomError("needed_by_mode", "{name} is needed in this mode", {"name": alias})
                 needed.append(InitErrorDetails(type=error, loc=(alias,), input=None))
             webhooks = "SHIPBOT_WEBHOOK_PORT" in data or "webhook_port" in data
-            if webhooks and "SHIPBOT_WEBHOOK_SECRET" not in data and "webhook_secret" not in data:
-                error = PydanticCustomError("needed_by_mode", "{name} is needed", {"name": "SHIPBOT_WEBHOOK_SECRET"})
-                needed.append(InitErrorDetails(type=error, loc=("SHIPBOT_WEBHOOK_SECRET",), input=None))
+            if webhooks and not any(a in data or f in data for a, f in _SECRET_FIELDS.items()):
+                name = FORGE_SECRETS["github"]
+                error = PydanticCustomError("needed_by_mode", "{name} is needed", {"name": name})
+                needed.append(InitErrorDetails(type=error, loc=(name,), input=None))
         try:
             settings: Settings = handler(data)
         except ValidationError as exc:

@@ -14,6 +14,7 @@ Keys are a contract::
           unlock: [...]      # who may remove someone else's lock with --force (default: admins only)
           task: [...]        # default: the deploy list
           approve: [...]     # default: the deploy list (never the requester)
+          flag: [...]        # who may change feature flags (default: the deploy list)
           force: [...]       # who may `deploy!` through a freeze or ahead of the queue (default: admins only)
           approval: required # or none (default)
           approval_timeout: 15m
@@ -24,6 +25,7 @@ Keys are a contract::
         - {environments: [production], from: 2026-12-20, to: 2027-01-04, reason: holiday freeze}
       preview: [...]         # who may make previews in chat (default: whoever may deploy to any environment)
       teardown: [...]        # who may remove previews in chat (default: the same)
+      github_users: {octocat: U0ALICE}  # a GitHub login -> the person it acts as (GitHub deployment events)
 
 Identity is the immutable Slack user ID (``U…`` or ``W…``): a display name in a list is a config error, because
 display names can be changed by anyone. An environment missing from ``environments`` is open to admins only.
@@ -44,17 +46,27 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from croniter import croniter
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from commands.suggest import did_you_mean
-from deploy.config import Config, Duration, format_validation_error
+from deploy.config.models import Config, Duration, format_validation_error
 from deploy.errors import ConfigError
 
 USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
 CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{2,20}")
 GROUP_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,79}")
+GITHUB_LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}(?:\[bot\])?")
 DEFAULT_APPROVAL_TIMEOUT = 15 * 60.0
-ACTIONS = ("deploy", "rollback", "cancel", "lock", "unlock", "task", "approve", "force")
+ACTIONS = ("deploy", "rollback", "cancel", "lock", "unlock", "task", "approve", "force", "flag")
 
 
 def _principal(value: str) -> str:
@@ -102,6 +114,7 @@ class EnvironmentAccess(_Model):
     unlock: list[Principal] = Field(default_factory=list)
     task: list[Principal] | None = None
     approve: list[Principal] | None = None
+    flag: list[Principal] | None = None
     force: list[Principal] = Field(default_factory=list)
     approval: Annotated[Literal["required", "none"], BeforeValidator(_approval)] = "none"
     approval_timeout: Duration = DEFAULT_APPROVAL_TIMEOUT
@@ -153,6 +166,7 @@ class AccessConfig(_Model):
     freeze: list[FreezeWindow] = Field(default_factory=list)
     preview: list[Principal] | None = None
     teardown: list[Principal] | None = None
+    github_users: dict[str, UserId] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _group_names(self) -> AccessConfig:
@@ -160,6 +174,22 @@ class AccessConfig(_Model):
             if not GROUP_NAME.fullmatch(name):
                 raise ValueError(f"group name {name!r} must be lowercase letters, digits, '.', '_' or '-'")
         return self
+
+    @field_validator("github_users")
+    @classmethod
+    def _github_logins(cls, value: dict[str, str]) -> dict[str, str]:
+        for login in value:
+            if not GITHUB_LOGIN.fullmatch(login):
+                raise ValueError(f"{login!r} is not a GitHub login (letters, digits and single '-')")
+        lowered = [login.lower() for login in value]
+        if len(set(lowered)) != len(lowered):
+            raise ValueError("a GitHub login is listed twice (logins compare without case)")
+        return value
+
+    def slack_user_for_github(self, login: str) -> str | None:
+        """The person a GitHub login acts as (logins compare without case, as on GitHub), or ``None``."""
+        wanted = login.lower()
+        return next((uid for name, uid in self.github_users.items() if name.lower() == wanted), None)
 
 
 @dataclass(frozen=True)

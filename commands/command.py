@@ -1,7 +1,7 @@
 """The commands a message can be, as frozen dataclasses that carry only validated text (pure data).
 
 Every string field holds either a name taken from the config (app, environment, task, role or host), a ref
-that passed :func:`deploy.refs.ref_problem`, a run id or release id matching a strict pattern, or a free-text
+that passed :func:`deploy.delivery.refs.ref_problem`, a run id or release id matching a strict pattern, or a free-text
 reason that passed :func:`commands.grammar.reason_problem`. Nothing a person typed reaches a field unchecked.
 
 ``Command.verb`` is the command's name in replies, ``shipbot parse --json`` and help.
@@ -161,6 +161,50 @@ class ListPreviews:
     app: str | None = None
 
 
+@dataclass(frozen=True)
+class ListFlags:
+    """``flags [[APP] ENV]``: every flag of the environment (every environment when ``None``)."""
+
+    verb: ClassVar[str] = "flags"
+    app: str | None = None
+    environment: str | None = None
+
+
+@dataclass(frozen=True)
+class ShowFlag:
+    """``flag NAME``: that flag in every environment."""
+
+    verb: ClassVar[str] = "flag"
+    name: str
+
+
+@dataclass(frozen=True)
+class FlagHistory:
+    """``flag history NAME [in [APP] ENV]``."""
+
+    verb: ClassVar[str] = "flag"
+    name: str
+    app: str | None = None
+    environment: str | None = None
+
+
+@dataclass(frozen=True)
+class ChangeFlag:
+    """``flag[!] on|off NAME [for KEYS] in ENV``, ``flag NAME to N% in ENV``, ``flag NAME drop KEYS in ENV``,
+    ``flag revert NAME in ENV``. ``action``: on, off, ramp, allow, drop or revert; ``tenths`` the ramp in tenths of
+    a percent; ``keys`` the targeting keys of allow and drop; ``force`` (``flag!``) past freezes and promotion."""
+
+    verb: ClassVar[str] = "flag"
+    action: str
+    name: str
+    app: str
+    environment: str
+    tenths: int | None = None
+    keys: tuple[str, ...] = ()
+    force: bool = False
+    reason: str = ""
+
+
 Command = (
     Deploy
     | Rollback
@@ -178,4 +222,8 @@ Command = (
     | Preview
     | Teardown
     | ListPreviews
+    | ListFlags
+    | ShowFlag
+    | FlagHistory
+    | ChangeFlag
 )

@@ -10,7 +10,7 @@ change moves the window in UTC the way people expect:
 
 :func:`active_freeze` also finds when the window ends: the first minute (or, for whole-hour crons, the first
 hour) that no longer matches, looked for up to 31 days (minutes: one day) ahead; past that the end is reported
-as unknown.
+as unknown. :func:`began_at` looks as far back for when it began.
 """
 
 from __future__ import annotations
@@ -71,21 +71,39 @@ def _date_range(window: FreezeWindow, zone: ZoneInfo) -> tuple[datetime, datetim
     return start, end
 
 
+def _scan(window: FreezeWindow, zone: ZoneInfo, now: datetime) -> tuple[str, timedelta, int, datetime]:
+    """How a cron window is walked from ``now``: its expression, the step (an hour or a minute), how many steps the
+    look-ahead (or look-back) covers, and the step ``now`` is in (UTC)."""
+    expr, hourly = _expression(window)
+    if hourly:
+        local = now.astimezone(zone).replace(minute=0, second=0, microsecond=0)
+        return expr, timedelta(hours=1), HOURS_AHEAD, local.astimezone(UTC)
+    return expr, timedelta(minutes=1), MINUTES_AHEAD, now.astimezone(UTC).replace(second=0, microsecond=0)
+
+
 def ends_at(window: FreezeWindow, now: datetime) -> datetime | None:
     """The first moment after ``now`` that ``window`` no longer covers (UTC), if within the look-ahead."""
     zone = ZoneInfo(window.timezone)
     if window.cron is None:
         return _date_range(window, zone)[1]
-    expr, hourly = _expression(window)
-    if hourly:
-        local = now.astimezone(zone).replace(minute=0, second=0, microsecond=0)
-        step, count, first = timedelta(hours=1), HOURS_AHEAD, local.astimezone(UTC)
-    else:
-        step, count, first = timedelta(minutes=1), MINUTES_AHEAD, now.astimezone(UTC).replace(second=0, microsecond=0)
+    expr, step, count, first = _scan(window, zone, now)
     for k in range(1, count + 1):
         moment = first + k * step
         if not croniter.match(expr, _wall(moment, zone)):
             return moment
+    return None
+
+
+def began_at(window: FreezeWindow, now: datetime) -> datetime | None:
+    """When the stretch of ``window`` that covers ``now`` began (UTC), if within the look-back; ``now`` must be
+    covered."""
+    zone = ZoneInfo(window.timezone)
+    if window.cron is None:
+        return _date_range(window, zone)[0]
+    expr, step, count, first = _scan(window, zone, now)
+    for k in range(1, count + 1):
+        if not croniter.match(expr, _wall(first - k * step, zone)):
+            return first - (k - 1) * step
     return None
 
 

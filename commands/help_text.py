@@ -84,6 +84,25 @@ SYNTAX: dict[str, CommandHelp] = {
         CommandHelp("teardown", "teardown [APP] BRANCH", "remove the branch's preview", "teardown"),
         CommandHelp("previews", "previews [APP]", "the previews that run, with their age and address"),
         CommandHelp(
+            "flags",
+            "flags [ENV]",
+            "every feature flag: its state, ramp, allow list, last change, and on how many hosts its file is current",
+        ),
+        CommandHelp(
+            "flag",
+            "flag on|off NAME [for KEY,KEY] in ENV · flag NAME to 10% in ENV · flag NAME drop KEY in ENV · "
+            "flag revert NAME in ENV · flag history NAME [in ENV] · flag NAME",
+            "turn a feature flag on, off (the kill switch, allowed during freezes), ramp it or allow targeting keys, "
+            "without a deploy; add `because REASON` to keep why",
+            "flag",
+        ),
+        CommandHelp(
+            "flag!",
+            "flag! on NAME in ENV · flag! NAME to 10% in ENV",
+            "raise a flag through a freeze or past the promotion order, where you may force; always reported loudly",
+            "force",
+        ),
+        CommandHelp(
             "help",
             "help [COMMAND]",
             "this list, or one command's syntax; `/deploy` alone or `/deploy help` as a slash command",

@@ -6,7 +6,9 @@ outside checks::
     {"command": "deploy", "app": "shop", "ref": "main", "environment": "production", "target": null,
      "force": false, "allowed": true, "reason": "U0ALICE may deploy to production (@deployers)"}
 
-or, when the text is not a command, ``{"error": "unknown environment `stagin`", "hint": "did you mean ..."}``.
+A ``run`` (named task) command adds ``"task"``, the task's name (``deploy:migrate shop to production`` reads as
+``{"command": "run", ..., "task": "migrate"}``); no other command has that key.
+Or, when the text is not a command, ``{"error": "unknown environment `stagin`", "hint": "did you mean ..."}``.
 ``ref`` is the ref a deploy ships (the environment's default when none was typed), a rollback's target, or the
 branch of a ``preview`` or ``teardown``;
 ``target`` the role or host filter. Without ``user`` the answer is for a person in no list and no group (only
@@ -23,10 +25,13 @@ from datetime import UTC, datetime
 from commands.access_config import policy_for
 from commands.command import (
     Cancel,
+    ChangeFlag,
     Command,
     Converge,
     Deploy,
+    FlagHistory,
     History,
+    ListFlags,
     ListPreviews,
     Lock,
     Preview,
@@ -42,7 +47,7 @@ from commands.grammar import parse
 from commands.identity import actor_for, is_user_id
 from commands.policy import decide
 from commands.vocabulary import GrammarContext
-from deploy.config import Config
+from deploy.config.models import Config
 
 ANYONE = "anyone"
 
@@ -68,15 +73,17 @@ def _fields(command: Command) -> dict[str, object]:
             app, environment, target = command.app, command.environment, command.target
         case Unlock():
             app, environment, force = command.app, command.environment, command.force
-        case Cancel() | Status() | History() | Lock() | Converge():
+        case Cancel() | Status() | History() | Lock() | Converge() | ListFlags() | FlagHistory():
             app, environment = command.app, command.environment
+        case ChangeFlag():  # the flag's name is not a ref: it stays out of the contract's keys
+            app, environment, force = command.app, command.environment, command.force
         case WhereCanIDeploy() | ListPreviews():
             app = command.app
         case Preview() | Teardown():
             app, ref = command.app, command.branch
         case _:
             pass
-    return {
+    fields: dict[str, object] = {
         "command": command.verb,
         "app": app,
         "ref": ref,
@@ -84,6 +91,9 @@ def _fields(command: Command) -> dict[str, object]:
         "target": target,
         "force": force,
     }
+    if isinstance(command, RunTask):
+        fields["task"] = command.task
+    return fields
 
 
 def parse_report(

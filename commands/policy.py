@@ -30,17 +30,21 @@ from commands.access_config import DEFAULT_APPROVAL_TIMEOUT, AccessConfig, AppPo
 from commands.command import (
     Approve,
     Cancel,
+    ChangeFlag,
     Command,
     Converge,
     Deploy,
+    FlagHistory,
     Help,
     History,
+    ListFlags,
     ListPreviews,
     Lock,
     Preview,
     Reject,
     Rollback,
     RunTask,
+    ShowFlag,
     Status,
     Teardown,
     Unlock,
@@ -62,8 +66,10 @@ _DOING = {
     "unlock": "unlock someone else's lock on {env}",
     "task": "run tasks in {env}",
     "approve": "approve deploys to {env}",
+    "flag": "change feature flags in {env}",
 }
-_CHANNEL_BOUND = ("deploy", "rollback", "task")
+_CHANNEL_BOUND = ("deploy", "rollback", "task", "flag")
+_FORCING = {"deploy": ("deploys to", "deploy"), "rollback": ("rollbacks of", "roll back"), "flag": ("flags in", "flag")}
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,14 @@ def may(policy: AppPolicy, actor: Actor, action: str, environment: str, channel:
     return not (channel is not None and action in _CHANNEL_BOUND and rules.channels and channel not in rules.channels)
 
 
+def may_force(policy: AppPolicy, actor: Actor | None, environment: str) -> bool:
+    """Admins and the environment's ``force`` list; ``actor`` None is the operator at the command line."""
+    if policy.access is None or actor is None or is_admin(policy.access, actor):
+        return True
+    rules = _rules(policy, environment)
+    return rules is not None and matches(rules.force, actor)
+
+
 def decide_action(
     policy: AppPolicy,
     actor: Actor,
@@ -126,10 +140,13 @@ def decide_action(
     *,
     force: bool = False,
     chosen_release: bool = False,
+    raising: bool = False,
 ) -> Decision:
-    """May ``actor`` do ``action`` (deploy, rollback, cancel, lock, unlock, task, approve) in ``environment``?
+    """May ``actor`` do ``action`` (deploy, rollback, cancel, lock, unlock, task, approve, flag) in ``environment``?
 
-    ``chosen_release``: a rollback to a release the asker chose, which passes a deploy's gates too.
+    ``chosen_release``: a rollback to a release the asker chose, which passes a deploy's gates too. ``raising``: a
+    flag change that exposes the flag to more people, which passes a deploy's gates too (lowering is the kill
+    switch: the ``flag`` right alone, freezes or not).
     """
     doing = _DOING[action].format(env=environment)
     if policy.access is None:
@@ -169,7 +186,7 @@ def decide_action(
                 hint=f"Ask again in {allowed_in}.",
             )
         overrides.append(f"admin: asked from {channel}, outside {environment}'s channels ({allowed_in})")
-    gated = action == "deploy" or (action == "rollback" and chosen_release)
+    gated = action == "deploy" or (action == "rollback" and chosen_release) or (action == "flag" and raising)
     if gated:
         refused = _force_and_freeze(access, rules, actor, action, environment, now, force, overrides)
         if refused is not None:
@@ -199,12 +216,12 @@ def _force_and_freeze(
     """Step 5 for a deploy or a rollback to a chosen release: the refusal, or ``None`` (a forced pass through a
     freeze is added to ``overrides``)."""
     may_force = is_admin(access, actor) or matches(rules.force, actor)
-    forcing = "deploys to" if action == "deploy" else "rollbacks of"
+    forcing, doing = _FORCING[action]
     if force and not may_force:
         return Decision(
             False,
             f"{actor.user_id} may not force {forcing} {environment}: that is for {describe(rules.force)}",
-            hint=f"Drop the `!` to {'deploy' if action == 'deploy' else 'roll back'} normally.",
+            hint=f"Drop the `!` to {doing} normally.",
         )
     hit = active_freeze(access.freeze, environment, now)
     if hit is None:
@@ -263,6 +280,10 @@ def decide(
             return next((d for d in decisions if d.allowed), decisions[0])
         case ListPreviews():
             return Decision(True, "everyone may list previews")
+        case ChangeFlag(app=app, environment=env):  # raising or lowering is the service's to tell (it reads the store)
+            return decide_action(policies[app], actors[app], "flag", env, channel, now)
+        case ListFlags() | ShowFlag() | FlagHistory():
+            return Decision(True, "everyone may read feature flags")
         case Status() | History() | WhereCanIDeploy() | Help():
             return Decision(True, "everyone may read status, history and help")
     raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
@@ -321,13 +342,13 @@ def decide_push(policy: AppPolicy, environment: str, now: datetime) -> Decision:
 
 
 def decide_approval(
-    policy: AppPolicy, actor: Actor, requester: str, environment: str, channel: str, now: datetime
+    policy: AppPolicy, actor: Actor, requester: str, environment: str, channel: str, now: datetime, what: str = "deploy"
 ) -> Decision:
-    """May ``actor`` approve (or reject) ``requester``'s deploy? Never their own, whoever they are."""
+    """May ``actor`` approve (or reject) ``requester``'s deploy (``what``)? Never their own, whoever they are."""
     if actor.user_id == requester:
         rules = _rules(policy, environment)
         who = describe(rules.principals("approve")) if rules else "an admin"
-        return Decision(False, "you cannot approve your own deploy", hint=f"Ask someone else: {who}.")
+        return Decision(False, f"you cannot approve your own {what}", hint=f"Ask someone else: {who}.")
     return decide_action(policy, actor, "approve", environment, channel, now)
 
 

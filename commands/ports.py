@@ -1,17 +1,18 @@
 """The small interfaces the use cases see the outside world through (typing only).
 
-- :class:`EnginePort`: the subset of ``deploy.engine.Engine`` (one per app) the use cases call, including the runs
+- :class:`EnginePort`: the subset of ``deploy.run.engine.Engine`` (one per app) the use cases call, including the runs
   a dead process left waiting for a person that this process took over (``waiting_run``, ``resume``).
-- :class:`LockStore`: the subset of the engine's store for locks and the audit trail. The service takes one per
+- :class:`LockStore`, :class:`WaitingStore`, :class:`PushLedger`, :class:`InboxPort`: the store's ports, published
+  by :mod:`deploy.store.ports` (awaited). :class:`LockStore`: locks and the audit trail. The service takes one per
   app; give every app the same store to share locks across apps with the same environment names.
 - :class:`WaitingStore`: the rows of requests that wait (approvals, the queue), moved by compare-and-set
-  (:mod:`deploy.waiting`; the store's ``waiting``). One for every app: rows carry their app.
+  (:mod:`deploy.store.waiting`; the store's ``waiting``). One for every app: rows carry their app.
 - :class:`PreviewPort`: the previews of one app (make, update, remove, list); one per app with a ``previews``
   section.
 - :class:`GroupResolver`: Slack user-group membership (``@deployers`` not defined under ``access.groups``);
   the bot implements it with ``usergroups.users.list``.
 - :class:`PushLedger`: what pushes left in the store (deliveries taken, the one auto-deploy of a commit, pushes
-  parked behind a run or a freeze; :mod:`deploy.pushes`). :class:`TagSource`: an app's tags (its mirror).
+  parked behind a run or a freeze; :mod:`deploy.store.push_table`). :class:`TagSource`: an app's tags (its mirror).
 - :class:`PreviewEvents`: where pushes and deletions of preview branches go (a no-op unless previews are built).
 - :class:`PushReporter`: the bot's side of pushes: announcements (:data:`Announcement`) to the notify channels.
 - :class:`RunReporter`: the bot's side of a run: ``sink_for`` is called when a run starts and returns the
@@ -28,15 +29,14 @@ from typing import Protocol
 
 from commands.replies import AwaitingApproval
 from commands.runs import Busy, RunRequest
-from deploy.config import Config
-from deploy.controls import ControlRequest
-from deploy.dry_run import DryRun
+from deploy.capistrano.cap_entries import CapEntry
+from deploy.config.models import Config
+from deploy.delivery.promotion import PromotionBlock
 from deploy.events import EventSink, Gate, RunFinished, null_sink
-from deploy.preview_runner import PreviewInfo, PreviewOutcome
-from deploy.promotion import PromotionBlock
-from deploy.pushes import ParkedPush
+from deploy.previews.preview_runner import PreviewInfo, PreviewOutcome
 from deploy.records import Commit, EnvironmentStatus, LockRecord, RunRecord, Shipment
-from deploy.waiting import WaitingRow
+from deploy.run.dry_run import DryRun
+from deploy.store.ports import ControlRequest
 
 
 class EnginePort(Protocol):
@@ -49,7 +49,7 @@ class EnginePort(Protocol):
 
     async def shipment(self, live_sha: str | None, sha: str, limit: int = 20) -> Shipment: ...
 
-    def promotion(self, environment: str, sha: str) -> PromotionBlock | None: ...
+    async def promotion(self, environment: str, sha: str) -> PromotionBlock | None: ...
 
     async def dry_run(
         self,
@@ -102,71 +102,31 @@ class EnginePort(Protocol):
 
     async def status(self, environment: str) -> EnvironmentStatus: ...
 
-    def history(self, environment: str | None = None, limit: int = 20) -> list[RunRecord]: ...
+    async def history(self, environment: str | None = None, limit: int = 20) -> list[RunRecord]: ...
 
-    def deployed_sha(self, environment: str) -> str | None: ...
+    async def capistrano_history(self, environment: str | None = None, limit: int = 20) -> list[CapEntry]: ...
 
-    def waiting_run(self, run_id: str) -> RunRecord | None: ...
+    async def deployed_sha(self, environment: str) -> str | None: ...
 
-    def held_elsewhere(self, run_id: str) -> RunRecord | None: ...
+    async def waiting_run(self, run_id: str) -> RunRecord | None: ...
 
-    def running_elsewhere(self, environment: str) -> RunRecord | None: ...
+    async def held_elsewhere(self, run_id: str) -> RunRecord | None: ...
 
-    def ask(self, run_id: str, action: str, user: str) -> None: ...
+    async def running_elsewhere(self, environment: str) -> RunRecord | None: ...
 
-    def held_requests(self) -> list[tuple[ControlRequest, str]]: ...
+    async def ask(self, run_id: str, action: str, user: str) -> None: ...
 
-    def hand_over(self) -> list[str]: ...
+    async def held_requests(self) -> list[tuple[ControlRequest, str]]: ...
+
+    async def hand_over(self) -> list[str]: ...
 
     async def resume(
         self, run_id: str, go: bool, *, sink: EventSink = null_sink, gate: Gate | None = None, reason: str = ...
     ) -> RunFinished: ...
 
 
-class LockStore(Protocol):
-    """People's locks, keyed by (app, environment) like the run slot."""
-
-    def lock(
-        self, app: str, environment: str, owner: str, reason: str, expires_at: float | None = None
-    ) -> LockRecord: ...
-
-    def unlock(self, app: str, environment: str, by: str, force: bool = False) -> LockRecord | None: ...
-
-    def get_lock(self, app: str, environment: str) -> LockRecord | None: ...
-
-    def record_audit(self, actor: str, action: str, environment: str, detail: str) -> None: ...
-
-
-class WaitingStore(Protocol):
-    def add(
-        self,
-        run_id: str,
-        app: str,
-        environment: str,
-        state: str,
-        payload: str,
-        *,
-        expires_at: float | None = None,
-        front: bool = False,
-    ) -> None: ...
-
-    def move(self, run_id: str, before: str, after: str, *, by: str = "", front: bool = False) -> bool: ...
-
-    def get(self, run_id: str) -> WaitingRow | None: ...
-
-    def in_state(self, state: str, app: str | None = None, environment: str | None = None) -> list[WaitingRow]: ...
-
-    def due(self, now: float) -> list[WaitingRow]: ...
-
-    def places(self, state: str = ...) -> list[tuple[str, str]]: ...
-
-    def set_message(self, run_id: str, channel: str, ts: str) -> None: ...
-
-    def prune(self, keep: float = ...) -> int: ...
-
-
 class PreviewPort(Protocol):
-    """The previews of one app (``deploy.preview_runner.PreviewRunner``, the engine's ``previews``)."""
+    """The previews of one app (``deploy.previews.preview_runner.PreviewRunner``, the engine's ``previews``)."""
 
     @property
     def config(self) -> Config: ...
@@ -176,7 +136,7 @@ class PreviewPort(Protocol):
 
     def matches(self, branch: str) -> bool: ...
 
-    def check(self, branch: str) -> str: ...
+    async def check(self, branch: str) -> str: ...
 
     async def resolve(self, branch: str) -> str: ...
 
@@ -184,11 +144,11 @@ class PreviewPort(Protocol):
 
     async def down(self, branch: str, user: str) -> PreviewInfo | None: ...
 
-    def find(self, branch: str) -> PreviewInfo | None: ...
+    async def find(self, branch: str) -> PreviewInfo | None: ...
 
-    def all_previews(self) -> list[PreviewInfo]: ...
+    async def all_previews(self) -> list[PreviewInfo]: ...
 
-    def due(self, now: float | None = None) -> list[PreviewInfo]: ...
+    async def due(self, now: float | None = None) -> list[PreviewInfo]: ...
 
 
 class GroupResolver(Protocol):
@@ -264,28 +224,6 @@ class RunReporter(Protocol):
 
 
 # ------------------------------------------------------------------------------------------------ pushes
-
-
-class PushLedger(Protocol):
-    def first_delivery(self, delivery: str, keep: float = ...) -> bool: ...
-
-    def claim(self, app: str, environment: str, sha: str, run_id: str, at: float) -> bool: ...
-
-    def newest_claim(self, app: str, environment: str) -> float | None: ...
-
-    def claimed(self, app: str, environment: str, sha: str) -> str | None: ...
-
-    def unclaim(self, app: str, environment: str, sha: str, run_id: str) -> None: ...
-
-    def park(
-        self, app: str, environment: str, state: str, sha: str, ref: str, pusher: str, since: float
-    ) -> ParkedPush | None: ...
-
-    def parked(self, app: str, environment: str) -> ParkedPush | None: ...
-
-    def all_parked(self) -> list[ParkedPush]: ...
-
-    def take(self, parked: ParkedPush) -> bool: ...
 
 
 class TagSource(Protocol):

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from commands.flag_replies import FlagChanged, FlagHistoryShown, FlagShown, FlagsListed
 from commands.help_text import CommandHelp
 from commands.runs import Busy, RunRequest
-from deploy.dry_run import DryRun
-from deploy.preview_runner import PreviewInfo
+from deploy.capistrano.cap_entries import CapEntry, timeline
+from deploy.previews.preview_runner import PreviewInfo
 from deploy.records import Commit, EnvironmentStatus, LockRecord, RunRecord, Shipment
+from deploy.run.dry_run import DryRun
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,11 @@ class HistoryEntry:
     app: str
     environment: str | None
     runs: tuple[RunRecord, ...]
+    capistrano: tuple[CapEntry, ...] = ()  # Capistrano's deploys and rollbacks read from revisions.log
+
+    def timeline(self) -> list[RunRecord | CapEntry]:
+        """Both, newest first."""
+        return timeline(self.runs, self.capistrano, len(self.runs) + len(self.capistrano))
 
 
 @dataclass(frozen=True)
@@ -124,6 +131,7 @@ class DryRunReply:
     dry: DryRun
     refused: Refusal | None = None
     forced: bool = False
+    commands: bool = False  # every host's full commands (asked for with "show commands"), not the summary
 
 
 @dataclass(frozen=True)
@@ -136,7 +144,7 @@ class Cancelled:
 class Approved:
     run: RunRequest
     by: str
-    then: RunAccepted | Queued | Refusal
+    then: RunAccepted | Queued | Refusal | FlagChanged  # a flag change: applied
 
 
 @dataclass(frozen=True)
@@ -147,6 +155,14 @@ class AlreadyDecided:
     run: RunRequest
     by: str
     verdict: str
+
+
+@dataclass(frozen=True)
+class AlreadyStarted:
+    """A request picked up after the process that received it stopped, which had already started its run."""
+
+    run_id: str
+    state: str  # the run's state now (running, success, failed, waiting for approval...)
 
 
 @dataclass(frozen=True)
@@ -196,7 +212,8 @@ class PreviewRemoved:
 class PreviewNotice:
     """What became of a preview after the reply (or of one a push made): posted in ``channel``. ``kind`` is
     ``live`` (new), ``updated``, ``failed`` (``message`` says why; nothing of a new preview is left),
-    ``refused`` (nothing ran) or ``removed`` (``message`` says why). ``by`` is a user id or a pusher's name."""
+    ``broken`` (an update failed and going back failed too: the next push rebuilds it), ``refused`` (nothing
+    ran) or ``removed`` (``message`` says why). ``by`` is a user id or a pusher's name."""
 
     channel: str
     app: str
@@ -232,6 +249,7 @@ Reply = (
     | Cancelled
     | Approved
     | AlreadyDecided
+    | AlreadyStarted
     | Rejected
     | Resumed
     | DryRunReply
@@ -239,4 +257,8 @@ Reply = (
     | PreviewsListed
     | PreviewRemoved
     | AskedHolder
+    | FlagChanged
+    | FlagsListed
+    | FlagShown
+    | FlagHistoryShown
 )

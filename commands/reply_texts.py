@@ -12,17 +12,28 @@ from __future__ import annotations
 from commands.clock import when
 from commands.replies import Refusal
 from commands.runs import Busy
-from deploy.promotion import PromotionBlock
+from deploy.delivery.promotion import PromotionBlock
+from deploy.errors import stalled_run
 from deploy.records import LockRecord
 
 ROLLBACK_LOCK_REASON = "rolled back by {user}: redeploy on purpose with unlock"
 RUN_CANCELLED = "cancelled"
+# the store's database did not answer in time (deploy.errors.StoreUnavailable): said in chat and to webhooks, while
+# the error itself, which names the database, goes to the log
+STORE_NOT_ANSWERING = "the store is not answering; try again in a moment."
 NO_REASON = "no reason given"
 
 
 def rollback_lock_reason(user: str) -> str:
     """The reason of the lock a successful rollback leaves, so nobody redeploys the bad commit by accident."""
     return ROLLBACK_LOCK_REASON.format(user=user)
+
+
+def cancelled_by(user: str, message: str) -> str:
+    """A cancelled run's end report, naming who cancelled it: ``cancelled by U0ALICE; the 2 switched hosts went
+    back; staging is still on its previous release``."""
+    rest = message.removeprefix(RUN_CANCELLED).lstrip(";: ")
+    return f"{RUN_CANCELLED} by {user}" + (f"; {rest}" if rest else "")
 
 
 def run_failed_unexpectedly(error: BaseException) -> str:
@@ -50,6 +61,11 @@ def locked_by(lock: LockRecord) -> Refusal:
 
 
 def busy(environment: str, holder: Busy) -> Refusal:
+    if holder.stalled is not None:
+        return Refusal(
+            stalled_run(environment, holder.run_id, holder.user, holder.what, holder.stalled),
+            "Try again then: the run is repaired first, and your deploy goes ahead.",
+        )
     return Refusal(
         f"{environment} is busy: {holder.user} is deploying {holder.what} (run {holder.run_id})",
         f"Try again when it ends, or `cancel {holder.run_id}` if you may.",

@@ -1,13 +1,14 @@
 """A waiting request as the payload of its store row, and back (pure).
 
-The store (:mod:`deploy.waiting`) keeps a request's state, place in line and expiry in columns of its own; what
+The store (:mod:`deploy.store.waiting`) keeps a request's state, place in line and expiry in columns of its own; what
 the chat side needs to start the request later (the :class:`~commands.runs.RunRequest`, the command it came from,
 who may approve it, the commits it ships, whether it queues) travels as one JSON object::
 
-    {"v": 1, "run": {RunRequest fields}, "command": {"verb": "deploy" | "rollback", fields} | null,
+    {"v": 1, "run": {RunRequest fields}, "command": {"verb": "deploy" | "rollback" | "flag", fields} | null,
      "approvers": [...], "commits": [[sha, author, subject], ...], "queue": true | false}
 
-Every field was validated when the request was asked for; decoding rebuilds the same frozen values.
+Every field was validated when the request was asked for; decoding rebuilds the same frozen values. A feature flag
+change waiting for approval (``"verb": "flag"``, a :class:`~commands.command.ChangeFlag`) has a run of kind ``flag``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from commands.command import Deploy, Rollback
+from commands.command import ChangeFlag, Deploy, Rollback
 from commands.runs import RunRequest
 from deploy.records import Commit
 
@@ -28,7 +29,7 @@ class RequestRow:
     """What a waiting request's payload holds."""
 
     run: RunRequest
-    command: Deploy | Rollback | None = None
+    command: Deploy | Rollback | ChangeFlag | None = None
     approvers: tuple[str, ...] = ()
     commits: tuple[Commit, ...] = ()
     queue: bool = False
@@ -55,10 +56,13 @@ def decode(payload: str) -> RequestRow:
     data = json.loads(payload)
     run = RunRequest(**{**data["run"], "overrides": tuple(data["run"]["overrides"])})
     raw = data.get("command")
-    command: Deploy | Rollback | None = None
+    command: Deploy | Rollback | ChangeFlag | None = None
     if raw is not None:
         fields = {k: v for k, v in raw.items() if k != "verb"}
-        command = Deploy(**fields) if raw["verb"] == Deploy.verb else Rollback(**fields)
+        if raw["verb"] == ChangeFlag.verb:
+            command = ChangeFlag(**{**fields, "keys": tuple(fields.get("keys", ()))})
+        else:
+            command = Deploy(**fields) if raw["verb"] == Deploy.verb else Rollback(**fields)
     return RequestRow(
         run,
         command,

@@ -48,3 +48,4 @@ class Busy:
     run_id: str
     user: str
     what: str
+    stalled: tuple[float, float] | None = None  # its controller stopped answering: (for, taken over in) seconds

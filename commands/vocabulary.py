@@ -1,6 +1,6 @@
 """What the grammar knows about the configured apps: environments, aliases, tasks, roles and hosts (pure data).
 
-:class:`GrammarContext` is built once from the loaded :class:`deploy.config.Config` objects (one per app) by
+:class:`GrammarContext` is built once from the loaded :class:`deploy.config.models.Config` objects (one per app) by
 :meth:`GrammarContext.from_configs`. All names are kept lowercase for case-insensitive matching, except that
 the canonical spelling from the config is what ends up in a command.
 
@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from deploy.config import Config, DnsSrvSource
+from deploy.config.models import Config, DnsSrvSource
 
 _TARGET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,252}")  # a role, an address or address:port
 
@@ -72,7 +72,7 @@ class AppVocabulary:
                         | {role for source in env.discover if isinstance(source, DnsSrvSource) for role in source.roles}
                     )
                 ),
-                hosts=tuple(host.address for host in env.hosts),
+                hosts=tuple(word for host in env.hosts for word in (host.name, host.address) if word),
                 discovered=bool(env.discover),
             )
             for name, env in config.environments.items()

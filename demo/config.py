@@ -12,8 +12,8 @@
 - tasks ``whoami`` and ``tail-log``;
 - ``access``: who may do what from chat (validated by commands/, written here as plain data).
 
-The file is checked with :func:`deploy.config.parse_config` before it is written, so a demo never starts on a config
-shipbot would refuse.
+The file is checked with :func:`deploy.config.models.parse_config` before it is written, so a demo never starts on a
+config shipbot would refuse.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from demo.fleet import DemoFleet, DemoHost
-from deploy.config import parse_config
+from deploy.config.models import parse_config
 
 APP_PORT_FILE = "port"
 SHARED_DIRS = ["run", "log"]
@@ -56,7 +56,7 @@ _HEADER = """\
 
 
 def _host_entry(host: DemoHost, roles: list[str]) -> dict[str, Any]:
-    return {"address": host.address, "port": host.port, "deploy_to": host.deploy_to, "roles": roles}
+    return {"name": host.name, "address": host.address, "port": host.port, "deploy_to": host.deploy_to, "roles": roles}
 
 
 def demo_config_data(repo: str | os.PathLike[str], fleet: DemoFleet) -> dict[str, Any]:

@@ -73,10 +73,14 @@ def command_path() -> str:
     """PATH for host commands: the current PATH, with the running interpreter's own directory first.
 
     The demo app's scripts call ``python3``; putting the real interpreter's directory first makes that work even
-    where ``python3`` on PATH is a shim that needs more of the environment than a host command gets.
+    where ``python3`` on PATH is a shim that needs more of the environment than a host command gets. In a virtual
+    environment (``make demo``'s ``.venv``) that is the environment's own ``bin``, so the app finds the packages
+    installed there (the OpenFeature SDK and flagd provider that read its feature flags).
     """
     dirs = [d for d in os.environ.get("PATH", os.defpath).split(os.pathsep) if d]
-    interpreter_dir = str(Path(os.path.realpath(sys.executable)).parent)
+    venv = Path(sys.executable).parent
+    real = Path(os.path.realpath(sys.executable)).parent
+    interpreter_dir = str(venv if (venv.parent / "pyvenv.cfg").exists() else real)
     if (Path(interpreter_dir) / "python3").exists():
         dirs.insert(0, interpreter_dir)
     return os.pathsep.join(dict.fromkeys(dirs))

@@ -14,7 +14,9 @@ depends on the bot's wiring only through those two callables.
 from __future__ import annotations
 
 import asyncio
+import shlex
 import socket
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,22 +29,52 @@ from slack_emulator.server import SlackEmulator
 
 DEFAULT_PORT = 8765
 
+#: what the demo suggests typing first, in this order (the README's quickstart lists the same lines)
+FIRST_COMMANDS = (
+    ("deploy main to staging", ""),
+    ("flag on new-login in staging", "the staging pages say new-login: on within seconds, without a deploy"),
+    ("run whoami on staging", "a task: each host's output, by host name"),
+    ("status staging", "hosts by name, release and SHA"),
+    ("plan feature/new-login to staging", "what a deploy would do, changing nothing"),
+    ("deploy feature/new-login to staging", ""),
+    ("deploy broken-health to staging", "fails its health check; every host goes back"),
+    ("rollback staging", "back to the previous good release"),
+    ("deploy main to production", "waits for approval: switch to bob and press Approve"),
+    ("help", ""),
+)
+
 TRY = """
   shipbot demo is running.
 
   Open {url} and, as alice in #deploys, type:
 
-    @shipbot deploy main to staging
-    @shipbot deploy feature/new-login to staging
-    @shipbot status staging
-    @shipbot deploy broken-health to staging      (fails its health check; every host goes back)
-    @shipbot rollback staging                     (back to main, the previous good release)
-    @shipbot deploy main to production            (waits for approval: switch to bob and press Approve)
-    @shipbot help
+{commands}
 
   The staging apps answer on {apps}.
+
+  The command line works on the same hosts and store, in another terminal:
+
+    export SHIPBOT_CONFIG={config} SHIPBOT_DATA_DIR={data_dir}
+    {shipbot} status staging
+    {shipbot} history staging
+    {shipbot} task whoami staging
+
   Ctrl-C stops everything.
 """
+
+
+def first_commands(prefix: str = "@shipbot ") -> str:
+    """The suggested first commands, one a line, each with its note aligned after it."""
+    width = max(len(prefix + command) for command, _ in FIRST_COMMANDS) + 2
+    return "\n".join(
+        (f"{prefix}{command}".ljust(width) + (f"({note})" if note else "")).rstrip() for command, note in FIRST_COMMANDS
+    )
+
+
+def shipbot_command() -> str:
+    """How to call this shipbot from another terminal: the script beside the interpreter (a venv's), else on PATH."""
+    script = Path(sys.executable).with_name("shipbot")
+    return str(script) if script.exists() else "shipbot"
 
 
 @dataclass(frozen=True)
@@ -68,8 +100,10 @@ Ready = Callable[[StartedBot], Awaitable[None]]
 
 
 def port_free(port: int) -> bool:
-    """True when ``port`` can be bound on loopback."""
+    """True when ``port`` can be bound on loopback the way the emulator binds it: with ``SO_REUSEADDR``, so the
+    TIME-WAIT connections a stopped demo leaves behind do not count, only a process listening there does."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -98,7 +132,12 @@ async def demo(
         async def ready(running: StartedBot) -> None:
             apps = ", ".join(f"http://127.0.0.1:{h.app_port}/" for h in fleet.hosts["staging"])
             if announce:
-                print(TRY.format(url=emulator.url, apps=apps), flush=True)
+                commands = "\n".join("    " + line for line in first_commands().splitlines())
+                banner = TRY.format(
+                    url=emulator.url, apps=apps, commands=commands, config=shlex.quote(str(wiring.config)),
+                    data_dir=shlex.quote(str(wiring.data_dir)), shipbot=shlex.quote(shipbot_command()),
+                )  # fmt: skip
+                print(banner, flush=True)
             print(f"shipbot demo ready: {emulator.url} (ops port {running.ops_port})", flush=True)
 
         await serve(settings_for(wiring), ready)

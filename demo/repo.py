@@ -3,7 +3,8 @@
 ``make_demo_repo(path)`` makes a real repository with the git CLI (fixed author and committer, no global or system
 git config) and returns its path; when the repository is already there it is left as it is. The app::
 
-    app.py       an HTTP server on 127.0.0.1:$PORT: / (a page naming the version), /health, /version (REVISION)
+    app.py       an HTTP server on 127.0.0.1:$PORT: / (a page naming the version and the feature flag new-login,
+                 read through OpenFeature's flagd provider from shipbot's flag file), /health, /version (REVISION)
     VERSION      the version the page shows
     bin/start    starts app.py in the background; its pid goes to run/app.pid (run/ is a shared dir)
     bin/stop     stops the app named in run/app.pid (TERM, then KILL), if it runs
@@ -62,6 +63,33 @@ def read(name, default="unknown"):
 
 VERSION = read("VERSION")
 REVISION = read("REVISION")
+FLAGS = None  # an OpenFeature client, once the flagd provider reads shipbot's flag file
+
+
+def read_flags():
+    """Feature flags as any app reads them: OpenFeature's flagd provider, in-process, on the file shipbot writes
+    (``<deploy_to>/shared/flags.json``), polled every second."""
+    global FLAGS
+    try:
+        from openfeature import api
+        from openfeature.contrib.provider.flagd import FlagdProvider
+        from openfeature.contrib.provider.flagd.config import ResolverType
+    except ImportError:
+        return
+    path = os.environ.get("FLAGD_OFFLINE_FLAG_SOURCE_PATH") or str(HERE.parent.parent / "shared" / "flags.json")
+    os.environ.setdefault("FLAGD_OFFLINE_POLL_MS", "1000")
+    try:
+        api.set_provider(FlagdProvider(resolver_type=ResolverType.FILE, offline_flag_source_path=path))
+    except Exception as exc:  # the page still answers, saying why it cannot show the flag
+        sys.stderr.write(f"feature flags unavailable: {exc!r}\\n")
+        return
+    FLAGS = api.get_client()
+
+
+def flag(name):
+    if FLAGS is None:
+        return "unknown (OpenFeature is not installed)"
+    return "on" if FLAGS.get_boolean_value(name, False) else "off"
 
 
 def index():
@@ -70,7 +98,8 @@ def index():
     return (
         "<!doctype html><html><head><meta charset=utf-8><title>shop</title></head><body>"
         f"<h1>shop v{html.escape(VERSION)}</h1>"
-        f"<p>commit <code>{html.escape(REVISION[:12])}</code> on {host}</p>{login}</body></html>"
+        f"<p>commit <code>{html.escape(REVISION[:12])}</code> on {host}</p>"
+        f"<p>new-login: <b>{html.escape(flag('new-login'))}</b></p>{login}</body></html>"
     )
 
 
@@ -114,6 +143,7 @@ class Handler(BaseHTTPRequestHandler):
 
 def main():
     port = int(os.environ.get("PORT") or (sys.argv[1] if len(sys.argv) > 1 else "8000"))
+    read_flags()
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     print(f"shop v{VERSION} ({REVISION[:12]}) on http://127.0.0.1:{port}/", flush=True)
     try:

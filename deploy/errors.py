@@ -12,18 +12,24 @@
     ├── RepositoryError               the controller could not fetch or read the repository
     ├── HostError                     a step failed on a host (names host and step, carries exit status and output)
     │   └── HostUnreachable           connecting or authenticating failed (includes host key mismatch)
-    └── NothingToRollBack             the journal holds no earlier good release
+    ├── NothingToRollBack             the journal holds no earlier good release
+    └── StoreError                    the store's database refused a statement (a bug or a broken schema)
+        ├── StoreUnavailable          the database did not answer in time (down, restarting, a lock held too long)
+        └── StoreConflict             a unique key or constraint refused a write (a claim someone else made first)
 
-Lower-level errors (asyncssh, sqlite3, subprocess) are mapped to these at one boundary with ``raise ... from``.
+Lower-level errors (asyncssh, subprocess) are mapped to these at one boundary with ``raise ... from``; the database's
+(SQLAlchemy, psycopg, sqlite3) in :mod:`deploy.store.database`'s facade, the one place statements run.
 Every message says what happened, where, and what to do.
 """
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from deploy.promotion import PromotionBlock
+    from deploy.delivery.promotion import PromotionBlock
 
 
 class ShipbotError(Exception):
@@ -68,12 +74,31 @@ class EnvironmentBusy(ShipbotError):
 
     exit_code = 3
 
-    def __init__(self, environment: str, run_id: str, user: str, what: str) -> None:
+    def __init__(
+        self, environment: str, run_id: str, user: str, what: str, stalled: tuple[float, float] | None = None
+    ) -> None:
         self.environment = environment
         self.run_id = run_id
         self.user = user
         self.what = what
-        super().__init__(f"{environment} is busy: {user} is deploying {what} (run {run_id}). Try again when it ends.")
+        self.stalled = stalled  # (seconds since its controller last answered, seconds until it is taken over)
+        if stalled is None:
+            super().__init__(
+                f"{environment} is busy: {user} is deploying {what} (run {run_id}). Try again when it ends."
+            )
+            return
+        super().__init__(f"{stalled_run(environment, run_id, user, what, stalled)}. Try again then.")
+
+
+def stalled_run(environment: str, run_id: str, user: str, what: str, stalled: tuple[float, float]) -> str:
+    """Words for an environment held by a run whose controller missed its heartbeats: (silent for, taken over in)
+    seconds. The one wording, for the command line and for chat."""
+    silent, left = stalled
+    at = datetime.fromtimestamp(time.time() + left, UTC).strftime("%H:%M:%S UTC")
+    return (
+        f"{environment} is held by run {run_id} ({user}: {what}), whose controller stopped answering {silent:.0f}s "
+        f"ago; the run is taken over and repaired at {at} (in {left:.0f}s) unless it answers first"
+    )
 
 
 class EnvironmentLocked(ShipbotError):
@@ -148,3 +173,23 @@ class HandedOver(LeaseLost):
         ShipbotError.__init__(
             self, f"run {run_id} waits for a person; handed to the next shipbot, which keeps it waiting"
         )
+
+
+class StoreError(ShipbotError):
+    """The store's database refused a statement: not something a retry fixes (a bug, or a schema not migrated)."""
+
+    exit_code = 1
+
+
+class StoreUnavailable(StoreError):
+    """The store's database did not answer within ``SHIPBOT_DB_STATEMENT_TIMEOUT`` (it is down, restarting, out of
+    reach, or a lock was held too long); try again in a moment."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        self.where = where
+        self.reason = reason
+        super().__init__(f"the database ({where}) failed: {reason}. The store is not answering; try again in a moment")
+
+
+class StoreConflict(StoreError):
+    """A unique key or a constraint refused a write: someone made the same claim first."""

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from deploy.promotion import PromotionBlock
+from deploy.delivery.promotion import PromotionBlock
 
 
 class Phase(StrEnum):
@@ -67,6 +67,11 @@ class RunStarted:
     strategy: str = "all"  # all | rolling | blue_green
     notes: tuple[str, ...] = ()  # what the run does differently and people must know (a migration left out)
     forced_past: PromotionBlock | None = None  # a deploy forced past the promotion order: the rule it broke
+    labels: tuple[str, ...] = ()  # how people see each of ``hosts`` (their names), in the same order; may be empty
+
+    def label_of(self) -> dict[str, str]:
+        """Each host's key (as events name it) to how people see it."""
+        return {host: label for host, label in zip(self.hosts, self.labels, strict=False)}
 
 
 @dataclass(frozen=True)

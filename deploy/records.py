@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from deploy import convergence
-from deploy.convergence import Live
+from deploy.fleet import drift as convergence
+from deploy.fleet.drift import Live
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,9 @@ class RunRecord:
     message: str = ""
     hosts: int = 0
     forced: bool = False
+    # running, but its controller missed its heartbeats: (seconds since it last answered, seconds until its lease
+    # runs out and it is taken over); None while it answers (deploy.store.leases)
+    stalled: tuple[float, float] | None = None
 
     @property
     def running(self) -> bool:
@@ -63,6 +66,20 @@ class ColourStatus:
 
 
 @dataclass(frozen=True)
+class ReleaseRow:
+    """One release folder on a host, as ``status`` lists it."""
+
+    release: str
+    sha: str | None  # its REVISION (None: the folder has none, so it is never a rollback target)
+    history: str = ""  # shipbot | capistrano: whose history records its deploy ("": none does)
+    user: str = ""  # who deployed it, as that history says
+    rollback_target: bool = False  # where ``rollback`` would go from the host's current release
+
+    def as_json(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
 class HostStatus:
     address: str
     reachable: bool
@@ -72,7 +89,14 @@ class HostStatus:
     colour: str | None = None  # blue/green: the live colour (None elsewhere, or before the first deploy)
     colours: dict[str, ColourStatus] = field(default_factory=dict)  # blue/green: "blue" and "green"
     source: str = "static"  # how the host was found: static, dns_srv:NAME, command:CMD
-    behind: bool = False  # reachable, and without the environment's live release (deploy.convergence)
+    behind: bool = False  # reachable, and without the environment's live release (deploy.fleet.drift)
+    releases: tuple[ReleaseRow, ...] = ()  # every release folder, newest first (hosts whose listing was read)
+    name: str = ""  # how people see the host (its name in the config, its SRV target); ``address`` when unnamed
+    flags_behind: bool = False  # reachable, and its feature flag file is not the environment's current one
+
+    @property
+    def label(self) -> str:
+        return self.name or self.address
 
 
 @dataclass(frozen=True)
@@ -105,9 +129,11 @@ class EnvironmentStatus:
 
 def _host_json(h: HostStatus) -> dict[str, object]:
     out: dict[str, object] = {
-        "address": h.address, "release": h.release, "sha": h.sha, "reachable": h.reachable, "source": h.source,
-        "behind": h.behind,
+        "address": h.address, "name": h.label, "release": h.release, "sha": h.sha, "reachable": h.reachable,
+        "source": h.source, "behind": h.behind,
     }  # fmt: skip
+    if h.releases:  # hosts whose release listing was read
+        out["releases"] = [r.as_json() for r in h.releases]
     if h.colours:  # blue/green environments only
         out["colour"] = h.colour
         out["colours"] = {

@@ -1,24 +1,30 @@
 """The one-line messages a run ends with (pure): who failed, how many more, and where the fleet stands.
 
-Every ``RunFinished.message`` of a deploy, a rollback or a task is written here, so "and N more host(s)" and
-the failure line of a host are spelled once.
+Every ``RunFinished.message`` of a deploy, a rollback or a task is written here, so "and N more hosts" and
+the failure line of a host are spelled once; :func:`count` puts a noun in the plural its number needs, for every
+sentence shipbot says.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from deploy.hostrun import HostRun
+from deploy.run.hostrun import HostRun
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 host``, ``2 hosts``, ``0 commits``: a number and its noun, in the plural unless the number is one."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 def failure(hr: HostRun) -> str:
     """``host: step failed: why``."""
-    return f"{hr.host.name}: {hr.failed_step} failed: {hr.error}"
+    return f"{hr.host.label}: {hr.failed_step} failed: {hr.error}"
 
 
 def first_failure(failed: Sequence[HostRun]) -> str:
     """The first failed host in full, and how many more failed."""
-    more = f" (and {len(failed) - 1} more host(s))" if len(failed) > 1 else ""
+    more = f" (and {count(len(failed) - 1, 'more host')})" if len(failed) > 1 else ""
     return failure(failed[0]) + more
 
 
@@ -28,8 +34,13 @@ def failure_list(failed: Sequence[HostRun], limit: int = 5) -> str:
     return text + (f"; and {len(failed) - limit} more" if len(failed) > limit else "")
 
 
+def all_hosts(hosts: int) -> str:
+    """``all 3 hosts``, or ``the only host`` for one."""
+    return "the only host" if hosts == 1 else f"all {hosts} hosts"
+
+
 def live_on_all(app: str, sha: str, environment: str, hosts: int) -> str:
-    return f"{app} {sha[:12]} is live on all {hosts} hosts of {environment}"
+    return f"{app} {sha[:12]} is live on {all_hosts(hosts)} of {environment}"
 
 
 def deploy_success(
@@ -39,8 +50,8 @@ def deploy_success(
         return live_on_all(app, sha, environment, len(runs))
     return (
         f"{app} {sha[:12]} is live on {len(runs) - len(failed)} of {len(runs)} hosts of {environment}; "
-        f"{len(failed)} host(s) failed and were put back on the previous release "
-        f"(max_failures: {max_failures}): {failure_list(failed)}"
+        f"{count(len(failed), 'host')} failed and {'was' if len(failed) == 1 else 'were'} put back on the "
+        f"previous release (max_failures: {max_failures}): {failure_list(failed)}"
     )
 
 
@@ -57,22 +68,31 @@ def deploy_undone(
     """A deploy that did not go live: why, and whether every host is back (``over_budget``: the budget the
     failures went over, when that is why the run stopped)."""
     if cancelled:
-        head = f"cancelled; {switched_back} switched host(s) reverted"
+        head = "cancelled; " + _back(switched_back)
     elif aborted:
-        head = f"{aborted}; {switched_back} switched host(s) switched back"
+        head = f"{aborted}; " + _back(switched_back)
     elif over_budget is not None:
         head = (
-            f"{len(failed)} host(s) failed, more than max_failures: {over_budget} allows, so the run "
+            f"{count(len(failed), 'host')} failed, more than max_failures: {over_budget} allows, so the run "
             f"stopped and every switched host was put back: {failure_list(failed)}"
         )
     else:
         head = first_failure(failed) if failed else "failed"
     tail = (
-        f"; {len(stuck)} host(s) could not be switched back: {', '.join(h.host.name for h in stuck)}"
+        f"; {count(len(stuck), 'host')} could not be switched back: {', '.join(h.host.label for h in stuck)}"
         if stuck
         else f"; {environment} is still on its previous release"
     )
     return head + tail
+
+
+def _back(switched: int) -> str:
+    """How many switched hosts went back: ``no host had switched``, ``the switched host went back``."""
+    if switched == 0:
+        return "no host had switched"
+    if switched == 1:
+        return "the switched host went back"
+    return f"the {switched} switched hosts went back"
 
 
 def task_result(name: str, runs: Sequence[HostRun], failed: Sequence[HostRun], cancelled: bool) -> str:
@@ -80,6 +100,6 @@ def task_result(name: str, runs: Sequence[HostRun], failed: Sequence[HostRun], c
         return f"task {name} cancelled"
     if failed:
         return f"task {name} failed on {len(failed)} of {len(runs)} hosts: " + "; ".join(
-            f"{hr.host.name}: {hr.error}" for hr in failed[:5]
+            f"{hr.host.label}: {hr.error}" for hr in failed[:5]
         )
-    return f"task {name} succeeded on all {len(runs)} hosts"
+    return f"task {name} succeeded on {all_hosts(len(runs))}"

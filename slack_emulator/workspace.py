@@ -46,6 +46,7 @@ DEFAULT_SEED: JSON = {
     ],
 }
 
+_AVATAR = "https://avatars.slack-edge.example/"  # users.info's profile image_* URLs (the page draws initials)
 MENTION_RE = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
 
@@ -100,6 +101,7 @@ class User:
                 "real_name_normalized": real,
                 "display_name_normalized": display,
                 "email": self.email or f"{self.name}@example.com",
+                **{f"image_{size}": f"{_AVATAR}{self.id}.png" for size in ("original", 24, 32, 48, 72, 192, 512)},
                 "team": team_id,
             },
             "is_admin": self.is_admin,

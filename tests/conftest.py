@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
-from deploy.database import Database
-from deploy.store import Store
+from deploy.store.database import Database
+from deploy.store.tables import Store
 from tests.support.databases import drop_template, fresh_postgres
 from tests.support.dnsmasq import DNSMASQ, Dnsmasq
 from tests.support.gitrepo import GitRepo, make_app_repo
+from tests.support.pg_cluster import Cluster, own_cluster
 from tests.support.sshd_fleet import FleetFactory, SshdFleet, sshd_unavailable_reason
 
 
@@ -66,6 +67,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         return
     with fresh_postgres() as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def pg_cluster() -> Iterator[Cluster]:
+    """A PostgreSQL cluster of the module's own (initdb + pg_ctl on a free port), for tests that stop, restart or
+    cut off the database; the machine's shared server is never touched. ``pg_cluster.database()`` gives a test a
+    database of its own on it."""
+    with own_cluster() as cluster:
+        yield cluster
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

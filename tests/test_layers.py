@@ -17,20 +17,34 @@ def _contract(name_start: str) -> dict[str, object]:
 
 def test_every_deploy_module_but_the_ssh_adapter_is_kept_from_asyncssh() -> None:
     contract = _contract("asyncssh only in the SSH adapter:")
-    modules = {f"deploy.{p.stem}" for p in (ROOT / "deploy").glob("*.py") if p.stem not in ("__init__", "ssh")}
+    modules = {
+        ".".join(p.relative_to(ROOT).with_suffix("").parts)
+        for p in (ROOT / "deploy").rglob("*.py")
+        if p.stem not in ("__init__", "ssh") and "__pycache__" not in p.parts
+    }
+    sources = set(contract["source_modules"])  # type: ignore[arg-type]
+    modules = {m for m in modules if not any(m.startswith(s + ".") for s in sources)}
     assert set() == modules - set(contract["source_modules"])  # type: ignore[arg-type]
-    assert "deploy.ssh" not in contract["source_modules"]  # type: ignore[operator]
+    assert "deploy.hosts.ssh" not in contract["source_modules"]  # type: ignore[operator]
     assert "ignore_imports" not in contract
 
 
 def test_no_contract_ignores_imports() -> None:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert [] == [c["name"] for c in config["tool"]["importlinter"]["contracts"] if "ignore_imports" in c]
+    contracts = config["tool"]["importlinter"]["contracts"]
+    assert [] == [
+        c["name"]
+        for c in contracts
+        if "ignore_imports" in c and c["name"] != "The store is reached only through its ports"
+    ]
+    store = _contract("The store is reached only through its ports")
+    ignored = sorted(store["ignore_imports"])  # type: ignore[arg-type]
+    assert ["cli.operator_commands -> deploy.store.**", "cli.root -> deploy.store.**"] == ignored
 
 
 def test_layers_run_from_the_cli_down_to_the_engine() -> None:
-    """The Slack adapter and the push webhooks sit side by side (independent: neither imports the other)."""
-    assert ["cli", "demo", "bot | webhooks", "commands", "deploy"] == _contract("cli -> demo")["layers"]
+    """The Slack adapter, the push webhooks and the outbound sinks sit side by side (none imports another)."""
+    assert ["cli", "demo", "bot | webhooks | sinks", "commands", "deploy"] == _contract("cli -> demo")["layers"]
 
 
 def _cycles(adjacency: dict[str, set[str]]) -> list[list[str]]:
@@ -89,3 +103,46 @@ def test_no_product_module_over_450_lines() -> None:
         if (n := len(p.read_text().splitlines())) > 450
     }
     assert {} == long
+
+
+def _modules(package: str) -> dict[Path, list[str]]:
+    """Each folder of a package -> its modules' names (``__init__`` and ``__main__`` aside)."""
+    found: dict[Path, list[str]] = {}
+    for p in sorted((ROOT / package).rglob("*.py")):
+        if p.stem not in ("__init__", "__main__") and "__pycache__" not in p.parts:
+            found.setdefault(p.parent.relative_to(ROOT), []).append(p.stem)
+    return found
+
+
+def test_no_folder_of_deploy_over_15_modules() -> None:
+    """deploy/ is in rooms by concern (each __init__.py opens with its map); migration revisions are a history."""
+    full = {str(f): len(n) for f, n in _modules("deploy").items() if len(n) > 15 and f.name != "versions"}
+    assert {} == full
+
+
+def test_no_two_modules_of_one_name_in_a_top_level_package() -> None:
+    twice = {}
+    for package in ("bot", "commands", "deploy", "cli", "demo", "slack_emulator", "webhooks"):
+        names = [n for f, ns in _modules(package).items() if f.name != "versions" for n in ns]
+        twice |= {f"{package}: {n}": names.count(n) for n in names if names.count(n) > 1}
+    assert {} == twice
+
+
+def test_every_room_of_deploy_opens_with_its_map() -> None:
+    """One line per module of the room, in its __init__.py's docstring."""
+    unmapped = []
+    for folder, names in _modules("deploy").items():
+        init = ROOT / folder / "__init__.py"
+        doc = init.read_text() if init.exists() else ""
+        if folder.name not in ("versions", "migrations"):
+            unmapped += [f"{folder}/{n}" for n in names if f"``{n}``" not in doc]
+    assert [] == unmapped
+
+
+def test_every_store_module_but_its_ports_is_kept_from_the_other_layers() -> None:
+    contract = _contract("The store is reached only through its ports")
+    folder = ROOT / "deploy" / "store"
+    store = {".".join(p.relative_to(ROOT).with_suffix("").parts) for p in folder.glob("*.py")}
+    store |= {f"deploy.store.{d.name}" for d in folder.iterdir() if (d / "__init__.py").exists()}
+    forbidden = set(contract["forbidden_modules"])  # type: ignore[arg-type]
+    assert store - {"deploy.store.__init__", "deploy.store.ports"} == forbidden

@@ -12,7 +12,7 @@ import asyncssh
 import pytest
 import yaml
 
-from deploy.config import parse_config
+from deploy.config.models import parse_config
 from tests.support.sshd_fleet import FleetError, FleetFactory, SshdFleet, SshdHost
 
 pytestmark = pytest.mark.sshd

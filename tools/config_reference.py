@@ -15,12 +15,12 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from deploy.config import Config
+from deploy.config.models import Config
 
 BEGIN, END = "<!-- config-reference:begin -->", "<!-- config-reference:end -->"
 _NOTES = {
-    "access": "the chat policy (see *Access and policy* below)",
-    "previews": "one preview per branch (see *Previews* below)",
+    "access": "the chat policy (see *Access and policy*)",
+    "previews": "one preview per branch (see *Previews per branch*)",
     "aliases": "extra environment names, e.g. `{live: production}`",
     "env": "variables exported to every command on the hosts",
 }

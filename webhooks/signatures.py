@@ -34,12 +34,19 @@ def gitlab_ok(secret: str, header: str | None) -> bool:
     return hmac.compare_digest(header.encode(), secret.encode())
 
 
+HEADER = {"github": "x-hub-signature-256", "gitlab": "x-gitlab-token", "gitea": "x-gitea-signature"}
+"""The header each forge signs (or sends its token) in, lowercased."""
+
+
 def signed(provider: str, secret: str, body: bytes, headers: dict[str, str]) -> bool:
-    """The check of ``provider`` on a request with ``headers`` (names lowercased) and ``body``."""
+    """The check of ``provider`` on a request with ``headers`` (names lowercased) and ``body``; an empty secret
+    never verifies anything."""
+    if not secret:
+        return False
     if provider == "github":
-        return github_ok(secret, body, headers.get("x-hub-signature-256"))
+        return github_ok(secret, body, headers.get(HEADER[provider]))
     if provider == "gitea":
-        return gitea_ok(secret, body, headers.get("x-gitea-signature"))
+        return gitea_ok(secret, body, headers.get(HEADER[provider]))
     if provider == "gitlab":
-        return gitlab_ok(secret, headers.get("x-gitlab-token"))
+        return gitlab_ok(secret, headers.get(HEADER[provider]))
     return False

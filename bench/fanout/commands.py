@@ -1,7 +1,7 @@
 """The remote command sequence of one deploy, built with shipbot's own builders so every tool runs the same
 shell commands on every host.
 
-The sequence is what a shipbot deploy runs per host (see ``deploy/runner.py``): the first exec (probe and release
+The sequence is what a shipbot deploy runs per host (see ``deploy/run/runner.py``): the first exec (probe and release
 listing, setup, upload with the archive on standard input or git fetch, link), build, switch (verify, the
 write-ahead journal line, rename), restart, healthcheck, the last exec (journal line and retention).
 Every host of the fleet has the same ``deploy_to`` (a private mount per host), so one list serves every host.
@@ -14,9 +14,9 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from deploy import guarded, journal, remote
-from deploy.config import Config
-from deploy.plan import plan_deploy
+from deploy.config.models import Config
+from deploy.hosts import guarded, journal, remote
+from deploy.run.plan import plan_deploy
 
 
 def upload_tmp(deploy_to: str, release: str) -> str:

@@ -1,18 +1,24 @@
 """One measured deploy by one tool, in its own process: ``python -m bench.fanout.worker SPEC.json``.
 
-The process makes itself a child subreaper, imports the tool, then measures wall time and the CPU seconds of
-itself plus every process it started (``RUSAGE_SELF`` + ``RUSAGE_CHILDREN``) over the deploy alone. Processes a
-tool leaves behind (Ansible's ``ControlPersist`` ssh masters, which do the encryption for Ansible) are re-parented
-here, terminated after the deploy and reaped, so their CPU is counted too. The result goes to ``spec["result"]``.
+The process makes itself a child subreaper, imports the tool (how long the process took from its start to there
+is ``start_seconds``: what a person typing the command waits for besides the work), then measures wall time and the
+CPU seconds of itself plus every process it started (``RUSAGE_SELF`` + ``RUSAGE_CHILDREN``) over the deploy alone.
+Processes a tool leaves behind (Ansible's ``ControlPersist`` ssh masters, which do the encryption for Ansible) are
+re-parented here, terminated after the deploy and reaped, so their CPU is counted too. The result goes to
+``spec["result"]``.
 
 Tools:
 
 - ``floor-true``: asyncssh, per host: connect, one ``true``, close. The least any SSH fan-out can do.
 - ``floor-seq``: asyncssh, per host: connect, then the deploy's commands one after another (the archive on standard
   input for upload), close. No bookkeeping, no events, no store: the least a deploy with these commands can do.
-- ``floor-pgid``: ``floor-seq`` with every command wrapped as shipbot wraps it (``deploy.remote.with_pgid``: the
+- ``floor-pgid``: ``floor-seq`` with every command wrapped as shipbot wraps it (``deploy.hosts.remote.with_pgid``: the
   login shell prints its pid, then ``exec sh -c COMMAND``), to show what that wrapper costs.
 - ``shipbot``: ``Engine.deploy`` with the generated config (SQLite store, events, the real SSH adapter).
+- ``pssh-release``: the one-liner a team would type instead of a deploy tool: parallel-ssh's ``ParallelSSHClient``
+  runs one command per host that clones the release from the bare repository on the controller's disk and switches
+  ``current`` (``set -e; mkdir -p D/releases; git clone -q --depth 1 file://REPO D/releases/ID; ln -sfn releases/ID
+  D/current.tmp && mv -T D/current.tmp D/current``). One SSH exec per host, no bookkeeping at all.
 - ``pssh``: parallel-ssh ``ParallelSSHClient`` (native ssh2 client), one ``run_command`` + ``join`` per step;
   upload as ``copy_file`` (SFTP) to a temporary file, then tar.
 - ``fabric``: Fabric ``ThreadingGroup``, one ``group.run`` per step; upload as ``group.put`` (SFTP), then tar.
@@ -49,6 +55,13 @@ def _cpu() -> float:
     return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
 
 
+def _process_started() -> float:
+    """When this process started (epoch seconds), from /proc: the interpreter's own start-up counts too."""
+    import psutil  # noqa: PLC0415
+
+    return float(psutil.Process().create_time())
+
+
 def _reap_leftovers() -> int:
     """Terminate and reap every remaining descendant; how many there were."""
     import psutil  # noqa: PLC0415
@@ -80,7 +93,7 @@ def _reap_leftovers() -> int:
 def _asyncssh_options(spec: dict[str, Any]) -> Any:
     import asyncssh  # noqa: PLC0415
 
-    # the same options shipbot's SSH adapter uses (deploy/ssh.py), so the floor differs only in what it leaves out
+    # the same options shipbot's SSH adapter uses (deploy/hosts/ssh.py), so the floor differs only in what it leaves out
     return asyncssh.SSHClientConnectionOptions(
         username=spec["user"],
         known_hosts=spec["known_hosts"],
@@ -97,7 +110,7 @@ def _asyncssh_options(spec: dict[str, Any]) -> Any:
 async def _floor(spec: dict[str, Any], sequence: bool, pgid: bool = False) -> tuple[bool, str, dict[str, Any]]:
     import asyncssh  # noqa: PLC0415
 
-    from deploy.remote import with_pgid  # noqa: PLC0415
+    from deploy.hosts.remote import GO, with_pgid  # noqa: PLC0415
 
     options = _asyncssh_options(spec)
     archive = Path(spec["archive"]).read_bytes() if sequence else b""
@@ -112,7 +125,9 @@ async def _floor(spec: dict[str, Any], sequence: bool, pgid: bool = False) -> tu
                 steps = spec["steps"] if sequence else [{"name": "true", "command": "true", "stdin": False}]
                 for step in steps:
                     command = with_pgid(step["command"]) if pgid else step["command"]
-                    result = await conn.run(command, input=archive if step["stdin"] else None, encoding=None)
+                    given = archive if step["stdin"] else b""
+                    given = GO + given if pgid else given  # the go-ahead shipbot sends once the group is recorded
+                    result = await conn.run(command, input=given or None, encoding=None)
                     if result.exit_status != 0:
                         failures.append(f"{port} {step['name']}: exit {result.exit_status}")
                         return
@@ -127,17 +142,18 @@ async def _floor(spec: dict[str, Any], sequence: bool, pgid: bool = False) -> tu
 
 
 async def _shipbot(spec: dict[str, Any]) -> tuple[bool, str, dict[str, Any]]:
-    from deploy.config import load_config  # noqa: PLC0415
-    from deploy.engine import Engine  # noqa: PLC0415
+    from deploy.config.models import load_config  # noqa: PLC0415
     from deploy.events import Event, HostStepFinished  # noqa: PLC0415
-    from deploy.ssh import SshConnector  # noqa: PLC0415
-    from deploy.store import Store  # noqa: PLC0415
+    from deploy.hosts.ssh import SshConnector  # noqa: PLC0415
+    from deploy.run.engine import Engine  # noqa: PLC0415
+    from deploy.store.tables import Store  # noqa: PLC0415
 
     data_dir = Path(spec["data_dir"])
     config = load_config(spec["config"])
     # SHIPBOT_BENCH_DATABASE_URL: the same deploy with the store on that database (PostgreSQL) instead of SQLite
     store = Store.in_data_dir(data_dir, database_url=os.environ.get("SHIPBOT_BENCH_DATABASE_URL") or None)
-    engine = Engine(config, store, data_dir, SshConnector)
+    execs: dict[str, int] = {}
+    engine = Engine(config, store, data_dir, _counting_connector(execs) if spec.get("count_execs") else SshConnector)
     counts = {"events": 0, "steps": 0}
 
     def sink(event: Event) -> None:
@@ -148,7 +164,35 @@ async def _shipbot(spec: dict[str, Any]) -> tuple[bool, str, dict[str, Any]]:
     finished = await engine.deploy(spec["environment"], user="U0BENCH", sink=sink)
     store.close()
     ok = finished.outcome.value == "success"
-    return ok, "" if ok else finished.message[:300], {**counts, "run_seconds": round(finished.duration, 3)}
+    per_host = sorted(execs.values())
+    extra = {**counts, "run_seconds": round(finished.duration, 3)}
+    if per_host:
+        extra["execs_per_host"] = per_host[len(per_host) // 2]
+        extra["execs_per_host_max"] = per_host[-1]
+    return ok, "" if ok else finished.message[:300], extra
+
+
+def _counting_connector(counts: dict[str, int]) -> Any:
+    """shipbot's SSH adapter, counting the commands (SSH execs) it runs on each host."""
+    from deploy.hosts.ssh import SshConnector  # noqa: PLC0415
+
+    class Counting(SshConnector):
+        async def connect(self, host: Any, timeout: float) -> Any:
+            conn = await super().connect(host, timeout)
+            run, read = conn.run, conn.read
+
+            async def counted_run(*args: Any, **kwargs: Any) -> Any:
+                counts[host.name] = counts.get(host.name, 0) + 1
+                return await run(*args, **kwargs)
+
+            async def counted_read(*args: Any, **kwargs: Any) -> Any:
+                counts[host.name] = counts.get(host.name, 0) + 1
+                return await read(*args, **kwargs)
+
+            conn.run, conn.read = counted_run, counted_read  # type: ignore[method-assign]
+            return conn
+
+    return Counting
 
 
 # -- peers ----------------------------------------------------------------------------------------------------------
@@ -180,6 +224,26 @@ def _pssh(spec: dict[str, Any]) -> tuple[bool, str, dict[str, Any]]:
         if bad:
             return False, "; ".join(bad[:3]), {"failed_hosts": len(bad)}
     return True, "", {}
+
+
+def _pssh_release(spec: dict[str, Any]) -> tuple[bool, str, dict[str, Any]]:
+    from pssh.clients import ParallelSSHClient  # noqa: PLC0415
+    from pssh.config import HostConfig  # noqa: PLC0415
+
+    hosts = [a for a, _ in spec["hosts"]]
+    config = [HostConfig(port=p, user=spec["user"], private_key=spec["key"]) for _, p in spec["hosts"]]
+    client = ParallelSSHClient(
+        hosts, host_config=config, pool_size=spec["concurrency"], num_retries=1, timeout=120, retry_delay=1
+    )
+    output = client.run_command(spec["release_command"])
+    client.join(output)
+    bad = []
+    for host_out in output:
+        for _ in host_out.stdout or ():
+            pass
+        if host_out.exception is not None or host_out.exit_code != 0:
+            bad.append(f"exit {host_out.exit_code} {host_out.exception!r}")
+    return not bad, "; ".join(bad[:3]), {"failed_hosts": len(bad), "execs_per_host": 1}
 
 
 def _fabric(spec: dict[str, Any]) -> tuple[bool, str, dict[str, Any]]:
@@ -281,13 +345,14 @@ def main() -> int:
     if tool in ("floor-true", "floor-seq", "floor-pgid", "shipbot"):
         import asyncssh  # noqa: F401, PLC0415
     if tool == "shipbot":
-        import deploy.engine  # noqa: F401, PLC0415
-    elif tool == "pssh":
+        import deploy.run.engine  # noqa: F401, PLC0415
+    elif tool in ("pssh", "pssh-release"):
         import pssh.clients  # noqa: F401, PLC0415
     elif tool == "fabric":
         import fabric  # noqa: F401, PLC0415
     cpu0 = _cpu()
     t0 = time.monotonic()
+    start_seconds = time.time() - _process_started()
     ok, note, extra = False, "", {}
     try:
         if tool == "floor-true":
@@ -296,10 +361,18 @@ def main() -> int:
             ok, note, extra = asyncio.run(_floor(spec, sequence=True))
         elif tool == "floor-pgid":
             ok, note, extra = asyncio.run(_floor(spec, sequence=True, pgid=True))
+        elif tool == "shipbot" and spec.get("profile"):
+            import cProfile  # noqa: PLC0415
+
+            with cProfile.Profile() as profile:
+                ok, note, extra = asyncio.run(_shipbot(spec))
+            profile.dump_stats(spec["profile"])
         elif tool == "shipbot":
             ok, note, extra = asyncio.run(_shipbot(spec))
         elif tool == "pssh":
             ok, note, extra = _pssh(spec)
+        elif tool == "pssh-release":
+            ok, note, extra = _pssh_release(spec)
         elif tool == "fabric":
             ok, note, extra = _fabric(spec)
         elif tool == "ansible":
@@ -313,7 +386,17 @@ def main() -> int:
     cpu1 = _cpu()
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     Path(spec["result"]).write_text(
-        json.dumps({"ok": ok, "wall": t1 - t0, "cpu": cpu1 - cpu0, "note": note, "maxrss_kb": maxrss, **extra})
+        json.dumps(
+            {
+                "ok": ok,
+                "wall": t1 - t0,
+                "cpu": cpu1 - cpu0,
+                "note": note,
+                "maxrss_kb": maxrss,
+                "start_seconds": round(start_seconds, 3),
+                **extra,
+            }
+        )
     )
     return 0
 

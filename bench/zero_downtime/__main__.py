@@ -1,7 +1,7 @@
 """Zero downtime, measured on every path: steady HTTP load through a real nginx per host while shipbot deploys,
 fails, is cancelled and rolls back.
 
-    python -m bench.zero_downtime [--hosts 4] [--rate 200] [--config-weight 200000] [--no-write]
+    python -m bench.zero_downtime [--hosts 4] [--rate 200] [--config-weight 200000] [--strategy S] [--no-write]
 
 Starts ``--hosts`` real sshd hosts on loopback, each with its own nginx (its config weighted with a large ``map``
 so a reload lags as a production one does) and the demo app (``bench/zero_downtime/app``). For each strategy it
@@ -15,6 +15,9 @@ stops by itself a second after the run ends):
 - cancel        a deploy cancelled 50 ms after its first switch step started
 - rollback      a rollback to the release before
 - keep_old 0    (blue_green) a deploy that stops the old colour right after the run
+- killed mid-swap, recovered  (blue_green) ``shipbot deploy`` in a process of its own, SIGKILLed while its swap is
+                in flight (nginx already reloaded onto the new colour), then ``shipbot recover``
+                (:mod:`bench.zero_downtime.crash`): traffic must end on the colour live before, with no failure
 
 Strategies: naive (strategy all, restart = stop then start: the reference that does fail), rolling (restart is a
 graceful reload: the running app hands its socket to the new one), blue_green (``nginx.pid_file`` set). Each row:
@@ -42,20 +45,21 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import structlog
+import yaml
 
-from bench.zero_downtime import demo
+from bench.zero_downtime import crash, demo
 from bench.zero_downtime.load import Load, Under
-from deploy.config import parse_config
-from deploy.engine import Engine
+from deploy.config.models import parse_config
 from deploy.events import Event, HostStepStarted, Outcome, RunFinished
-from deploy.ssh import SshConnector
-from deploy.store import Store
+from deploy.hosts.ssh import SshConnector
+from deploy.run.engine import Engine
+from deploy.store.tables import Store
 from tests.support.gitrepo import GitRepo
 from tests.support.sshd_fleet import SshdFleet
 
 RESULTS = Path(__file__).resolve().parents[1] / "RESULTS.md"
 STRATEGIES = ("naive", "rolling", "blue_green")
-PATHS = ("good", "healthcheck", "late failure", "cancel", "rollback", "keep_old 0")
+PATHS = ("good", "healthcheck", "late failure", "cancel", "rollback", "keep_old 0", "killed mid-swap, recovered")
 SWITCH_STEP = {"naive": "restart", "rolling": "restart", "blue_green": "nginx swap"}
 PORT = "APP_PORT=$(cat ../../port)"  # rolling and naive: each host's app port, in <deploy_to>/port
 
@@ -178,6 +182,7 @@ async def one_strategy(
         await row("rollback", lambda: main.rollback("prod", user="bench"))
         if strategy == "blue_green":
             await row("keep_old 0", lambda: engine(0.0).deploy("prod", "main", user="bench"))
+            rows.append(await killed_mid_swap(root, fleet, repo, nginxes, ports, rate, max_seconds, names))
     finally:
         for n in nginxes:
             n.stop()
@@ -187,10 +192,37 @@ async def one_strategy(
     return rows
 
 
-async def run(hosts: int, rate: float, max_seconds: float, weight: int, root: Path) -> list[Row]:
+async def killed_mid_swap(
+    root: Path, fleet: SshdFleet, repo: GitRepo, nginxes: list[demo.Nginx], ports: list[dict[str, int]],
+    rate: float, max_seconds: float, names: dict[str, str],
+) -> Row:  # fmt: skip
+    """A ``shipbot deploy`` of v2 SIGKILLed mid-swap, then ``shipbot recover`` (blue_green, keep_old 10m)."""
+    config = strategy_config(fleet, repo.path, "blue_green", nginxes, ports, 600.0)
+    bg_nginx = config["environments"]["prod"]["blue_green"]["nginx"]
+    bg_nginx["reload"] = crash.holding_reload(bg_nginx["reload"])
+    path = root / "blue_green.yml"
+    path.write_text(yaml.safe_dump(config))
+    said: list[str] = []
+
+    async def killed() -> None:
+        code, out = await crash.kill_mid_swap_then_recover(
+            path, root / "data-blue_green", "prod", "v2", [h.local_deploy_to for h in fleet.hosts]
+        )
+        said.append("recovered" if code == 0 else f"recover exit {code}: {out.strip()[-300:]}")
+
+    # two shipbot processes start (a deploy, a recover) besides the run itself: a longer bound than the other paths
+    outcome, load = await measure(nginxes, rate, max(max_seconds, 150.0), names, killed)
+    row = Row("blue_green", "killed mid-swap, recovered", said[0] if said else outcome, load)
+    print(f"  blue_green / {row.path}: {row.outcome}; {load.summary()}", file=sys.stderr, flush=True)
+    return row
+
+
+async def run(
+    hosts: int, rate: float, max_seconds: float, weight: int, root: Path, strategies: tuple[str, ...] = STRATEGIES
+) -> list[Row]:
     repo = demo.make_repo(root / "web")
     rows: list[Row] = []
-    for strategy in STRATEGIES:
+    for strategy in strategies:
         rows += await one_strategy(strategy, root, repo, hosts, rate, max_seconds, weight)
     return rows
 
@@ -235,6 +267,7 @@ def main() -> int:
     parser.add_argument(
         "--config-weight", type=int, default=200_000, help="map entries in each nginx config (default 200000)"
     )
+    parser.add_argument("--strategy", choices=STRATEGIES, action="append", help="only these (default: every one)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md alone")
     args = parser.parse_args()
     if not demo.nginx_available():
@@ -243,7 +276,8 @@ def main() -> int:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="shipbot-zero-downtime-") as tmp:
-        rows = asyncio.run(run(args.hosts, args.rate, args.max_seconds, args.config_weight, Path(tmp)))
+        strategies = tuple(args.strategy or STRATEGIES)
+        rows = asyncio.run(run(args.hosts, args.rate, args.max_seconds, args.config_weight, Path(tmp), strategies))
     out = table(rows)
     print(out)
     if not args.no_write:
@@ -258,7 +292,9 @@ def main() -> int:
             "app's `/version`, from a second before each run until a second after. `late failure`: the last host "
             "(alone in the last batch) fails after the others switched: its `nginx -t` for blue_green, its health "
             "check otherwise. `cancel`: cancelled 50 ms after the first switch step started (`nginx swap`, or "
-            "`restart`). blue_green sets `nginx.pid_file`.\n\n" + out + "\n\n"
+            "`restart`). blue_green sets `nginx.pid_file`. `killed mid-swap, recovered`: `shipbot deploy` in a process "
+            "of its own SIGKILLed once nginx reloaded onto the new colour, then `shipbot recover`; its 'run ended' "
+            "column says whether recover repaired it.\n\n" + out + "\n\n"
             "The one-host figures below, from before every path was measured, are kept for comparison.\n"
         )
     return 0

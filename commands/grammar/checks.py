@@ -4,7 +4,7 @@ A second-factor code typed after a command (hubot-deploy's habit: six to eight d
 password) is refused by :func:`refuse_second_factor`, never read as an environment or a reason.
 
 Run ids and release ids match strict patterns (:data:`RUN_ID`, :data:`RELEASE`); refs follow git's
-``check-ref-format`` rules (:func:`deploy.refs.ref_problem`); free-text reasons (a lock's, a rejection's) are
+``check-ref-format`` rules (:func:`deploy.delivery.refs.ref_problem`); free-text reasons (a lock's, a rejection's) are
 short, printable, free of markup and of broadcast words (:func:`reason_problem`). Each ``checked_*`` function
 returns the word as it will be kept or raises :class:`~commands.errors.CommandError` with what to type instead.
 """
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from commands.errors import CommandError
 from commands.help_text import try_hint
 from commands.suggest import shown
-from deploy.refs import character_name, ref_problem
+from deploy.delivery.refs import character_name, ref_problem
 
 RUN_ID = re.compile(r"[a-z0-9][a-z0-9_-]{2,39}")
 RELEASE = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,63}")

@@ -32,7 +32,7 @@ from commands.grammar.places import (
 from commands.help_text import syntax, try_hint
 from commands.suggest import did_you_mean, shown
 from commands.vocabulary import GrammarContext
-from deploy.refs import ref_problem
+from deploy.delivery.refs import ref_problem
 
 
 class AppRef(NamedTuple):

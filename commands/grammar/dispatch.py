@@ -24,8 +24,9 @@ from commands.errors import CommandError
 from commands.grammar.checks import refuse_second_factor
 from commands.grammar.control import parse_approve, parse_cancel, parse_lock, parse_reject, parse_unlock
 from commands.grammar.deploys import parse_converge, parse_deploy, parse_plan, parse_rollback
-from commands.grammar.previews import parse_preview, parse_previews, parse_teardown
-from commands.grammar.reads import parse_deploys, parse_help, parse_history, parse_status, parse_where
+from commands.grammar.flags import parse_flag, parse_flags
+from commands.grammar.preview_words import parse_preview, parse_previews, parse_teardown
+from commands.grammar.read_words import parse_deploys, parse_help, parse_history, parse_status, parse_where
 from commands.grammar.tasks import TASK_PREFIX, parse_deploy_task, parse_run
 from commands.help_text import SYNTAX, syntax, try_hint
 from commands.suggest import closest, did_you_mean, shown
@@ -57,9 +58,11 @@ PARSERS: dict[str, Parser] = {
     "preview": parse_preview,
     "teardown": parse_teardown,
     "previews": parse_previews,
+    "flags": parse_flags,
+    "flag": parse_flag,
 }
 _FORCED = {"deploy!": "deploy", "rollback!": "rollback"}
-_COMMANDS = [w for w in SYNTAX if w not in _FORCED]
+_COMMANDS = [w for w in SYNTAX if w not in _FORCED and w != "flag!"]
 
 
 def parse(text: str, context: GrammarContext, *, slash: bool = False) -> Command:
@@ -79,7 +82,7 @@ def parse(text: str, context: GrammarContext, *, slash: bool = False) -> Command
 def is_command_word(word: str) -> bool:
     """Does ``word`` start a command of its own (rather than a deploy's ref, after ``/deploy``)?"""
     head = word.lower()
-    return head in PARSERS or head in _FORCED or head == "roll" or head.startswith(TASK_PREFIX)
+    return head in PARSERS or head in _FORCED or head in ("roll", "flag!") or head.startswith(TASK_PREFIX)
 
 
 def parse_tokens(tokens: list[str], context: GrammarContext) -> Command:
@@ -92,6 +95,8 @@ def parse_tokens(tokens: list[str], context: GrammarContext) -> Command:
         if _FORCED.get(head, head) == "deploy":
             return parse_deploy(forced, context, force=True)
         return parse_rollback(forced, context, force=True)
+    if head == "flag!" or (head == "flag" and args[:1] == ["!"]):
+        return parse_flag(args if head == "flag!" else args[1:], context, force=True)
     if head.startswith(TASK_PREFIX):
         return parse_deploy_task(head, args, context)
     parser = PARSERS.get(head)

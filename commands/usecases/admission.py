@@ -6,14 +6,14 @@
   or by a busy environment.
 - :meth:`Admission.recheck` (approved deploys and rollbacks to a chosen release): the approval may come minutes
   later, so before the run starts the policy (a freeze that began meanwhile) and the locks are asked again. An
-  approved auto-deploy (its requester a push, :func:`commands.pushes.from_push`) is asked what binds a push: a
+  approved auto-deploy (its requester a push, :func:`commands.push_rules.from_push`) is asked what binds a push: a
   freeze and the locks.
 """
 
 from __future__ import annotations
 
 from commands.command import Deploy, Rollback
-from commands.pushes import from_push
+from commands.push_rules import from_push
 from commands.replies import Queued, Refusal, RunAccepted
 from commands.reply_texts import busy, cannot_start_now
 from commands.runs import RunRequest
@@ -22,7 +22,7 @@ from commands.usecases.board import RunBoard
 from commands.usecases.execution import RunExecution
 from commands.usecases.locks import LockService
 from commands.usecases.permissions import Permissions
-from commands.usecases.queueing import QueueService
+from commands.usecases.queue_service import QueueService
 from deploy.records import Commit
 
 Admitted = RunAccepted | Queued | Refusal
@@ -47,8 +47,8 @@ class Admission:
 
     async def admit(self, run: RunRequest, queue: bool, commits: tuple[Commit, ...] = ()) -> Admitted:
         """A deploy: start it now, put it in line (``queue``), or refuse it because the environment is busy."""
-        holder = self._board.busy(run.app, run.environment)
-        if holder is None and not self._queue.waiting(run.app, run.environment):
+        holder = await self._board.busy(run.app, run.environment)
+        if holder is None and not await self._queue.waiting(run.app, run.environment):
             self._execution.start(run)
             return RunAccepted(run, commits)
         if queue:
@@ -58,15 +58,15 @@ class Admission:
             return RunAccepted(run, commits)
         return busy(run.environment, holder)
 
-    def run_now(self, run: RunRequest, overrides: tuple[str, ...]) -> RunAccepted | Refusal:
+    async def run_now(self, run: RunRequest, overrides: tuple[str, ...]) -> RunAccepted | Refusal:
         """A rollback or a task: started now, or refused by someone else's lock or a busy environment."""
-        locked = self._locks.refusal(run.app, run.environment, run.user)
+        locked = await self._locks.refusal(run.app, run.environment, run.user)
         if locked:
             return locked
-        holder = self._board.busy(run.app, run.environment)
+        holder = await self._board.busy(run.app, run.environment)
         if holder is not None:
             return busy(run.environment, holder)
-        self._audit.overrides(run.user, run.kind, run.app, run.environment, overrides)
+        await self._audit.overrides(run.user, run.kind, run.app, run.environment, overrides)
         self._execution.start(run)
         return RunAccepted(run)
 
@@ -78,4 +78,4 @@ class Admission:
             decision = await self._permissions.command(command, run.user, run.channel)
         if not decision.allowed:
             return cannot_start_now(decision.reason, decision.hint, run.kind)
-        return self._locks.refusal(run.app, run.environment, run.user)
+        return await self._locks.refusal(run.app, run.environment, run.user)

@@ -10,44 +10,44 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from commands.ports import LockStore
 from commands.reply_texts import NO_REASON
 from commands.runs import RunRequest
+from deploy.store.ports import LockStore
 
 
 class AuditTrail:
     def __init__(self, stores: Mapping[str, LockStore]) -> None:
         self._stores = dict(stores)
 
-    def record(self, actor: str, action: str, app: str, environment: str, detail: str) -> None:
-        self._stores[app].record_audit(actor, action, environment, detail)
+    async def record(self, actor: str, action: str, app: str, environment: str, detail: str) -> None:
+        await self._stores[app].record_audit(actor, action, environment, detail)
 
-    def overrides(self, actor: str, action: str, app: str, environment: str, overrides: tuple[str, ...]) -> None:
+    async def overrides(self, actor: str, action: str, app: str, environment: str, overrides: tuple[str, ...]) -> None:
         for override in overrides:
-            self.record(actor, f"override {action}", app, environment, override)
+            await self.record(actor, f"override {action}", app, environment, override)
 
-    def _run(self, actor: str, action: str, run: RunRequest, detail: str) -> None:
-        self.record(actor, action, run.app, run.environment, detail)
+    async def _run(self, actor: str, action: str, run: RunRequest, detail: str) -> None:
+        await self.record(actor, action, run.app, run.environment, detail)
 
-    def forced(self, run: RunRequest) -> None:
+    async def forced(self, run: RunRequest) -> None:
         """``deploy! main (3f2a9c1) (r7k2m9)`` or ``rollback! to 20260327120000 (r7k2m9)``."""
         what = f"deploy! {run.what}" if run.kind == "deploy" else f"{run.kind}! to {run.ref}"
-        self._run(run.user, "force", run, f"{what} ({run.run_id})")
+        await self._run(run.user, "force", run, f"{what} ({run.run_id})")
 
-    def approved(self, actor: str, run: RunRequest) -> None:
-        self._run(actor, "approve", run, f"approved {run.run_id} by {run.user}: {run.what}")
+    async def approved(self, actor: str, run: RunRequest) -> None:
+        await self._run(actor, "approve", run, f"approved {run.run_id} by {run.user}: {run.what}")
 
-    def rejected(self, actor: str, run: RunRequest, reason: str) -> None:
-        self._run(actor, "reject", run, f"rejected {run.run_id} by {run.user}: {reason or NO_REASON}")
+    async def rejected(self, actor: str, run: RunRequest, reason: str) -> None:
+        await self._run(actor, "reject", run, f"rejected {run.run_id} by {run.user}: {reason or NO_REASON}")
 
-    def resumed(self, actor: str, run: RunRequest, go: bool) -> None:
-        self._run(actor, "continue" if go else "abort", run, f"{'continued' if go else 'aborted'} {run.run_id}")
+    async def resumed(self, actor: str, run: RunRequest, go: bool) -> None:
+        await self._run(actor, "continue" if go else "abort", run, f"{'continued' if go else 'aborted'} {run.run_id}")
 
-    def cancelled(self, actor: str, run: RunRequest, state: str) -> None:
-        self._run(actor, "cancel", run, f"cancelled {run.run_id} ({state}) by {run.user}: {run.what}")
+    async def cancelled(self, actor: str, run: RunRequest, state: str) -> None:
+        await self._run(actor, "cancel", run, f"cancelled {run.run_id} ({state}) by {run.user}: {run.what}")
 
-    def locked(self, actor: str, app: str, environment: str, reason: str) -> None:
-        self.record(actor, "lock", app, environment, reason)
+    async def locked(self, actor: str, app: str, environment: str, reason: str) -> None:
+        await self.record(actor, "lock", app, environment, reason)
 
-    def unlocked(self, actor: str, app: str, environment: str, reason: str, *, forced: bool) -> None:
-        self.record(actor, "unlock --force" if forced else "unlock", app, environment, reason)
+    async def unlocked(self, actor: str, app: str, environment: str, reason: str, *, forced: bool) -> None:
+        await self.record(actor, "unlock --force" if forced else "unlock", app, environment, reason)

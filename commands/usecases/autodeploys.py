@@ -1,7 +1,7 @@
 """Auto-deploys: a pushed commit deployed to an environment whose ``auto_deploy`` follows it, admitted through the
 same gates as a typed deploy.
 
-:meth:`AutoDeploys.offer` decides with :func:`commands.pushes.admission_for`:
+:meth:`AutoDeploys.offer` decides with :func:`commands.push_rules.admission_for`:
 
 - a freeze holds it: the push is parked ``held`` in the store (the newest held push replaces an older one; a
   restart keeps it) and announced; :meth:`AutoDeploys.sweep` (the bot's timer) deploys it once the freeze ended,
@@ -18,7 +18,7 @@ stopped in between (a restart, a crash) leaves it for the next one: :meth:`AutoD
 received more than :data:`RECOVER_AFTER` seconds ago and never decided.
 
 Exactly the pushed SHA is deployed, and only once per app, environment and SHA: the run is claimed by a unique
-row in the store (:meth:`deploy.pushes.PushLedger.claim`) before it starts, so a redelivery, the poller or a
+row in the store (:meth:`deploy.store.push_table.PushTable.claim`) before it starts, so a redelivery, the poller or a
 second bot on the same database never deploys it again. "Newest" means the push that arrived last: a push that
 arrived before the one last deployed there is superseded and dropped, and a parked push is only replaced by one
 that arrived later, so pushes carried out in any order (two bots, a slow fetch) never put an older commit live.
@@ -34,34 +34,27 @@ import structlog
 
 from commands.clock import Clock
 from commands.command import Deploy
-from commands.ports import (
-    ApprovalAsked,
-    AutoDeployHeld,
-    AutoDeployRefused,
-    AutoDeployWaits,
-    EnginePort,
-    PushLedger,
-    PushReporter,
-)
-from commands.pushes import AutoAdmission, admission_for
+from commands.ports import ApprovalAsked, AutoDeployHeld, AutoDeployRefused, AutoDeployWaits, EnginePort, PushReporter
+from commands.push_rules import AutoAdmission, admission_for
 from commands.replies import Refusal
 from commands.runs import RunRequest
 from commands.usecases.admission import Admission
-from commands.usecases.approving import ApprovalService
+from commands.usecases.approval_service import ApprovalService
 from commands.usecases.board import RunBoard
 from commands.usecases.locks import LockService
 from commands.usecases.permissions import Permissions
-from commands.usecases.queueing import QueueService
+from commands.usecases.queue_service import QueueService
 from deploy.errors import ShipbotError
-from deploy.pushes import HELD, PENDING, RECEIVED, ParkedPush
+from deploy.notify.sink_config import slack_channels
 from deploy.records import Commit
+from deploy.store.ports import HELD, PENDING, RECEIVED, ParkedPush, PushLedger
 
 log = structlog.get_logger("shipbot.push")
 RECOVER_AFTER = 60.0  # seconds: a push received this long ago and never decided was left by a stopped process
 
 
 def notify_channels(engine: EnginePort, environment: str) -> tuple[str, ...]:
-    return tuple(engine.config.environments[environment].notify)
+    return slack_channels(engine.config.environments[environment].notify)
 
 
 class AutoDeploys:
@@ -91,13 +84,13 @@ class AutoDeploys:
         self._clock = clock
         self._run_ids = run_ids
 
-    def received(self, app: str, environment: str, sha: str, ref: str, pusher: str, pushed_at: float) -> None:
+    async def received(self, app: str, environment: str, sha: str, ref: str, pusher: str, pushed_at: float) -> None:
         """Write the push down before the webhook is answered (a later push already waiting there wins)."""
-        self._ledger.park(app, environment, RECEIVED, sha, ref, pusher, pushed_at)
+        await self._ledger.park(app, environment, RECEIVED, sha, ref, pusher, pushed_at)
 
-    def decided(self, app: str, environment: str, sha: str) -> None:
+    async def decided(self, app: str, environment: str, sha: str) -> None:
         """Cross the push out once it is decided without waiting (started, asked, refused, superseded)."""
-        self._ledger.take(ParkedPush(app, environment, RECEIVED, sha, "", "", 0.0))
+        await self._ledger.take(ParkedPush(app, environment, RECEIVED, sha, "", "", 0.0))
 
     async def offer(
         self,
@@ -111,30 +104,30 @@ class AutoDeploys:
     ) -> AutoAdmission | None:
         """Deploy ``sha`` (pushed as ``ref`` by ``pusher``, arrived at ``pushed_at``) to ``app``'s ``environment``
         now, later, or not; returns what was decided (``None``: it was deployed there already, or superseded)."""
-        newest = self._ledger.newest_claim(app, environment)
-        if (newest is not None and newest > pushed_at) or self._ledger.claimed(app, environment, sha):
+        newest = await self._ledger.newest_claim(app, environment)
+        if (newest is not None and newest > pushed_at) or await self._ledger.claimed(app, environment, sha):
             log.info("auto_deploy_superseded_or_deployed", app=app, environment=environment, sha=sha)
-            self.decided(app, environment, sha)
+            await self.decided(app, environment, sha)
             return None
         channels = notify_channels(self._engines[app], environment)
         decision = self._permissions.push(app, environment)
-        locked = self._locks.refusal(app, environment, pusher)
-        busy = self._board.busy(app, environment) is not None or bool(self._queue.waiting(app, environment))
+        locked = await self._locks.refusal(app, environment, pusher)
+        busy = await self._board.busy(app, environment) is not None or bool(await self._queue.waiting(app, environment))
         verdict = admission_for(
             frozen=not decision.allowed, locked=locked is not None, busy=busy, approval=decision.approval_required
         )
         log.info("auto_deploy_offered", app=app, environment=environment, sha=sha, ref=ref, decision=verdict.value)
         if verdict is AutoAdmission.HOLD:
-            before = self._ledger.park(app, environment, HELD, sha, ref, pusher, pushed_at)
+            before = await self._ledger.park(app, environment, HELD, sha, ref, pusher, pushed_at)
             fresh = before is None or before.sha != sha or before.state == RECEIVED
-            if self._parked_sha(app, environment) == sha and fresh:
+            if await self._parked_sha(app, environment) == sha and fresh:
                 held = AutoDeployHeld(channels, app, environment, ref, sha, pusher, decision.reason)
                 await self._reporter.announce(held)
             return verdict
         if verdict is AutoAdmission.REFUSE:
             assert locked is not None
             refused = AutoDeployRefused(channels, app, environment, ref, sha, pusher, locked.reason, locked.hint)
-            self.decided(app, environment, sha)
+            await self.decided(app, environment, sha)
             await self._reporter.announce(refused)
             return verdict
         if verdict is AutoAdmission.COALESCE:
@@ -144,50 +137,50 @@ class AutoDeploys:
             self._run_ids(), "deploy", app, environment, pusher, channels[0] if channels else "", self._clock(),
             ref=ref, sha=sha,
         )  # fmt: skip
-        if not self._ledger.claim(app, environment, sha, run.run_id, pushed_at):
+        if not await self._ledger.claim(app, environment, sha, run.run_id, pushed_at):
             log.info("auto_deploy_already_claimed", app=app, environment=environment, sha=sha)
-            self.decided(app, environment, sha)
+            await self.decided(app, environment, sha)
             return None
         if verdict is AutoAdmission.ASK:
-            asked = self._approvals.ask(run, Deploy(app, environment, ref), decision, commits)
-            self.decided(app, environment, sha)
+            asked = await self._approvals.ask(run, Deploy(app, environment, ref), decision, commits)
+            await self.decided(app, environment, sha)
             ts = await self._reporter.announce(ApprovalAsked(channels, asked))
             if ts and channels:
-                self._approvals.posted(run.run_id, channels[0], ts)
+                await self._approvals.posted(run.run_id, channels[0], ts)
             return verdict
         try:
             admitted = await self._admission.admit(run, False, commits)
         except BaseException:  # not started (the bot is stopping): the commit stays for the next process
-            self._ledger.unclaim(app, environment, sha, run.run_id)
+            await self._ledger.unclaim(app, environment, sha, run.run_id)
             raise
         if isinstance(admitted, Refusal):  # a run started meanwhile: wait for it like any push during a run
-            self._ledger.unclaim(app, environment, sha, run.run_id)
+            await self._ledger.unclaim(app, environment, sha, run.run_id)
             await self._park_pending(app, environment, sha, ref, pusher, pushed_at, channels)
             return AutoAdmission.COALESCE
-        self.decided(app, environment, sha)
+        await self.decided(app, environment, sha)
         return verdict
 
-    def _parked_sha(self, app: str, environment: str) -> str | None:
-        parked = self._ledger.parked(app, environment)
+    async def _parked_sha(self, app: str, environment: str) -> str | None:
+        parked = await self._ledger.parked(app, environment)
         return parked.sha if parked is not None else None
 
     async def _park_pending(
         self, app: str, environment: str, sha: str, ref: str, pusher: str, pushed_at: float, channels: tuple[str, ...]
     ) -> None:
-        before = self._ledger.park(app, environment, PENDING, sha, ref, pusher, pushed_at)
-        if self._parked_sha(app, environment) != sha:  # a push that arrived later waits there already
+        before = await self._ledger.park(app, environment, PENDING, sha, ref, pusher, pushed_at)
+        if await self._parked_sha(app, environment) != sha:  # a push that arrived later waits there already
             return
         if before is not None and before.sha == sha and before.state == PENDING:  # the same push, parked again
             return
         if before is not None and before.state == HELD:  # still frozen: stays held, with the newest commit
-            self._ledger.park(app, environment, HELD, sha, ref, pusher, pushed_at)
+            await self._ledger.park(app, environment, HELD, sha, ref, pusher, pushed_at)
             return
         replaced = before.sha if before is not None and before.sha != sha else None
         await self._reporter.announce(AutoDeployWaits(channels, app, environment, ref, sha, pusher, replaced))
 
     async def after_run(self, app: str, environment: str) -> None:
         """A run ended there: the newest push that waited for it deploys now (if nothing else holds the place)."""
-        parked = self._ledger.parked(app, environment)
+        parked = await self._ledger.parked(app, environment)
         if parked is not None and parked.state == PENDING:
             await self._release(parked)
 
@@ -195,7 +188,7 @@ class AutoDeploys:
         """On the bot's timer: held pushes whose freeze ended deploy (announced); pending ones whose environment a
         run in another process freed deploy too; pushes a stopped process received and never decided are carried
         out."""
-        for parked in self._ledger.all_parked():
+        for parked in await self._ledger.all_parked():
             if (
                 parked.app not in self._engines
                 or parked.environment not in self._engines[parked.app].config.environments
@@ -205,7 +198,7 @@ class AutoDeploys:
                 if not self._permissions.push(parked.app, parked.environment).allowed:
                     continue
                 channels = notify_channels(self._engines[parked.app], parked.environment)
-                if self._ledger.take(parked):
+                if await self._ledger.take(parked):
                     released = AutoDeployHeld(
                         channels, parked.app, parked.environment, parked.ref, parked.sha, parked.pusher,
                         "the freeze ended", released=True,
@@ -213,9 +206,9 @@ class AutoDeploys:
                     await self._reporter.announce(released)
                     await self._offer_parked(parked)
             elif parked.state == RECEIVED:
-                if parked.since < self._clock() - RECOVER_AFTER and self._ledger.take(parked):
+                if parked.since < self._clock() - RECOVER_AFTER and await self._ledger.take(parked):
                     await self._recover(parked)
-            elif not self._queue.waiting(parked.app, parked.environment):
+            elif not await self._queue.waiting(parked.app, parked.environment):
                 await self._release(parked)
 
     async def _recover(self, parked: ParkedPush) -> None:
@@ -236,9 +229,9 @@ class AutoDeploys:
         await self._offer_parked(parked)
 
     async def _release(self, parked: ParkedPush) -> None:
-        if self._board.busy(parked.app, parked.environment) is not None:
+        if await self._board.busy(parked.app, parked.environment) is not None:
             return
-        if self._ledger.take(parked):
+        if await self._ledger.take(parked):
             await self._offer_parked(parked)
 
     async def _offer_parked(self, parked: ParkedPush) -> None:

@@ -18,12 +18,21 @@ class RunBoard:
     def __init__(self, engines: Mapping[str, EnginePort]) -> None:
         self._engines = dict(engines)
         self._running: dict[str, RunRequest] = {}
+        self._cancelled_by: dict[str, str] = {}  # run id -> who cancelled it, while it winds down
 
     def add(self, run: RunRequest) -> None:
         self._running[run.run_id] = run
 
     def remove(self, run_id: str) -> None:
         self._running.pop(run_id, None)
+        self._cancelled_by.pop(run_id, None)
+
+    def cancelling(self, run_id: str, user: str) -> None:
+        """``user`` cancelled the running ``run_id``: its end report names them."""
+        self._cancelled_by.setdefault(run_id, user)
+
+    def canceller(self, run_id: str) -> str | None:
+        return self._cancelled_by.get(run_id)
 
     def get(self, run_id: str) -> RunRequest | None:
         return self._running.get(run_id)
@@ -38,11 +47,11 @@ class RunBoard:
         """Whether ``app`` is one of this process's apps (a waiting row may name one no longer configured)."""
         return app in self._engines
 
-    def busy(self, app: str, environment: str) -> Busy | None:
+    async def busy(self, app: str, environment: str) -> Busy | None:
         """Who deploys what in ``app``'s ``environment`` right now, or ``None`` when nothing runs there."""
         for run in self.running(app, environment):
             return Busy(run.run_id, run.user, run.what)
-        for record in self._engines[app].history(environment, 1):
+        for record in await self._engines[app].history(environment, 1):
             if record.running:
-                return Busy(record.run_id, record.user, f"{record.ref} ({record.sha[:7]})")
+                return Busy(record.run_id, record.user, f"{record.ref} ({record.sha[:7]})", record.stalled)
         return None

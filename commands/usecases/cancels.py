@@ -23,12 +23,12 @@ from commands.reply_texts import (
 )
 from commands.runs import RunRequest
 from commands.supervisor import RunSupervisor
-from commands.usecases.approving import ApprovalService
+from commands.usecases.approval_service import ApprovalService
 from commands.usecases.audit import AuditTrail
 from commands.usecases.board import RunBoard
 from commands.usecases.elsewhere import HeldElsewhere
 from commands.usecases.permissions import Permissions
-from commands.usecases.queueing import QueueService
+from commands.usecases.queue_service import QueueService
 
 HISTORY_SEARCH = 50  # recent runs searched for a run started outside chat
 
@@ -60,16 +60,16 @@ class CancelService:
         if command.environment is not None:
             running = self._board.running(command.app, command.environment)
             if not running:
-                other = self._elsewhere.find_in(command.app, command.environment)
+                other = await self._elsewhere.find_in(command.app, command.environment)
                 if other is not None:
                     return await self._cancel_one(other.run_id, user, channel)
                 return nothing_running_in(command.environment)
             return await self._cancel_one(running[0].run_id, user, channel)
         mine = [
             *(r for r in self._board.running() if r.user == user),
-            *(r for r in self._queue.waiting() if r.user == user),
-            *(r for r in self._approvals.waiting() if r.user == user),
-            *self._elsewhere.mine(user, channel),
+            *(r for r in await self._queue.waiting() if r.user == user),
+            *(r for r in await self._approvals.waiting() if r.user == user),
+            *await self._elsewhere.mine(user, channel),
         ]
         if not mine:
             return nothing_to_cancel()
@@ -77,26 +77,25 @@ class CancelService:
             return several_to_cancel([r.run_id for r in mine])
         return await self._cancel_one(mine[0].run_id, user, channel)
 
-    def _find(self, run_id: str) -> tuple[RunRequest, str] | None:
+    async def _find(self, run_id: str) -> tuple[RunRequest, str] | None:
         """The request ``run_id`` and where it is: running, queued or awaiting approval."""
-        for state, find in (
-            ("running", self._board.get),
-            ("queued", self._queue.find),
-            ("awaiting approval", self._approvals.find),
-        ):
-            run = find(run_id)
+        running = self._board.get(run_id)
+        if running is not None:
+            return running, "running"
+        for state, find in (("queued", self._queue.find), ("awaiting approval", self._approvals.find)):
+            run = await find(run_id)
             if run is not None:
                 return run, state
         return None
 
     async def _cancel_one(self, run_id: str, user: str, channel: str) -> Reply:
-        found = self._find(run_id)
+        found = await self._find(run_id)
         if found is None:
             asked = await self._elsewhere.cancel(run_id, user, channel)
             if asked is not None:
                 return asked
             for engine in self._engines.values():
-                if any(r.run_id == run_id and r.running for r in engine.history(None, HISTORY_SEARCH)):
+                if any(r.run_id == run_id and r.running for r in await engine.history(None, HISTORY_SEARCH)):
                     return not_started_from_chat(run_id)
             return no_such_run(run_id)
         run, state = found
@@ -104,12 +103,13 @@ class CancelService:
             decision = await self._permissions.action(run.app, user, "cancel", run.environment, channel)
             if not decision.allowed:
                 return may_not_cancel(decision.reason, run.user)
-            self._audit.overrides(user, "cancel", run.app, run.environment, decision.overrides)
+            await self._audit.overrides(user, "cancel", run.app, run.environment, decision.overrides)
         if state == "queued" and not await self._queue.withdraw(run_id):
             return await self._cancel_one(run_id, user, channel)  # it left the line meanwhile: look again
-        if state == "awaiting approval" and not self._approvals.withdraw(run_id, user):
+        if state == "awaiting approval" and not await self._approvals.withdraw(run_id, user):
             return await self._cancel_one(run_id, user, channel)  # decided meanwhile: look again
         if state == "running":
+            self._board.cancelling(run_id, user)
             self._supervisor.cancel(run_id)
-        self._audit.cancelled(user, run, state)
+        await self._audit.cancelled(user, run, state)
         return Cancelled(run, state)

@@ -16,22 +16,25 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 
 import structlog
 
 from commands.ports import EnginePort, RunEnded, RunReporter
-from commands.reply_texts import RUN_CANCELLED, run_failed_unexpectedly
+from commands.reply_texts import RUN_CANCELLED, STORE_NOT_ANSWERING, cancelled_by, run_failed_unexpectedly
 from commands.runs import RunRequest
 from commands.supervisor import RunSupervisor
 from commands.usecases.board import RunBoard
 from commands.usecases.locks import LockService
 from commands.usecases.pauses import Pauses
-from deploy.errors import HandedOver, NothingToConverge, ShipbotError
-from deploy.events import EventSink, Outcome, RunFinished
+from deploy.errors import HandedOver, NothingToConverge, ShipbotError, StoreUnavailable
+from deploy.events import Event, EventSink, Outcome, RunFinished
 from deploy.records import LockRecord
 
 AfterRun = Callable[[RunRequest], Awaitable[None]]
 Resume = tuple[bool, str]  # a taken-over run's answer: go on (True) or abort, and why it aborts
+
+log = structlog.get_logger("shipbot.runs")
 
 
 class RunExecution:
@@ -70,17 +73,24 @@ class RunExecution:
         error = idle = ""
         lock: LockRecord | None = None
         handed = False
+        reported: list[RunFinished] = []  # the end the engine reported, also when the run's task is cancelled
         try:
-            finished = await self._drive(run, self._reporter.sink_for(run), resume)
+            finished = await self._drive(run, self._told(run, reported), resume)
             if run.kind == "rollback" and finished.outcome is Outcome.SUCCESS:
-                lock = self._locks.lock_after_rollback(run)
+                lock = await self._locks.lock_after_rollback(run)
         except asyncio.CancelledError:
-            error = RUN_CANCELLED
+            if reported:  # the run's report says it was cancelled, by whom, and where the hosts are
+                finished = reported[-1]
+            else:
+                error = RUN_CANCELLED
             raise
         except NothingToConverge as err:
             idle = str(err)
         except HandedOver:  # stopping while it waits for a person: the next process reports it from now on
             handed = True
+        except StoreUnavailable as err:  # the run could not be recorded, started or ended: said plainly in chat
+            log.warning("run_store_not_answering", error=str(err))
+            error = STORE_NOT_ANSWERING
         except ShipbotError as err:
             error = str(err)
         except Exception as err:
@@ -91,6 +101,20 @@ class RunExecution:
             await self._reporter.notify(RunEnded(run, finished, error, lock, idle, handed_over=handed))
             await self._after(run)
         return finished
+
+    def _told(self, run: RunRequest, reported: list[RunFinished]) -> EventSink:
+        """The reporter's sink for ``run``; a cancelled run's end names who cancelled it."""
+        sink = self._reporter.sink_for(run)
+
+        def told(event: Event) -> None:
+            if isinstance(event, RunFinished):
+                by = self._board.canceller(run.run_id)
+                if event.outcome is Outcome.CANCELLED and by is not None:
+                    event = replace(event, message=cancelled_by(by, event.message))
+                reported.append(event)
+            sink(event)
+
+        return told
 
     async def _drive(self, run: RunRequest, sink: EventSink, resume: Resume | None) -> RunFinished:
         """The engine call for the run's kind (or the resume of a taken-over run)."""

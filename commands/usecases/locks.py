@@ -14,7 +14,6 @@ from collections.abc import Mapping
 
 from commands.clock import Clock
 from commands.command import Lock, Unlock
-from commands.ports import LockStore
 from commands.replies import Locked, NotLocked, Refusal, Reply, Unlocked
 from commands.reply_texts import locked_by, rollback_lock_reason
 from commands.runs import RunRequest
@@ -22,6 +21,7 @@ from commands.usecases.audit import AuditTrail
 from commands.usecases.permissions import Permissions, refusal
 from deploy.errors import EnvironmentLocked
 from deploy.records import LockRecord
+from deploy.store.ports import LockStore
 
 
 class LockService:
@@ -33,16 +33,16 @@ class LockService:
         self._permissions = permissions
         self._audit = audit
 
-    def current(self, app: str, environment: str) -> LockRecord | None:
+    async def current(self, app: str, environment: str) -> LockRecord | None:
         """The lock on ``app``'s ``environment`` now, or ``None`` (no lock, or an expired one)."""
-        lock = self._stores[app].get_lock(app, environment)
+        lock = await self._stores[app].get_lock(app, environment)
         if lock is not None and lock.expired(self._clock()):
             return None
         return lock
 
-    def refusal(self, app: str, environment: str, user: str) -> Refusal | None:
+    async def refusal(self, app: str, environment: str, user: str) -> Refusal | None:
         """Why ``user`` may not act on ``environment`` because someone else holds its lock, or ``None``."""
-        lock = self.current(app, environment)
+        lock = await self.current(app, environment)
         if lock is None or lock.owner == user:
             return None
         return locked_by(lock)
@@ -51,37 +51,37 @@ class LockService:
         decision = await self._permissions.command(command, user, channel)
         if not decision.allowed:
             return refusal(decision)
-        held = self.refusal(command.app, command.environment, user)
+        held = await self.refusal(command.app, command.environment, user)
         if held:
             return held
         try:
-            lock = self._stores[command.app].lock(command.app, command.environment, user, command.reason)
+            lock = await self._stores[command.app].lock(command.app, command.environment, user, command.reason)
         except EnvironmentLocked as err:
             return Refusal(str(err))
-        self._audit.overrides(user, "lock", command.app, command.environment, decision.overrides)
-        self._audit.locked(user, command.app, command.environment, command.reason)
+        await self._audit.overrides(user, "lock", command.app, command.environment, decision.overrides)
+        await self._audit.locked(user, command.app, command.environment, command.reason)
         return Locked(command.app, lock)
 
     async def unlock(self, command: Unlock, user: str, channel: str) -> Reply:
-        lock = self.current(command.app, command.environment)
+        lock = await self.current(command.app, command.environment)
         if lock is None:
             return NotLocked(command.app, command.environment)
         decision = await self._permissions.unlock(command.app, user, lock, command.force, channel)
         if not decision.allowed:
             return refusal(decision)
         forced = lock.owner != user
-        self._stores[command.app].unlock(command.app, command.environment, user, force=forced)
-        self._audit.unlocked(user, command.app, command.environment, lock.reason, forced=forced)
-        self._audit.overrides(user, "unlock", command.app, command.environment, decision.overrides)
+        await self._stores[command.app].unlock(command.app, command.environment, user, force=forced)
+        await self._audit.unlocked(user, command.app, command.environment, lock.reason, forced=forced)
+        await self._audit.overrides(user, "unlock", command.app, command.environment, decision.overrides)
         return Unlocked(command.app, lock, forced)
 
-    def lock_after_rollback(self, run: RunRequest) -> LockRecord | None:
+    async def lock_after_rollback(self, run: RunRequest) -> LockRecord | None:
         """Lock the environment ``run`` rolled back for its requester; someone else's lock already there stays."""
         store = self._stores[run.app]
         reason = rollback_lock_reason(run.user)
         try:
-            lock = store.lock(run.app, run.environment, run.user, reason)
+            lock = await store.lock(run.app, run.environment, run.user, reason)
         except EnvironmentLocked:
-            return store.get_lock(run.app, run.environment)
-        self._audit.locked(run.user, run.app, run.environment, reason)
+            return await store.get_lock(run.app, run.environment)
+        await self._audit.locked(run.user, run.app, run.environment, reason)
         return lock

@@ -56,7 +56,7 @@ class Pauses:
             decision = await self._permissions.abort(run, user)
         if not decision.allowed:
             return may_not_resume(decision.reason, run.user)
-        self._audit.overrides(user, "resume", run.app, run.environment, decision.overrides)
-        self._audit.resumed(user, run, go)
+        await self._audit.overrides(user, "resume", run.app, run.environment, decision.overrides)
+        await self._audit.resumed(user, run, go)
         answer.set_result(go)
         return Resumed(run, user, go)

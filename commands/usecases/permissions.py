@@ -75,7 +75,9 @@ class Permissions:
         """May ``user`` approve or reject ``run`` (never their own), here or in the channel it was asked in?"""
         actor = (await self.actors(user))[run.app]
         now = utc(self._clock())
-        return decide_approval(self.policies[run.app], actor, run.user, run.environment, channel or run.channel, now)
+        what = "flag change" if run.kind == "flag" else "deploy"
+        policy, where = self.policies[run.app], channel or run.channel
+        return decide_approval(policy, actor, run.user, run.environment, where, now, what)
 
     async def abort(self, run: RunRequest, user: str) -> Decision:
         """May ``user`` press Abort at a pause of ``run`` (no freeze applies)?"""

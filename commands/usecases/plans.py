@@ -3,7 +3,7 @@
 The policy and the locks are asked as for the deploy itself, but a refusal does not stop the answer: the plan is
 shown with the reason it would be refused (the policy's, someone's lock, or the promotion order). A ``deploy!``
 dry run by someone who may force shows the plan forced past the promotion order. The engine reads the hosts
-read-only (:meth:`deploy.engine.Engine.dry_run`); no run slot, history row or audit line is written.
+read-only (:meth:`deploy.run.engine.Engine.dry_run`); no run slot, history row or audit line is written.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class PlanService:
     async def plan(self, command: Deploy, user: str, channel: str) -> DryRunReply | Refusal:
         decision = await self._permissions.command(command, user, channel)
         refused = None if decision.allowed else refusal(decision)
-        refused = refused or self._locks.refusal(command.app, command.environment, user)
+        refused = refused or await self._locks.refusal(command.app, command.environment, user)
         forced = command.force and decision.allowed
         try:
             dry = await self._engines[command.app].dry_run(

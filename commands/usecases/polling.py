@@ -1,7 +1,7 @@
 """Polling, for repositories that cannot send webhooks: ``auto_deploy: {branch: main, poll: 60s}``.
 
 :meth:`BranchPoller.poll` fetches the app's mirror (:meth:`EnginePort.resolve_ref` fetches) and, when the branch
-moved since it last looked, hands :class:`~commands.pushes.Push` of the new head to the push use case, exactly
+moved since it last looked, hands :class:`~commands.push_rules.Push` of the new head to the push use case, exactly
 as a webhook would (recorded as the head commit's author, ``Ada Dev (poll)``). The first look compares with what
 the following environment last deployed, so a branch that moved while the bot was down deploys once it is back;
 the store's one-deploy-per-commit row keeps a second bot polling the same branch from deploying it again.
@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from commands.ports import EnginePort
-from commands.pushes import Push
-from commands.usecases.pushes import PushService, Received
+from commands.push_rules import Push
+from commands.usecases.push_intake import PushService, Received
 
 
 @dataclass(frozen=True)
@@ -42,10 +42,10 @@ class BranchPoller:
                     found[key] = min(found.get(key, auto.poll), auto.poll)
         return [Watch(app, branch, interval) for (app, branch), interval in sorted(found.items())]
 
-    def _baseline(self, engine: EnginePort, branch: str, head: str) -> str:
+    async def _baseline(self, engine: EnginePort, branch: str, head: str) -> str:
         for name, env in engine.config.environments.items():
             if env.auto_deploy is not None and env.auto_deploy.branch == branch:
-                deployed = engine.deployed_sha(name)
+                deployed = await engine.deployed_sha(name)
                 if deployed:
                     return deployed
         return head
@@ -55,7 +55,7 @@ class BranchPoller:
         engine = self._engines[watch.app]
         head = await engine.resolve_ref(watch.branch)
         key = (watch.app, watch.branch)
-        last = self._seen.get(key) or self._baseline(engine, watch.branch, head)
+        last = self._seen.get(key) or await self._baseline(engine, watch.branch, head)
         self._seen[key] = head
         if head == last:
             return None
@@ -70,4 +70,4 @@ class BranchPoller:
             repository_urls=(engine.config.repo,),
             commits=commits,
         )
-        return self._pushes.receive(push)
+        return await self._pushes.receive(push)

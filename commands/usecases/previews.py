@@ -24,9 +24,10 @@ from commands.command import ListPreviews, Preview, Teardown
 from commands.ports import PreviewPort
 from commands.replies import PreviewNotice, PreviewRemoved, PreviewsListed, PreviewStarted, Refusal, Reply
 from commands.usecases.permissions import Permissions, refusal
-from deploy import previews as pv
-from deploy.durations import format_duration
+from deploy.config.durations import format_duration
 from deploy.errors import ShipbotError
+from deploy.previews import layout as pv
+from deploy.previews.preview_runner import PreviewBroken
 
 log = structlog.get_logger("shipbot.previews")
 
@@ -55,7 +56,7 @@ class PreviewService:
         """A push of ``branch`` at ``sha``: make or update its preview (when the branch gets one); returns when
         the preview is live or the push was refused or failed (then said in ``previews.channel``)."""
         port = self._previews.get(app)
-        if port is None or not (port.matches(branch) or port.find(branch) is not None):
+        if port is None or not (port.matches(branch) or await port.find(branch) is not None):
             log.info("preview_push_ignored", app=app, branch=branch, pusher=pusher)
             return
         await self._up(port, branch, sha, pusher, self._channel(port))
@@ -63,7 +64,7 @@ class PreviewService:
     async def preview_deleted(self, app: str, branch: str, pusher: str) -> None:
         """``branch`` was deleted: remove its preview, if it has one."""
         port = self._previews.get(app)
-        if port is None or port.find(branch) is None:
+        if port is None or await port.find(branch) is None:
             log.info("preview_delete_ignored", app=app, branch=branch, pusher=pusher)
             return
         await self._down(port, branch, pusher, "branch deleted")
@@ -79,11 +80,11 @@ class PreviewService:
         if not decision.allowed:
             return refusal(decision)
         try:
-            name = port.check(command.branch)
+            name = await port.check(command.branch)
             sha = await port.resolve(command.branch)
         except ShipbotError as exc:
             return Refusal(str(exc), "`previews` lists the previews that run.")
-        existing = port.find(command.branch)
+        existing = await port.find(command.branch)
         assert port.config.previews is not None
         url = pv.url(name, port.config.previews.domain)
         task = asyncio.create_task(self._up(port, command.branch, sha, user, channel), name=f"preview {name}")
@@ -109,10 +110,10 @@ class PreviewService:
         log.info("preview_removed", app=gone.app, preview=gone.name, branch=gone.branch, by=user, why="teardown")
         return PreviewRemoved(gone, user, "teardown")
 
-    def listing(self, command: ListPreviews) -> Reply:
+    async def listing(self, command: ListPreviews) -> Reply:
         """``previews [APP]``: every preview, oldest first, with age and address."""
         ports = [p for a, p in self._previews.items() if command.app in (None, a)]
-        found = tuple(info for p in ports for info in p.all_previews())
+        found = tuple([info for p in ports for info in await p.all_previews()])
         return PreviewsListed(found, self._clock(), configured=bool(ports))
 
     # -- the clock ----------------------------------------------------------------------------------------------
@@ -122,7 +123,7 @@ class PreviewService:
         now = self._clock()
         for port in self._previews.values():
             assert port.config.previews is not None
-            for info in port.due(now):
+            for info in await port.due(now):
                 key = (info.app, info.name)
                 if self._retry.get(key, 0.0) > now:
                     continue
@@ -177,9 +178,13 @@ class PreviewService:
             log.warning("preview_refused", app=app, branch=branch, sha=sha, by=by, reason=str(exc))
             await self._say(PreviewNotice(channel, app, branch, "refused", by, message=str(exc)))
             return
+        except PreviewBroken as exc:
+            log.error("preview_broken", app=app, branch=branch, sha=sha, by=by, error=str(exc))
+            await self._say(PreviewNotice(channel, app, branch, "broken", by, await port.find(branch), str(exc)))
+            return
         except ShipbotError as exc:
             log.warning("preview_failed", app=app, branch=branch, sha=sha, by=by, error=str(exc))
-            await self._say(PreviewNotice(channel, app, branch, "failed", by, port.find(branch), str(exc)))
+            await self._say(PreviewNotice(channel, app, branch, "failed", by, await port.find(branch), str(exc)))
             return
         except Exception as exc:
             log.exception("preview_crashed", app=app, branch=branch, sha=sha, by=by)

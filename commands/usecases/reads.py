@@ -24,12 +24,14 @@ from commands.replies import (
     WhereReply,
 )
 from commands.runs import RunRequest
-from commands.usecases.approving import ApprovalService
+from commands.usecases.approval_service import ApprovalService
 from commands.usecases.board import RunBoard
 from commands.usecases.locks import LockService
 from commands.usecases.permissions import Permissions
-from commands.usecases.queueing import QueueService
+from commands.usecases.queue_service import QueueService
+from deploy.capistrano.cap_entries import CapEntry, timeline
 from deploy.errors import ShipbotError
+from deploy.records import RunRecord
 
 
 class ReadService:
@@ -72,28 +74,33 @@ class ReadService:
             environment,
             status,
             error,
-            self._locks.current(app, environment),
-            (*self._board.running(app, environment), *self._elsewhere(app, environment)),
-            self._queue.waiting(app, environment),
-            self._approvals.waiting(app, environment),
+            await self._locks.current(app, environment),
+            (*self._board.running(app, environment), *await self._elsewhere(app, environment)),
+            await self._queue.waiting(app, environment),
+            await self._approvals.waiting(app, environment),
         )
 
-    def _elsewhere(self, app: str, environment: str) -> tuple[RunRequest, ...]:
+    async def _elsewhere(self, app: str, environment: str) -> tuple[RunRequest, ...]:
         """The run another process (a replica, the command line) drives there, as a running request."""
-        r = self._engines[app].running_elsewhere(environment)
+        r = await self._engines[app].running_elsewhere(environment)
         if r is None:
             return ()
         task = r.ref if r.kind == "task" else None
         ref = "" if r.kind == "rollback" and r.ref == "previous" else r.ref
         return (RunRequest(r.run_id, r.kind, r.app, r.environment, r.user, "", r.started_at, ref, r.sha, task=task),)
 
-    def history(self, command: History) -> Reply:
-        entries = [
-            HistoryEntry(app, command.environment, tuple(engine.history(command.environment, command.limit)))
-            for app, engine in self._engines.items()
-            if command.app in (None, app)
-            and (command.environment is None or command.environment in engine.config.environments)
-        ]
+    async def history(self, command: History) -> Reply:
+        """The newest runs of each app, with the Capistrano deploys and rollbacks shipbot has read from its hosts'
+        revisions.log, in time order (no host is reached)."""
+        entries = []
+        for app, engine in self._engines.items():
+            if command.app not in (None, app) or command.environment not in (None, *engine.config.environments):
+                continue
+            runs = await engine.history(command.environment, command.limit)
+            shown = timeline(runs, await engine.capistrano_history(command.environment, command.limit), command.limit)
+            runs_shown = tuple(r for r in shown if isinstance(r, RunRecord))
+            cap_shown = tuple(e for e in shown if isinstance(e, CapEntry))
+            entries.append(HistoryEntry(app, command.environment, runs_shown, cap_shown))
         return HistoryReply(tuple(entries))
 
     async def where(self, command: WhereCanIDeploy, user: str, channel: str) -> Reply:

@@ -28,7 +28,7 @@ from commands.runs import RunRequest
 from commands.usecases.audit import AuditTrail
 from commands.usecases.execution import RunExecution
 from commands.usecases.permissions import Permissions
-from deploy.durations import format_duration
+from deploy.config.durations import format_duration
 from deploy.records import RunRecord
 
 
@@ -57,19 +57,19 @@ class Takeovers:
         self._claimed: set[str] = set()  # runs already answered here (an answer is given once)
         self._timers: set[asyncio.Task[None]] = set()
 
-    def waiting(self, run_id: str) -> tuple[EnginePort, RunRecord] | None:
+    async def waiting(self, run_id: str) -> tuple[EnginePort, RunRecord] | None:
         """The engine holding ``run_id`` and its record, when it is a taken-over run still waiting for an answer."""
         if run_id in self._claimed:
             return None
         for engine in self._engines.values():
-            run = engine.waiting_run(run_id)
+            run = await engine.waiting_run(run_id)
             if run is not None:
                 return engine, run
         return None
 
     async def resume(self, run_id: str, user: str, channel: str, go: bool) -> Reply | None:
         """Continue (``go``) or Abort a taken-over run; ``None`` when no engine holds ``run_id`` waiting."""
-        found = self.waiting(run_id)
+        found = await self.waiting(run_id)
         if found is None:
             return None
         run = request_for(found[1], channel, self._clock())
@@ -82,8 +82,8 @@ class Takeovers:
         if run_id in self._claimed:  # answered by someone else while the permissions were checked
             return None
         self._claimed.add(run_id)
-        self._audit.overrides(user, "resume", run.app, run.environment, decision.overrides)
-        self._audit.resumed(user, run, go)
+        await self._audit.overrides(user, "resume", run.app, run.environment, decision.overrides)
+        await self._audit.resumed(user, run, go)
         self._execution.start(run, (go, "a person chose Abort"))
         return Resumed(run, user, go)
 
@@ -95,7 +95,7 @@ class Takeovers:
 
     async def _expire(self, run_id: str, channel: str, timeout: float) -> None:
         await asyncio.sleep(timeout)
-        found = self.waiting(run_id)
+        found = await self.waiting(run_id)
         if found is None:
             return
         self._claimed.add(run_id)

@@ -30,6 +30,8 @@ const Render = (() => {
     white_check_mark: "\u2705", x: "\u274C", warning: "\u26A0\uFE0F", no_entry: "\u26D4",
     no_entry_sign: "\u{1F6AB}", raised_hand: "\u270B", hourglass: "\u231B", hourglass_flowing_sand: "\u23F3",
     lock: "\u{1F512}", double_vertical_bar: "\u23F8\uFE0F", unlock: "\u{1F513}", octagonal_sign: "\u{1F6D1}", rocket: "\u{1F680}",
+    mag: "\u{1F50D}", information_source: "\u2139\uFE0F", wrench: "\u{1F527}", arrow_right: "\u27A1\uFE0F",
+    arrows_counterclockwise: "\u{1F504}",
   };
 
   function emoji(s) {

@@ -4,7 +4,7 @@ sshd hosts from a real git repository."""
 from __future__ import annotations
 
 import asyncio
-import socket
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +15,12 @@ import yaml
 
 from cli.root import Running, serve
 from cli.settings import Settings
+from deploy.store.database import Database
+from deploy.store.tables import Store
 from slack_emulator.server import SlackEmulator
 from tests.engine.conftest import PIPELINE
 from tests.support.gitrepo import GitRepo
+from tests.support.ports import free_port
 from tests.support.sshd_fleet import FleetFactory, SshdFleet
 
 ACCESS: dict[str, Any] = {
@@ -45,6 +48,12 @@ class Stack:
     config_path: Path
     task: asyncio.Task[None]
 
+    @functools.cached_property
+    def store(self) -> Store:
+        """The bot's store through a connection of the test's own, as the operator CLI or another replica has
+        one (the bot's refuses statements on the event loop, which the test shares)."""
+        return Store(Database(self.running.store.db.url, upgrade=False), self.running.store.lease_ttl)
+
     async def stop(self) -> None:
         """What SIGTERM does: the bot stops and ``serve`` returns."""
         self.running.stop.set()
@@ -58,12 +67,6 @@ class Stack:
 
 
 StackFactory = Callable[..., Awaitable[Stack]]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -42,8 +42,8 @@ async def test_cancel_is_answered_while_the_bot_finishes_its_runs(stack: StackFa
     await s.emu.click("alice", "#deploys", report.ts, "run_cancel", value=run_id)
 
     # well before the 20 s grace would cancel it anyway: the click reached the stopping bot
-    ended = await s.bot_message(lambda m: m.ts == report.ts and ":red_circle:" in str(m.blocks), timeout=10)
-    assert "cancelled" in str(ended.blocks)
+    ended = await s.bot_message(lambda m: m.ts == report.ts and ":octagonal_sign:" in str(m.blocks), timeout=10)
+    assert "cancelled by alice" in str(ended.blocks)
     await asyncio.wait_for(stopping, 30)
     restarting = [m for m in await s.emu.messages("#deploys", as_user="alice") if "not taking commands" in m["text"]]
     assert [] == restarting, "the click was answered, not refused"
@@ -59,6 +59,6 @@ async def test_abort_at_a_pause_is_answered_during_a_freeze(stack: StackFactory)
 
     await s.emu.click("bob", "#deploys", report.ts, "run_abort", value=run_id)
 
-    ended = await s.bot_message(lambda m: m.ts == report.ts and ":red_circle:" in str(m.blocks))
+    ended = await s.bot_message(lambda m: m.ts == report.ts and ":octagonal_sign:" in str(m.blocks))
     assert "aborted" in str(ended.blocks)
     assert [False, False] == [(h.local_deploy_to / "current").exists() for h in s.fleet.hosts[:2]]

@@ -96,7 +96,7 @@ async def test_converge_is_refused_where_a_deploy_would_be(tmp_path: Path, stack
 
     await s.say("alice", "converge staging")
     refusal = await s.emu.wait_for(lambda m: m.ephemeral_to == "U0ALICE" and "lock" in str(m.blocks).lower())
-    assert "U0BOB" in str(refusal.blocks)
+    assert "locked by bob" in str(refusal.blocks) and "Ask bob to" in str(refusal.blocks)
 
 
 async def test_converge_auto_catches_up_a_joining_host_and_reports_in_the_notify_channel(

@@ -45,7 +45,7 @@ async def test_a_mention_deploys_and_the_report_ends_green(stack: StackFactory) 
     report = await s.bot_message(lambda m: "Deploy" in m.text and ":large_green_circle:" in str(m.blocks))
     sha = s.repo.sha("feature/new-login")
     assert sha[:7] in str(report.blocks)
-    assert "<@U0ALICE>" in str(report.blocks)
+    assert "*Requested by:*\\nalice" in str(report.blocks)
     final = await s.bot_message(lambda m: m.thread_ts == report.ts and "finished" in m.text)
     assert final.text.startswith(":large_green_circle:")
     assert (s.fleet.hosts[0].local_deploy_to / "current" / "VERSION").read_text() == "v2\n"
@@ -59,7 +59,7 @@ async def test_the_slash_command_deploys_as_slack_sends_it(stack: StackFactory) 
     assert ("/deploy", "main to staging") == (delivery.payload["command"], delivery.payload["text"])
     report = await s.bot_message(lambda m: ":large_green_circle:" in str(m.blocks) and "Deploy" in m.text)
     assert s.repo.sha("main")[:7] in str(report.blocks)
-    assert "<@U0BOB>" in str(report.blocks)
+    assert "*Requested by:*\\nbob" in str(report.blocks)
     assert (s.fleet.hosts[0].local_deploy_to / "current" / "VERSION").read_text() == "v1\n"
 
 
@@ -126,7 +126,7 @@ async def test_a_redelivered_and_double_delivered_message_deploys_once(stack: St
 
     reports = [m for m in await s.emu.messages("#deploys") if m["user"] == s.emu.bot_user_id and "Deploy" in m["text"]]
     assert 1 == len(reports)
-    assert 1 == len(s.running.store.list_runs("shop", "staging"))
+    assert 1 == len(s.store.list_runs("shop", "staging"))
 
 
 async def test_cancel_button_after_a_host_switched_puts_it_back(stack: StackFactory) -> None:
@@ -135,8 +135,8 @@ async def test_cancel_button_after_a_host_switched_puts_it_back(stack: StackFact
 
     await s.emu.click("alice", "#deploys", report.ts, "run_cancel", value=report.text.split()[1].rstrip(":"))
 
-    ended = await s.bot_message(lambda m: m.ts == report.ts and ":red_circle:" in str(m.blocks))
-    assert "cancelled" in str(ended.blocks)
+    ended = await s.bot_message(lambda m: m.ts == report.ts and ":octagonal_sign:" in str(m.blocks))
+    assert "cancelled by alice" in str(ended.blocks)
     assert ["v1\n", "v1\n"] == versions(s), "the switched hosts are switched back"
 
 
@@ -163,7 +163,7 @@ async def test_a_storm_of_429s_does_not_stop_the_deploy_and_the_message_ends_rig
     await s.bot_message(lambda m: ":large_green_circle:" in str(m.blocks), timeout=60)
     statuses = [c.status for c in await s.emu.calls("chat.update")]
     assert 429 in statuses
-    assert "success" == s.running.store.list_runs("shop", "staging")[0].state
+    assert "success" == s.store.list_runs("shop", "staging")[0].state
 
 
 async def test_a_socket_disconnect_mid_deploy_reconnects_and_the_report_still_ends_right(stack: StackFactory) -> None:

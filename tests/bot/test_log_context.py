@@ -36,7 +36,7 @@ async def test_a_deploys_log_lines_carry_the_run_and_the_person(stack: StackFact
     received, status = [line for line in lines if line["event"] == "command_received"]
     assert "U0ALICE" == received["user"] and received["channel"].startswith("C")
     [started, finished] = [line for line in lines if line["event"] in ("run_started", "run_finished")]
-    run_id = s.running.store.list_runs("shop", "staging")[0].run_id
+    run_id = s.store.list_runs("shop", "staging")[0].run_id
     for line in (started, finished):
         assert {"run_id": run_id, "environment": "staging", "app": "shop", "user": "U0ALICE"}.items() <= line.items()
     assert "U0BOB" == status["user"] and "run_id" not in status, "the context is cleared after the run"

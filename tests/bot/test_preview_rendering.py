@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.preview_blocks import render_preview, render_preview_notice
 from commands.replies import PreviewNotice, PreviewsListed, PreviewStarted
-from deploy.preview_runner import PreviewInfo
+from deploy.previews.preview_runner import PreviewInfo
 
 NOW = 1_780_000_000.0
 INFO = PreviewInfo(

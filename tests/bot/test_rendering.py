@@ -7,10 +7,11 @@ from dataclasses import replace
 
 import pytest
 
-from bot.mrkdwn import code, code_block, esc, user
+from bot.mrkdwn import PERSON, code, code_block, esc, mention, people_in, user
 from bot.reply_blocks import render
 from bot.run_view import RunView
-from commands.replies import Refusal
+from commands.replies import HistoryEntry, HistoryReply, Refusal
+from deploy.capistrano.cap_entries import CapEntry
 from deploy.events import (
     HostOutcome,
     HostState,
@@ -22,7 +23,7 @@ from deploy.events import (
     RunFinished,
     RunStarted,
 )
-from deploy.records import Commit
+from deploy.records import Commit, RunRecord
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
@@ -129,10 +130,43 @@ def test_code_cannot_be_closed_early_and_blocks_keep_the_tail() -> None:
 
 @pytest.mark.parametrize(("uid", "shown"), [("U0ALICE", "<@U0ALICE>"), ("W123", "<@W123>"), ("!channel", "!channel")])
 def test_only_user_ids_become_mentions(uid: str, shown: str) -> None:
-    assert shown == user(uid)
+    assert shown == mention(uid)
+
+
+@pytest.mark.parametrize(
+    ("uid", "named"), [("U0ALICE", ["U0ALICE"]), ("W123", ["W123"]), ("!channel", []), ("u0alice", [])]
+)
+def test_only_user_ids_become_people_to_name(uid: str, named: list[str]) -> None:
+    assert named == PERSON.findall(user(uid))
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("staging is locked by U0ALICE since 2026-03-27", ["U0ALICE"]),
+        ("Ask W012A3CDE to `unlock staging`", ["W012A3CDE"]),
+        ("deploy `U0ALICE1` or feature/U0BOB1 or UPDATE or U0ALICE's", ["U0ALICE"]),
+        ("U0BOB may not force deploys to production; W3C is not a person", ["U0BOB"]),
+    ],
+)
+def test_user_ids_in_a_sentence_are_named_but_not_inside_code_or_refs(text: str, named: list[str]) -> None:
+    assert named == PERSON.findall(people_in(text))
 
 
 def test_a_refusal_is_shown_only_to_the_asker_with_its_hint() -> None:
     message = render(Refusal("unknown environment `stagin`", "did you mean `staging`?"))
     assert message.ephemeral
     assert "did you mean `staging`?" in message.blocks[0]["text"]["text"]
+
+
+def test_history_marks_capistranos_lines_and_never_turns_their_user_into_a_mention() -> None:
+    run = RunRecord("r0009", "deploy", "shop", "prod", "U0ALICE", "main", "b" * 40, "", "success", 300.0)
+    deployed = CapEntry("shop", "prod", "20260102120000", "deploy", "U0MALLORY", "a" * 40, "main", 200.0, "web1", 1)
+    rolled = CapEntry("shop", "prod", "20260101120000", "rollback", "<!channel>", "c" * 40, "", 250.0, "web1", 2)
+    message = render(HistoryReply((HistoryEntry("shop", "prod", (run,), (deployed, rolled)),)))
+    text = "\n".join(str(b["text"]["text"]) for b in message.blocks)
+    lines = text.split("\n")
+    assert "r0009" in lines[1] and user("U0ALICE") in lines[1]  # a person, named when the message leaves the bot
+    assert "_capistrano_ rollback to release `20260101120000` by &lt;!channel&gt;" in lines[2]
+    assert "_capistrano_ deploy main `aaaaaaa` release `20260102120000` by U0MALLORY" in lines[3]
+    assert "<@U0MALLORY>" not in text and user("U0MALLORY") not in text

@@ -19,7 +19,7 @@ import pytest
 
 from cli.root import Running, serve
 from cli.settings import Settings
-from deploy.store import Store
+from deploy.store.tables import Store
 from tests.bot.conftest import ACCESS, Stack, StackFactory, dump
 
 pytestmark = pytest.mark.sshd
@@ -122,10 +122,10 @@ async def test_an_approval_asked_of_a_killed_bot_deploys_once_when_approved_afte
         report = await s.bot_message(lambda m: ":large_green_circle:" in str(m.blocks) and "production" in m.text, 90)
         assert s.repo.sha("v1.0.0")[:7] in str(report.blocks), await dump(s.emu)
         closed = await s.emu.wait_for(lambda m: m.ts == ask.ts and "run_approve" not in str(m.blocks), 10)
-        assert f"{run_id} approved by <@U0BOB>" in closed.text, "the message asked before the crash is closed"
+        assert f"{run_id} approved by bob" in closed.text, "the message asked before the crash is closed"
         await s.say("carol", f"approve {run_id}")
         late = await s.emu.wait_for(lambda m: m.ephemeral_to == "U0CAROL" and "already approved" in m.text, 10)
-        assert f"`{run_id}` was already approved by <@U0BOB>" in str(late.blocks)
+        assert f"`{run_id}` was already approved by bob" in str(late.blocks)
 
     assert [r.run_id for r in store.list_runs("shop", "production")] == [run_id], "deployed exactly once"
     assert (s.fleet.hosts[1].local_deploy_to / "current" / "VERSION").read_text() == "v1\n"
@@ -140,7 +140,7 @@ async def test_two_approvers_pressing_at_once_start_one_deploy(stack: StackFacto
     run_id = approve_value(ask)
     await s.stop()  # a restart between the request and the clicks: nothing cached, both clicks ask Slack
 
-    async with bot_again(s) as running:
+    async with bot_again(s):
         await s.emu.storm("usergroups.list", 2, retry_after=1)  # both clicks wait on Slack at the same time
         await asyncio.gather(
             s.emu.click("bob", "#deploys", ask.ts, "run_approve", value=run_id),
@@ -148,11 +148,11 @@ async def test_two_approvers_pressing_at_once_start_one_deploy(stack: StackFacto
         )
         await s.bot_message(lambda m: ":large_green_circle:" in str(m.blocks) and "production" in m.text, 60)
         second = await s.emu.wait_for(lambda m: "already approved by" in m.text, 10)
-        first = "U0CAROL" if second.ephemeral_to == "U0BOB" else "U0BOB"
+        first = "carol" if second.ephemeral_to == "U0BOB" else "bob"
         assert second.ephemeral_to in ("U0BOB", "U0CAROL")
-        assert f"`{run_id}` was already approved by <@{first}>" in str(second.blocks)
+        assert f"`{run_id}` was already approved by {first}" in str(second.blocks)
         await asyncio.sleep(1)  # time for a second run to show, if there were one
-        assert [r.run_id for r in running.store.list_runs("shop", "production")] == [run_id], await dump(s.emu)
+        assert [r.run_id for r in s.store.list_runs("shop", "production")] == [run_id], await dump(s.emu)
         approvals = [m for m in await s.emu.messages("#deploys") if m["text"] == f"approved {run_id}"]
         assert len(approvals) == 1, "one click was answered Approved"
 
@@ -169,9 +169,7 @@ async def test_a_chat_deploy_queued_behind_a_cli_run_starts_when_the_cli_run_end
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
-        await eventually(
-            lambda: s.running.store.active_run("shop", "staging") is not None or cli.returncode is not None, 30
-        )
+        await eventually(lambda: s.store.active_run("shop", "staging") is not None or cli.returncode is not None, 30)
         assert cli.returncode is None, "the CLI run is under way"
 
         await s.say("alice", "deploy feature/new-login to staging")
@@ -184,7 +182,7 @@ async def test_a_chat_deploy_queued_behind_a_cli_run_starts_when_the_cli_run_end
         )
         assert s.repo.sha("feature/new-login")[:7] in str(report.blocks)
         assert (s.fleet.hosts[0].local_deploy_to / "current" / "VERSION").read_text() == "v2\n"
-        assert s.running.store.list_runs("shop", "staging")[0].user == "U0ALICE"
+        assert s.store.list_runs("shop", "staging")[0].user == "U0ALICE"
     finally:
         if cli.returncode is None:
             cli.kill()

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from cli.main import main
-from deploy.database import Database
-from deploy.migrations import head
 from deploy.records import RunRecord
-from deploy.store import Store
+from deploy.store.database import Database
+from deploy.store.migrations import head
+from deploy.store.tables import Store
 from tests.support.databases import fresh_postgres
 
 CONFIG = """\

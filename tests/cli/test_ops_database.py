@@ -3,7 +3,6 @@ and a PostgreSQL URL where nothing listens)."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -12,8 +11,9 @@ import pytest
 
 from cli.metrics import Metrics
 from cli.ops_server import start_ops_server
-from deploy.database import Database
-from deploy.store import Store
+from deploy.store.database import Database
+from deploy.store.tables import Store
+from tests.support.ports import free_port
 
 Serve = Callable[[Database, bool], Awaitable[tuple[int, Metrics]]]
 
@@ -38,12 +38,6 @@ async def get(port: int, path: str) -> tuple[int, Any]:
         return r.status, (await r.json()) if path == "/healthz" else await r.text()
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_healthz_is_200_with_the_databases_latency_when_it_answers(serve: Serve, database_url: str) -> None:
     db = Database(database_url)
     try:
@@ -56,7 +50,7 @@ async def test_healthz_is_200_with_the_databases_latency_when_it_answers(serve: 
 
 
 async def test_healthz_is_503_naming_the_database_when_it_does_not_answer(serve: Serve) -> None:
-    db = Database(f"postgresql://postgres:secret-pw@127.0.0.1:{closed_port()}/shipbot", upgrade=False)
+    db = Database(f"postgresql://postgres:secret-pw@127.0.0.1:{free_port()}/shipbot", upgrade=False)
     try:
         port, _ = await serve(db, True)
         status, body = await get(port, "/healthz")

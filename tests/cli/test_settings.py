@@ -12,7 +12,7 @@ from cli.settings import OperatorSettings, Settings, settings_problems
 
 VARIABLES = [
     "SHIPBOT_CONFIG", "SHIPBOT_DATA_DIR", "SHIPBOT_LOG_FORMAT", "SHIPBOT_LOG_LEVEL", "SHIPBOT_DEMO_DIR",
-    "SHIPBOT_DEMO_PORT", "SHIPBOT_MODE", "SHIPBOT_DATABASE_URL", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "XDG_DATA_HOME",
+    "SHIPBOT_DEMO_PORT", "SHIPBOT_MODE", "SHIPBOT_DATABASE_URL", "SHIPBOT_DB_STATEMENT_TIMEOUT", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "XDG_DATA_HOME",
 ]  # fmt: skip
 
 
@@ -100,8 +100,9 @@ SIGNING_SECRET = (
 )
 
 WEBHOOK_SECRET = (
-    "SHIPBOT_WEBHOOK_SECRET is not set (or empty) in the environment: set it to the secret your GitHub, GitLab or "
-    "Gitea webhooks are configured with; SHIPBOT_WEBHOOK_PORT needs it; see .env.example"
+    "SHIPBOT_WEBHOOK_SECRET_GITHUB is not set (or empty) in the environment: set it to the secret your GitHub "
+    "webhooks are configured with (or set SHIPBOT_WEBHOOK_SECRET_GITLAB or SHIPBOT_WEBHOOK_SECRET_GITEA for those "
+    "forges); SHIPBOT_WEBHOOK_PORT needs the secret of at least one forge; see .env.example"
 )
 
 
@@ -115,8 +116,39 @@ def test_webhooks_are_off_unless_a_port_is_set_and_their_secret_is_never_shown(
     environment.setenv("SHIPBOT_WEBHOOK_SECRET", "hunter2-webhook")
     settings = Settings()
     assert 9103 == settings.webhook_port
-    assert "hunter2-webhook" == settings.webhook_secret.get_secret_value()  # type: ignore[union-attr]
+    assert {"github": "hunter2-webhook", "gitea": "hunter2-webhook"} == settings.webhook_secrets
     assert "hunter2-webhook" not in repr(settings) + str(settings)
+
+
+@pytest.mark.parametrize(
+    ("env", "secrets", "warned"),
+    [
+        pytest.param({"SHIPBOT_WEBHOOK_SECRET_GITLAB": "t0ken"}, {"gitlab": "t0ken"}, False, id="gitlab-only"),
+        pytest.param(
+            {"SHIPBOT_WEBHOOK_SECRET_GITHUB": "gh", "SHIPBOT_WEBHOOK_SECRET_GITLAB": "gl",
+             "SHIPBOT_WEBHOOK_SECRET_GITEA": "ge"},
+            {"github": "gh", "gitlab": "gl", "gitea": "ge"}, False, id="one-each",
+        ),
+        pytest.param(
+            {"SHIPBOT_WEBHOOK_SECRET": "shared"}, {"github": "shared", "gitea": "shared"}, True,
+            id="the-shared-secret-never-becomes-gitlabs-token",
+        ),
+        pytest.param(
+            {"SHIPBOT_WEBHOOK_SECRET": "shared", "SHIPBOT_WEBHOOK_SECRET_GITHUB": "gh"},
+            {"github": "gh", "gitea": "shared"}, True, id="a-forges-own-secret-wins",
+        ),
+    ],
+)  # fmt: skip
+def test_each_forge_has_its_own_webhook_secret_and_the_shared_one_keys_only_the_hmac_forges(
+    environment: pytest.MonkeyPatch, env: dict[str, str], secrets: dict[str, str], warned: bool
+) -> None:
+    for name, value in {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "SHIPBOT_WEBHOOK_PORT": "0",
+                        **env}.items():  # fmt: skip
+        environment.setenv(name, value)
+    settings = Settings()
+    warning = settings.webhook_warning or ""
+    assert (secrets, warned) == (settings.webhook_secrets, "SHIPBOT_WEBHOOK_SECRET_GITLAB" in warning)
+    assert all(secret not in warning for secret in secrets.values())
 
 
 @pytest.mark.parametrize(
@@ -246,3 +278,28 @@ def test_a_database_url_shipbot_does_not_run_on_is_one_line_naming_the_variable(
     err = capsys.readouterr().err
     assert err.startswith("shipbot: SHIPBOT_DATABASE_URL in the environment is invalid (uses 'mysql'")
     assert 1 == len(err.splitlines()) and "pw" not in err.replace("postgresql://user:password", "")
+
+
+def test_the_store_is_opened_with_the_statement_timeout_of_the_environment(
+    environment: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from cli.reading import open_store
+
+    default = OperatorSettings().statement_timeout
+    environment.setenv("SHIPBOT_DB_STATEMENT_TIMEOUT", "1.5")
+    store = open_store(OperatorSettings(), tmp_path / "data")
+    try:
+        assert (5.0, 1.5) == (default, store.db.statement_timeout)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon", "61"])
+def test_a_statement_timeout_that_is_not_a_positive_number_of_seconds_is_one_line(
+    environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    environment.setenv("SHIPBOT_DB_STATEMENT_TIMEOUT", value)
+    assert 2 == main(["history", "staging"])
+    err = capsys.readouterr().err
+    assert err.startswith("shipbot: SHIPBOT_DB_STATEMENT_TIMEOUT in the environment is invalid (")
+    assert 1 == len(err.splitlines())

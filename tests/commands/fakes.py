@@ -1,4 +1,5 @@
-"""Small in-memory fakes of the commands ports (no mock library): an engine, a lock store, groups, a reporter."""
+"""Small in-memory fakes of the commands ports (no mock library): an engine, groups, a reporter (the store's ports
+have theirs in :mod:`deploy.store.fakes`)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ from dataclasses import dataclass, field
 
 from commands.ports import Notice
 from commands.runs import RunRequest
-from deploy.config import Config
-from deploy.controls import ControlRequest
-from deploy.dry_run import DryRun
-from deploy.errors import EnvironmentLocked, RefNotFound
+from deploy.capistrano.cap_entries import CapEntry
+from deploy.config.models import Config
+from deploy.delivery.promotion import PromotionBlock
+from deploy.errors import RefNotFound
 from deploy.events import Event, EventSink, Gate, Outcome, RunFinished, null_sink
-from deploy.promotion import PromotionBlock
-from deploy.records import Commit, EnvironmentStatus, HostStatus, LockRecord, RunRecord, Shipment
+from deploy.records import Commit, EnvironmentStatus, HostStatus, RunRecord, Shipment
+from deploy.run.dry_run import DryRun
+from deploy.store.control_requests import ControlRequest
 
 REFS = {"main": "a" * 40, "release": "b" * 40, "feature/x": "c" * 40, "v1.4.2": "d" * 40}
 
@@ -36,6 +38,7 @@ class FakeEngine:
         self.gates: dict[str, asyncio.Event] = {}
         self.outcome = Outcome.SUCCESS
         self.records: list[RunRecord] = []
+        self.capistrano: list[CapEntry] = []  # revisions.log lines the engine has recorded
         self.deployed: dict[str, str] = {}
         self.taken_over: dict[str, RunRecord] = {}  # runs a dead process left waiting, held by this one
         self.behind: dict[str, list[str]] = {}  # per environment: hosts status shows behind the live release
@@ -54,7 +57,7 @@ class FakeEngine:
     async def shipment(self, live_sha: str | None, sha: str, limit: int = 20) -> Shipment:
         return Shipment(live_sha, sha, tuple(await self.commits_between(live_sha, sha, limit)))
 
-    def promotion(self, environment: str, sha: str) -> PromotionBlock | None:
+    async def promotion(self, environment: str, sha: str) -> PromotionBlock | None:
         return None
 
     async def dry_run(
@@ -155,28 +158,31 @@ class FakeEngine:
         behind = tuple(HostStatus(h, True, None, None, behind=True) for h in self.behind.get(environment, []))
         return EnvironmentStatus(self.config.app, environment, (HostStatus("web1", True, "rel", sha), *behind))
 
-    def history(self, environment: str | None = None, limit: int = 20) -> list[RunRecord]:
+    async def history(self, environment: str | None = None, limit: int = 20) -> list[RunRecord]:
         return [r for r in self.records if environment in (None, r.environment)][:limit]
 
-    def deployed_sha(self, environment: str) -> str | None:
+    async def capistrano_history(self, environment: str | None = None, limit: int = 20) -> list[CapEntry]:
+        return [e for e in self.capistrano if environment in (None, e.environment)][:limit]
+
+    async def deployed_sha(self, environment: str) -> str | None:
         return self.deployed.get(environment)
 
-    def waiting_run(self, run_id: str) -> RunRecord | None:
+    async def waiting_run(self, run_id: str) -> RunRecord | None:
         return self.taken_over.get(run_id)
 
-    def held_elsewhere(self, run_id: str) -> RunRecord | None:
+    async def held_elsewhere(self, run_id: str) -> RunRecord | None:
         return None
 
-    def running_elsewhere(self, environment: str) -> RunRecord | None:
+    async def running_elsewhere(self, environment: str) -> RunRecord | None:
         return None
 
-    def ask(self, run_id: str, action: str, user: str) -> None:
+    async def ask(self, run_id: str, action: str, user: str) -> None:
         raise AssertionError("no run is held by another process here")
 
-    def held_requests(self) -> list[tuple[ControlRequest, str]]:
+    async def held_requests(self) -> list[tuple[ControlRequest, str]]:
         return []
 
-    def hand_over(self) -> list[str]:
+    async def hand_over(self) -> list[str]:
         return []
 
     async def resume(
@@ -192,29 +198,6 @@ class FakeEngine:
         self.pauses.append(gate)
         self.calls.append(("resume", run_id, go, reason))
         return await self._run("deploy", run.environment, run.ref, run.sha, run.user, run_id, sink, run.forced)
-
-
-class FakeStore:
-    def __init__(self, clock: Clock) -> None:
-        self.clock = clock
-        self.locks: dict[tuple[str, str], LockRecord] = {}  # by (app, environment)
-        self.audit: list[tuple[str, str, str, str]] = []
-
-    def lock(self, app: str, environment: str, owner: str, reason: str, expires_at: float | None = None) -> LockRecord:
-        held = self.locks.get((app, environment))
-        if held is not None and held.owner != owner:
-            raise EnvironmentLocked(environment, held.owner, held.reason, str(held.since))
-        self.locks[app, environment] = LockRecord(environment, owner, reason, self.clock(), expires_at)
-        return self.locks[app, environment]
-
-    def unlock(self, app: str, environment: str, by: str, force: bool = False) -> LockRecord | None:
-        return self.locks.pop((app, environment), None)
-
-    def get_lock(self, app: str, environment: str) -> LockRecord | None:
-        return self.locks.get((app, environment))
-
-    def record_audit(self, actor: str, action: str, environment: str, detail: str) -> None:
-        self.audit.append((actor, action, environment, detail))
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from commands.vocabulary import GrammarContext
-from deploy.config import Config, parse_config
+from deploy.config.models import Config, parse_config
 
 DEPLOY_SYNTAX = "`deploy [APP] [REF] to ENV[/ROLE-OR-HOST]`"
 

@@ -12,7 +12,7 @@ from commands.errors import CommandError
 from commands.grammar.dispatch import parse
 from commands.policy import Actor, decide
 from commands.vocabulary import GrammarContext
-from deploy.config import Config, parse_config
+from deploy.config.models import Config, parse_config
 
 
 def config(app: str = "shop", **access: object) -> Config:

@@ -12,7 +12,7 @@ from commands.errors import CommandError
 from commands.grammar import RELEASE, RUN_ID, parse, reason_problem
 from commands.help_text import SYNTAX
 from commands.vocabulary import GrammarContext
-from deploy.refs import ref_problem
+from deploy.delivery.refs import ref_problem
 from tests.commands.helpers import ONE_APP, TWO_APPS
 
 WORDS = [

@@ -167,3 +167,18 @@ def test_slack_groups_can_be_given_to_the_report() -> None:
         "deploy to staging", configs, "U0DAVE", "C0X", now=TUESDAY, group_members={"oncall": frozenset({"U0DAVE"})}
     )
     assert (report["allowed"], report["reason"]) == (True, "U0DAVE may deploy to staging (@oncall)")
+
+
+@pytest.mark.parametrize(
+    "text", ["deploy:migrate shop to production", "run migrate on production", "run shop migrate on production"]
+)
+def test_a_named_task_shows_its_name_beside_the_existing_keys(text: str) -> None:
+    report = parse_report(text, CONFIGS, "U0ALICE", "C0DEPLOYS", now=TUESDAY)
+    assert {"command": "run", "app": "shop", "environment": "production", "task": "migrate"} == {
+        k: report[k] for k in ("command", "app", "environment", "task")
+    }
+    assert {"command", "app", "ref", "environment", "target", "force", "allowed", "reason", "task"} == set(report)
+
+
+def test_commands_other_than_run_have_no_task_key() -> None:
+    assert "task" not in parse_report("deploy main to staging", CONFIGS, "U0ALICE", "C0DEPLOYS", now=TUESDAY)

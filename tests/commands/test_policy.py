@@ -497,17 +497,31 @@ PROD_ONLY = {
 @pytest.mark.parametrize(
     ("user", "channel", "expected"),
     [
-        ("U0EVE", "C0X", ("status", "history", "unlock", "where", "help")),
+        ("U0EVE", "C0X", ("status", "history", "unlock", "where", "flags", "help")),
         (
             "U0ALICE",
             "C0DEPLOYS",
-            ("deploy", "rollback", "converge", "cancel", "plan", "status", "history", "unlock", "where", "run", "help"),
+            (
+                "deploy",
+                "rollback",
+                "converge",
+                "cancel",
+                "plan",
+                "status",
+                "history",
+                "unlock",
+                "where",
+                "run",
+                "flags",
+                "flag",
+                "help",
+            ),
         ),
-        ("U0ALICE", "C0X", ("cancel", "status", "history", "unlock", "where", "help")),
+        ("U0ALICE", "C0X", ("cancel", "status", "history", "unlock", "where", "flags", "help")),
         (
             "U0CAROL",
             "C0DEPLOYS",
-            ("rollback", "status", "history", "lock", "unlock", "where", "approve", "reject", "help"),
+            ("rollback", "status", "history", "lock", "unlock", "where", "approve", "reject", "flags", "help"),
         ),
         (
             "U0BOB",
@@ -525,6 +539,9 @@ PROD_ONLY = {
                 "unlock",
                 "where",
                 "run",
+                "flags",
+                "flag",
+                "flag!",
                 "help",
             ),
         ),
@@ -547,6 +564,9 @@ PROD_ONLY = {
                 "run",
                 "approve",
                 "reject",
+                "flags",
+                "flag",
+                "flag!",
                 "help",
             ),
         ),
@@ -558,7 +578,7 @@ def test_help_lists_only_what_the_asker_may_do_there(user: str, channel: str, ex
 
 
 def test_help_on_an_open_config_lists_everything() -> None:
-    assert len(allowed_topics(OPEN, {"shop": Actor("U0X")}, "C0X")) == 16
+    assert len(allowed_topics(OPEN, {"shop": Actor("U0X")}, "C0X")) == 19
 
 
 # -------------------------------------------------------------------------------------- config errors

@@ -9,7 +9,7 @@ import pytest
 
 from commands.access_config import policy_for
 from commands.policy import decide_push
-from commands.pushes import (
+from commands.push_rules import (
     ZERO_SHA,
     AutoAdmission,
     Push,
@@ -19,8 +19,8 @@ from commands.pushes import (
     plan_push,
     push_problem,
 )
-from deploy.config import Config, parse_config
-from deploy.preview_config import Previews
+from deploy.config.models import Config, parse_config
+from deploy.config.preview_section import Previews
 
 SHA = "a" * 40
 

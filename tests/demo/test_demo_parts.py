@@ -18,13 +18,13 @@ import pytest
 from demo.config import write_demo_config
 from demo.fleet import DemoFleet, DemoHost
 from demo.repo import make_demo_repo
-from deploy import remote
-from deploy.config import load_config
-from deploy.engine import Engine
+from deploy.config.models import load_config
 from deploy.events import Outcome
-from deploy.plan import Host
-from deploy.ssh import SshConnector
-from deploy.store import Store
+from deploy.hosts import remote
+from deploy.hosts.ssh import SshConnector
+from deploy.run.engine import Engine
+from deploy.run.plan import Host
+from deploy.store.tables import Store
 
 
 @pytest.fixture
@@ -147,7 +147,7 @@ async def test_the_environment_is_minimal(fleet: DemoFleet) -> None:
 async def test_the_first_line_is_the_process_group_of_the_command(fleet: DemoFleet) -> None:
     host = fleet.hosts["staging"][0]
     async with await connect(fleet, host) as conn:
-        result = await conn.run(remote.with_pgid("ps -o pgid= -p $$"), check=True)
+        result = await conn.run(remote.with_pgid("ps -o pgid= -p $$"), input=remote.GO.decode(), check=True)
 
     marked, reported = str(result.stdout).split()
     assert marked == remote.PGID_MARK + reported
@@ -210,6 +210,7 @@ async def test_kill_by_process_group_stops_a_long_sleep(fleet: DemoFleet) -> Non
     async with await connect(fleet, host) as conn:
         process = await conn.create_process(remote.with_pgid("sleep 4711 & sleep 4712; wait"))
         pgid = int((await process.stdout.readline()).removeprefix(remote.PGID_MARK))
+        process.stdin.write(remote.GO.decode())
         assert os.getpgid(pgid) == pgid and alive(pgid)
 
         killer = await conn.run(remote.kill_group(pgid, "TERM"))
@@ -247,6 +248,7 @@ async def test_a_channel_closed_early_takes_its_command_along(fleet: DemoFleet) 
     async with await connect(fleet, host) as conn:
         process = await conn.create_process(remote.with_pgid("sleep 4714"))
         pgid = int((await process.stdout.readline()).removeprefix(remote.PGID_MARK))
+        process.stdin.write(remote.GO.decode())
         assert alive(pgid)
         process.close()
         assert await wait_until(lambda: not alive(pgid))
@@ -259,6 +261,7 @@ async def test_stop_leaves_no_process_and_no_listener(tmp_path: Path) -> None:
     conn = await connect(fleet, host)
     running = await conn.create_process(remote.with_pgid("sleep 4715"))
     pgid = int((await running.stdout.readline()).removeprefix(remote.PGID_MARK))
+    running.stdin.write(remote.GO.decode())
     detached = await conn.run("sleep 4716 >/dev/null 2>&1 </dev/null & echo $!", check=True)
     orphan = int(str(detached.stdout))
     assert alive(pgid) and alive(orphan)

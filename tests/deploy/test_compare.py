@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from deploy.compare import compare_url
+from deploy.delivery.compare import compare_url
 
 A, B = "1" * 40, "2" * 40
 

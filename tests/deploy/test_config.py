@@ -1,4 +1,4 @@
-"""deploy.config: the config file, its defaults, and error messages that name file, key path and expectation."""
+"""deploy.config.models: the config file, its defaults, and error messages that name file, key path and expectation."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from deploy.config import (
+from deploy.config.models import (
     Config,
     Environment,
     HealthCheck,
@@ -40,6 +40,7 @@ environments:
   staging:
     hosts:
       - address: staging1.example.com
+        name: stg-1
         roles: [web, migrate]
   production:
     ref: v1.2.3
@@ -81,7 +82,7 @@ FULL_CONFIG = Config(
     ),
     environments={
         "staging": Environment(
-            ref="main", hosts=[HostConfig(address="staging1.example.com", roles=["web", "migrate"])]
+            ref="main", hosts=[HostConfig(address="staging1.example.com", name="stg-1", roles=["web", "migrate"])]
         ),
         "production": Environment(
             ref="v1.2.3",
@@ -317,6 +318,18 @@ UNKNOWN = "unknown key; the README's config reference lists the keys allowed her
             _set("environments.staging.hosts.1", {"address": "web1"}),
             ["environments.staging: host web1 (port default) is listed twice"],
             id="same-host-twice",
+        ),
+        pytest.param(
+            _set(
+                "environments.staging.hosts", [{"address": "web1", "name": "web"}, {"address": "web2", "name": "web"}]
+            ),
+            ["environments: environment 'staging' names two hosts 'web': a host's name must be unique"],
+            id="same-name-twice",
+        ),
+        pytest.param(
+            _set("environments.staging.hosts.0.name", "web 1"),
+            ["environments.staging.hosts[0].name: 'web 1' is not a host name or IP address (got 'web 1')"],
+            id="host-name-with-a-space",
         ),
         pytest.param(
             _set("keep_releases", 0),

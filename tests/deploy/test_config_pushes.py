@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from deploy.config import parse_config
+from deploy.config.models import parse_config
 from deploy.errors import ConfigError
 
 

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from deploy.controls import ABORT, CANCEL, CONTINUE
-from deploy.store import Store
+from deploy.store.control_requests import ABORT, CANCEL, CONTINUE
+from deploy.store.tables import Store
 
 
 def test_a_request_written_by_one_process_is_seen_by_the_holder_and_taken_once(stores: Callable[[], Store]) -> None:

@@ -15,11 +15,11 @@ import pytest
 import yaml
 
 from cli.main import main
-from deploy.config import Config, load_config
-from deploy.discovery import discover
+from deploy.config.models import Config, load_config
 from deploy.errors import DiscoveryError
-from deploy.plan import environment_hosts
-from deploy.store import Store
+from deploy.fleet.discovery import discover
+from deploy.run.plan import environment_hosts
+from deploy.store.tables import Store
 from tests.support.dnsmasq import Dnsmasq
 
 SRV = "_web._tcp.shop.test"

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from deploy.config import parse_config
-from deploy.dry_run import as_json, live_sha, shape
-from deploy.plan import plan_deploy
-from deploy.promotion import PromotionBlock
+from deploy.config.models import parse_config
+from deploy.delivery.promotion import PromotionBlock
 from deploy.records import Commit, HostStatus, Shipment
+from deploy.run.dry_run import as_json, live_sha, shape
+from deploy.run.plan import plan_deploy
 
 SHA, LIVE = "a" * 40, "b" * 40
 SECRET = "hunter2-very-secret"

@@ -1,4 +1,4 @@
-"""deploy.durations: durations as operators write them, and how they are shown back."""
+"""deploy.config.durations: durations as operators write them, and how they are shown back."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from deploy.durations import format_duration, parse_duration
+from deploy.config.durations import format_duration, parse_duration
 
 
 @pytest.mark.parametrize(

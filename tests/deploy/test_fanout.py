@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from deploy.fanout import every
+from deploy.run.fanout import every
 
 
 async def test_a_cancelled_wait_lets_every_host_finish_its_clean_up_first() -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from deploy.config import HostConfig, parse_config
-from deploy.convergence import HostView, Live, behind, consistent, live_release, previous_release
+from deploy.config.models import HostConfig, parse_config
 from deploy.errors import DiscoveryError
-from deploy.inventory import Found, SrvAnswer, merge, parse_inventory, source_name, srv_hosts
-from deploy.journal import Entry, rollback_target
+from deploy.fleet.drift import HostView, Live, behind, consistent, live_release, previous_release
+from deploy.fleet.inventory import Found, SrvAnswer, merge, parse_inventory, source_name, srv_hosts
+from deploy.hosts.journal import Entry, rollback_target
 from deploy.records import RunRecord
 
 SRC = "dns_srv:_web._tcp.example.internal"

@@ -1,4 +1,4 @@
-"""deploy.journal: the per-host journal lines and which release a rollback goes to."""
+"""deploy.hosts.journal: the per-host journal lines and which release a rollback goes to."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from deploy.journal import Entry, entry, find, parse, rollback_target
+from deploy.hosts.journal import Entry, entry, find, parse, rollback_target
 
 A, B, C, D = "20261120090000", "20261121090000", "20261122090000", "20261123090000"
 SHA_A = "aaaaaaa1111111111111111111111111111111111"[:40]

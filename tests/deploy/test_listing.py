@@ -1,5 +1,5 @@
-"""deploy.listing: the release listing command, run with the real ``/bin/sh`` and ``awk`` on folders built here, and
-its parser on recorded output: long histories stay small on the wire, torn and hand-edited lines are survived."""
+"""deploy.hosts.listing: the release listing command, run with the real ``/bin/sh`` and ``awk`` on folders built here,
+and its parser on recorded output: long histories stay small on the wire, torn and hand-edited lines are survived."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from deploy import journal, listing
+from deploy.capistrano import revisions_log
+from deploy.hosts import framing, journal, listing
 from tests.deploy.test_remote import HOSTILE, pwned, run_sh
 
 SHA_A, SHA_B, SHA_C = "a" * 40, "b" * 40, "c" * 40
+FRAME = framing.Frame("0123456789abcdef" * 2)
+START, JOURNAL, END = listing.markers(FRAME)
 
 
 @pytest.fixture
@@ -33,7 +36,7 @@ def entry(release: str, sha: str, *, previous: str | None = None, action: str = 
 
 
 def recorded(head: str, journal_text: str = "") -> str:
-    return f"{listing.START}\n{head}{listing.JOURNAL}\n{journal_text}{listing.END}\n"
+    return f"{START}\n{head}{JOURNAL}\n{journal_text}{END}\n"
 
 
 @pytest.mark.parametrize(
@@ -67,12 +70,12 @@ def recorded(head: str, journal_text: str = "") -> str:
             listing.ReleaseListing("r1", frozenset(), entries=(entry("r1", SHA_A), entry("r1", SHA_A))),
             id="torn-and-hand-edited-journal-lines",
         ),
-        pytest.param(f"{listing.START}\ncurrent\tr1\nrelease\tr1\t{SHA_A}\n", None, id="cut-short-before-the-end"),
+        pytest.param(f"{START}\ncurrent\tr1\nrelease\tr1\t{SHA_A}\n", None, id="cut-short-before-the-end"),
         pytest.param("", None, id="nothing"),
     ],
 )
 def test_the_listing_is_parsed_from_recorded_output(output: str, expected: listing.ReleaseListing | None) -> None:
-    assert expected == listing.parse(output)
+    assert expected == listing.parse(output, FRAME)
 
 
 @pytest.mark.parametrize(
@@ -114,21 +117,25 @@ def test_the_command_lists_any_deploy_to_and_reads_back_with_nothing_run_unquote
     make_host(deploy_to, {"r1": SHA_A, "r2": SHA_B, "scratch": None}, [line("r1", SHA_A), line("r2", SHA_B)])
     os.symlink("releases/r2/", deploy_to / "current")  # made by another tool: a trailing slash
     os.symlink(str(deploy_to / "releases" / "r1"), deploy_to / "blue")  # an absolute link
+    (deploy_to / "revisions.log").write_text(
+        f"Branch main (at {SHA_A}) deployed as release r1 by cap\n$(touch pwned)\n"
+    )
 
-    result = run_sh(listing.command(str(deploy_to)), cwd)
+    result = run_sh(listing.command(str(deploy_to), FRAME), cwd)
 
+    cap = revisions_log.RevisionsLog(True, (revisions_log.Line(1, "deploy", "r1", "cap", SHA_A, "main"),), (2,))
     expected = listing.ReleaseListing(
         "r2", frozenset({"r1", "r2", "scratch"}), frozenset({"r1"}), (entry("r1", SHA_A), entry("r2", SHA_B)),
-        {"r1": SHA_A, "r2": SHA_B},
+        {"r1": SHA_A, "r2": SHA_B}, cap,
     )  # fmt: skip
-    assert (0, b"", expected, []) == (result.returncode, result.stderr, listing.parse(result.stdout.decode()),
+    assert (0, b"", expected, []) == (result.returncode, result.stderr, listing.parse(result.stdout.decode(), FRAME),
                                       pwned(cwd.parent))  # fmt: skip
 
 
 def test_a_fresh_host_lists_nothing_and_no_error(cwd: Path) -> None:
-    result = run_sh(listing.command(str(cwd.parent / "nowhere")), cwd)
-    assert (0, b"", listing.ReleaseListing(None, frozenset())) == (
-        result.returncode, result.stderr, listing.parse(result.stdout.decode())
+    result = run_sh(listing.command(str(cwd.parent / "nowhere"), FRAME), cwd)
+    assert (0, b"", listing.ReleaseListing(None, frozenset(), capistrano=revisions_log.RevisionsLog(False))) == (
+        result.returncode, result.stderr, listing.parse(result.stdout.decode(), FRAME)
     )  # fmt: skip
 
 
@@ -142,9 +149,9 @@ def test_a_long_history_crosses_the_wire_as_the_lines_of_existing_releases_and_t
     lines += [line(r, SHA_C) for r in old[:50]]  # the recent past
     make_host(deploy_to, kept, lines)
 
-    result = run_sh(listing.command(str(deploy_to), recent=50), cwd)
+    result = run_sh(listing.command(str(deploy_to), FRAME, recent=50), cwd)
 
-    found = listing.parse(result.stdout.decode())
+    found = listing.parse(result.stdout.decode(), FRAME)
     assert found is not None
     assert (0, [entry("20260101000001", SHA_A), entry("20260101000002", SHA_B, previous="20260101000001")]) == (
         result.returncode, list(found.entries[:2])
@@ -157,6 +164,7 @@ def test_a_long_history_crosses_the_wire_as_the_lines_of_existing_releases_and_t
 def test_the_command_runs_on_dash_and_bash(cwd: Path, shell: str) -> None:
     deploy_to = cwd / "srv"
     make_host(deploy_to, {"r1": SHA_A}, [line("r1", SHA_A)])
-    result = run_sh(listing.command(str(deploy_to)), cwd, shell=shell)
-    expected = listing.ReleaseListing(None, frozenset({"r1"}), entries=(entry("r1", SHA_A),), revisions={"r1": SHA_A})
-    assert expected == listing.parse(result.stdout.decode())
+    result = run_sh(listing.command(str(deploy_to), FRAME), cwd, shell=shell)
+    expected = listing.ReleaseListing(None, frozenset({"r1"}), entries=(entry("r1", SHA_A),), revisions={"r1": SHA_A},
+                                      capistrano=revisions_log.RevisionsLog(False))  # fmt: skip
+    assert expected == listing.parse(result.stdout.decode(), FRAME)

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from deploy.database import Database, masked, normalise_url, sqlite_url
-from deploy.migrations import head
 from deploy.records import LockRecord
-from deploy.store import Store
-from deploy.waiting import AWAITING, QUEUED
+from deploy.store.database import Database, masked, normalise_url, sqlite_url
+from deploy.store.migrations import head
+from deploy.store.tables import Store
+from deploy.store.waiting import AWAITING, QUEUED
 from tests.support.databases import fresh_postgres
 
 PREVIOUS_SCHEMA = """
@@ -116,7 +116,10 @@ def test_a_file_from_the_previous_release_is_migrated_with_its_runs_locks_and_wa
             [r.run_id for r in store.waiting.in_state(AWAITING)],
             [r.run_id for r in store.waiting.in_state(QUEUED)],
         )
-        store.record_step("r1", "web1", "restart", True, 0, 0.2, "", "")
+        store.db.execute(  # a step recorded by this release's store in the migrated table
+            "INSERT INTO host_steps (run_id, host, step, ok, exit_status, duration, output_tail, error, at) "
+            f"VALUES ('r1', 'web1', 'restart', 1, 0, 0.2, '', '', {store.db.now})"
+        )
         assert ["build", "restart"] == [s["step"] for s in store.host_steps("r1")]
     finally:
         store.close()
@@ -136,7 +139,12 @@ def test_the_previous_release_still_works_on_a_migrated_file(tmp_path: Path, mad
         old.execute("INSERT INTO active_runs VALUES ('shop/staging', 'r9', 'U0ALICE', 'x', 1.0, 1, 'n')")
         old.execute("INSERT OR REPLACE INTO locks VALUES ('shop', 'production', 'U0ALICE', 'r', 1.0, NULL)")
         old.execute("INSERT INTO host_steps VALUES ('r9', 'web1', 'build', 1, 0, 0.5, '', '', 2.0)")
-        old.execute("INSERT OR REPLACE INTO leases VALUES ('r9', 'old', 1.0, 9e9)")
+        # the release before fencing names the lease columns it knows (0004 added two, with defaults)
+        old.execute(
+            "INSERT INTO leases (run_id, owner, heartbeat_at, expires_at) VALUES ('r9', 'old', 1.0, 9e9) "
+            "ON CONFLICT (run_id) DO UPDATE SET owner = excluded.owner, heartbeat_at = excluded.heartbeat_at, "
+            "expires_at = excluded.expires_at"
+        )
     finally:
         old.close()
     store = Store(path)
@@ -236,3 +244,13 @@ def test_a_url_is_shown_with_its_password_masked() -> None:
     assert "postgresql+psycopg://shipbot:***@db:5432/shipbot" == masked(
         normalise_url("postgresql://shipbot:s3cr3t-pw@db:5432/shipbot")
     )
+
+
+def test_the_head_read_without_alembic_is_alembics_head() -> None:
+    """Every store that opens asks for the newest revision; it is read from the revision files without loading
+    Alembic, and must be the one Alembic would migrate to."""
+    from alembic.script import ScriptDirectory
+
+    from deploy.store.migrations import config
+
+    assert ScriptDirectory.from_config(config()).get_current_head() == head()

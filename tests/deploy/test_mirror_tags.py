@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from deploy.delivery.mirror import Mirror
 from deploy.errors import RefNotFound
-from deploy.mirror import Mirror
 from tests.support.gitrepo import GitRepo
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from deploy import bluegreen, journal, probe, remote
+from deploy.hosts import bluegreen, framing, journal, probe, remote
 
 SHA = "a" * 40
+FRAME = framing.Frame("0123456789abcdef" * 2)
+S = FRAME.section
 LINE = (
     '{"action":"deploy","outcome":"success","previous":null,"release":"r1","run":"x1","sha":"'
     + SHA
@@ -36,18 +38,19 @@ def test_the_current_probe(output: str, expected: remote.Current | None) -> None
 @pytest.mark.parametrize(
     ("output", "count", "expected"),
     [
-        ("a\n---\nb\n---\nc\n", 3, ["a\n", "b\n", "c\n"]),
-        ("a\n---\nb\n", 3, ["a\n", "b\n", ""]),  # torn after the second section
+        (f"a\n{S}\nb\n{S}\nc\n", 3, ["a\n", "b\n", "c\n"]),
+        (f"a\n{S}\nb\n", 3, ["a\n", "b\n", ""]),  # torn after the second section
         ("", 2, ["", ""]),
-        ("a\n---\nb\n---\nc\n", 2, ["a\n", "b\n---\nc\n"]),
+        (f"a\n{S}\nb\n{S}\nc\n", 2, ["a\n", f"b\n{S}\nc\n"]),
+        (f"a\n---\nb{S}\nx {S}\nc", 2, [f"a\n---\nb{S}\nx {S}\nc", ""]),  # markers only as whole lines
     ],
 )
 def test_sections_split_back(output: str, count: int, expected: list[str]) -> None:
-    assert expected == remote.split_sections(output, count)
+    assert expected == remote.split_sections(output, FRAME, count)
 
 
 def test_sections_join_commands_with_a_marker_line() -> None:
-    assert "ls; echo ---; cat f" == remote.sections("ls", "cat f")
+    assert f"ls; echo {S}; cat f" == remote.sections(FRAME, "ls", "cat f")
 
 
 @pytest.mark.parametrize(
@@ -74,14 +77,14 @@ def test_the_colour_probe(output: str, expected: bluegreen.ColourProbe | None) -
     ("output", "with_colours", "expected"),
     [
         (f"r1\n{SHA}\n", False, probe.HostProbe(remote.Current("r1", SHA))),
-        (f"r1\n{SHA}\n---\n{COLOURS}", True, probe.HostProbe(remote.Current("r1", SHA), BLUE_GREEN)),
-        (f"r1\n{SHA}\n---\ngreen\n", True, probe.HostProbe(remote.Current("r1", SHA), None, colours_garbled=True)),
+        (f"r1\n{SHA}\n{S}\n{COLOURS}", True, probe.HostProbe(remote.Current("r1", SHA), BLUE_GREEN)),
+        (f"r1\n{SHA}\n{S}\ngreen\n", True, probe.HostProbe(remote.Current("r1", SHA), None, colours_garbled=True)),
         (f"r1\n{SHA}\n", True, probe.HostProbe(remote.Current("r1", SHA), None, colours_garbled=True)),
         ("", False, probe.HostProbe(None)),
     ],
 )
 def test_the_host_probe(output: str, with_colours: bool, expected: probe.HostProbe) -> None:
-    assert expected == probe.parse(output, with_colours)
+    assert expected == probe.parse(output, FRAME, with_colours)
 
 
 def test_the_host_probe_command_adds_the_colours_of_a_blue_green_host() -> None:
@@ -89,7 +92,7 @@ def test_the_host_probe_command_adds_the_colours_of_a_blue_green_host() -> None:
         "/srv/app", {"blue": 9001, "green": 9002}, "127.0.0.1", "app", "/etc/nginx/app.conf", "nginx -t",
         "nginx -s reload", "stop", "http://x/", "body", "", 3, 1.0, 2.0, 60.0,
     )  # fmt: skip
-    assert remote.probe("/srv/app") == probe.command("/srv/app")
-    assert remote.probe("/srv/app") + "; echo ---; " + bluegreen.probe(
+    assert remote.probe("/srv/app") == probe.command("/srv/app", FRAME)
+    assert remote.probe("/srv/app") + f"; echo {S}; " + bluegreen.probe(
         "/srv/app", "127.0.0.1", colours.ports
-    ) == probe.command("/srv/app", colours)
+    ) == probe.command("/srv/app", FRAME, colours)

@@ -1,4 +1,4 @@
-"""deploy.plan: what a deploy will do on each host, decided before any connection opens."""
+"""deploy.run.plan: what a deploy will do on each host, decided before any connection opens."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from deploy import guarded, remote
-from deploy.config import Config, HealthCheck, parse_config
+from deploy.config.models import Config, HealthCheck, parse_config
 from deploy.errors import ConfigError, UsageError
+from deploy.hosts import framing, guarded, remote
 from deploy.ids import new_release_id
-from deploy.plan import (
+from deploy.run.plan import (
     DeployPlan,
     Host,
     HostPlan,
@@ -24,6 +24,7 @@ from deploy.plan import (
 )
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
+FRAME = framing.Frame("0123456789abcdef" * 2)
 RELEASE = "20261123090000"
 
 
@@ -114,20 +115,20 @@ def test_a_host_filter_selects_by_role_address_or_name(hosts_filter: str | None,
         pytest.param(
             "production",
             "db",
-            "no host in production has the role or address 'db'; roles: migrate, web, worker; "
+            "no host in production has the role, name or address 'db'; roles: migrate, web, worker; "
             "hosts: web1, web2:2222, worker1",
             id="lists-roles-and-hosts",
         ),
         pytest.param(
             "staging",
             "web",
-            "no host in staging has the role or address 'web'; roles: none; hosts: stage1",
+            "no host in staging has the role, name or address 'web'; roles: none; hosts: stage1",
             id="environment-without-roles",
         ),
         pytest.param(
             "production",
             "web1:22",
-            "no host in production has the role or address 'web1:22'; roles: migrate, web, worker; "
+            "no host in production has the role, name or address 'web1:22'; roles: migrate, web, worker; "
             "hosts: web1, web2:2222, worker1",
             id="default-port-is-not-part-of-the-name",
         ),
@@ -177,7 +178,7 @@ EXPORTS = (
 
 
 def test_the_first_hosts_steps_are_exact_command_lines_with_their_timeouts() -> None:
-    plan = plan_deploy(make_config(), "production", SHA, RELEASE, "U0ALICE")
+    plan = plan_deploy(make_config(), "production", SHA, RELEASE, "U0ALICE", frame=FRAME)
     rel = f"/srv/shop/releases/{RELEASE}"
     expected = HostPlan(
         host=WEB1,
@@ -198,6 +199,7 @@ def test_the_first_hosts_steps_are_exact_command_lines_with_their_timeouts() -> 
                         f"ln -s /srv/shop/shared/config/db.yml {rel}/config/db.yml && "
                         f'test "$(cat {rel}/REVISION)" = {SHA}',
                     ],
+                    FRAME,
                 ),
                 660.0,
                 stdin_archive=True,
@@ -214,7 +216,7 @@ def test_the_first_hosts_steps_are_exact_command_lines_with_their_timeouts() -> 
 
 def test_a_plan_covers_every_selected_host_and_runs_the_migration_once() -> None:
     config = make_config()
-    plan = plan_deploy(config, "production", SHA, RELEASE, "U0ALICE")
+    plan = plan_deploy(config, "production", SHA, RELEASE, "U0ALICE", frame=FRAME)
     dirs, files = ["log"], ["config/db.yml"]
 
     def host_plan(host: Host) -> HostPlan:
@@ -231,6 +233,7 @@ def test_a_plan_covers_every_selected_host_and_runs_the_migration_once() -> None
                             remote.unpack(d, RELEASE),
                             remote.finish_release(d, RELEASE, SHA, dirs, files),
                         ],
+                        FRAME,
                     ),
                     660.0,
                     stdin_archive=True,

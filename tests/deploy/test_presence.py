@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from deploy.store import Store
+from deploy.store.tables import Store
 
 
 def test_a_bot_sees_another_while_it_beats_and_not_once_it_left_or_went_quiet(stores: Callable[[], Store]) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from deploy.database import Database
-from deploy.preview_table import LIVE, PreviewTable
+from deploy.previews.preview_table import LIVE, PreviewTable
+from deploy.store.database import Database
 
 
 def test_a_port_or_a_branch_is_held_by_one_preview_and_a_lost_race_changes_nothing(

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from deploy.config import parse_config
+from deploy.config.models import parse_config
+from deploy.config.preview_section import listen_address, parse_ports
 from deploy.errors import ConfigError
-from deploy.preview_config import listen_address, parse_ports
-from deploy.previews import (
+from deploy.previews.layout import (
     PreviewRefused,
     branch_problem,
     choose_port,

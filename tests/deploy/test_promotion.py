@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from deploy.config import parse_config
+from deploy.config.models import parse_config
+from deploy.delivery.promotion import PromotionBlock, order_problem, promotion_block
 from deploy.errors import ConfigError
-from deploy.promotion import PromotionBlock, order_problem, promotion_block
 
 SHA = "abc1234" + "0" * 33
 

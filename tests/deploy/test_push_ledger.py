@@ -5,16 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from deploy.database import Database
-from deploy.pushes import HELD, PENDING
-from deploy.store import Store
+from deploy.store.database import Database
+from deploy.store.push_table import HELD, PENDING
+from deploy.store.tables import Store
 
 
-def test_a_delivery_and_a_commit_are_taken_once_whichever_process_sees_them(databases: Callable[[], Database]) -> None:
+def test_a_commit_is_taken_once_whichever_process_sees_it(databases: Callable[[], Database]) -> None:
     one, two = Store(databases()).pushes, Store(databases()).pushes
-    assert one.first_delivery("github:d-1")
-    assert not two.first_delivery("github:d-1")
-    assert two.first_delivery("gitlab:d-1")  # another provider's id space
     assert one.claim("shop", "staging", "a" * 40, "r1", 1.0)
     assert not two.claim("shop", "staging", "a" * 40, "r2", 2.0)
     assert two.claim("shop", "production", "a" * 40, "r3", 3.0)
@@ -24,13 +21,6 @@ def test_a_delivery_and_a_commit_are_taken_once_whichever_process_sees_them(data
     assert "r1" == one.claimed("shop", "staging", "a" * 40)
     one.unclaim("shop", "staging", "a" * 40, "r1")
     assert two.claim("shop", "staging", "a" * 40, "r4", 4.0)
-
-
-def test_deliveries_are_forgotten_after_a_while(databases: Callable[[], Database]) -> None:
-    ledger = Store(databases()).pushes
-    assert ledger.first_delivery("github:old")
-    assert ledger.first_delivery("github:new", keep=-1)  # everything older than now is dropped first
-    assert ledger.first_delivery("github:old")
 
 
 def test_the_newest_parked_push_wins_and_is_taken_once(databases: Callable[[], Database]) -> None:

@@ -48,9 +48,9 @@ def test_status_json_has_exactly_the_documented_keys() -> None:
         "environment": "production",
         "consistent": False,
         "hosts": [
-            {"address": "web1", "release": "20261123090000", "sha": SHA1, "reachable": True, **STATIC},
-            {"address": "web2", "release": None, "sha": None, "reachable": False, **STATIC},
-            {"address": "web3:2222", "release": None, "sha": None, "reachable": True, **STATIC},
+            {"address": "web1", "name": "web1", "release": "20261123090000", "sha": SHA1, "reachable": True, **STATIC},
+            {"address": "web2", "name": "web2", "release": None, "sha": None, "reachable": False, **STATIC},
+            {"address": "web3:2222", "name": "web3:2222", "release": None, "sha": None, "reachable": True, **STATIC},
         ],
     }
     actual = status.as_json()
@@ -59,7 +59,7 @@ def test_status_json_has_exactly_the_documented_keys() -> None:
     assert isinstance(hosts, list)
     assert (
         ["environment", "consistent", "hosts"],
-        [["address", "release", "sha", "reachable", "source", "behind"]] * 3,
+        [["address", "name", "release", "sha", "reachable", "source", "behind"]] * 3,
     ) == (
         list(actual),
         [list(h) for h in hosts],

@@ -1,4 +1,4 @@
-"""deploy.refs: which refs a person may type, and why the others are refused."""
+"""deploy.delivery.refs: which refs a person may type, and why the others are refused."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deploy.refs import MAX_REF_LENGTH, is_valid_ref, looks_like_sha, ref_problem
+from deploy.delivery.refs import MAX_REF_LENGTH, is_valid_ref, looks_like_sha, ref_problem
 
 # Characters that mean something to a POSIX shell (or start a comment / expansion) when left unquoted.
 SHELL_METACHARACTERS = set(" \t\n|&;<>()$`\\\"'*?[#~=%!{}")

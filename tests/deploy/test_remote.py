@@ -1,4 +1,4 @@
-"""deploy.remote: the exact command lines run on hosts, and that hostile values reach the shell only quoted.
+"""deploy.hosts.remote: the exact command lines run on hosts, and that hostile values reach the shell only quoted.
 
 The quoting tests run the built commands with the real ``/bin/sh`` in a temporary directory and look at the files,
 symlinks and output they leave; any unquoted ``$(touch pwned)``, backtick, ``;``, ``&&`` or ``>`` would leave a
@@ -22,7 +22,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deploy import journal, remote
+from deploy.hosts import journal, remote
 from tests.support.gitrepo import make_app_repo
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -222,10 +222,14 @@ def tar_of(files: dict[str, str]) -> bytes:
         ),
         pytest.param(
             remote.with_pgid("echo 'hi'", posix_login_shell=False),
-            "echo shipbot-pgid:$$; exec sh -c 'echo '\"'\"'hi'\"'\"''",
+            "echo shipbot-pgid:$$; exec sh -c 'read -r shipbot_go || exit 1; echo '\"'\"'hi'\"'\"''",
             id="with-pgid-other-shell",
         ),
-        pytest.param(remote.with_pgid("echo 'hi'"), "echo shipbot-pgid:$$; echo 'hi'", id="with-pgid"),
+        pytest.param(
+            remote.with_pgid("echo 'hi'"),
+            "echo shipbot-pgid:$$; read -r shipbot_go || exit 1; echo 'hi'",
+            id="with-pgid",
+        ),
     ],
 )
 def test_commands_are_exactly_these_lines(built: str, expected: str) -> None:
@@ -376,8 +380,18 @@ def test_git_fetch_refuses_anything_but_a_full_known_sha(cwd: Path, wanted: str)
     if wanted == "short":
         wanted = repo.sha("main")[:10]
     deploy_to = cwd.parent / "srv"
+    if wanted != "0" * 40:  # not a full commit id: refused before any command is built
+        with pytest.raises(ValueError, match="is not a full commit id"):
+            remote.git_fetch(str(deploy_to), "r1", str(repo.path), wanted)
+        return
     result = run_sh(remote.git_fetch(str(deploy_to), "r1", str(repo.path), wanted), cwd)
     assert (1, False) == (result.returncode, (deploy_to / "releases" / "r1").exists())
+
+
+@pytest.mark.parametrize("wanted", ["--upload-pack=touch /tmp/x", "-o", "HEAD", "main..x", "A" * 40])
+def test_git_fetch_builds_nothing_for_an_option_or_revision_syntax(cwd: Path, wanted: str) -> None:
+    with pytest.raises(ValueError, match="is not a full commit id"):
+        remote.git_fetch(str(cwd), "r1", "/repo", wanted)
 
 
 # -- finish_release and verify ----------------------------------------------------------------------------
@@ -661,10 +675,31 @@ def test_tasks_run_in_current_or_in_deploy_to_before_the_first_deploy(cwd: Path,
 def test_a_wrapped_command_prints_its_process_group_first_then_runs_unchanged(cwd: Path, name: str) -> None:
     inner = f"printf '%s\\n' {shlex.quote(name)}"
     proc = subprocess.Popen(
-        ["/bin/sh", "-c", remote.with_pgid(inner)], cwd=cwd, stdout=subprocess.PIPE, start_new_session=True
+        ["/bin/sh", "-c", remote.with_pgid(inner)],
+        cwd=cwd,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        start_new_session=True,
     )
-    stdout, _ = proc.communicate(timeout=10)
+    stdout, _ = proc.communicate(remote.GO, timeout=10)
     assert (0, f"{remote.PGID_MARK}{proc.pid}\n{name}\n", []) == (proc.returncode, stdout.decode(), pwned(cwd.parent))
+
+
+def test_a_wrapped_command_whose_controller_goes_before_recording_its_process_group_never_runs(cwd: Path) -> None:
+    """The controller died after the group line and before it recorded it: its channel closes, the line the
+    command waits for never comes, and the command does not run (nothing is left that a repair could not kill)."""
+    for posix in (True, False):
+        proc = subprocess.Popen(
+            ["/bin/sh", "-c", remote.with_pgid("touch ran", posix)],
+            cwd=cwd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            start_new_session=True,
+        )
+        assert proc.stdout is not None
+        assert f"{remote.PGID_MARK}{proc.pid}\n" == proc.stdout.readline().decode()
+        stdout, _ = proc.communicate(b"", timeout=10)  # closed without the go-ahead
+        assert (1, b"", False) == (proc.returncode, stdout, (cwd / "ran").exists())
 
 
 @pytest.mark.parametrize(

@@ -5,21 +5,23 @@ takeover are each decided by one statement on a key). Lease expiry follows the d
 
 from __future__ import annotations
 
-import socket
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import TypeVar
 
 import pytest
 
-from deploy.database import Database
 from deploy.errors import EnvironmentBusy, EnvironmentLocked
-from deploy.leases import LeaseGuard
 from deploy.records import RunRecord
-from deploy.store import Store
-from deploy.waiting import APPROVED, AWAITING, REJECTED
+from deploy.store.database import Database
+from deploy.store.leases import Lease, LeaseGuard
+from deploy.store.tables import Store
+from deploy.store.waiting import APPROVED, AWAITING, REJECTED
 from tests.support.databases import other_process
+from tests.support.ports import free_port
 
 T = TypeVar("T")
 REPLICAS = 6
@@ -60,7 +62,7 @@ def run(run_id: str, user: str) -> RunRecord:
 def test_of_replicas_racing_for_one_environments_run_slot_exactly_one_runs(replicas: list[Store]) -> None:
     for round_ in range(3):
         results = race(replicas, lambda i, s, n=round_: s.start_run(run(f"r{n}-{i}", f"U{i}"), f"deploy by U{i}"))
-        winners = [i for i, r in enumerate(results) if r is None]
+        winners = [i for i, r in enumerate(results) if isinstance(r, Lease)]
         busy = [r for r in results if isinstance(r, EnvironmentBusy)]
         assert (1, REPLICAS - 1) == (len(winners), len(busy)), results
         winner = f"r{round_}-{winners[0]}"
@@ -93,7 +95,7 @@ def test_of_two_approvers_on_two_replicas_exactly_one_decides(replicas: list[Sto
 def test_of_replicas_taking_over_one_dead_run_exactly_one_wins(replicas: list[Store], database_url: str) -> None:
     replicas[0].start_run(run("r1", "U0"), "x")
     other_process(database_url, "UPDATE leases SET expires_at = expires_at - 3600 WHERE run_id = ?", "r1")
-    results = race(replicas, lambda i, s: s.take_over("r1"))
+    results = race(replicas, lambda i, s: s.take_over("r1") is not None)
     assert 1 == results.count(True), results
     assert replicas[results.index(True)].owner == replicas[0].lease_holder("r1")
 
@@ -101,7 +103,8 @@ def test_of_replicas_taking_over_one_dead_run_exactly_one_wins(replicas: list[St
 def test_a_lease_is_judged_by_the_database_clock_not_a_replicas(
     replicas: list[Store], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A replica whose clock runs a day ahead, or a day behind, still sees a fresh lease alive, and a lapsed one dead."""
+    """A replica whose clock runs a day ahead, or a day behind, still sees a fresh lease alive, and a lapsed one
+    dead."""
     quick = Store(replicas[0].db, lease_ttl=0.4)
     quick.start_run(run("r1", "U0"), "x")
     real = time.time
@@ -125,14 +128,12 @@ def test_a_lease_is_stamped_with_the_database_clock(replicas: list[Store]) -> No
 def test_a_replica_whose_database_stops_answering_trusts_its_lease_only_until_its_local_deadline() -> None:
     """The renewal fails with the driver's own error (nothing answers on the port): the guard keeps acting only
     within the fraction of the TTL it had left, then stops."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    gone = Store(Database(f"postgresql://postgres@127.0.0.1:{port}/shipbot", upgrade=False), lease_ttl=0.5)
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/shipbot"
+    gone = Store(Database(url, upgrade=False, statement_timeout=0.1), lease_ttl=0.5)
     try:
-        guard = LeaseGuard(lambda: gone.renew_lease("r1"), ttl=0.5)
-        within = guard.renew_now()
+        guard = LeaseGuard(partial(gone.door, gone.renew_lease, "r1"), ttl=0.5)
+        within = asyncio.run(guard.renew_now())
         time.sleep(0.5)
-        assert (True, False, False) == (within, guard.renew_now(), guard.lost)
+        assert (True, False, False) == (within, asyncio.run(guard.renew_now()), guard.lost)
     finally:
         gone.close()

@@ -1,10 +1,10 @@
-"""deploy.retention: which old releases a deploy deletes."""
+"""deploy.hosts.retention: which old releases a deploy deletes."""
 
 from __future__ import annotations
 
 import pytest
 
-from deploy.retention import releases_to_delete
+from deploy.hosts.retention import releases_to_delete
 
 R1, R2, R3, R4, R5 = (f"2026112{i}090000" for i in range(1, 6))
 

@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterator
 import pytest
 import sqlalchemy as sa
 
-from deploy.database import Database
-from deploy.store import Store
-from deploy.waiting import APPROVED, AWAITING, CANCELLED, QUEUED, REJECTED, STARTED, WaitingRequests
+from deploy.store.database import Database
+from deploy.store.tables import Store
+from deploy.store.waiting import APPROVED, AWAITING, CANCELLED, QUEUED, REJECTED, STARTED, WaitingRequests
 
 
 @pytest.fixture

@@ -1,11 +1,10 @@
-"""One real sshd fleet and one real git repo for the whole package, once per store engine (a SQLite file in the data
+"""One real sshd fleet and one real git repo for the whole session, once per store engine (a SQLite file in the data
 dir, and a PostgreSQL database every process of the test is pointed at through SHIPBOT_DATABASE_URL), a config whose
 steps can be made slow on one host, and the ``shipbot`` command line run as a separate process that the tests kill.
 
-On PostgreSQL run the files where several processes meet in the store (:data:`ON_POSTGRES`: replicas, leases, the
-waiting requests); the crash points, restarts and round trips exercise the hosts and the engine, the same on either
-store, and run on SQLite only; the two-replica tests run on PostgreSQL only, the store replicas share in production.
-That keeps the suite's time in bounds.
+Every test runs on both engines: crash points, takeovers, restarts, round trips and replicas alike (replicas on
+SQLite share the one file in the data dir, as bots on one machine can). A module whose subject is one engine says
+so in ``ENGINES`` (``test_store_outage.py`` stops and restarts PostgreSQL itself, on a cluster of its own).
 
 Every host's PATH starts with a folder holding an ``mv`` that runs the real ``mv`` and then, when the folder it
 moved into holds ``SLOW_MV``, marks ``MV_DONE`` and sleeps: the switch step's rename has happened on the host but
@@ -32,7 +31,7 @@ from typing import Any
 import pytest
 import yaml
 
-from deploy.store import Store
+from deploy.store.tables import Store
 from tests.support.databases import fresh_postgres
 from tests.support.gitrepo import GitRepo, make_app_repo
 from tests.support.sshd_fleet import SshdFleet, sshd_unavailable_reason
@@ -69,6 +68,7 @@ class World:
     repo: GitRepo
     cwd: Path  # holds shipbot.yml and the data dir
     database_url: str | None = None  # None: the SQLite file in the data dir
+    deployed: bool = False  # the baseline is live
 
     def disk(self, i: int) -> Path:
         return self.fleet.hosts[i].local_deploy_to
@@ -146,21 +146,57 @@ def kill(proc: subprocess.Popen[str], sig: signal.Signals) -> tuple[int, str]:
     return proc.returncode, err
 
 
-@pytest.fixture(scope="package", params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest) -> Iterator[str | None]:
-    if request.param == "sqlite":
-        yield None
-        return
-    with fresh_postgres() as url:
-        yield url
+ENGINES = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``database`` is parametrized over the module's ``ENGINES`` (both unless the module names one)."""
+    if "database" in metafunc.fixturenames:
+        engines = getattr(metafunc.module, "ENGINES", ENGINES)
+        metafunc.parametrize("database", engines, indirect=True, scope="package")
+
+
+class Worlds:
+    """The session's worlds, one per engine, each made when first asked for and kept to the session's end: a test
+    file's tests run on one engine then on the other, and pytest-xdist hands a worker test files of this package
+    between others, so a world made again at every switch would cost a fleet and a deploy each time."""
+
+    def __init__(self, factory: pytest.TempPathFactory) -> None:
+        self._factory = factory
+        self._made: dict[str, World] = {}
+        self.closing = contextlib.ExitStack()
+
+    def get(self, engine: str) -> World:
+        if engine not in self._made:
+            url = None if engine == "sqlite" else self.closing.enter_context(fresh_postgres())
+            self._made[engine] = self.closing.enter_context(_world(self._factory, url))
+        return self._made[engine]
+
+
+@pytest.fixture(scope="session")
+def worlds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worlds]:
+    made = Worlds(tmp_path_factory)
+    with made.closing:
+        yield made
 
 
 @pytest.fixture(scope="package")
-def world(tmp_path_factory: pytest.TempPathFactory, database: str | None) -> Iterator[World]:
+def database(request: pytest.FixtureRequest) -> str:
+    """The engine of the tests' store: ``sqlite`` or ``postgresql``."""
+    return str(request.param)
+
+
+@pytest.fixture(scope="package")
+def world(worlds: Worlds, database: str) -> World:
     reason = sshd_unavailable_reason()
     if reason is not None:
         pytest.skip(reason)
-    root = tmp_path_factory.mktemp("durable")
+    return worlds.get(database)
+
+
+@contextlib.contextmanager
+def _world(factory: pytest.TempPathFactory, database_url: str | None) -> Iterator[World]:
+    root = factory.mktemp("durable")
     wrappers = root / "bin"
     wrappers.mkdir()
     (wrappers / "mv").write_text(_MV)
@@ -174,7 +210,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, database: str | None) -> Ite
         config = fleet.config_yaml(repo=repo.path, pipeline=PIPELINE, shared={"dirs": ["log"]})
         config["timeouts"] = {"switch": "60s"}
         (cwd / "shipbot.yml").write_text(yaml.safe_dump(config))
-        yield World(fleet, repo, cwd, database)
+        yield World(fleet, repo, cwd, database_url)
     finally:
         fleet.stop()
         for pid in leftovers():
@@ -185,28 +221,9 @@ def world(tmp_path_factory: pytest.TempPathFactory, database: str | None) -> Ite
 
 @pytest.fixture(scope="package")
 def baseline(world: World) -> None:
-    """``main`` deployed once on the shared fleet; every test leaves the fleet on one release of it."""
+    """``main`` deployed once on the world's fleet; every test leaves the fleet on one release of it."""
+    if world.deployed:
+        return
     done = world.shipbot("deploy", "staging", "main")
     assert 0 == done.returncode, done.stderr
-
-
-ON_POSTGRES = {"test_replicas.py", "test_leases.py", "test_waiting.py"}
-ONLY_POSTGRES = {"test_replicas.py"}  # several bots on one store: what PostgreSQL is for (one machine's file is not)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The PostgreSQL runs of files outside :data:`ON_POSTGRES`, and the SQLite runs of :data:`ONLY_POSTGRES`, are
-    left out (see the module's docstring)."""
-    kept, dropped = [], []
-    for item in items:
-        params = getattr(item, "callspec", None)
-        engine = params.params.get("database") if params is not None else None
-        here = Path(str(item.fspath)).parent == Path(__file__).parent
-        name = Path(str(item.fspath)).name
-        left_out = (engine == "postgresql" and name not in ON_POSTGRES) or (
-            engine == "sqlite" and name in ONLY_POSTGRES
-        )
-        (dropped if here and left_out else kept).append(item)
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-        items[:] = kept
+    world.deployed = True

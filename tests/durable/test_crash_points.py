@@ -35,12 +35,15 @@ def test_a_deploy_stopped_at_a_boundary_ends_on_one_release_after_recover(
     what, host = BOUNDARIES[boundary]
     live = world.one_release_everywhere()
     started = world.slow(host, what)
+    proc = world.start("deploy", "staging", "feature/new-login", "--yes")
     try:
-        proc = world.start("deploy", "staging", "feature/new-login", "--yes")
         wait_for(started.exists, what=f"{what} to start on host {host}")
         if what == "MV":
             assert world.current(host) != live, "the rename happened; the step has not answered"
         proc.send_signal(sig)
+    except BaseException:
+        kill(proc, signal.SIGKILL)  # not left running into the next test
+        raise
     finally:
         world.calm()
     code, err = kill(proc, sig)

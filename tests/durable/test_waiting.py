@@ -10,8 +10,8 @@ import time
 import pytest
 import yaml
 
-from cli.root import build_engine
-from deploy.config import load_config
+from cli.engines import build_engine
+from deploy.config.models import load_config
 from deploy.events import Outcome
 from tests.durable.conftest import SHIPBOT, TTL, World, wait_for
 

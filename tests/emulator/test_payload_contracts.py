@@ -1,5 +1,6 @@
 """The emulator's payloads carry every field Slack's own examples carry (tests/emulator/contracts/), with the same
-JSON types: slash commands (form body and Socket Mode envelope), button clicks, app_mention and message events."""
+JSON types: slash commands (form body and Socket Mode envelope), button clicks, app_mention and message events, and
+the ``users.info`` answer."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from urllib.parse import parse_qs
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.people import display_name
 from slack_emulator import SlackEmulator
 from slack_emulator.delivery import Attempt, Delivery
 from slack_emulator.http_delivery import encode_body
@@ -104,3 +106,19 @@ def test_a_mention_and_its_message_event_carry_slacks_fields(mention: tuple[Deli
     assert [] == missing(example("app_mention_event_callback.json"), app_mention.payload)
     assert [] == missing(example("app_mention_socket_mode_envelope.json"), envelope(app_mention))
     assert [] == missing(example("message_event_socket_mode_envelope_retry.json"), envelope(message, 1, "timeout"))
+
+
+async def test_users_info_answers_with_slacks_user_object_and_the_bot_reads_its_display_name(
+    emu: SlackEmulator,
+) -> None:
+    """``users.info`` as Slack documents it (contracts/users_info_response.json): the emulator's answer carries
+    every field, and the bot's reading of a display name works on Slack's own example."""
+    web = AsyncWebClient(token=emu.bot_token, base_url=emu.api_url)
+
+    answer = (await web.users_info(user="U0ALICE")).data
+
+    assert [] == missing(example("users_info_response.json"), answer)
+    assert "spengler" == display_name(example("users_info_response.json")["user"])
+    assert "alice" == display_name(answer["user"])  # type: ignore[index]
+    unnamed = {"id": "U1", "name": "handle", "real_name": "Real Name", "profile": {"display_name": ""}}
+    assert "Real Name" == display_name(unnamed), "an empty display name falls back to the real name"

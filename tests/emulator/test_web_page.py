@@ -12,7 +12,6 @@ import asyncio
 import itertools
 import json
 import shutil
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from slack_emulator import SlackEmulator
+from tests.support.ports import free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [
@@ -67,15 +67,9 @@ class Page:
         await self.send("Input.dispatchKeyEvent", type="keyUp", **key)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 async def page(emu: SlackEmulator, tmp_path: Path) -> AsyncIterator[Page]:
-    port = _free_port()
+    port = free_port()
     proc = await asyncio.create_subprocess_exec(
         CHROMIUM,
         "--headless",

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from deploy.config import Config, parse_config
-from deploy.engine import Engine
-from deploy.ssh import SshConnector
-from deploy.store import Store
+from deploy.config.models import Config, parse_config
+from deploy.hosts.ssh import SshConnector
+from deploy.run.engine import Engine
+from deploy.store.tables import Store
 from tests.support.gitrepo import GitRepo
 from tests.support.sshd_fleet import FleetFactory, SshdFleet
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from deploy.store import Store
+from deploy.store.tables import Store
 from tests.engine.conftest import PIPELINE
 from tests.support.gitrepo import GitRepo
 from tests.support.sshd_fleet import FleetFactory, SshdFleet
@@ -49,7 +49,12 @@ async def test_deploy_status_history_and_rollback_from_the_command_line(
     shown = json.loads(status.stdout)
     assert ["consistent", "environment", "hosts"] == sorted(shown)
     assert (True, "staging") == (shown["consistent"], shown["environment"])
-    assert [{"address", "release", "sha", "reachable", "source", "behind"}] * 2 == [set(h) for h in shown["hosts"]]
+    assert [{"address", "name", "release", "sha", "reachable", "source", "behind", "releases"}] * 2 == [
+        set(h) for h in shown["hosts"]
+    ]
+    assert [["release", "sha", "history", "user", "rollback_target"]] * 2 == [
+        list(h["releases"][0]) for h in shown["hosts"]
+    ]
     assert {app_repo.sha("feature/new-login")} == {h["sha"] for h in shown["hosts"]}
 
     assert 0 == shipbot("rollback", "staging", cwd=tmp_path).returncode

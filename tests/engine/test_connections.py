@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from deploy.config import parse_config
-from deploy.engine import Engine
+from deploy.config.models import parse_config
 from deploy.errors import ConfigError
 from deploy.events import Event, HostStepStarted, Outcome
-from deploy.plan import Host
-from deploy.ssh import SshConnector
+from deploy.hosts.ssh import SshConnector
+from deploy.run.engine import Engine
+from deploy.run.plan import Host
 from tests.engine.conftest import PIPELINE, EngineFactory
 from tests.support.gitrepo import GitRepo
 from tests.support.sshd_fleet import FleetFactory, SshdFleet
@@ -130,7 +130,7 @@ async def test_a_named_key_that_does_not_exist_is_a_config_error_before_anything
         await engine_with(engine, data).deploy("staging", "main", user="U0ALICE")
 
     assert [f"ssh.identity: the key file {tmp_path}/keys/deploy_ed25519 does not exist"] == caught.value.problems
-    assert ([], False) == (engine.history("staging"), (fleet.hosts[0].local_deploy_to / "releases").exists())
+    assert ([], False) == (await engine.history("staging"), (fleet.hosts[0].local_deploy_to / "releases").exists())
 
 
 def sshd_children(fleet: SshdFleet, i: int) -> list[str]:

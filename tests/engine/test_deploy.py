@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from deploy.engine import Engine
 from deploy.errors import EnvironmentBusy, EnvironmentLocked, RefNotFound, UsageError
-from deploy.events import Event, HostState, HostStepStarted, Outcome
-from deploy.ssh import SshConnector
+from deploy.events import Event, HostState, HostStepFinished, HostStepStarted, Outcome
+from deploy.hosts.ssh import SshConnector
+from deploy.run.engine import Engine
 from tests.engine.conftest import PIPELINE, EngineFactory
 from tests.support.gitrepo import GitRepo
 from tests.support.sshd_fleet import FleetFactory, SshdFleet
@@ -186,7 +186,7 @@ async def test_cancel_kills_remote_steps_and_leaves_the_fleet_as_it_was(make_eng
     assert [] == pgrep(sleep), "no remote process left running"
     assert [None, None] == [current_of(fleet, i) for i in range(2)]
     assert [[], []] == [releases_of(fleet, i) for i in range(2)]
-    run = engine.history("staging")[0]
+    run = (await engine.history("staging"))[0]
     assert ("cancelled", False) == (run.state, run.running)
     assert engine.store.active_run("shop", "staging") is None, "the environment is free again"
 
@@ -245,7 +245,7 @@ async def test_deploy_to_a_role_subset_touches_only_those_hosts(make_engine: Eng
 
     assert [name(fleet, 0)] == [h.host for h in result.hosts]
     assert [1, 0, 0] == [len(releases_of(fleet, i)) for i in range(3)]
-    with pytest.raises(UsageError, match="no host in staging has the role or address 'db'"):
+    with pytest.raises(UsageError, match="no host in staging has the role, name or address 'db'"):
         await engine.deploy("staging", "main", user="U0ALICE", hosts_filter="db")
 
 
@@ -322,10 +322,14 @@ async def test_a_login_shell_that_prints_first_does_not_stop_a_timed_out_step_be
     sleep = unique_sleep()
     engine, _ = await make_engine(fleet=fleet, pipeline={**PIPELINE, "build": [sleep]}, timeouts={"build": "1s"})
 
-    result = await engine.deploy("staging", "main", user="U0ALICE")
+    events: list[Event] = []
+    result = await engine.deploy("staging", "main", user="U0ALICE", sink=events.append)
 
     assert "timed out after 1s" in result.message
-    assert "Welcome to prod-7" in result.hosts[0].output_tail, "the shell's own lines are kept as output"
+    # the build shares its session with the upload (deploy.hosts.chain): the shell prints its lines once, before the
+    # first
+    first = next(e for e in events if isinstance(e, HostStepFinished) and e.step == "upload")
+    assert "Welcome to prod-7" in first.output_tail, "the shell's own lines are kept as output"
     assert [] == pgrep(sleep)
 
 
@@ -356,8 +360,8 @@ async def test_a_full_disk_fails_the_upload_naming_host_and_step_and_nothing_swi
     app_repo.checkout("main")
     data = fleet.config_yaml(repo=app_repo.path, pipeline=PIPELINE, shared={"dirs": ["log"]})
     data["environments"]["staging"]["hosts"][1]["deploy_to"] = str(full)
-    from deploy.config import parse_config
-    from deploy.engine import Engine
+    from deploy.config.models import parse_config
+    from deploy.run.engine import Engine
 
     engine = Engine(parse_config(data), engine.store, tmp_data(engine), SshConnector)
     before = current_of(fleet, 0)
@@ -374,8 +378,8 @@ async def test_a_full_disk_fails_the_upload_naming_host_and_step_and_nothing_swi
 async def test_a_run_opens_one_ssh_connection_per_host_whatever_the_number_of_steps(
     make_engine: EngineFactory,
 ) -> None:
-    from deploy.plan import Host
-    from deploy.ports import HostConnection
+    from deploy.hosts.connector import HostConnection
+    from deploy.run.plan import Host
 
     class Counting(SshConnector):
         """The real connector, counting the connections it opens."""
@@ -400,7 +404,7 @@ async def test_a_run_opens_one_ssh_connection_per_host_whatever_the_number_of_st
 async def test_a_login_shell_that_is_not_posix_gets_commands_through_sh(
     make_engine: EngineFactory, app_repo: GitRepo
 ) -> None:
-    from deploy.config import parse_config
+    from deploy.config.models import parse_config
 
     engine, fleet = await make_engine(hosts=1)
     sleep = unique_sleep()

@@ -13,12 +13,12 @@ import pytest
 import yaml
 
 from cli.main import main
-from deploy.config import parse_config
-from deploy.engine import Engine
+from deploy.config.models import parse_config
 from deploy.errors import HostUnreachable, NothingToConverge
 from deploy.events import Outcome
-from deploy.ssh import SshConnector
-from deploy.store import Store
+from deploy.hosts.ssh import SshConnector
+from deploy.run.engine import Engine
+from deploy.store.tables import Store
 from tests.engine.conftest import PIPELINE
 from tests.support.dnsmasq import Dnsmasq
 from tests.support.gitrepo import GitRepo
@@ -93,6 +93,7 @@ async def test_srv_hosts_deploy_a_new_host_is_behind_converge_catches_it_up_and_
         (name(fleet, 2), True, SOURCE),
     ]
     assert status["hosts"][2]["release"] is None
+    assert [h["name"] for h in status["hosts"]] == [f"{h.name}.shop.test" for h in fleet.hosts], "named by SRV target"
 
     result = await engine.converge("staging", user="U0BOB")
     assert result.outcome is Outcome.SUCCESS, result.message

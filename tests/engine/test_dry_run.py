@@ -44,7 +44,7 @@ async def test_dry_runs_print_the_plan_and_change_nothing(
     assert 0 == text.returncode, text.stderr
     out = text.stdout
     assert f"DRY RUN: deploy shop feature/new-login ({login[:12]}) to staging" in out
-    assert f"live: {main[:12]}; 1 commit(s) would ship" in out
+    assert f"live: {main[:12]}; 1 commit would ship" in out
     assert f"{login[:7]} new login page (Ada Dev)" in out
     assert f"replaces {live_release(fleet, 0)}" in out
     for step in ("upload", "build", "switch", "restart", "healthcheck"):
@@ -93,7 +93,7 @@ async def test_a_dry_run_warns_when_the_commit_is_older_than_what_is_live(
     assert (
         f"WARNING: {v1[:7]} is older than what is live ({live[:7]}): this deploy goes back in history"
     ) in older.stdout
-    assert "0 commit(s) would ship" in older.stdout
+    assert "0 commits would ship" in older.stdout
 
 
 async def test_the_json_flag_needs_a_dry_run(tmp_path: Path, sshd_fleet: FleetFactory, app_repo: GitRepo) -> None:

@@ -11,8 +11,8 @@ import subprocess
 
 import pytest
 
-from deploy import journal
 from deploy.events import Outcome
+from deploy.hosts import journal
 from tests.engine.conftest import EngineFactory
 from tests.support.gitrepo import GitRepo
 from tests.support.sshd_fleet import SshdFleet

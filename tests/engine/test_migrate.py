@@ -34,7 +34,7 @@ async def test_migrate_roles_no_host_has_are_a_config_error_naming_them_before_a
         "pipeline.migrate.roles: no host of staging has the role db or schema, so its migration would never run "
         "(roles in staging: migrate, web)"
     ] == caught.value.problems
-    assert ([], [False, False]) == (engine.history("staging"), [h.local_deploy_to.joinpath("releases").exists()
+    assert ([], [False, False]) == (await engine.history("staging"), [h.local_deploy_to.joinpath("releases").exists()
                                                                 for h in fleet.hosts])  # fmt: skip
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from deploy.store import Store
+from deploy.store.tables import Store
 from tests.engine.conftest import PIPELINE
 from tests.engine.test_cli import shipbot
 from tests.support.gitrepo import GitRepo

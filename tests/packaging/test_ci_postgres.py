@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import uuid
 from pathlib import Path
@@ -14,14 +13,9 @@ import pytest
 import sqlalchemy as sa
 
 from tests.packaging.dockerfile import ROOT
+from tests.support.ports import free_port
 
 SCRIPT = ROOT / ".ci" / "postgres.sh"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def script(*, port: int, cluster: str = "shipbot", dry: bool = False) -> subprocess.CompletedProcess[str]:

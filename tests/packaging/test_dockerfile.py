@@ -24,7 +24,7 @@ def test_the_build_stage_copies_every_packaged_package_and_the_project_files() -
 
 
 def test_the_packages_are_the_product_and_the_emulator() -> None:
-    assert ["bot", "cli", "commands", "demo", "deploy", "slack_emulator", "webhooks"] == packaged_roots()
+    assert ["bot", "cli", "commands", "demo", "deploy", "sinks", "slack_emulator", "webhooks"] == packaged_roots()
 
 
 @pytest.mark.parametrize(
@@ -108,11 +108,23 @@ def test_the_healthcheck_asks_the_ops_port_from_the_environment(status: int, exi
     assert exit_code == done.returncode
 
 
-@pytest.mark.parametrize(("value", "spec"), [("1", ".[sentry]"), ("0", ".")])
-def test_the_sentry_extra_is_installed_when_the_build_argument_asks(value: str, spec: str) -> None:
+@pytest.mark.parametrize(("value", "extra"), [("1", ["--extra", "sentry"]), ("0", [])])
+def test_the_image_installs_the_locked_dependencies_with_the_sentry_extra_when_asked(
+    value: str, extra: list[str]
+) -> None:
     build = [args for stage, kw, args in instructions() if stage == 1]
-    assert any(a.startswith("WITH_SENTRY") for stage, kw, a in instructions() if stage == 1 and kw == "ARG")
+    args = {a.split("=")[0]: a.split("=", 1)[1] for stage, kw, a in instructions() if stage == 1 and kw == "ARG"}
+    assert {"WITH_SENTRY", "UV_VERSION"} <= set(args)
     [install] = [run for run in build if "pip install" in run]
-    shell = f'pip() {{ printf "%s\\n" "$@"; }}; {install}'  # pip replaced by a function printing its arguments
-    done = subprocess.run(["sh", "-c", shell], env={"WITH_SENTRY": value}, capture_output=True, text=True, check=True)
-    assert spec == done.stdout.splitlines()[-1]
+    # pip and uv replaced by functions printing their arguments, one call a line
+    shell = f'pip() {{ echo "pip $*"; }}; uv() {{ echo "uv $*"; }}; {install}'
+    env = {"WITH_SENTRY": value, "UV_VERSION": args["UV_VERSION"], "PATH": os.defpath}
+    done = subprocess.run(["sh", "-c", shell], env=env, capture_output=True, text=True, check=True)
+    calls = [line.split() for line in done.stdout.splitlines()]
+    assert [
+        ["pip", "install", "--no-cache-dir", f"uv=={args['UV_VERSION']}"],
+        ["uv", "export", "--frozen", "--no-emit-project", "--no-header", *extra, "-o", "/tmp/requirements.txt"],
+        ["pip", "install", "--no-cache-dir", "--require-hashes", "--prefix=/install", "-r", "/tmp/requirements.txt"],
+        ["pip", "install", "--no-cache-dir", "--no-deps", "--prefix=/install", "."],
+    ] == calls
+    assert "uv.lock" in build_stage_copies()

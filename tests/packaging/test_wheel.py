@@ -1,9 +1,11 @@
 """The wheel alone carries the product: built from what the Dockerfile copies, installed into a fresh venv.
 
-The fresh venv gets the wheel (``--no-deps``) and, through one ``.pth`` line, the project venv's site-packages for
-the third-party dependencies. That directory holds shipbot only as an editable-install hook, which a ``.pth`` line
-does not run, so every ``bot``/``cli``/... module the fresh venv imports must come from the wheel: the test checks
-where each was loaded from.
+The fresh venv gets the third-party dependencies pinned by ``uv.lock`` (exported without hashes' extras and without
+the project, exactly what ``make install`` and the Dockerfile install), then the wheel with ``--no-deps``: what a
+user's ``pip install`` of the release would run, on the versions the tests ran with. Its ``shipbot`` console script
+runs with Python's default warning settings, as a user's shell has them. Under ``make test-latest``
+(``TESTS_UNLOCKED=1``) the fresh venv resolves the wheel's dependencies anew instead: the newest releases, as a user's
+``pip install shipbot`` on the day would get them.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import os
 import shutil
 import subprocess
 import sys
-import sysconfig
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,22 +61,25 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def fresh(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A new venv holding the wheel, with the project venv's third-party packages visible through a .pth line."""
+    """A new venv holding the locked dependencies (or the newest, unlocked) and the wheel."""
     home = tmp_path_factory.mktemp("fresh")
     venv = home / "venv"
     made = run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=home)
     assert 0 == made.returncode, made.stderr
     python = venv / "bin" / "python"
-    installed = run(
-        sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", wheel, cwd=home
-    )
-    assert 0 == installed.returncode, installed.stdout + installed.stderr
-    deps = Path(sysconfig.get_paths()["purelib"])
-    assert [] == [name for name in packaged_roots() if (deps / name).exists()], (
-        "the dependency dir must not hold shipbot"
-    )
-    site = Path(run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", cwd=home).stdout.strip())
-    (site / "zz_dependencies.pth").write_text(f"{deps}\n")
+    uv = Path(sys.executable).parent / "uv"
+    env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
+    exported = run(
+        uv, "export", "--frozen", "--no-emit-project", "--no-header", "--format", "requirements-txt",
+        "-o", home / "requirements.txt", cwd=ROOT, env=env,
+    )  # fmt: skip
+    assert 0 == exported.returncode, exported.stderr
+    steps = [("-r", home / "requirements.txt"), ("--no-deps", wheel)]
+    if os.environ.get("TESTS_UNLOCKED") == "1":
+        steps = [("--upgrade", wheel)]
+    for argv in steps:
+        installed = run(uv, "pip", "install", "--quiet", "--python", python, *argv, cwd=home, env=env)
+        assert 0 == installed.returncode, installed.stdout + installed.stderr
     yield venv
 
 
@@ -94,7 +98,7 @@ def test_the_wheel_holds_the_product_and_the_emulators_page_and_nothing_else(whe
 
 def test_every_product_module_the_fresh_venv_imports_comes_from_the_wheel(fresh: Path, tmp_path: Path) -> None:
     probe = (
-        "import json, bot.app, cli.main, cli.root, commands.usecases, demo.launch, deploy.engine, slack_emulator.server\n"
+        "import json, bot.app, cli.main, cli.root, commands.usecases, demo.launch, deploy.run.engine, slack_emulator.server\n"
         "import sys\n"
         "print(json.dumps({n: m.__file__ for n, m in sys.modules.items()"
         " if n.split('.')[0] in {'bot', 'cli', 'commands', 'demo', 'deploy', 'slack_emulator', 'tools', 'tests'}}))"
@@ -116,7 +120,7 @@ def test_the_installed_shipbot_prints_its_help(fresh: Path, tmp_path: Path) -> N
 def test_the_installed_shipbot_checks_a_config(fresh: Path, tmp_path: Path) -> None:
     (tmp_path / "shipbot.yml").write_text(CONFIG)
     result = run(fresh / "bin" / "shipbot", "check", "--config", "shipbot.yml", cwd=tmp_path, env=clean_env())
-    assert (0, "shipbot.yml: ok (shop, 1 environment(s), 2 host(s))\n", "") == (
+    assert (0, "shipbot.yml: ok (shop, 1 environment, 2 hosts)\n", "") == (
         result.returncode,
         result.stdout,
         result.stderr,
@@ -127,17 +131,33 @@ def test_the_wheel_carries_the_migrations_and_the_installed_shipbot_migrates_a_d
     wheel: Path, fresh: Path, tmp_path: Path
 ) -> None:
     names = zipfile.ZipFile(wheel).namelist()
-    shipped = sorted(n for n in names if n.startswith("deploy/migrations/") and not n.endswith("__init__.py"))
+    shipped = sorted(n for n in names if n.startswith("deploy/store/migrations/") and not n.endswith("__init__.py"))
     expected = sorted(
-        f"deploy/migrations/{p.relative_to(ROOT / 'deploy' / 'migrations')}"
-        for p in (ROOT / "deploy" / "migrations").rglob("*")
+        f"deploy/store/migrations/{p.relative_to(ROOT / 'deploy' / 'store' / 'migrations')}"
+        for p in (ROOT / "deploy" / "store" / "migrations").rglob("*")
         if p.is_file() and p.suffix in (".py", ".mako") and p.name != "__init__.py"
     )
     assert expected == shipped
     env = {**clean_env(), "SHIPBOT_DATA_DIR": str(tmp_path / "data")}
     result = run(fresh / "bin" / "shipbot", "db", "upgrade", cwd=tmp_path, env=env)
-    newest = max(p.name.split("_")[0] for p in (ROOT / "deploy" / "migrations" / "versions").glob("[0-9]*.py"))
+    newest = max(
+        p.name.split("_")[0] for p in (ROOT / "deploy" / "store" / "migrations" / "versions").glob("[0-9]*.py")
+    )
     assert (0, f"{tmp_path / 'data' / 'shipbot.sqlite3'}: upgraded from revision none to {newest}\n") == (
         result.returncode,
         result.stdout,
     ), result.stderr
+
+
+def test_the_installed_shipbot_prints_no_dependency_warning_a_user_cannot_act_on(fresh: Path, tmp_path: Path) -> None:
+    """With Python's default warning settings (nothing in PYTHONWARNINGS), as a user's shell runs it: ``--help`` and a
+    passing ``check`` say nothing on stderr, a failing ``status`` says only shipbot's own lines."""
+    (tmp_path / "shipbot.yml").write_text(CONFIG)
+    env = {**clean_env(), "SHIPBOT_DATA_DIR": str(tmp_path / "data")}
+    shipbot = fresh / "bin" / "shipbot"
+    helped = run(shipbot, "--help", cwd=tmp_path, env=env)
+    checked = run(shipbot, "check", "--config", "shipbot.yml", cwd=tmp_path, env=env)
+    failed = run(shipbot, "status", "nowhere", "--config", "missing.yml", cwd=tmp_path, env=env)
+    assert ("", 0, "", 0) == (helped.stderr, helped.returncode, checked.stderr, checked.returncode)
+    assert (2, "shipbot: ") == (failed.returncode, failed.stderr[: len("shipbot: ")]), failed.stderr
+    assert [] == [line for line in failed.stderr.splitlines() if not line.startswith(("shipbot: ", "  - "))]

@@ -18,13 +18,14 @@ from typing import Any
 import aiohttp
 import pytest
 
-from cli.root import build_previews
-from deploy.config import parse_config
-from deploy.engine import Engine
-from deploy.preview_runner import PreviewRunner
-from deploy.ssh import SshConnector
-from deploy.store import Store
+from cli.engines import build_previews
+from deploy.config.models import parse_config
+from deploy.hosts.ssh import SshConnector
+from deploy.previews.preview_runner import PreviewRunner
+from deploy.run.engine import Engine
+from deploy.store.tables import Store
 from tests.support.gitrepo import GitRepo
+from tests.support.ports import free_port, free_range
 from tests.support.sshd_fleet import FleetFactory, SshdFleet
 
 NGINX = Path("/usr/sbin/nginx")
@@ -36,31 +37,6 @@ RESTART = (
     'echo "$SHIPBOT_SHA" > index.html; '
     'setsid nohup python3 -m http.server "$SHIPBOT_PORT" --bind 127.0.0.1 > server.log 2>&1 < /dev/null &'
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def free_range(size: int) -> tuple[int, int]:
-    """``size`` consecutive ports nobody listens on now."""
-    for _ in range(50):
-        first = free_port()
-        if first + size > 65535:
-            continue
-        ok = True
-        for p in range(first, first + size):
-            with socket.socket() as sock:
-                try:
-                    sock.bind(("127.0.0.1", p))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
-            return first, first + size - 1
-    raise RuntimeError("no free port range")
 
 
 class Nginx:

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from tests.bot.conftest import StackFactory, dump, stack  # noqa: F401 (the stack fixture)
-from tests.previews.conftest import DOMAIN, RESTART, Nginx, free_range, processes_under
+from tests.previews.conftest import DOMAIN, RESTART, Nginx, processes_under
 from tests.support.gitrepo import GitRepo
+from tests.support.ports import free_range
 
 pytestmark = pytest.mark.sshd
 

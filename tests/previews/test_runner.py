@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
-from deploy.preview_runner import PreviewFailed
-from deploy.previews import PreviewRefused
+from deploy.previews.layout import PreviewRefused
+from deploy.previews.preview_runner import PreviewFailed
 from tests.previews.conftest import DOMAIN, WorldFactory, processes_under
 
 pytestmark = pytest.mark.sshd
@@ -47,7 +47,7 @@ async def test_a_preview_is_served_through_nginx_updated_in_place_and_torn_down(
     assert not w.folder("demo-xyz").exists()
     assert [] == processes_under(w.fleet.hosts[0].local_deploy_to)
     assert 404 == await w.nginx.status_soon(HOST, 404)
-    assert [] == runner.all_previews()
+    assert [] == await runner.all_previews()
     assert await runner.down("demo/xyz", "bob") is None
 
 
@@ -74,7 +74,7 @@ async def test_a_full_port_range_is_refused_and_nothing_runs(preview_world: Worl
 
     assert ["shop.demo-xyz.conf"] == w.nginx.blocks()
     assert not w.folder("demo-other").exists()
-    assert ["demo-xyz"] == [p.name for p in w.previews.all_previews()]
+    assert ["demo-xyz"] == [p.name for p in await w.previews.all_previews()]
     await w.previews.down("demo/xyz", "alice")
 
 
@@ -87,7 +87,7 @@ async def test_nginx_rejecting_the_block_leaves_nothing_behind(preview_world: Wo
     assert "no_such_directive" in str(refused.value)  # nginx's own words
     assert [] == w.nginx.blocks()
     assert not (w.fleet.hosts[0].local_deploy_to / "previews").exists()
-    assert [] == w.previews.all_previews()
+    assert [] == await w.previews.all_previews()
     assert 404 == (await w.nginx.get(HOST))[0]
 
 
@@ -100,7 +100,7 @@ async def test_bad_branch_names_are_refused_before_anything_runs(preview_world: 
 
     assert [] == w.nginx.blocks()
     assert not (w.fleet.hosts[0].local_deploy_to / "previews").exists()
-    assert [] == w.previews.all_previews()
+    assert [] == await w.previews.all_previews()
 
 
 async def test_a_new_preview_that_fails_its_health_check_leaves_nothing(preview_world: WorldFactory) -> None:
@@ -115,7 +115,7 @@ async def test_a_new_preview_that_fails_its_health_check_leaves_nothing(preview_
     assert not w.folder("demo-xyz").exists()
     await asyncio.sleep(0.2)
     assert [] == processes_under(w.fleet.hosts[0].local_deploy_to)
-    assert [] == w.previews.all_previews()
+    assert [] == await w.previews.all_previews()
 
 
 async def test_an_update_that_fails_goes_back_to_the_release_it_had(preview_world: WorldFactory) -> None:
@@ -129,7 +129,7 @@ async def test_an_update_that_fails_goes_back_to_the_release_it_had(preview_worl
 
     assert (200, f"{first}\n") == await w.nginx.page(HOST)  # the old release serves again
     assert 1 == len(list((w.folder("demo-xyz") / "releases").iterdir()))
-    still = w.previews.find("demo/xyz")
+    still = await w.previews.find("demo/xyz")
     assert still is not None and (first, made.info.port) == (still.sha, still.port)
     await w.previews.down("demo/xyz", "bob")
 
@@ -143,7 +143,7 @@ async def test_a_build_that_fails_leaves_a_new_preview_with_nothing(preview_worl
 
     assert [] == w.nginx.blocks()
     assert not w.folder("demo-xyz").exists()
-    assert [] == w.previews.all_previews()
+    assert [] == await w.previews.all_previews()
 
 
 async def test_the_operators_stop_command_runs_with_the_port(preview_world: WorldFactory) -> None:

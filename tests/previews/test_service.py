@@ -9,17 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from cli.root import build_previews
+from cli.engines import build_previews
 from commands.access_config import policy_for
 from commands.command import ListPreviews, Preview, Teardown
 from commands.replies import PreviewNotice, PreviewRemoved, PreviewsListed, PreviewStarted, Refusal
 from commands.usecases.permissions import Permissions
 from commands.usecases.previews import PreviewService
-from deploy.config import parse_config
-from deploy.engine import Engine
-from deploy.preview_runner import PreviewRunner
-from deploy.ssh import SshConnector
-from deploy.store import Store
+from deploy.config.models import parse_config
+from deploy.hosts.ssh import SshConnector
+from deploy.previews.preview_runner import PreviewRunner
+from deploy.run.engine import Engine
+from deploy.store.tables import Store
 from tests.commands.fakes import Clock, FakeGroups
 from tests.previews.conftest import DOMAIN, PreviewWorld, WorldFactory, processes_under
 
@@ -124,7 +124,7 @@ async def test_the_ttl_removes_a_preview_also_after_a_restart(preview_world: Wor
     restarted = service_for(previews, said, later)
     await restarted.expire()
     assert ["live"] == said.kinds()  # 30 minutes: still there
-    assert ["demo-xyz"] == [p.name for p in previews.all_previews()]
+    assert ["demo-xyz"] == [p.name for p in await previews.all_previews()]
 
     later.now = clock.now + 3600 + 120
     await restarted.expire()
@@ -132,7 +132,7 @@ async def test_the_ttl_removes_a_preview_also_after_a_restart(preview_world: Wor
     assert ["live", "removed"] == said.kinds()
     assert "no push for 1h00m" == said.notices[1].message
     nothing_left(w)
-    assert [] == previews.all_previews()
+    assert [] == await previews.all_previews()
 
 
 async def test_chat_preview_teardown_and_the_list(preview_world: WorldFactory) -> None:
@@ -154,7 +154,7 @@ async def test_chat_preview_teardown_and_the_list(preview_world: WorldFactory) -
     assert "C0GENERAL" == said.notices[0].channel  # said where it was asked
 
     clock.now += 7200
-    listed = service.listing(ListPreviews())
+    listed = await service.listing(ListPreviews())
     assert isinstance(listed, PreviewsListed)
     assert [("demo-xyz", "demo/xyz")] == [(p.name, p.branch) for p in listed.previews]
     assert 7100 < listed.now - listed.previews[0].created_at < 7300  # its age

@@ -9,12 +9,13 @@ from typing import Any
 import pytest
 
 from bench.zero_downtime import demo
-from deploy.config import parse_config
-from deploy.engine import Engine
-from deploy.ssh import SshConnector
-from deploy.store import Store
+from deploy.config.models import parse_config
+from deploy.hosts.ssh import SshConnector
+from deploy.run.engine import Engine
+from deploy.store.tables import Store
 from tests.engine.conftest import PIPELINE
 from tests.support.gitrepo import GitRepo
+from tests.support.ports import free_port
 from tests.support.sshd_fleet import FleetFactory, SshdFleet
 
 BlueGreenFactory = Callable[..., Awaitable[tuple[Engine, SshdFleet, list[demo.Nginx]]]]
@@ -81,9 +82,10 @@ def blue_green_engine(
         )
         ours: list[demo.Nginx] = []
         for host, entry in zip(fleet.hosts, config["environments"]["staging"]["hosts"], strict=True):
-            ports = {"blue": demo.free_port(), "green": demo.free_port()}
+            # nothing listens on a colour's port until its app starts: free_port() never hands one out twice
+            ports = {"blue": free_port(), "green": free_port()}
             nginx = demo.Nginx(
-                host.local_deploy_to / "nginx", demo.free_port(), "shop", ports["blue"], config_weight
+                host.local_deploy_to / "nginx", free_port(), "shop", ports["blue"], config_weight
             ).start()
             ours.append(nginx)
             nginxes.append(nginx)

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from bench.zero_downtime import demo
-from deploy import bluegreen
+from deploy.hosts import bluegreen
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.nginx
 
@@ -55,7 +56,7 @@ def alive(pid: int) -> bool:
 def test_reload_returns_while_a_worker_from_before_it_still_serves(tmp_path: Path, slow_upstream: int) -> None:
     if not demo.nginx_available():
         pytest.skip("nginx is not installed")
-    nginx = demo.Nginx(tmp_path / "nginx", demo.free_port(), "shop", slow_upstream).start()
+    nginx = demo.Nginx(tmp_path / "nginx", free_port(), "shop", slow_upstream).start()
     try:
         before = workers(nginx.prefix / "nginx.pid")
         assert 1 == len(before), "worker_processes 1"

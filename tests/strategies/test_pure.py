@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 
-from deploy import batches, bluegreen
-from deploy.config import parse_config
+from deploy.config.models import parse_config
 from deploy.errors import ConfigError
-from deploy.plan import plan_deploy
+from deploy.hosts import bluegreen
+from deploy.run import batches
+from deploy.run.plan import plan_deploy
 
 HOSTS = [f"h{i}" for i in range(1, 51)]
 

@@ -66,7 +66,7 @@ async def test_the_budget_spent_in_the_second_batch_puts_back_every_switched_hos
     result = await engine.deploy("staging", "feature/new-login", user="U0ALICE", sink=events.append)
 
     assert Outcome.FAILED == result.outcome
-    assert "1 host(s) failed, more than max_failures: 0 allows" in result.message
+    assert "1 host failed, more than max_failures: 0 allows" in result.message
     assert f"{name(fleet, 2)}: healthcheck failed" in result.message
     assert {name(fleet, i) for i in range(3)} == switched_hosts(events), "batch 3 never started"
     assert [2] == [e.index for e in events if isinstance(e, BatchStarted)][-1:]
@@ -88,7 +88,7 @@ async def test_max_failures_tolerates_one_bad_host_and_reports_it(
     new = app_repo.sha("feature/new-login")
     assert Outcome.SUCCESS == result.outcome
     assert "is live on 2 of 3 hosts" in result.message
-    assert "1 host(s) failed and were put back on the previous release" in result.message
+    assert "1 host failed and was put back on the previous release" in result.message
     assert f"{name(fleet, 1)}: healthcheck failed" in result.message
     assert [name(fleet, 1)] == [h.host for h in result.failed_hosts]
     assert [new, app_repo.sha("main"), new] == [h.sha for h in result.hosts]
@@ -126,10 +126,12 @@ async def test_an_aborted_pause_switches_the_canary_back(rolling_engine: Rolling
     result = await engine.deploy("staging", "feature/new-login", user="U0ALICE", gate=lambda g: _answer(False))
 
     assert Outcome.CANCELLED == result.outcome
-    assert result.message.startswith("aborted at the pause before batch 2/2 (a person chose Abort); 1 switched host(s)")
+    assert result.message.startswith(
+        "aborted at the pause before batch 2/2 (a person chose Abort); the switched host went back"
+    )
     assert [f"releases/{good.hosts[0].release}"] * 2 == [current_of(fleet, i) for i in range(2)]
     assert [HostState.REVERTED, HostState.UNTOUCHED] == [h.state for h in result.hosts]
-    assert "cancelled" == engine.history("staging")[0].state
+    assert "cancelled" == (await engine.history("staging"))[0].state
 
 
 async def _answer(value: bool) -> bool:
@@ -141,7 +143,7 @@ async def test_pause_true_without_a_gate_is_refused_before_anything_runs(rolling
 
     with pytest.raises(UsageError, match="pauses between batches for a person"):
         await engine.deploy("staging", "main", user="U0ALICE")
-    assert [] == engine.history("staging")
+    assert [] == await engine.history("staging")
     assert not (fleet.hosts[0].local_deploy_to / "releases").exists()
 
 

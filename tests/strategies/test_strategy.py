@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from deploy.plan import DeployPlan, Host, HostPlan
-from deploy.strategies import Strategy, for_deploy, for_rollback
+from deploy.run.plan import DeployPlan, Host, HostPlan
+from deploy.run.strategies import Strategy, for_deploy, for_rollback
 
 
 def plan(strategy: str, names: tuple[str, ...] = ("a", "b", "c"), **keys: object) -> DeployPlan:

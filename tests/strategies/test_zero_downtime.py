@@ -11,8 +11,8 @@ import pytest
 
 from bench.zero_downtime import demo
 from bench.zero_downtime.load import Load, Under
-from deploy.engine import Engine
 from deploy.events import Event, HostStepStarted, Outcome
+from deploy.run.engine import Engine
 from tests.strategies.conftest import BlueGreenFactory
 from tests.support.gitrepo import GitRepo
 

@@ -16,7 +16,7 @@ from functools import cache
 import pytest
 import sqlalchemy as sa
 
-from deploy.database import Database
+from deploy.store.database import Database
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 ADMIN_URL = f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/postgres"

@@ -11,21 +11,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from tests.support.ports import free_port
+
 DNSMASQ = Path("/usr/sbin/dnsmasq")
-
-
-def free_udp_port() -> int:
-    """A port free on 127.0.0.1 for UDP and for TCP (dnsmasq listens on both)."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-            try:
-                t.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        return port
 
 
 class PortTaken(RuntimeError):
@@ -36,7 +24,7 @@ class Dnsmasq:
     def __init__(self, folder: Path, domain: str = "test") -> None:
         self.folder = folder
         self.domain = domain
-        self.port = free_udp_port()
+        self.port = free_port(udp=True)
         self._proc: subprocess.Popen[bytes] | None = None
         folder.mkdir(parents=True, exist_ok=True)
 
@@ -57,7 +45,7 @@ class Dnsmasq:
                 if attempt == 9:
                     raise
                 if new_port:
-                    self.port = free_udp_port()
+                    self.port = free_port(udp=True)
                 else:
                     time.sleep(0.5)
 

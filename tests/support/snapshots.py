@@ -26,7 +26,7 @@ def host_trees(fleet: SshdFleet) -> list[tuple[list[tuple[str, int]], str | None
 
 def store_tables(data_dir: Path, skip: tuple[str, ...] = ()) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table of the store (runs, active run slots, audit, leases, waiting requests, ...) but
-    those in ``skip`` (the bot's ``slack_deliveries``, which remembers every message it took)."""
+    those in ``skip`` (such as the store's ``inbox``, which remembers every request the bot took)."""
     path = data_dir / "shipbot.sqlite3"
     if not path.exists():
         return {}

@@ -44,6 +44,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Protocol, Self
 
+from tests.support.ports import free_port
+
 SSHD = Path("/usr/sbin/sshd")
 AddressMode = Literal["ports", "loopback"]
 
@@ -297,12 +299,8 @@ class SshdFleet:
                 raise ValueError("base_port + count runs past port 65535")
             return [self._base_port + i for i in range(self.count)]
         if self.addresses == "loopback":
-            return [_free_port(self._address(0))] * self.count
-        with contextlib.ExitStack() as stack:
-            socks = [stack.enter_context(socket.socket()) for _ in range(self.count)]
-            for sock in socks:
-                sock.bind(("127.0.0.1", 0))
-            return [sock.getsockname()[1] for sock in socks]
+            return [free_port(self._address(0))] * self.count
+        return [free_port() for _ in range(self.count)]
 
     def _write_config(self, host: SshdHost) -> None:
         lines = [
@@ -328,7 +326,13 @@ class SshdFleet:
         ]
         if self._penalties_off:
             lines.append("PerSourcePenalties no")  # many connections from one loopback source are expected
-        lines += self.extra_config
+        # bash started by sshd reads the login user's ~/.bashrc; where that runs `pyenv init` (root's, on the machines
+        # these tests run on), every command on a host runs `pyenv rehash`, which waits up to 60 s for its lock
+        # file, and a host step a test kills can leave that file behind: try the lock once. sshd keeps only the
+        # first SetEnv line, so the tests' own variables join this one.
+        extra = [line for line in self.extra_config if not line.startswith("SetEnv ")]
+        env = [line.removeprefix("SetEnv ") for line in self.extra_config if line.startswith("SetEnv ")]
+        lines += [" ".join(["SetEnv", *env, "PYENV_REHASH_TIMEOUT=0"]), *extra]
         host.config.write_text("\n".join(lines) + "\n")
 
     # -- processes ---------------------------------------------------------------------------------------------
@@ -390,7 +394,7 @@ class SshdFleet:
     def _repick_port(self, i: int) -> None:
         host = self._hosts[i]
         self._procs.pop(i, None)
-        self._hosts[i] = dataclasses.replace(host, port=_free_port(host.address))
+        self._hosts[i] = dataclasses.replace(host, port=free_port(host.address))
         host.log.write_text("")
         self._write_config(self._hosts[i])
 
@@ -595,13 +599,6 @@ def _keygen(jobs: Sequence[tuple[Path, str]]) -> None:
                 errors.append(f"{path}: {err.decode(errors='replace').strip()}")
         if errors:
             raise FleetError("ssh-keygen failed: " + "; ".join(errors))
-
-
-def _free_port(address: str) -> int:
-    with socket.socket() as sock:
-        sock.bind((address, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _banner_sync(address: str, port: int, running: Callable[[], bool]) -> bool:

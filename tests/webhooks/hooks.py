@@ -14,7 +14,13 @@ from typing import Any
 import aiohttp
 
 PAYLOADS = Path(__file__).parent / "payloads"
-SECRET = "hook-s3cret"
+SECRET = "hook-s3cret"  # GitHub's
+SECRETS = {"github": SECRET, "gitlab": "hook-gitlab-t0ken", "gitea": "hook-gitea-s3cret"}
+HOOKS: dict[str, object] = {
+    "SHIPBOT_WEBHOOK_PORT": 0,
+    **{f"SHIPBOT_WEBHOOK_SECRET_{forge.upper()}": secret for forge, secret in SECRETS.items()},
+}
+"""The bot's settings for serving the webhooks, each forge with its own secret."""
 _FILES = {"github": "github_push.json", "gitlab": "gitlab_push.json", "gitea": "gitea_push.json"}
 
 
@@ -29,8 +35,10 @@ def payload(provider: str, repo: str, ref: str, sha: str, name: str | None = Non
     return data
 
 
-def headers(provider: str, body: bytes, delivery: str | None = None, secret: str = SECRET) -> dict[str, str]:
+def headers(provider: str, body: bytes, delivery: str | None = None, secret: str | None = None) -> dict[str, str]:
+    """The provider's headers for ``body``, signed with ``secret`` (default: that forge's own secret)."""
     delivery = delivery or str(uuid.uuid4())
+    secret = SECRETS[provider] if secret is None else secret
     digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     if provider == "github":
         return {"X-GitHub-Event": "push", "X-GitHub-Delivery": delivery, "X-Hub-Signature-256": f"sha256={digest}"}

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
-from commands.pushes import ZERO_SHA, Push
+from commands.push_rules import ZERO_SHA, Push
 from webhooks.payloads import NotAPush, PayloadError, Ping, parse
 from webhooks.signatures import signed
 

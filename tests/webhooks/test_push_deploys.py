@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 
+from cli import logs
 from tests.bot.conftest import Stack, StackFactory, dump
 from tests.engine.conftest import PIPELINE
-from tests.webhooks.hooks import SECRET, headers, payload, push, send
+from tests.webhooks.hooks import HOOKS, headers, payload, push, send
 
 pytestmark = pytest.mark.sshd
-HOOKS = {"SHIPBOT_WEBHOOK_PORT": 0, "SHIPBOT_WEBHOOK_SECRET": SECRET}
 FOLLOW_MAIN = {"auto_deploy": {"branch": "main"}, "notify": ["C0DEPLOY"]}
 
 
@@ -33,12 +34,12 @@ async def until(check: Callable[[], bool], timeout: float = 30.0, what: str = ""
 
 def deployed(s: Stack, env: str = "staging") -> list[str]:
     """The SHAs of the runs in ``env`` that ended in success, oldest first."""
-    runs = s.running.service.engines["shop"].history(env, 50)
+    runs = s.store.list_runs("shop", env, 50)
     return [r.sha for r in reversed(runs) if r.state == "success"]
 
 
 def runs(s: Stack, env: str = "staging") -> list[Any]:
-    return list(reversed(s.running.service.engines["shop"].history(env, 50)))
+    return list(reversed(s.store.list_runs("shop", env, 50)))
 
 
 def live_sha(s: Stack) -> str:
@@ -121,6 +122,12 @@ async def test_bad_requests_get_a_clear_answer_and_change_nothing(stack: StackFa
     assert 422 == status and "may not contain '..'" in answer["error"]
     status, answer = await push(port, "github", repo, "refs/heads/main", "not-a-sha")
     assert 422 == status and "not a full commit id" in answer["error"]
+    target = s.fleet.root / "written-by-git"
+    hostile = {**payload("github", repo, "refs/heads/main", sha), "before": f"--output={target}", "commits": []}
+    raw = json.dumps(hostile).encode()
+    status, answer = await send(port, "github", raw, headers("github", raw))
+    assert (422, False) == (status, target.exists())
+    assert answer["error"].startswith("the payload's 'before' is not a full commit id") and "\n" not in answer["error"]
 
     status, _ = await push(port, "github", repo, "refs/heads/main", "e" * 40)  # signed, but no such commit
     assert 202 == status
@@ -135,6 +142,9 @@ async def test_bad_requests_get_a_clear_answer_and_change_nothing(stack: StackFa
     assert 200 == status and "received before" in answer["ignored"]
     await asyncio.sleep(1.0)
     assert [sha] == [r.sha for r in runs(s)], await dump(s.emu)
+    # the delivery went through the one inbox Slack commands use, and was crossed out once the push was decided
+    assert [] == s.store.inbox.unanswered(["push"])
+    assert not s.store.inbox.receive("push:github:delivery-1", "push", "{}")
 
 
 async def test_pushes_during_a_run_become_one_deploy_of_the_newest(stack: StackFactory, tmp_path: Path) -> None:
@@ -255,3 +265,28 @@ async def test_a_commit_seen_by_the_webhook_and_the_poller_deploys_once(stack: S
     assert [sha] == [r.sha for r in runs(s)], await dump(s.emu)
     said = await s.emu.messages("C0DEPLOY")
     assert [] == [m for m in said if "once the run going on there ends" in json.dumps(m)]
+
+
+async def test_the_old_shared_secret_keeps_github_and_gitea_working_never_gitlab_and_start_up_says_so(
+    stack: StackFactory,
+) -> None:
+    stream = io.StringIO()
+    logs.configure("json", "INFO", stream)
+    try:
+        shared = "an-old-shared-s3cret"
+        s = await stack(hosts=1, staging=FOLLOW_MAIN, settings={"SHIPBOT_WEBHOOK_PORT": 0,
+                                                                "SHIPBOT_WEBHOOK_SECRET": shared})  # fmt: skip
+        port = s.running.webhook_port
+        assert port
+        repo, sha = str(s.repo.path), s.repo.sha("main")
+        answers = {}
+        for provider in ("github", "gitea", "gitlab"):
+            raw = json.dumps(payload(provider, repo, "refs/heads/develop", sha)).encode()
+            answers[provider] = await send(port, provider, raw, headers(provider, raw, secret=shared))
+        warnings = [json.loads(line) for line in stream.getvalue().splitlines() if "webhook_secret_shared" in line]
+    finally:
+        structlog.reset_defaults()
+    assert (202, 202, 401) == tuple(answers[p][0] for p in ("github", "gitea", "gitlab")), answers
+    assert "SHIPBOT_WEBHOOK_SECRET_GITLAB" in answers["gitlab"][1]["error"]
+    assert 1 == len(warnings) and "SHIPBOT_WEBHOOK_SECRET_GITHUB" in warnings[0]["note"]
+    assert shared not in stream.getvalue()

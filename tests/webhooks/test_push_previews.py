@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 
 from tests.bot.conftest import StackFactory
-from tests.previews.conftest import DOMAIN, RESTART, Nginx, free_range, processes_under
-from tests.webhooks.hooks import SECRET, push
+from tests.previews.conftest import DOMAIN, RESTART, Nginx, processes_under
+from tests.support.ports import free_range
+from tests.webhooks.hooks import HOOKS, push
 from tests.webhooks.test_push_deploys import until
 
 pytestmark = pytest.mark.sshd
-HOOKS = {"SHIPBOT_WEBHOOK_PORT": 0, "SHIPBOT_WEBHOOK_SECRET": SECRET}
 HOST = f"demo-xyz.{DOMAIN}"
 
 
@@ -54,9 +54,10 @@ async def test_a_pushed_demo_branch_gets_a_preview_updated_by_the_next_push_and_
         assert (200, two) == await page_with(nginx, two, 60)
 
         assert 202 == (await push(port, "github", repo, "refs/heads/demo/xyz", "0" * 40))[0]
-        await until(lambda: not nginx.blocks() and not (deploy_to / "previews" / "demo-xyz").exists(), 60, "removal")
+        gone = lambda: not nginx.blocks() and not (deploy_to / "previews" / "demo-xyz").exists()  # noqa: E731
+        listed = lambda: [p.name for p in s.store.previews.of_app("shop")]  # noqa: E731
+        await until(lambda: gone() and not listed(), 60, "removal, on the host and from the list of previews")
         assert [] == processes_under(deploy_to)
-        assert [] == [p.name for p in s.running.store.previews.of_app("shop")]
     finally:
         for pid in processes_under(deploy_to):
             with contextlib.suppress(ProcessLookupError):

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from deploy.store import Store
-from tests.commands.usecases.world import World
+from tests.commands.usecases.world import World, stored
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> World:
-    return World(waiting=Store.in_data_dir(tmp_path).waiting)
+    return World(waiting=stored(tmp_path))

@@ -49,7 +49,7 @@ async def test_nothing_behind_starts_nothing() -> None:
 async def test_a_lock_a_freeze_or_a_run_makes_the_bot_wait() -> None:
     world = auto_world()
     world.engine.behind["staging"] = ["web9"]
-    world.store.lock("shop", "staging", "U0BOB", "a migration")
+    await world.store.lock("shop", "staging", "U0BOB", "a migration")
     assert await world.service.auto_converge("shop", "staging") is None
 
     frozen = auto_world(FROZEN)

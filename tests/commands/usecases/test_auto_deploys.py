@@ -9,13 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from commands.ports import Announcement, ApprovalAsked, AutoDeployHeld, Pushed
-from commands.pushes import Push
+from commands.push_rules import Push
 from commands.usecases import ChatService
-from commands.usecases.pushes import Accepted, Duplicate
-from deploy.config import parse_config
-from deploy.preview_config import Previews
-from deploy.store import Store
-from tests.commands.fakes import Clock, FakeEngine, FakeGroups, FakeReporter, FakeStore, RunIds
+from commands.usecases.push_intake import Accepted, Duplicate
+from deploy.config.models import parse_config
+from deploy.config.preview_section import Previews
+from deploy.store.fakes import InMemoryLocks
+from deploy.store.ports import ports_of
+from deploy.store.tables import Store
+from tests.commands.fakes import Clock, FakeEngine, FakeGroups, FakeReporter, RunIds
 
 NOW = 1_780_000_000.0  # Thursday 2026-05-28 20:26 UTC
 SATURDAY = NOW + 2 * 86400
@@ -64,9 +66,10 @@ def engine(clock: Clock) -> ShaEngine:
 
 
 def service(eng: ShaEngine, store: Store, said: Announcements) -> ChatService:
+    ports = ports_of(store)
     return ChatService(
-        {"shop": eng}, {"shop": FakeStore(eng.clock)}, FakeGroups({}), FakeReporter(), waiting=store.waiting,
-        clock=eng.clock, run_ids=RunIds(), push_ledger=store.pushes, push_reporter=said,
+        {"shop": eng}, {"shop": InMemoryLocks(eng.clock)}, FakeGroups({}), FakeReporter(), waiting=ports.waiting,
+        clock=eng.clock, run_ids=RunIds(), push_ledger=ports.pushes, inbox=ports.inbox, push_reporter=said,
     )  # fmt: skip
 
 
@@ -86,7 +89,7 @@ async def test_a_freeze_holds_the_newest_push_across_a_restart_and_deploys_it_wh
     chat = service(eng, store, said)
     assert chat.pushes is not None
     for sha, who in (("1" * 40, "alice"), ("2" * 40, "bob")):
-        assert isinstance(chat.pushes.receive(push(sha, who)), Accepted)
+        assert isinstance(await chat.pushes.receive(push(sha, who)), Accepted)
         await chat.supervisor.drain()
     held = [a for a in said.seen if isinstance(a, AutoDeployHeld)]
     assert [("1" * 40, False), ("2" * 40, False)] == [(a.sha, a.released) for a in held]
@@ -115,7 +118,7 @@ async def test_an_auto_deploy_asks_for_approval_like_a_typed_deploy(tmp_path: Pa
     eng, said = engine(clock), Announcements()
     chat = service(eng, Store.in_data_dir(tmp_path), said)
     assert chat.pushes is not None
-    chat.pushes.receive(push("3" * 40))
+    await chat.pushes.receive(push("3" * 40))
     await chat.supervisor.drain()
     asked = [a for a in said.seen if isinstance(a, ApprovalAsked)]
     assert ["production"] == [a.reply.run.environment for a in asked]
@@ -134,9 +137,10 @@ async def test_two_processes_on_one_store_deploy_a_commit_once(tmp_path: Path) -
     first, second = Store.in_data_dir(tmp_path), Store.in_data_dir(tmp_path)
     one, two = service(eng, first, Announcements()), service(eng, second, Announcements())
     assert one.pushes is not None and two.pushes is not None
-    assert isinstance(one.pushes.receive(push("4" * 40, delivery="d-1")), Accepted)
-    assert isinstance(two.pushes.receive(push("4" * 40, delivery="d-1")), Duplicate)  # a redelivery to the other
-    assert isinstance(two.pushes.receive(push("4" * 40, delivery="d-2")), Accepted)  # the same commit, a new delivery
+    assert isinstance(await one.pushes.receive(push("4" * 40, delivery="d-1")), Accepted)
+    assert isinstance(await two.pushes.receive(push("4" * 40, delivery="d-1")), Duplicate)  # a redelivery to the other
+    again = await two.pushes.receive(push("4" * 40, delivery="d-2"))
+    assert isinstance(again, Accepted), "the same commit, a new delivery"
     await one.supervisor.drain()
     await two.supervisor.drain()
     assert [("staging", "4" * 40, "alice (push)")] == [e for e in deploys(eng) if e[0] == "staging"]
@@ -157,15 +161,15 @@ async def test_preview_branches_are_handed_to_the_preview_builder(tmp_path: Path
     clock = Clock(SATURDAY)
     eng = engine(clock)
     eng.config = eng.config.model_copy(update={"previews": PREVIEWS})
-    store, previews = Store.in_data_dir(tmp_path), PreviewCalls()
+    ports, previews = ports_of(Store.in_data_dir(tmp_path)), PreviewCalls()
     chat = ChatService(
-        {"shop": eng}, {"shop": FakeStore(clock)}, FakeGroups({}), FakeReporter(), waiting=store.waiting, clock=clock,
-        run_ids=RunIds(), push_ledger=store.pushes, push_reporter=Announcements(), preview_events=previews,
+        {"shop": eng}, {"shop": InMemoryLocks(clock)}, FakeGroups({}), FakeReporter(), waiting=ports.waiting, clock=clock,
+        run_ids=RunIds(), push_ledger=ports.pushes, inbox=ports.inbox, push_reporter=Announcements(), preview_events=previews,
     )  # fmt: skip
     assert chat.pushes is not None
     branch = "refs/heads/preview/login"
-    chat.pushes.receive(Push("gitlab", "p1", branch, "0" * 40, "5" * 40, "alice", (REPO,)))
-    chat.pushes.receive(Push("gitlab", "p2", branch, "5" * 40, "0" * 40, "bob", (REPO,)))
+    await chat.pushes.receive(Push("gitlab", "p1", branch, "0" * 40, "5" * 40, "alice", (REPO,)))
+    await chat.pushes.receive(Push("gitlab", "p2", branch, "5" * 40, "0" * 40, "bob", (REPO,)))
     await chat.supervisor.drain()
     assert {("pushed", "shop", "preview/login", "5" * 40, "alice"), ("deleted", "shop", "preview/login", "bob")} == (
         set(previews.calls)
@@ -181,9 +185,9 @@ async def test_a_push_carried_out_after_a_newer_one_never_goes_live(tmp_path: Pa
     assert chat.pushes is not None
     newer = Push("github", "n", "refs/heads/main", "0" * 40, "7" * 40, "bob", (REPO,), received_at=SATURDAY + 2)
     older = Push("github", "o", "refs/heads/main", "0" * 40, "6" * 40, "alice", (REPO,), received_at=SATURDAY + 1)
-    chat.pushes.receive(newer)
+    await chat.pushes.receive(newer)
     await chat.supervisor.drain()
-    chat.pushes.receive(older)
+    await chat.pushes.receive(older)
     await chat.supervisor.drain()
     assert [("staging", "7" * 40, "bob (push)")] == [e for e in deploys(eng) if e[0] == "staging"]
 
@@ -194,7 +198,7 @@ async def test_a_push_taken_but_not_carried_out_before_a_stop_deploys_after_the_
     store = Store.in_data_dir(tmp_path)
     chat = service(eng, store, Announcements())
     assert chat.pushes is not None
-    assert isinstance(chat.pushes.receive(push("8" * 40, "erin")), Accepted)  # answered 202 ...
+    assert isinstance(await chat.pushes.receive(push("8" * 40, "erin")), Accepted)  # answered 202 ...
     await chat.shutdown(cancel=True)  # ... and stopped (SHIPBOT_ON_SHUTDOWN=cancel) before it was carried out
     store.close()
     assert [] == deploys(eng)
@@ -211,4 +215,4 @@ async def test_a_push_taken_but_not_carried_out_before_a_stop_deploys_after_the_
     await chat.advance()
     await chat.supervisor.drain()
     assert 1 == len([e for e in deploys(eng) if e[0] == "staging"])
-    assert [] == [p for p in store.pushes.all_parked() if p.environment == "staging"]
+    assert [] == [p for p in await ports_of(store).pushes.all_parked() if p.environment == "staging"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from commands.help_text import SYNTAX
 from commands.replies import EnvironmentView, HelpReply, HistoryEntry, HistoryReply, StatusReply, WhereEntry, WhereReply
-from deploy.records import EnvironmentStatus, HostStatus, LockRecord
+from deploy.capistrano.cap_entries import CapEntry
+from deploy.records import EnvironmentStatus, HostStatus, LockRecord, RunRecord
 from tests.commands.fakes import REFS
 from tests.commands.usecases.world import NOW, World, run
 
@@ -33,6 +34,8 @@ async def test_where_can_i_deploy_and_help(world: World) -> None:
         "run",
         "approve",
         "reject",
+        "flags",
+        "flag",
         "help",
     )
     assert helped == HelpReply(tuple(SYNTAX[w] for w in words))
@@ -71,3 +74,25 @@ async def test_status_and_history_show_runs_locks_and_queue(world: World) -> Non
     world.engine.release("r0001")
     world.engine.release("r0002")
     await world.service.supervisor.drain()
+
+
+def cap_entry(release: str, at: float, action: str = "deploy", user: str = "carol") -> CapEntry:
+    return CapEntry("shop", "canary", release, action, user, "a" * 40, "main", at, "web1", 1)
+
+
+def run_record(run_id: str, started_at: float) -> RunRecord:
+    return RunRecord(run_id, "deploy", "shop", "canary", "U0ALICE", "main", "b" * 40, "", "success", started_at)
+
+
+async def test_history_shows_capistranos_deploys_and_rollbacks_among_the_runs_newest_first(world: World) -> None:
+    world.engine.records = [run_record("r0003", 300.0), run_record("r0001", 100.0)]
+    world.engine.capistrano = [cap_entry("20260103", 250.0, "rollback"), cap_entry("20260102", 200.0),
+                               cap_entry("20260101", 50.0)]  # fmt: skip
+    history = await world.service.handle("history canary 3", "U0BOB", "C0X")
+    assert history == HistoryReply(
+        (HistoryEntry("shop", "canary", (world.engine.records[0],), tuple(world.engine.capistrano[:2])),)
+    )
+    assert isinstance(history, HistoryReply)
+    assert ["r0003", "20260103", "20260102"] == [
+        r.run_id if isinstance(r, RunRecord) else r.release for r in history.entries[0].timeline()
+    ]

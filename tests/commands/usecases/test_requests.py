@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 from commands.ports import QueueMoved, RunEnded
 from commands.replies import Queued, Refusal, RunAccepted, StatusReply
 from commands.runs import Busy, RunRequest
 from deploy.events import Outcome, RunFinished
-from deploy.records import LockRecord
+from deploy.records import LockRecord, RunRecord
 from tests.commands.fakes import REFS
 from tests.commands.usecases.world import COMMITS, MAIN, NOW, World, run
 
@@ -64,6 +65,26 @@ async def test_a_run_started_outside_chat_makes_the_environment_busy(world: Worl
     )
     world.engine.release("rcli01")
     await task
+
+
+async def test_a_run_whose_controller_stopped_answering_is_named_so_with_when_it_is_taken_over(world: World) -> None:
+    """Its replica died elsewhere (or froze): the store shows the run stalled until its lease runs out and another
+    replica repairs it; a deploy meanwhile is told so, not that someone is deploying."""
+    world.engine.records.insert(0, RunRecord(
+        "rdead1", "deploy", "shop", "staging", "U0CLI", "v1.4.2", REFS["v1.4.2"], "r1", "running", NOW - 60,
+        stalled=(21.4, 8.6),
+    ))  # fmt: skip
+    reply = await world.service.handle("deploy main to staging", "U0BOB", "C0DEPLOYS")
+    assert isinstance(reply, Refusal)
+    assert re.fullmatch(
+        r"staging is held by run rdead1 \(U0CLI: v1\.4\.2 \(ddddddd\)\), whose controller stopped answering 21s "
+        r"ago; the run is taken over and repaired at \d\d:\d\d:\d\d UTC \(in 9s\) unless it answers first",
+        reply.reason,
+    ), reply.reason
+    assert ("Try again then: the run is repaired first, and your deploy goes ahead.", []) == (
+        reply.hint,
+        [c for c in world.engine.calls if c[0] == "deploy"],
+    )
 
 
 async def test_the_queue_reports_positions_and_moves_on(world: World) -> None:

@@ -1,19 +1,25 @@
 """A shop app with staging, canary (queue, force) and production (approval, queue), driven through ChatService
-with in-memory fakes of the ports but a real SQLite store for the requests that wait (approvals, the queue);
-:data:`FROZEN` is the same with production frozen and U0BOB allowed to force. Two worlds given the same ``waiting``
-(and ``engine``) are one shipbot before and after a restart."""
+with in-memory fakes of the ports; the requests that wait (approvals, the queue) in the in-memory fake or, handed
+:func:`stored`, in a real SQLite store behind its door. :data:`FROZEN` is the same with production frozen and U0BOB
+allowed to force. Two worlds given the same ``waiting`` (and ``engine``) are one shipbot before and after a
+restart."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
 
-from commands.ports import GroupResolver, WaitingStore
+from commands.ports import GroupResolver
 from commands.runs import RunRequest
 from commands.usecases import ChatService
 from deploy.records import Commit
-from deploy.waiting import WaitingRequests
-from tests.commands.fakes import REFS, Clock, FakeEngine, FakeGroups, FakeReporter, FakeStore, RunIds
+from deploy.store.door import Door
+from deploy.store.fakes import InMemoryLocks, InMemoryWaiting
+from deploy.store.ports import Waiting, WaitingStore
+from deploy.store.tables import Store
+from tests.commands.fakes import REFS, Clock, FakeEngine, FakeGroups, FakeReporter, RunIds
 from tests.commands.helpers import config
 
 ACCESS: dict[str, Any] = {
@@ -60,8 +66,8 @@ class World:
         self.engine = engine or FakeEngine(
             config(environments=("staging", "canary", "production"), access=access), self.clock
         )
-        self.waiting = waiting or WaitingRequests.open()
-        self.store = FakeStore(self.clock)
+        self.waiting = waiting or InMemoryWaiting(self.clock)
+        self.store = InMemoryLocks(self.clock)
         self.groups = FakeGroups({"sre": frozenset({"U0CAROL"})})
         self.reporter = FakeReporter()
         self.service = ChatService(
@@ -76,8 +82,46 @@ class World:
         )
 
     async def settle(self) -> None:
-        for _ in range(5):
-            await asyncio.sleep(0)
+        """Let every task go as far as it can: the loop spun, and no statement out on a store thread."""
+        door = self.waiting.door if isinstance(self.waiting, Stored) else None
+        while True:
+            for _ in range(5):
+                await asyncio.sleep(0)
+            if door is None or door.busy == 0:
+                return
+            await asyncio.sleep(0.001)
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class CountingDoor:
+    """The store's door, counting the calls out on its threads (so :meth:`World.settle` knows when all are back)."""
+
+    def __init__(self, door: Door) -> None:
+        self._door = door
+        self.busy = 0
+
+    async def __call__(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        self.busy += 1
+        try:
+            return await self._door(fn, *args, **kwargs)
+        finally:
+            self.busy -= 1
+
+
+class Stored(Waiting):
+    """The real waiting port over a SQLite store, through a :class:`CountingDoor`."""
+
+    def __init__(self, store: Store) -> None:
+        self.door = CountingDoor(store.door)
+        super().__init__(store.waiting, self.door)
+
+
+def stored(data_dir: Path) -> Stored:
+    """The real waiting port over the SQLite store in ``data_dir``, on a connection of its own (one process)."""
+    return Stored(Store.in_data_dir(data_dir))
 
 
 def run(run_id: str, user: str, env: str, **kw: Any) -> RunRequest:
