@@ -326,13 +326,16 @@ class SshdFleet:
         ]
         if self._penalties_off:
             lines.append("PerSourcePenalties no")  # many connections from one loopback source are expected
-        # bash started by sshd reads the login user's ~/.bashrc; where that runs `pyenv init` (root's, on the machines
-        # these tests run on), every command on a host runs `pyenv rehash`, which waits up to 60 s for its lock
-        # file, and a host step a test kills can leave that file behind: try the lock once. sshd keeps only the
-        # first SetEnv line, so the tests' own variables join this one.
+        # bash started by sshd reads the login user's ~/.bashrc (bash's SSH_SOURCE_BASHRC) when it is the first shell
+        # of its session. On the machines these tests run on, root's runs `pyenv init`, and so every command on a host
+        # ran `pyenv rehash`: concurrent commands waited on its lock file (or, told not to wait, printed its failure
+        # into the host's output), and a step a test killed could leave the file behind for everyone. A test host is a
+        # fresh host, not this machine's root: SHLVL=1 makes bash a nested shell, which reads no ~/.bashrc (a test of
+        # a noisy login shell brings its own). sshd keeps only the first SetEnv line, so the tests' own variables
+        # join this one.
         extra = [line for line in self.extra_config if not line.startswith("SetEnv ")]
         env = [line.removeprefix("SetEnv ") for line in self.extra_config if line.startswith("SetEnv ")]
-        lines += [" ".join(["SetEnv", *env, "PYENV_REHASH_TIMEOUT=0"]), *extra]
+        lines += [" ".join(["SetEnv", *env, "SHLVL=1"]), *extra]
         host.config.write_text("\n".join(lines) + "\n")
 
     # -- processes ---------------------------------------------------------------------------------------------
