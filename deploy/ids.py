@@ -28,18 +28,31 @@ def new_release_id(now: datetime | None = None) -> str:
 
 
 class ReleaseIds:
-    """New release ids for one engine, unique even for two runs that start in the same second (the second waits)."""
+    """New release ids for one engine (or preview runner), each newer than the last it gave and than ``floor``.
+
+    Two runs that start in the same second would name the same release folder, and the hosts refuse to build into a
+    folder that exists (the run fails, changing nothing): a deploy that follows another within a second, from this
+    process or from another process or replica on the same store (whose newest release the caller passes as
+    ``floor``), waits for the next second. A floor further ahead than :data:`MAX_WAIT` (another machine's clock)
+    is not waited for: the id is the second after it, which still sorts after every release before it.
+    """
+
+    MAX_WAIT = 2.0  # seconds
 
     def __init__(self) -> None:
         self._lock = asyncio.Lock()
         self._last = ""
 
-    async def next(self) -> str:
+    async def next(self, floor: str = "") -> str:
         async with self._lock:
+            newest = max(self._last, floor if floor.isdigit() and len(floor) == 14 else "")
             rid = new_release_id()
-            while rid <= self._last:
-                await asyncio.sleep(0.2)
-                rid = new_release_id()
+            if rid <= newest:
+                after = datetime.strptime(newest, "%Y%m%d%H%M%S").replace(tzinfo=UTC).timestamp() + 1
+                wait = after - time.time()
+                if wait <= self.MAX_WAIT:
+                    await asyncio.sleep(max(wait, 0.0) + 0.01)
+                rid = max(new_release_id(), new_release_id(datetime.fromtimestamp(after, UTC)))
             self._last = rid
             return rid
 

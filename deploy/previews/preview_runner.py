@@ -28,7 +28,6 @@ database take turns on a preview, and a change that waited too long is refused w
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,8 +40,8 @@ from deploy.delivery.mirror import Mirror
 from deploy.errors import HostError, ShipbotError
 from deploy.hosts import remote
 from deploy.hosts.connector import Connector, ConnectorFactory, HostConnection, StepResult
-from deploy.hosts.secret_input import SecretFeeding
-from deploy.ids import new_release_id
+from deploy.hosts.secret_input import SecretFeeding, secret_values
+from deploy.ids import ReleaseIds
 from deploy.previews import layout as pv
 from deploy.previews.preview_lease import PreviewLeases
 from deploy.previews.preview_table import BROKEN, CREATING, PreviewRow, PreviewTable
@@ -116,14 +115,11 @@ class PreviewRunner:
         self._door = table.db.door
         self._mirror = mirror
         self._connectors = connectors
-        values = (
-            secrets
-            if secrets is not None
-            else {n: SecretStr(os.environ[n]) for n in config.secret_env if n in os.environ}
-        )
+        values = secrets if secrets is not None else secret_values(config)
         self._secret_values = {k: v.get_secret_value() for k, v in values.items()}
         self._secrets = tuple(self._secret_values)
         self._locks: dict[str, asyncio.Lock] = {}
+        self._release_ids = ReleaseIds()  # an update a second after the last names a new release folder
 
     def _connector(self) -> Connector:
         connector = self._connectors(self.config.ssh, Redactor(self._secret_values.values()))
@@ -229,7 +225,9 @@ class PreviewRunner:
         created = existing is None or existing.state in (CREATING, BROKEN)  # half made, or to rebuild from scratch
         rebuild = existing is not None and existing.state == BROKEN
         row = existing if existing is not None else await door(self._reserve, branch, user)
-        plan = pv.plan_preview(self.config, row.name, branch, sha, new_release_id(), row.port, user, self._secrets)
+        plan = pv.plan_preview(
+            self.config, row.name, branch, sha, await self._release_ids.next(), row.port, user, self._secrets
+        )
         site = {h.name: pv.site_path(previews.nginx.sites_dir, self.config.app, row.name) for h in plan.hosts}
         bound = log.bind(app=self.config.app, preview=row.name, branch=branch, sha=sha, user=user)
         bound.info("preview_up", port=row.port, created=created)

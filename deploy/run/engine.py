@@ -221,7 +221,8 @@ class Engine(SharedRuns, Foresight, CapistranoRecords):
         block = await self.promotion(environment, sha)
         if block is not None and not forced:
             raise PromotionRefused(block)
-        release = await self._release_ids.next()
+        newest = await self.store.door(self.store.newest_release, self.config.app, environment)
+        release = await self._release_ids.next(newest)  # after every release named before, by any process
         plan = replace(await self.plan(environment, sha, release, user, hosts_filter), branch=ref)
         if plan.pause is True and gate is None and len(plan.batches) > 1:
             raise UsageError(

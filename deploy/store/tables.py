@@ -201,6 +201,14 @@ class Store:
         ).fetchone()
         return _run(row) if row else None
 
+    def newest_release(self, app: str, environment: str) -> str:
+        """The newest release folder a run of ``app`` on ``environment`` named ('' before the first): the next
+        deploy's release comes after it (:class:`deploy.ids.ReleaseIds`), whichever process or replica starts it."""
+        row = self._db.execute(
+            "SELECT MAX(release) FROM runs WHERE app = ? AND environment = ? AND kind = 'deploy'", (app, environment)
+        ).fetchone()
+        return str(row[0]) if row and row[0] else ""
+
     def succeeded_on(self, app: str, sha: str) -> list[str]:
         """The environments of ``app`` where ``sha`` had a successful deploy or rollback (the promotion order)."""
         rows = self._db.execute(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -11,7 +13,7 @@ import pytest
 from deploy.config.models import Config, HealthCheck, parse_config
 from deploy.errors import ConfigError, UsageError
 from deploy.hosts import framing, guarded, remote
-from deploy.ids import new_release_id
+from deploy.ids import ReleaseIds, new_release_id
 from deploy.run.plan import (
     DeployPlan,
     Host,
@@ -161,6 +163,41 @@ def test_a_release_id_without_a_time_is_now_in_utc() -> None:
     release = new_release_id()
     after = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     assert (True, True) == (before <= release <= after, bool(re.fullmatch(r"\d{14}", release)))
+
+
+def _stamp(seconds_from_now: float) -> str:
+    return new_release_id(datetime.fromtimestamp(time.time() + seconds_from_now, UTC))
+
+
+def _next_second(stamp: str) -> str:
+    return new_release_id(datetime.strptime(stamp, "%Y%m%d%H%M%S").replace(tzinfo=UTC) + timedelta(seconds=1))
+
+
+@pytest.mark.parametrize(
+    ("floor", "expected"),
+    [
+        pytest.param(lambda: "", lambda floor, got: got == _stamp(0), id="no earlier release: now"),
+        pytest.param(lambda: "previous", lambda floor, got: got == _stamp(0), id="not a release id: ignored"),
+        pytest.param(lambda: _stamp(-3600), lambda floor, got: got == _stamp(0), id="an older release: now"),
+        pytest.param(lambda: _stamp(0), lambda floor, got: floor < got <= _stamp(0), id="this second: the next"),
+        pytest.param(
+            lambda: _stamp(3600), lambda floor, got: got == _next_second(floor), id="a clock far ahead: no wait"
+        ),
+    ],
+)
+async def test_a_release_id_comes_after_the_newest_release_any_process_named(
+    floor: Callable[[], str], expected: Callable[[str, str], bool]
+) -> None:
+    newest = floor()
+    started = time.monotonic()
+    got = await ReleaseIds().next(newest)
+    assert (True, True) == (expected(newest, got), time.monotonic() - started < ReleaseIds.MAX_WAIT)
+
+
+async def test_two_release_ids_from_one_engine_differ_even_within_one_second() -> None:
+    ids = ReleaseIds()
+    first, second = await ids.next(), await ids.next()
+    assert first < second
 
 
 RUN_ENV = {

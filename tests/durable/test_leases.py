@@ -20,11 +20,22 @@ def journals(world: World) -> list[str]:
 def test_two_processes_racing_for_one_environment_one_runs_and_the_other_is_told_busy(
     world: World, baseline: None
 ) -> None:
-    first = world.start("deploy", "staging", "feature/new-login")
-    second = world.start("deploy", "staging", "feature/new-login")
-    errors = first.communicate(timeout=120)[1] + second.communicate(timeout=120)[1]
-    assert [0, 3] == sorted([first.returncode, second.returncode]), errors
-    assert "busy" in errors or "running" in errors
+    started = world.slow(0, "BUILD")  # the winner holds the environment until it is stopped: the two always overlap
+    racers = [world.start("deploy", "staging", "feature/new-login") for _ in range(2)]
+    try:
+        wait_for(started.exists, what="the winner's build")
+        wait_for(lambda: any(p.poll() is not None for p in racers), what="the loser's answer")
+        loser = next(p for p in racers if p.poll() is not None)
+        errors = loser.communicate(timeout=60)[1]
+        assert 3 == loser.returncode, errors
+        assert "busy" in errors or "running" in errors
+        assert all(p.poll() is None for p in racers if p is not loser), "the winner is still deploying"
+    finally:
+        world.calm()
+        for proc in racers:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)  # the winner cancels its deploy: the fleet stays on the baseline
+            proc.communicate(timeout=60)
     back = world.shipbot("deploy", "staging", "main")  # the next test starts from the baseline's SHA
     assert 0 == back.returncode, back.stderr
 

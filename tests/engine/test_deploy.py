@@ -76,6 +76,24 @@ async def test_deploy_puts_the_resolved_sha_live_on_every_host(make_engine: Engi
     assert [e for e in events if type(e).__name__ == "RunFinished"] == [result], "exactly one RunFinished"
 
 
+async def test_deploys_one_after_another_from_two_processes_within_a_second_both_go_live(
+    make_engine: EngineFactory, app_repo: GitRepo
+) -> None:
+    """A deploy takes well under a second on these hosts: the second, from another engine on the same store (as
+    from another process or replica), names a release after the first's instead of the folder the first made."""
+    first, fleet = await make_engine(hosts=2)
+    second, _ = await make_engine(fleet=fleet)
+    await first.deploy("staging", "main", user="U0ALICE")
+
+    results = [
+        await e.deploy("staging", ref, user="U0ALICE") for e, ref in ((first, "main"), (second, "feature/new-login"))
+    ]
+
+    assert [Outcome.SUCCESS] * 2 == [r.outcome for r in results], [r.message for r in results]
+    assert results[0].hosts[0].release < results[1].hosts[0].release
+    assert {app_repo.sha("feature/new-login")} == {h.sha for h in (await first.status("staging")).hosts}
+
+
 async def test_git_transfer_makes_each_host_fetch_the_pinned_sha(make_engine: EngineFactory, app_repo: GitRepo) -> None:
     engine, fleet = await make_engine(hosts=2, pipeline={**PIPELINE, "transfer": "git"})
 
