@@ -46,7 +46,8 @@ from deploy.events import BatchGate, Outcome, RunFinished
 from deploy.ids import utc_minute
 from deploy.records import ReleaseRow
 from deploy.run.engine import Engine
-from deploy.store.database import SQLITE_FILE, Database, sqlite_url
+from deploy.store.database import Database, sqlite_url
+from deploy.store.statements import SQLITE_FILE
 from deploy.summary import count
 
 __all__ = ["ASYNC", "EXIT_BUSY", "EXIT_USAGE", "SYNC", "close_stores", "release_line"]

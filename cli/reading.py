@@ -16,14 +16,16 @@ from typing import TYPE_CHECKING
 
 from cli.settings import OperatorSettings
 from deploy.ids import utc_minute
+from deploy.store.statements import SQLITE_FILE
 from deploy.summary import count
 
 if TYPE_CHECKING:
+    from deploy.fleet.fleet_log import FleetLog
     from deploy.records import RunRecord
     from deploy.store.ports import Store
+    from deploy.store.statements import Executor, ReadOnlySqlite
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
-SQLITE_FILE = "shipbot.sqlite3"  # deploy.store.database.SQLITE_FILE, named here so that no read pays for SQLAlchemy
 
 
 def config_path(args: argparse.Namespace, settings: OperatorSettings) -> str:
@@ -52,6 +54,7 @@ def nothing_recorded(environment: str | None, path: Path) -> str:
 
 
 opened: list[Store] = []  # the stores the running command opened, closed by close_stores when it returns
+readers: list[ReadOnlySqlite] = []  # and the store files it read
 
 
 def open_store(settings: OperatorSettings, where: Path) -> Store:
@@ -80,6 +83,8 @@ def close_stores() -> None:
     """Return the database connections the command's stores hold (PostgreSQL: its pool)."""
     while opened:
         opened.pop().close()
+    while readers:
+        readers.pop().close()
 
 
 def history(args: argparse.Namespace, settings: OperatorSettings) -> int:
@@ -96,16 +101,19 @@ def history(args: argparse.Namespace, settings: OperatorSettings) -> int:
         return EXIT_OK
     from deploy.capistrano.cap_entries import CapEntry, timeline  # noqa: PLC0415
     from deploy.capistrano.cap_history import CapistranoHistory  # noqa: PLC0415
+    from deploy.fleet.fleet_log import FleetLog  # noqa: PLC0415
+    from deploy.store.tables import list_runs  # noqa: PLC0415
 
     config = load_config(config_path(args, settings))
     if args.environment is not None:
         environment_hosts(config, args.environment)
-    store = command_store(settings, data_dir(args, settings))
-    runs = store.list_runs(config.app, args.environment, args.limit)
-    cap = CapistranoHistory(store.db).entries(config.app, args.environment, args.limit)
+    db = _reader(settings, data_dir(args, settings)) or command_store(settings, data_dir(args, settings)).db
+    runs = list_runs(db, config.app, args.environment, args.limit)
+    cap = CapistranoHistory(db).entries(config.app, args.environment, args.limit)
     shown = timeline(runs, cap, args.limit)
+    fleets = FleetLog(db)
     if args.json:
-        print(json.dumps([e.as_json() if isinstance(e, CapEntry) else _run_json(store, e) for e in shown]))
+        print(json.dumps([e.as_json() if isinstance(e, CapEntry) else _run_json(fleets, e) for e in shown]))
         return EXIT_OK
     for e in shown:
         if isinstance(e, CapEntry):
@@ -119,8 +127,22 @@ def history(args: argparse.Namespace, settings: OperatorSettings) -> int:
     return EXIT_OK
 
 
-def _run_json(store: Store, r: RunRecord) -> dict[str, object]:
-    covered = [h.as_json() for h in store.fleets.of(r.run_id)]
+def _reader(settings: OperatorSettings, where: Path) -> Executor | None:
+    """The SQLite store in ``where`` read through ``sqlite3`` when its schema is the newest (a read answers without
+    loading SQLAlchemy); None on PostgreSQL or when the schema must be migrated first (then the store opens)."""
+    if settings.database:
+        return None
+    from deploy.store.migrations import head  # noqa: PLC0415
+    from deploy.store.statements import read_only  # noqa: PLC0415
+
+    reader = read_only(where / SQLITE_FILE, head(), settings.statement_timeout)
+    if reader is not None:
+        readers.append(reader)
+    return reader
+
+
+def _run_json(fleets: FleetLog, r: RunRecord) -> dict[str, object]:
+    covered = [h.as_json() for h in fleets.of(r.run_id)]
     return {**r.__dict__, "duration": r.duration, "covered": covered, "source": "shipbot"}
 
 

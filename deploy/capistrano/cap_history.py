@@ -18,7 +18,7 @@ import structlog
 from deploy.capistrano.cap_entries import CapEntry, from_listing
 from deploy.config.models import Config
 from deploy.hosts.listing import ReleaseListing
-from deploy.store.database import DatabaseError, Executor
+from deploy.store.statements import DatabaseError, Executor
 from deploy.store.tables import Store
 
 log = structlog.get_logger("shipbot.cap_history")

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deploy.flags.flag_defs import FlagDef, parse_percent, percent_text
 from deploy.notify.event_documents import document
 from deploy.notify.outbox import Outbox, Route
-from deploy.store.database import Database, Transaction
+
+if TYPE_CHECKING:
+    from deploy.store.database import Database, Transaction
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from deploy.store.database import Executor
+from deploy.store.statements import Executor
 
 
 @dataclass(frozen=True)

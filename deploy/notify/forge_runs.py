@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from deploy.store.database import Executor
+from deploy.store.statements import Executor
 
 FINAL = ("success", "failure", "error", "inactive")
 RUN_STATES = {"run.started": "in_progress", "run.succeeded": "success", "run.failed": "failure",

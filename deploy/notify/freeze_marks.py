@@ -13,10 +13,12 @@ looked at.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deploy.notify.outbox import Outbox
-from deploy.store.database import Database
+
+if TYPE_CHECKING:
+    from deploy.store.database import Database
 
 STARTED, ENDED = "freeze.started", "freeze.ended"
 LONG_AGO = 0.0  # the window start of a freeze that began before the look-back

@@ -32,12 +32,15 @@ import random
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deploy.config.models import Config
 from deploy.notify.event_documents import DEPLOYMENT_STATUS, document
 from deploy.notify.forge_runs import RUN_STATES, DeploymentTarget, ForgeRuns
-from deploy.store.database import Database, Executor
+from deploy.store.statements import Executor
+
+if TYPE_CHECKING:
+    from deploy.store.database import Database
 
 GIVE_UP_AFTER = 24 * 3600.0  # seconds after it was written a notification is retried at most
 FIRST_DELAY = 2.0  # seconds before the first retry; doubled after each failure

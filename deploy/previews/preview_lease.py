@@ -16,12 +16,16 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 from functools import partial
+from typing import TYPE_CHECKING
 
 import structlog
 
 from deploy.previews.layout import PreviewRefused
 from deploy.store import leases
-from deploy.store.database import Database, DatabaseError
+from deploy.store.statements import DatabaseError
+
+if TYPE_CHECKING:
+    from deploy.store.database import Database
 
 log = structlog.get_logger("shipbot.previews")
 

@@ -22,9 +22,12 @@ SQLite-only syntax), and runs on SQLite and PostgreSQL alike. Who may change a p
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from deploy.store.database import Database, Executor, IntegrityError
+from deploy.store.statements import Executor, IntegrityError
+
+if TYPE_CHECKING:
+    from deploy.store.database import Database
 
 CREATING, LIVE, BROKEN = "creating", "live", "broken"
 
@@ -74,6 +77,8 @@ class PreviewTable:
     @classmethod
     def open(cls, url: str = "sqlite://") -> PreviewTable:
         """Its own database at ``url`` (the default: a private one in memory), migrated."""
+        from deploy.store.database import Database  # noqa: PLC0415 (SQLAlchemy: only when a store opens)
+
         return cls(Database.open(url))
 
     def reserve(self, app: str, name: str, branch: str, port: int, hosts: list[str], pusher: str) -> bool:

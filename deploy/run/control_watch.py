@@ -26,9 +26,9 @@ import structlog
 from deploy.errors import LeaseLost
 from deploy.events import BatchGate, Gate
 from deploy.store.control_requests import CANCEL, CONTINUE, POLL_EVERY, ControlRequest, Controls
-from deploy.store.database import DatabaseError
 from deploy.store.door import Door
 from deploy.store.leases import LeaseGuard
+from deploy.store.statements import DatabaseError
 
 
 class Taker(Protocol):

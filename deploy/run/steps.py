@@ -50,10 +50,10 @@ from deploy.redact import tail
 from deploy.run.fanout import every
 from deploy.run.hostrun import HostRun
 from deploy.run.plan import Host
-from deploy.store.database import DatabaseError
 from deploy.store.fencing import RunWrites
 from deploy.store.intents import RESTORED
 from deploy.store.leases import LeaseGuard
+from deploy.store.statements import DatabaseError
 
 log = structlog.get_logger("shipbot.steps")
 

@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import TYPE_CHECKING
 
 import structlog
 
-from deploy.store.database import Database, DatabaseError
 from deploy.store.door import on_event_loop
+from deploy.store.statements import DatabaseError
+
+if TYPE_CHECKING:
+    from deploy.store.database import Database
 
 REFRESH = 30.0  # seconds between readings of the database's clock (the monotonic clock drifts far less than that)
 RETRY = 5.0  # seconds before asking again a database that did not answer

@@ -22,8 +22,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from deploy.store.database import Database
+if TYPE_CHECKING:
+    from deploy.store.database import Database
+
 
 CANCEL, CONTINUE, ABORT = "cancel", "continue", "abort"
 ACTIONS = (CANCEL, CONTINUE, ABORT)

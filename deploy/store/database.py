@@ -67,7 +67,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import sqlalchemy as sa
 import structlog
@@ -77,22 +77,12 @@ from sqlalchemy.pool import StaticPool
 
 from deploy.errors import StoreConflict, StoreError, StoreUnavailable
 from deploy.store.door import StoreDoor, StoreOnEventLoop, on_event_loop
+from deploy.store.statements import NOW, SQLITE_FILE, SQLITE_UNAVAILABLE, STATEMENT_TIMEOUT, Rows
 
 log = structlog.get_logger("shipbot.store")
-DatabaseError = StoreError  # what a failing statement raises, whichever the engine (see the module's doc)
-IntegrityError = StoreConflict  # a statement a unique key or constraint refused
-
-STATEMENT_TIMEOUT = 5.0  # seconds a statement, a lock wait or the wait for a connection may take (the default)
 FIRST_PAUSE = 0.05  # seconds before asking again a database that refused a connection (doubling, up to half a second)
 
-SQLITE_FILE = "shipbot.sqlite3"
 _POSTGRES_DRIVERS = ("postgresql", "postgresql+psycopg", "postgresql+psycopg2", "postgresql+asyncpg", "postgres")
-
-# seconds since the epoch by the database's own clock
-_NOW = {
-    "sqlite": "((julianday('now') - 2440587.5) * 86400.0)",  # millisecond precision, the one machine's clock
-    "postgresql": "CAST(extract(epoch from clock_timestamp()) AS DOUBLE PRECISION)",  # the server's, never a replica's
-}
 
 
 class UnsupportedDatabase(ValueError):
@@ -122,38 +112,6 @@ def masked(url: str) -> str:
 
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
-
-
-class Rows:
-    """What one statement returned, already read: rows (tuples) and how many rows it changed."""
-
-    def __init__(self, rows: list[tuple[Any, ...]], rowcount: int, keys: Sequence[str] = ()) -> None:
-        self.rows = rows
-        self.rowcount = rowcount
-        self.keys = list(keys)
-
-    def fetchone(self) -> tuple[Any, ...] | None:
-        return self.rows[0] if self.rows else None
-
-    def fetchall(self) -> list[tuple[Any, ...]]:
-        return self.rows
-
-    def __iter__(self) -> Iterator[tuple[Any, ...]]:
-        return iter(self.rows)
-
-
-class Executor(Protocol):
-    """A :class:`Database` or one of its transactions: where a module's statements run."""
-
-    @property
-    def now(self) -> str: ...
-
-    @property
-    def dialect(self) -> str: ...
-
-    def execute(self, sql: str, params: Sequence[Any] = (), *, durable: bool = True) -> Rows: ...
-
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Rows: ...
 
 
 @lru_cache(maxsize=512)
@@ -227,7 +185,7 @@ class Database:
         self.url = normalise_url(url)
         parsed = make_url(self.url)
         self.dialect = parsed.get_backend_name()
-        self.now = _NOW[self.dialect]
+        self.now = NOW[self.dialect]
         self.for_update = " FOR UPDATE" if self.dialect == "postgresql" else ""
         self.path = Path(parsed.database) if self.dialect == "sqlite" and parsed.database else None
         self.statement_timeout = statement_timeout
@@ -386,8 +344,6 @@ _UPGRADING = threading.Lock()  # one migration at a time in this process (others
 
 
 _UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError, exc.DisconnectionError)
-# what SQLite says when another writer holds the file past busy_timeout, or the file cannot be reached
-_SQLITE_UNAVAILABLE = ("locked", "busy", "unable to open", "disk i/o")
 
 
 def translated(err: exc.SQLAlchemyError, where: str) -> StoreError:
@@ -398,7 +354,7 @@ def translated(err: exc.SQLAlchemyError, where: str) -> StoreError:
     unavailable = isinstance(err, _UNAVAILABLE) or getattr(err, "connection_invalidated", False)
     orig = getattr(err, "orig", None)
     if unavailable and type(orig).__module__ == "sqlite3":  # SQLite names a missing table an OperationalError too
-        unavailable = any(word in reason.lower() for word in _SQLITE_UNAVAILABLE)
+        unavailable = any(word in reason.lower() for word in SQLITE_UNAVAILABLE)
     if unavailable:
         return StoreUnavailable(where, reason)
     return StoreError(f"the database ({where}) refused a statement: {reason}")

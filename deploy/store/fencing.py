@@ -17,17 +17,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, NoReturn, ParamSpec, TypeVar
 
 from deploy.errors import LeaseLost
 from deploy.notify.event_documents import RUN_TYPES
 from deploy.notify.outbox import Outbox
 from deploy.store import leases
 from deploy.store.control_requests import ControlRequest
-from deploy.store.database import Database, Executor, Rows
 from deploy.store.door import StoreDoor
 from deploy.store.intents import SWITCHING
 from deploy.store.leases import Lease, LeaseGuard
+from deploy.store.statements import Executor, Rows
+
+if TYPE_CHECKING:
+    from deploy.store.database import Database
 
 P = ParamSpec("P")
 T = TypeVar("T")

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from deploy.store.database import Executor
+from deploy.store.statements import Executor
 
 KEEP_SLACK = 3600.0  # Slack retries within minutes; an hour keeps twins and retries well apart
 KEEP_PUSHES = 7 * 24 * 3600.0  # forges redeliver for days at most

@@ -21,8 +21,11 @@ process took the run over); :class:`Ledger` reads them, and keeps where a run's 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from deploy.store.database import Database
+if TYPE_CHECKING:
+    from deploy.store.database import Database
+
 
 # Tables (deploy/store/migrations): run_hosts (run_id, host, from_release, from_sha, to_release, to_sha, intent; key
 # run_id, host), run_processes (run_id, host, pgid; all three the key), run_places (run_id, channel, message), run_waits

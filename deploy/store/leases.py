@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deploy.errors import LeaseLost
-from deploy.store.database import DatabaseError, Executor
+from deploy.store.statements import DatabaseError, Executor
 
 __all__ = ["Holding", "Lease", "LeaseGuard", "LeaseLost"]
 

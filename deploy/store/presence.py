@@ -12,7 +12,7 @@ comes with migration ``0003``.
 
 from __future__ import annotations
 
-from deploy.store.database import Executor
+from deploy.store.statements import Executor
 
 
 class Presence:

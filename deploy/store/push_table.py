@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from deploy.store.database import Executor
+from deploy.store.statements import Executor
 
 RECEIVED, PENDING, HELD = "received", "pending", "held"
 

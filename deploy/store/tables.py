@@ -30,6 +30,7 @@ import os
 import socket
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from deploy.errors import EnvironmentBusy, EnvironmentLocked, LeaseLost
 from deploy.fleet.fleet_log import FleetLog
@@ -40,14 +41,17 @@ from deploy.previews.preview_table import PreviewTable
 from deploy.records import LockRecord, RunRecord
 from deploy.store import leases
 from deploy.store.control_requests import Controls
-from deploy.store.database import STATEMENT_TIMEOUT, Database, Executor
 from deploy.store.fencing import RunWrites
 from deploy.store.inbox import Inbox
 from deploy.store.intents import Ledger
 from deploy.store.leases import Holding, Lease, LeaseGuard
 from deploy.store.presence import Presence
 from deploy.store.push_table import PushTable
+from deploy.store.statements import STATEMENT_TIMEOUT, Executor
 from deploy.store.waiting import WaitingRequests
+
+if TYPE_CHECKING:
+    from deploy.store.database import Database
 
 ANY_APP = "*"  # the app of a lock taken before locks were per app: it holds that environment of every app
 
@@ -65,6 +69,8 @@ class Store:
     def __init__(self, db: Database | Path, lease_ttl: float = 30.0, owner: str | None = None) -> None:
         if isinstance(db, Path):
             db.parent.mkdir(parents=True, exist_ok=True)
+            from deploy.store.database import Database  # noqa: PLC0415 (SQLAlchemy: only when a store opens)
+
             db = Database(f"sqlite:///{db}")
         self.db = db
         self.path = db.path  # the SQLite file (None on PostgreSQL)
@@ -96,6 +102,8 @@ class Store:
     ) -> Store:
         """The store on ``database_url`` (SHIPBOT_DATABASE_URL) when given, else ``<data_dir>/shipbot.sqlite3``;
         each statement given ``statement_timeout`` seconds (SHIPBOT_DB_STATEMENT_TIMEOUT)."""
+        from deploy.store.database import Database  # noqa: PLC0415 (SQLAlchemy: only when a store opens)
+
         return cls(Database.for_data_dir(data_dir, database_url, statement_timeout), lease_ttl)
 
     def close(self) -> None:
@@ -165,30 +173,10 @@ class Store:
         return self._shown([_run(row)])[0] if row else None
 
     def list_runs(self, app: str | None = None, environment: str | None = None, limit: int = 20) -> list[RunRecord]:
-        where, args = [], []
-        if app:
-            where.append("app = ?")
-            args.append(app)
-        if environment:
-            where.append("environment = ?")
-            args.append(environment)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
-        rows = self._db.execute(
-            f"SELECT {_RUN_COLUMNS} FROM runs {clause} ORDER BY started_at DESC LIMIT ?", (*args, limit)
-        ).fetchall()
-        return self._shown([_run(r) for r in rows])
+        return list_runs(self._db, app, environment, limit)
 
     def _shown(self, runs: list[RunRecord]) -> list[RunRecord]:
-        """A run whose lease expired is not running, whatever its row says: shown as interrupted until repaired; one
-        whose controller missed its heartbeats says so (``stalled``)."""
-        live = [r.run_id for r in runs if r.state in ("running", "waiting")]
-        held = leases.holdings(self._db, live)
-        return [
-            replace(r, state="interrupted", message=_DEAD) if r.run_id in live and r.run_id not in held
-            else replace(r, stalled=(held[r.run_id].silent_for, held[r.run_id].expires_in))
-            if r.run_id in held and held[r.run_id].stalled else r
-            for r in runs
-        ]  # fmt: skip
+        return shown(self._db, runs)
 
     def last_success(
         self, app: str, environment: str, kinds: tuple[str, ...] = ("deploy", "rollback")
@@ -344,6 +332,36 @@ class Store:
             "SELECT at, actor, action, environment, detail FROM audit ORDER BY at DESC LIMIT ?", (limit,)
         ).fetchall()
         return [(float(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4])) for r in rows]
+
+
+def list_runs(db: Executor, app: str | None = None, environment: str | None = None, limit: int = 20) -> list[RunRecord]:
+    """The newest ``limit`` runs (of ``app``, in ``environment``), newest first, as :func:`shown`; on any executor,
+    the store's database or a :func:`deploy.store.statements.read_only` file (``shipbot history``)."""
+    where, args = [], []
+    if app:
+        where.append("app = ?")
+        args.append(app)
+    if environment:
+        where.append("environment = ?")
+        args.append(environment)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    rows = db.execute(
+        f"SELECT {_RUN_COLUMNS} FROM runs {clause} ORDER BY started_at DESC LIMIT ?", (*args, limit)
+    ).fetchall()
+    return shown(db, [_run(r) for r in rows])
+
+
+def shown(db: Executor, runs: list[RunRecord]) -> list[RunRecord]:
+    """A run whose lease expired is not running, whatever its row says: shown as interrupted until repaired; one
+    whose controller missed its heartbeats says so (``stalled``)."""
+    live = [r.run_id for r in runs if r.state in ("running", "waiting")]
+    held = leases.holdings(db, live)
+    return [
+        replace(r, state="interrupted", message=_DEAD) if r.run_id in live and r.run_id not in held
+        else replace(r, stalled=(held[r.run_id].silent_for, held[r.run_id].expires_in))
+        if r.run_id in held and held[r.run_id].stalled else r
+        for r in runs
+    ]  # fmt: skip
 
 
 def _busy(environment: str, run_id: str, user: str, what: str, holding: Holding | None) -> EnvironmentBusy:

@@ -49,10 +49,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deploy.notify.outbox import Outbox
-from deploy.store.database import Database
+
+if TYPE_CHECKING:
+    from deploy.store.database import Database
 
 AWAITING, APPROVED, QUEUED = "awaiting", "approved", "queued"
 STARTED, DROPPED, REJECTED, EXPIRED, CANCELLED = "started", "dropped", "rejected", "expired", "cancelled"
@@ -90,6 +92,8 @@ class WaitingRequests:
     @classmethod
     def open(cls, url: str = "sqlite://") -> WaitingRequests:
         """Its own database (default: a private in-memory SQLite one), schema applied."""
+        from deploy.store.database import Database  # noqa: PLC0415 (SQLAlchemy: only when a store opens)
+
         return cls(Database(url))
 
     def add(
