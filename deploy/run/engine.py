@@ -134,7 +134,7 @@ class Engine(SharedRuns, Foresight, CapistranoRecords):
             sink(RunRepaired(r.run.run_id, r.run.environment, r.ok, r.message))
             if r.waiting and r.lease is not None:  # this process now holds the run's lease while it waits
                 guard = LeaseGuard(
-                    partial(self.store.door, self.store.renew_lease, r.lease), self.store.lease_ttl, r.lease
+                    partial(self.store.door.urgent, self.store.renew_lease, r.lease), self.store.lease_ttl, r.lease
                 )
                 self._held[r.run.run_id] = asyncio.create_task(guard.heartbeat())
                 self._leases[r.run.run_id] = r.lease
@@ -382,7 +382,9 @@ class Engine(SharedRuns, Foresight, CapistranoRecords):
                 task.cancel()
 
         door = self.store.door
-        guard = LeaseGuard(partial(door, self.store.renew_lease, lease), self.store.lease_ttl, lease, stop_acting)
+        guard = LeaseGuard(
+            partial(door.urgent, self.store.renew_lease, lease), self.store.lease_ttl, lease, stop_acting
+        )
         writes = self.store.writes(lease, guard)
         control = self._controls[record.run_id] = RunControl(
             self.store.controls, record.run_id, guard, task, writes, writes.door

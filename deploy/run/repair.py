@@ -130,7 +130,9 @@ class Repairer:
             if task is not None and asyncio.current_task() is not task:
                 task.cancel()
 
-        guard = LeaseGuard(partial(self.store.door, self.store.renew_lease, lease), self.store.lease_ttl, lease, stop)
+        guard = LeaseGuard(
+            partial(self.store.door.urgent, self.store.renew_lease, lease), self.store.lease_ttl, lease, stop
+        )
         heartbeat = asyncio.create_task(guard.heartbeat())
         try:
             return await self._one(run, self.store.writes(lease, guard))

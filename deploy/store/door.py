@@ -22,6 +22,11 @@ A cancelled await does not cancel the statement: it finishes (or fails) on its t
 time, and its result is dropped. Every write a run makes is fenced (:mod:`deploy.store.fencing`), so a write that lands
 after its run was taken over is refused by the database, not trusted to timing.
 
+Lease renewals take their own lane (:meth:`StoreDoor.urgent`, one thread of its own): a run's heartbeat never
+queues behind the run's own writes or anyone's slow statement. Without it, a 500-host deploy on a busy machine
+queued thousands of step records ahead of its renewals until the lease ran out under a live controller, which
+then stopped as if another had taken the run over.
+
 The guard: a :class:`~deploy.store.database.Database` built with ``refuse_on_loop=True`` (the bot's, from the
 composition root) raises :class:`StoreOnEventLoop` when a statement is issued from a thread running an event loop: a
 call site that skipped the door fails loudly in the tests instead of freezing a replica in production.
@@ -40,7 +45,7 @@ from typing import ParamSpec, Protocol, TypeVar
 P = ParamSpec("P")
 T = TypeVar("T")
 
-THREADS = {"sqlite": 4, "postgresql": 8}  # at most what the engine's pool lends at once
+THREADS = {"sqlite": 4, "postgresql": 8}  # with the lease lane's one, at most what the engine's pool lends at once
 
 
 class Door(Protocol):
@@ -68,15 +73,25 @@ class StoreDoor:
     def __init__(self, dialect: str = "sqlite", *, memory: bool = False, threads: int | None = None) -> None:
         count = threads or (1 if memory else THREADS.get(dialect, 4))
         self._pool = ThreadPoolExecutor(max_workers=count, thread_name_prefix="shipbot-store")
+        # one in-memory connection is shared: its renewals queue with the rest (tests only)
+        self._urgent = self._pool if memory else ThreadPoolExecutor(1, thread_name_prefix="shipbot-store-lease")
         self._lock = threading.Lock()
         self._closed = False
 
     async def __call__(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """``fn(*args, **kwargs)`` on a store thread, awaited; its exception (a ``StoreError``…) is raised here."""
+        return await self._on(self._pool, fn, *args, **kwargs)
+
+    async def urgent(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """As a call, on the lease lane: what keeps a run's lease (its renewals) waits for no other call."""
+        return await self._on(self._urgent, fn, *args, **kwargs)
+
+    @staticmethod
+    async def _on(pool: ThreadPoolExecutor, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         loop = asyncio.get_running_loop()
         context = contextvars.copy_context()
         call = functools.partial(context.run, fn, *args, **kwargs)
-        return await loop.run_in_executor(self._pool, call)
+        return await loop.run_in_executor(pool, call)
 
     def close(self) -> None:
         """Stop taking calls; the ones running finish on their threads."""
@@ -84,3 +99,4 @@ class StoreDoor:
             if not self._closed:
                 self._closed = True
                 self._pool.shutdown(wait=False, cancel_futures=True)
+                self._urgent.shutdown(wait=False, cancel_futures=True)
