@@ -12,6 +12,8 @@
 - ``ports``            the async ports the use cases, the bot and the webhooks see the store through
 - ``presence``         which bot processes serve from this store now
 - ``push_table``       ``PushTable``: deliveries taken, one auto-deploy per commit, parked pushes
+- ``statements``       what every table's SQL is written against (Executor, Rows, errors), and a SQLite file read
+                       through ``sqlite3`` without SQLAlchemy (``shipbot history``)
 - ``tables``           ``Store``: runs, host results, run slots, locks, audit, and the tables it holds
 - ``waiting``          requests that wait (approvals, the queue), moved by compare-and-set
 - ``migrations``       the schema as Alembic revisions (``versions/``)

@@ -140,18 +140,18 @@ def test_a_second_run_changes_nothing(moved: Path) -> None:
 
 def test_a_module_no_line_places_stops_the_run_naming_it_and_a_rule_places_the_others(tmp_path: Path) -> None:
     repo = _copy(tmp_path)
-    (repo / "deploy" / "store_outage.py").write_text('"""How long the store has not answered."""\n')
+    (repo / "deploy" / "preview_outage.py").write_text('"""How long the previews have not answered."""\n')
     (repo / "deploy" / "weather.py").write_text('"""Whether it rains on the hosts."""\n')
     refused = _rooms(repo)
     assert 2 == refused.returncode
     assert '"weather": ("ROOM", "weather", "what it is"),' in refused.stderr
     status = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True, check=True)
-    assert "?? deploy/store_outage.py\n?? deploy/weather.py\n" == status.stdout  # nothing moved, nothing rewritten
+    assert "?? deploy/preview_outage.py\n?? deploy/weather.py\n" == status.stdout  # nothing moved, nothing rewritten
     (repo / "deploy" / "weather.py").unlink()
     done = _rooms(repo)
     assert 0 == done.returncode, done.stderr
-    assert (repo / "deploy" / "store" / "store_outage.py").exists()
-    assert "- ``store_outage``" in (repo / "deploy" / "store" / "__init__.py").read_text()
+    assert (repo / "deploy" / "previews" / "preview_outage.py").exists()  # a room with space (store/ is full)
+    assert "- ``preview_outage``" in (repo / "deploy" / "previews" / "__init__.py").read_text()
     _commit(repo)
     late = repo / "deploy" / "migrations" / "versions" / "0099_late.py"  # a branch merged after the move
     late.parent.mkdir(parents=True)
