@@ -1,5 +1,6 @@
-"""The last exec of a run on each host: its journal line, the cleanup of a release that did not go live, and
-retention, in one session (:func:`deploy.hosts.guarded.finish`).
+"""The last exec of a run on each host: its journal line, the cleanup of a release that did not go live,
+retention (:func:`deploy.hosts.guarded.finish`), and last what the step set retires (a blue/green host's old colour,
+stopped or its stop scheduled on the host: :meth:`deploy.run.colours.ColourSwitch.retiring`), in one session.
 
 Retention is decided on the controller by the pure rules (:mod:`deploy.hosts.retention`, :mod:`deploy.hosts.journal`)
 from the release listing the host sent in the run's first exec, plus what this run added (its release, its journal
@@ -40,10 +41,12 @@ async def finish_hosts(
     keep: int | None = None,
     discard: Callable[[HostRun], bool] = lambda _hr: False,
     keep_failed: bool = False,
+    then: Callable[[HostRun], str | None] = lambda _hr: None,
 ) -> None:
     """Per connected host, one exec: the journal line ``outcome_for`` gives (None: no line), the run's release
-    removed (or marked failed with ``keep_failed``) where ``discard`` says so, and retention down to ``keep``
-    releases on hosts that went live (``keep`` None: no retention)."""
+    removed (or marked failed with ``keep_failed``) where ``discard`` says so, retention down to ``keep``
+    releases on hosts that went live (``keep`` None: no retention), then the host's ``then`` command (None: none),
+    which has a command timeout of its own on top of the bookkeeping's."""
 
     async def one(hr: HostRun) -> None:
         if hr.conn is None:
@@ -67,9 +70,10 @@ async def finish_hosts(
         extra = line.capistrano_commands(hr.host.deploy_to, hr.previous) if outcome == "success" else []
         if mark and line.capistrano:
             extra.append(revisions_log.oldest(hr.host.deploy_to, mark))
-        if entry is None and not doomed and mark is None:
+        last = then(hr)
+        if entry is None and not doomed and mark is None and last is None:
             return
         command = guarded.finish(hr.host.deploy_to, entry.to_line() if entry else None, doomed, mark)
-        await steps.quiet(hr, "; ".join([command, *extra]))
+        await steps.quiet(hr, *guarded.with_last([command, *extra], last, steps.timeouts.command))
 
     await every(one(hr) for hr in runs)

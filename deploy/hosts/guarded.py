@@ -2,7 +2,8 @@
 steps a run makes anyway (pure builders, every value quoted).
 
 - :func:`prepare` is the first exec of a deploy on a host: it prints a bookkeeping preamble (the release listing,
-  then the probe of ``current``) between the run's :class:`deploy.hosts.framing.Frame` preamble markers (a nonce no
+  then the probe of ``current``, then on a blue/green host the colour probe after a colour marker of its own,
+  :func:`split_colours`) between the run's :class:`deploy.hosts.framing.Frame` preamble markers (a nonce no
   journal line, author name or folder can hold), then creates the layout, unpacks or fetches the release and
   links it (setup, upload|fetch and link in one session; a refusal of setup exits :data:`REFUSED`, so the run
   knows it created nothing). A preamble that does not parse fails the host: nothing is guessed.
@@ -49,11 +50,25 @@ def had_none(run_id: str) -> str:
     return json.dumps({"from": None, "intent": "switch", "run": run_id}, sort_keys=True, separators=(",", ":"))[:-1]
 
 
-def prepare(deploy_to: str, body: Sequence[str], frame: framing.Frame) -> str:
-    """``frame``'s preamble start, the release listing, the probe (last, so a cut output still has it), the
-    preamble end, then ``body`` joined with ``&&``."""
+def prepare(deploy_to: str, body: Sequence[str], frame: framing.Frame, colours: str = "") -> str:
+    """``frame``'s preamble start, the release listing, the probe (last, so a cut output still has it; a blue/green
+    host's ``colours`` probe, :func:`deploy.hosts.bluegreen.probe`, follows it after ``frame``'s colour marker),
+    the preamble end, then ``body`` joined with ``&&``."""
     preamble = remote.sections(frame, listing.command(deploy_to, frame), remote.probe(deploy_to))
+    if colours:
+        preamble += f"; echo {frame.marker('colours')}; {colours}"
     return f"echo {frame.preamble_start}; {{ {preamble}; }}; echo {frame.preamble_end}; " + " && ".join(body)
+
+
+def split_colours(preamble: str, frame: framing.Frame) -> tuple[str, str | None]:
+    """(the listing and probe, the colour probe's output) of a whole preamble; None: it has no colour section (the
+    host is not blue/green). The colour section is what follows ``frame``'s colour marker line."""
+    lines = preamble.split("\n")
+    marker = frame.marker("colours")
+    if marker not in lines:
+        return preamble, None
+    at = lines.index(marker)
+    return "\n".join([*lines[:at], ""]), "\n".join(lines[at + 1 :])
 
 
 def body_of(command: str) -> str:
@@ -138,3 +153,11 @@ def finish(deploy_to: str, journal_line: str | None, doomed: Sequence[str], mark
     if doomed:
         parts.append(remote.remove_releases(deploy_to, doomed))
     return "; ".join(parts) or "true"
+
+
+def with_last(commands: list[str], last: str | None, timeout: float) -> tuple[str, float]:
+    """``commands`` then ``last`` (in braces: it may end in ``&``) as one command, and its timeout: ``timeout``,
+    and ``timeout`` more for ``last``."""
+    if last is None:
+        return "; ".join(commands), timeout
+    return "; ".join([*commands, f"{{ {last}\n}}"]), 2 * timeout

@@ -7,7 +7,9 @@ back, retire the old colour. The commands are built by :mod:`deploy.hosts.bluegr
 ``go_live``    per host: nginx swap, verify through nginx, labels swapped (``.shipbot/live``, ``current``)
 ``put_back``   traffic back to the colour that was live, labels back, the idle colour's new app stopped and its
                link back where it was
-``retire``     the colour that was live keeps running for ``keep_old`` (a rollback swaps back to it), then stops
+``retiring``   the colour that was live keeps running for ``keep_old`` (a rollback swaps back to it), then stops:
+               a command run at the end of the host's last exec, after its journal line and retention, that stops
+               it there (``keep_old: 0``, nginx drained) or schedules its stop on the host and returns at once
 
 A colour leaves traffic only once nginx sends it nothing more: ``nginx -s reload`` only signals the master, and
 the old workers keep handing requests to the upstream they started with until they exit. So every path that
@@ -58,14 +60,11 @@ _NOT_MOVED = (3, 4, 5)  # bluegreen.swap's exit statuses when the live include w
 class ColourSwitch:
     rollback_verb = "swapped back"
 
-    def __init__(self, steps: RunSteps, plan: DeployPlan, probes: Mapping[str, bluegreen.ColourProbe]) -> None:
+    def __init__(self, steps: RunSteps, plan: DeployPlan) -> None:
         self._steps = steps
         self._plan = plan
         self._hps = {hp.host.name: hp for hp in plan.hosts}
-        self._runs = {
-            name: ColourRun(p.live, p.colours, bluegreen.other(p.live) if p.live else "blue")
-            for name, p in probes.items()
-        }
+        self._runs: dict[str, ColourRun] = {}  # a host's, from the colours the run read first (HostRun.colours)
 
     def _env(self, hp: HostPlan, colour: str, release: str | None, sha: str | None) -> dict[str, str]:
         assert hp.colours is not None
@@ -89,6 +88,14 @@ class ColourSwitch:
         await every(self._stage(hr, release, sha) for hr in batch)
 
     async def _stage(self, hr: HostRun, release: str, sha: str) -> None:
+        found = hr.colours  # read by the run's first exec on the host (a deploy's), or its probe (a rollback's)
+        if found is None:
+            hr.failed_step, hr.error = "probe colours", "the host's colours were never read: nothing is guessed"
+            self._steps.state(hr, HostState.FAILED)
+            return
+        if hr.host.name not in self._runs:
+            idle = bluegreen.other(found.live) if found.live else "blue"
+            self._runs[hr.host.name] = ColourRun(found.live, found.colours, idle)
         if not await self._staged(hr, release, sha):
             self._steps.state(hr, HostState.FAILED)
 
@@ -239,7 +246,8 @@ class ColourSwitch:
                 ok, drained = result.ok, bluegreen.drained(result.output)
                 if ok and not drained:  # nginx still reaches the idle colour: it stops once nginx no longer does
                     env = self._env(hp, cr.idle, None, None)
-                    await self._stop_later(hr, cr.idle, 0.0, env, bluegreen.parse_workers(result.output), old.sha)
+                    later = self._stop_later(hr, cr.idle, 0.0, env, bluegreen.parse_workers(result.output), old.sha)
+                    await s.quiet(hr, later)
             if ok:
                 labels = bluegreen.set_live(d, cr.live, hr.previous) if cr.live else bluegreen.clear_live(d)
                 ok = await s.step(hr, "labels back", labels, t.switch)
@@ -258,29 +266,29 @@ class ColourSwitch:
         elif was_switched:
             s.state(hr, HostState.REVERTED)
 
-    async def retire(self, hosts: list[HostRun]) -> None:
-        """The colour that was live keeps running for ``keep_old`` (a rollback swaps back to it), then stops."""
+    def retiring(self, hr: HostRun) -> str | None:
+        """What retires the colour that was live on a host that went live in this run (None: nothing to retire), run
+        at the end of the host's last exec, after its journal line and retention
+        (:func:`deploy.hosts.bookkeeping.finish_hosts`): that colour keeps running for ``keep_old`` (a rollback swaps
+        back to it), then stops. With ``keep_old: 0`` and nginx drained at the swap it stops right there; else the
+        stop is scheduled on the host (:meth:`_stop_later`) and the exec ends at once."""
+        hp, cr = self._hps[hr.host.name], self._runs.get(hr.host.name)
+        c = hp.colours
+        if cr is None or c is None or cr.live is None or cr.live == cr.idle or not cr.labelled:
+            return None
+        env = self._env(hp, cr.live, cr.colours[cr.live].release, cr.colours[cr.live].sha)
+        if c.keep_old <= 0 and cr.drained:
+            return bluegreen.stop(c.deploy_to, cr.live, env, c.stop)
+        # keep_old, or nginx still reached the old colour at the swap: stop it later, once nginx no longer does
+        return self._stop_later(hr, cr.live, max(c.keep_old, 0.0), env, cr.workers, cr.sha)
 
-        async def one(hr: HostRun) -> None:
-            hp, cr = self._hps[hr.host.name], self._runs.get(hr.host.name)
-            c = hp.colours
-            if cr is None or c is None or cr.live is None or cr.live == cr.idle or not cr.labelled:
-                return
-            env = self._env(hp, cr.live, cr.colours[cr.live].release, cr.colours[cr.live].sha)
-            if c.keep_old <= 0 and cr.drained:
-                await self._steps.quiet(hr, bluegreen.stop(c.deploy_to, cr.live, env, c.stop))
-                return
-            # keep_old, or nginx still reached the old colour at the swap: stop it later, once nginx no longer does
-            await self._stop_later(hr, cr.live, max(c.keep_old, 0.0), env, cr.workers, cr.sha)
-
-        await every(one(hr) for hr in hosts)
-
-    async def _stop_later(
+    def _stop_later(
         self, hr: HostRun, colour: str, after: float, env: dict[str, str], workers: tuple[int, ...], sha: str | None
-    ) -> None:
-        """Stop ``colour`` on the host after ``after`` seconds, once nginx's ``workers`` from before the swap have
-        exited (or answers through nginx carry ``sha``), unless it is live again or was restarted by then."""
+    ) -> str:
+        """The command that stops ``colour`` on the host after ``after`` seconds, once nginx's ``workers`` from
+        before the swap have exited (or answers through nginx carry ``sha``), unless it is live again or was
+        restarted by then (:func:`deploy.hosts.bluegreen.schedule_stop`: detached, the exec does not wait)."""
         _hp, c, _cr = self._host(hr)
         known = bluegreen.known_workers(c.pid_file, workers) if c.pid_file and workers else ""
         drain = f"{known}; {bluegreen.drain_wait(c, colour, sha or '')}".lstrip("; ")
-        await self._steps.quiet(hr, bluegreen.schedule_stop(c, colour, after, env, c.stop, drain))
+        return bluegreen.schedule_stop(c, colour, after, env, c.stop, drain)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from deploy.events import HostState
+from deploy.hosts.bluegreen import ColourProbe
 from deploy.hosts.connector import HostConnection
 from deploy.hosts.listing import ReleaseListing
 from deploy.run.plan import Host
@@ -22,6 +23,7 @@ class HostRun:
     maybe_switched: bool = False  # the switch command was sent and its answer never came: treat as switched
     target: str | None = None  # the release this run switches the host to
     listing: ReleaseListing | None = None  # the release listing read in the run's first exec on the host
+    colours: ColourProbe | None = None  # a blue/green host's colours, read in the run's first exec (or its probe)
     failed_step: str | None = None
     error: str = ""
     output: str = ""

@@ -2,7 +2,8 @@
 
 ``plan_deploy`` turns a config, an environment, a pinned SHA and a release id into a :class:`DeployPlan`: for each
 host the prepare steps (command line and timeout; the first, named after the transfer, is setup, upload|fetch and
-link in one exec whose output starts with the host's probe and release listing, see :mod:`deploy.hosts.guarded`), the
+link in one exec whose output starts with the host's probe and release listing, and on a blue/green host its
+colours, see :mod:`deploy.hosts.guarded`), the
 switch, restart and healthcheck, and the one host that runs
 the migration; and how the new version reaches traffic: the environment's strategy, its batches (host names, cut
 by :mod:`deploy.run.batches`), the failure budget, the pause, and per host the blue/green settings. The runner executes
@@ -216,14 +217,15 @@ def plan_deploy(
             restart_only = Step("restart", "", t.restart) if p.restart else None
             host_plans.append(HostPlan(host, (), restart_only, p.healthcheck, env, colours))
             continue
-        # one exec: probe and listing (bookkeeping), setup, upload|fetch, link
+        # one exec: probe and listing (bookkeeping; the colours too on a blue/green host), setup, upload|fetch, link
         body = [
             remote.setup(d, release, dirs, files),
             remote.unpack(d, release) if p.transfer == "upload" else remote.git_fetch(d, release, config.repo, sha),
             remote.finish_release(d, release, sha, dirs, files),
         ]
         name = "upload" if p.transfer == "upload" else "fetch"
-        first = guarded.prepare(d, body, frame)
+        colour_probe = bluegreen.probe(colours.deploy_to, colours.address, colours.ports) if colours else ""
+        first = guarded.prepare(d, body, frame, colour_probe)
         steps = [Step(name, first, t.transfer + t.command, p.transfer == "upload", bookkeeping=True)]
         for i, cmd in enumerate(p.build):
             steps.append(

@@ -14,7 +14,8 @@ unless the run is cancelled or a step times out (then its remote process group i
     revert    on a stop or a cancel: every host holding this run's changes goes back to what it had
     cleanup   releases that were prepared but are not live are removed (or marked failed when
               ``keep_failed_releases``); after success, retention keeps ``keep_releases`` and never deletes
-              ``current`` or the rollback target; every touched host's journal gets one line
+              ``current`` or the rollback target; every touched host's journal gets one line; a blue/green
+              host's old colour is stopped, or its stop scheduled on the host, in that same last exec
 
 A rollback is the switch/revert half with a target release chosen from each host's journal. A task runs one
 command per host and reports each host's exit status. However a run ends, exactly one ``RunFinished`` is emitted.
@@ -90,12 +91,13 @@ class Runner:
         return self._strategy.must_stop(len(failures(self._runs)), self._fatal, bool(self._aborted))
 
     async def _connect(self, plan: DeployPlan, runs: list[HostRun]) -> SwitchSteps:
-        """Connect and probe every host; the step set that puts this plan's hosts live."""
+        """Connect to every host, and probe it unless the first exec does (a deploy's does, a blue/green host's
+        colours included); the step set that puts this plan's hosts live."""
         hps = {hp.host.name: hp for hp in plan.hosts}
-        first_exec_probes = plan.strategy != "blue_green" and all(hp.prepare for hp in plan.hosts)
-        probes = await self._steps.connect(runs, lambda host: hps[host.name].colours, not first_exec_probes)
+        first_exec_probes = all(hp.prepare for hp in plan.hosts)
+        await self._steps.connect(runs, lambda host: hps[host.name].colours, not first_exec_probes)
         if plan.strategy == "blue_green":
-            return ColourSwitch(self._steps, plan, probes)
+            return ColourSwitch(self._steps, plan)
         return ReleaseSwitch(self._steps, plan)
 
     async def _batches(self, switch: SwitchSteps, release: str, sha: str) -> None:
@@ -250,7 +252,6 @@ class Runner:
     async def _after_success(self, plan: DeployPlan, switch: SwitchSteps) -> str:
         runs, s = self._runs, self._steps
         failed = failures(runs)
-        ok = [hr for hr in runs if not hr.failed]
         s.phase(Phase.CLEANUP)
         await bookkeeping.finish_hosts(
             s,
@@ -260,8 +261,8 @@ class Runner:
             keep=plan.keep_releases,
             discard=lambda hr: hr.failed and hr.created and not hr.switched,
             keep_failed=plan.keep_failed_releases,
+            then=lambda hr: None if hr.failed else switch.retiring(hr),  # the old colour, in the same exec
         )
-        await switch.retire(ok)
         for hr in runs:
             s.state(hr, HostState.DONE if hr.state is HostState.HEALTHY else hr.state)
         return summary.deploy_success(plan.app, plan.sha, plan.environment, runs, failed, plan.max_failures)
@@ -378,9 +379,8 @@ class Runner:
             if target is not None:
                 line = self._journal_line(plan, "rollback", target.release, target.sha)
                 result = "success" if outcome is Outcome.SUCCESS else "reverted"
-                await asyncio.shield(self._steps.journal(runs, line, lambda _hr: result))
-                if outcome is Outcome.SUCCESS:
-                    await asyncio.shield(switch.retire(runs))
+                retiring = switch.retiring if outcome is Outcome.SUCCESS else (lambda _hr: None)
+                await asyncio.shield(self._steps.journal(runs, line, lambda _hr: result, retiring))
             for hr in runs:
                 if hr.state is HostState.HEALTHY:
                     self._steps.state(hr, HostState.DONE)

@@ -232,19 +232,25 @@ class RunSteps:
         (saying why) when the bookkeeping did not parse: where ``current`` points is never guessed."""
         frame = framing.of(command)
         preamble, shown = guarded.split_preamble(result.output, frame) if frame else (None, result.output)
-        current = None
+        current, colours_garbled = None, False
         if frame is not None and preamble is not None:
+            preamble, colours = guarded.split_colours(preamble, frame)
             current, hr.listing = guarded.parse_preamble(preamble, frame)
+            if colours is not None:
+                hr.colours = bluegreen.parse_probe(colours)
+                colours_garbled = hr.colours is None
         if current is not None:
             hr.previous, hr.previous_sha = current.release, current.sha
         result = replace(result, output=tail(shown))
-        if current is not None or not result.ok:
+        if (current is not None and not colours_garbled) or not result.ok:
             return result
         why = (
             "its bookkeeping output (where current points, the releases, the journal) did not parse, so shipbot "
             "cannot tell which release it had: nothing is switched here; check the host's login output and "
             f"{remote.journal_path(hr.host.deploy_to)}"
         )
+        if current is not None:
+            why = "its colour probe (the live colour, each colour's release and app) did not parse: nothing is guessed"
         return replace(result, error=why)
 
     async def step(self, hr: HostRun, name: str, command: str, timeout: float, stdin: bytes | None = None) -> bool:
@@ -309,7 +315,7 @@ class RunSteps:
                 self.state(hr, HostState.FAILED)
                 return
             host_colours = colours(hr.host)
-            if not probe_hosts and host_colours is None:
+            if not probe_hosts:  # the run's first exec probes (the colours too, on a blue/green host)
                 self.state(hr, HostState.PENDING)
                 return
             frame = framing.new()
@@ -330,7 +336,7 @@ class RunSteps:
             if found_probe.current is not None:
                 hr.previous, hr.previous_sha = found_probe.current.release, found_probe.current.sha
             if found_probe.colours is not None:
-                found[hr.host.name] = found_probe.colours
+                found[hr.host.name] = hr.colours = found_probe.colours
             self.state(hr, HostState.PENDING)
 
         await every(one(hr) for hr in runs)
@@ -364,9 +370,14 @@ class RunSteps:
         await every(one(hr) for hr in switched)
 
     async def journal(
-        self, runs: list[HostRun], line: JournalLine, outcome_for: Callable[[HostRun], str | None]
+        self,
+        runs: list[HostRun],
+        line: JournalLine,
+        outcome_for: Callable[[HostRun], str | None],
+        then: Callable[[HostRun], str | None] = lambda _hr: None,
     ) -> None:
-        """One journal line on every connected host ``outcome_for`` gives an outcome (None: no line)."""
+        """One journal line on every connected host ``outcome_for`` gives an outcome (None: no line), then in the
+        same exec the host's ``then`` command (:func:`deploy.hosts.guarded.with_last`)."""
 
         async def one(hr: HostRun) -> None:
             outcome = outcome_for(hr)
@@ -376,8 +387,8 @@ class RunSteps:
                     previous=hr.previous, outcome=outcome,
                 )  # fmt: skip
                 extra = line.capistrano_commands(hr.host.deploy_to, hr.previous) if outcome == "success" else []
-                command = "; ".join([remote.append_journal(hr.host.deploy_to, entry.to_line()), *extra])
-                await self.quiet(hr, command)
+                commands = [remote.append_journal(hr.host.deploy_to, entry.to_line()), *extra]
+                await self.quiet(hr, *guarded.with_last(commands, then(hr), self.timeouts.command))
 
         await every(one(hr) for hr in runs)
 

@@ -1,7 +1,8 @@
 """How a batch of hosts goes live, as a step set the runner is given (see :mod:`deploy.run.runner`).
 
 A step set implements :class:`SwitchSteps`: ``stage`` readies a batch without touching traffic, ``go_live`` puts
-it live, ``put_back`` returns hosts holding this run's changes to what they had, ``retire`` runs after success.
+it live, ``put_back`` returns hosts holding this run's changes to what they had, ``retiring`` is what a host that
+went live runs at the end of its last exec after success.
 :class:`ReleaseSwitch` is the Capistrano switch of ``all`` and ``rolling`` (nothing to stage; per host verify
 REVISION, write the intent, rename ``current`` (one exec, :func:`deploy.hosts.guarded.switch`), restart, healthcheck;
 the intent is in the run ledger before the command is sent, so a switch whose answer never comes counts as possibly
@@ -33,7 +34,7 @@ class SwitchSteps(Protocol):
 
     async def put_back(self, hosts: list[HostRun]) -> None: ...
 
-    async def retire(self, hosts: list[HostRun]) -> None: ...
+    def retiring(self, hr: HostRun) -> str | None: ...
 
     def holds_changes(self, hr: HostRun) -> bool: ...
 
@@ -140,8 +141,9 @@ class ReleaseSwitch:
     async def put_back(self, hosts: list[HostRun]) -> None:
         await self._steps.revert(hosts, self.restart_previous)
 
-    async def retire(self, hosts: list[HostRun]) -> None:
+    def retiring(self, hr: HostRun) -> str | None:
         """Nothing keeps running besides ``current``."""
+        return None
 
     def holds_changes(self, hr: HostRun) -> bool:
         return hr.switched or hr.maybe_switched

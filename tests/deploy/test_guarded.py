@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy.hosts import framing, guarded, journal, remote
+from deploy.hosts import bluegreen, framing, guarded, journal, remote
 from deploy.hosts.bookkeeping import doomed_after
 from deploy.hosts.connector import StepResult
 from deploy.hosts.listing import ReleaseListing
@@ -21,6 +21,7 @@ from deploy.run.hostrun import HostRun
 from deploy.run.plan import Host
 from deploy.run.steps import RunSteps
 from deploy.store.leases import LeaseGuard
+from tests.support.ports import free_port
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 FRAME = framing.Frame("0123456789abcdef" * 2)
@@ -187,6 +188,35 @@ async def test_a_host_whose_bookkeeping_does_not_parse_fails_saying_so_and_keeps
     result = await steps.run(hr, "upload", torn, 10.0, bookkeeping=True)
     assert (False, None, True, "upload") == (result.ok, hr.previous, hr.failed, hr.failed_step)
     assert "bookkeeping output" in hr.error and "did not parse" in hr.error
+
+
+async def test_a_blue_green_hosts_first_exec_reads_its_colours_and_fails_when_they_do_not_parse(
+    tmp_path: Path,
+) -> None:
+    """The colour probe travels in the first exec's preamble (no exec of its own): the live colour and each colour's
+    release; a colour section that does not parse fails the step, as a torn listing does: nothing is guessed."""
+    d = layout(tmp_path, "r1", "r1")
+    (d / "blue").symlink_to("releases/r1")
+    (d / ".shipbot").mkdir()
+    (d / ".shipbot" / "live").write_text("blue\n")
+    host = Host("web1", 22, "deploy", str(d))
+    steps = RunSteps(_LocalShell(host), "r0test", lambda _event: None)  # type: ignore[arg-type]
+    colours = bluegreen.probe(str(d), "127.0.0.1", {"blue": free_port(), "green": free_port()})
+    hr = HostRun(host, conn=_LocalShell(host))
+    read = await steps.run(hr, "upload", guarded.prepare(str(d), ["echo built"], framing.new(), colours), 10.0,
+                           bookkeeping=True)  # fmt: skip
+    garbled = HostRun(host, conn=_LocalShell(host))
+    torn = await steps.run(garbled, "upload", guarded.prepare(str(d), ["echo built"], framing.new(), "echo blue"), 10.0,
+                           bookkeeping=True)  # fmt: skip
+    assert (True, "built", "r1") == (read.ok, read.output.strip(), hr.previous)
+    assert (
+        bluegreen.ColourProbe(
+            "blue", {"blue": bluegreen.ColourState("r1", SHA, False), "green": bluegreen.ColourState(None, None, False)}
+        )
+        == hr.colours
+    )
+    assert (False, None, "upload") == (torn.ok, garbled.colours, garbled.failed_step)
+    assert "colour probe" in garbled.error and "did not parse" in garbled.error
 
 
 def test_retention_decided_from_the_first_exec_keeps_current_and_the_rollback_target() -> None:
