@@ -286,7 +286,11 @@ def drained(output: str) -> bool:
 
 
 def verify(hc: HostColours, sha: str) -> str:
-    """Ask through nginx until the new SHA answers (in the body, or in the configured header)."""
+    """Ask through nginx until the new SHA answers (in the body, or in the configured header)
+    :data:`DRAIN_ANSWERS` times in a row, asked at once one after another: right after a reload nginx's old
+    workers may still take a connection to the colour that was live (and that keeps running with ``keep_old``),
+    so one answer is not yet what every visitor gets. An answer of anything else starts the count again after
+    ``verify_interval``; ``verify_retries`` such answers fail the step."""
     url = q(hc.verify_url)
     t = f"{hc.verify_timeout:g}"
     if hc.verify_expect == "header":
@@ -300,7 +304,8 @@ def verify(hc: HostColours, sha: str) -> str:
         what = hc.verify_url
     msg = q(f"{what} did not answer with {sha[:12]} after {hc.verify_retries} tries; last answer:")
     return (
-        f'i=0; while :; do {ask}; case "$got" in *{q(sha)}*) exit 0;; esac; '
+        f'i=0; n=0; while :; do {ask}; case "$got" in *{q(sha)}*) n=$((n+1)); '
+        f'if [ $n -ge {DRAIN_ANSWERS} ]; then exit 0; fi; continue;; esac; n=0; '
         f"i=$((i+1)); if [ $i -ge {int(hc.verify_retries)} ]; then "
         f"echo {msg} \"$(printf '%s' \"$got\" | tr '\\n' ' ' | head -c 200)\" >&2; exit 1; fi; "
         f"sleep {hc.verify_interval:g}; done"
