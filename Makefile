@@ -7,8 +7,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # the uv that reads uv.lock; keep it equal to the lock's own pin of uv (tests/packaging/test_lock.py checks)
 UV_VERSION := 0.13.9
-# uv uses the machine's Python, never downloads one; `.venv` (or VENV) is the project's environment
-UV_ENV := UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=$(VENV)
+# uv uses the machine's Python, never downloads one; `.venv` (or VENV) is the project's environment; the installed
+# packages are byte-compiled as pip does (uv does not by default), so a process that imports them does not compile
+# them again each time where PYTHONDONTWRITEBYTECODE is set
+UV_ENV := UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=$(VENV) UV_COMPILE_BYTECODE=1
+SOURCES := bot cli commands deploy demo webhooks sinks slack_emulator tests bench tools
 LATEST ?= .venv-latest
 # test files spread over two processes (pytest-xdist; a file's tests stay together, in one process, in order), CI
 # included; PYTEST_ARGS= runs them in one process. Tests choose ports from their process's own block
@@ -29,6 +32,7 @@ demo: $(STAMP)
 	$(BIN)/shipbot demo
 
 test: $(STAMP)
+	$(BIN)/python -m compileall -q -j 0 $(SOURCES) >/dev/null  # the tests start many shipbot processes
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 # the suite on the newest releases pyproject.toml allows, in a venv of its own: the next breaking release, on purpose
