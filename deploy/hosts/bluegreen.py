@@ -305,7 +305,7 @@ def verify(hc: HostColours, sha: str) -> str:
     msg = q(f"{what} did not answer with {sha[:12]} after {hc.verify_retries} tries; last answer:")
     return (
         f'i=0; n=0; while :; do {ask}; case "$got" in *{q(sha)}*) n=$((n+1)); '
-        f'if [ $n -ge {DRAIN_ANSWERS} ]; then exit 0; fi; continue;; esac; n=0; '
+        f"if [ $n -ge {DRAIN_ANSWERS} ]; then exit 0; fi; continue;; esac; n=0; "
         f"i=$((i+1)); if [ $i -ge {int(hc.verify_retries)} ]; then "
         f"echo {msg} \"$(printf '%s' \"$got\" | tr '\\n' ' ' | head -c 200)\" >&2; exit 1; fi; "
         f"sleep {hc.verify_interval:g}; done"
