@@ -19,22 +19,33 @@ Pure (pydantic models only).
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from deploy.config.sections import Section
+from deploy.notify.sink_config import EnvName
 
 _REPO = re.compile(r"[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}")
 _PROJECT = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+|\d+")
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+
+
+def _api_url(value: str) -> str:
+    """A forge's REST API base: http(s), a host, an optional path; kept without its trailing slash."""
+    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    return value.rstrip("/")
+
+
+ApiUrl = Annotated[str, AfterValidator(_api_url)]
 
 
 class GitHubDeployments(Section):
     """The GitHub repository whose deployments this app follows and reports to."""
 
     repo: str = Field(description="owner/name of the GitHub repository (e.g. acme/shop)")
-    token_env: str = Field("GITHUB_TOKEN", description="the environment variable holding the API token")
-    api_url: str = Field("https://api.github.com", description="GitHub's REST API (Enterprise: https://HOST/api/v3)")
+    token_env: EnvName = Field("GITHUB_TOKEN", description="the environment variable holding the API token")
+    api_url: ApiUrl = Field("https://api.github.com", description="GitHub's REST API (Enterprise: https://HOST/api/v3)")
 
     @field_validator("repo")
     @classmethod
@@ -43,27 +54,13 @@ class GitHubDeployments(Section):
             raise ValueError(f"{value!r} is not owner/name (e.g. acme/shop)")
         return value
 
-    @field_validator("token_env")
-    @classmethod
-    def _token_env(cls, value: str) -> str:
-        if not _ENV_NAME.fullmatch(value):
-            raise ValueError(f"{value!r} is not an environment variable name (the token itself never goes here)")
-        return value
-
-    @field_validator("api_url")
-    @classmethod
-    def _api_url(cls, value: str) -> str:
-        if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
-            raise ValueError(f"{value!r} is not an http(s) URL")
-        return value.rstrip("/")
-
 
 class GitLabDeployments(Section):
     """The GitLab project every run is recorded in as a deployment (the outbound side only)."""
 
     project: str = Field(description="group/name (or the project's numeric id)")
-    token_env: str = Field("GITLAB_TOKEN", description="the environment variable holding the API token")
-    api_url: str = Field(
+    token_env: EnvName = Field("GITLAB_TOKEN", description="the environment variable holding the API token")
+    api_url: ApiUrl = Field(
         "https://gitlab.com/api/v4", description="GitLab's REST API (self-managed: https://HOST/api/v4)"
     )
 
@@ -73,16 +70,6 @@ class GitLabDeployments(Section):
         if not _PROJECT.fullmatch(value):
             raise ValueError(f"{value!r} is not group/name or a project id")
         return value
-
-    @field_validator("token_env")
-    @classmethod
-    def _token_env(cls, value: str) -> str:
-        return GitHubDeployments._token_env(value)
-
-    @field_validator("api_url")
-    @classmethod
-    def _api_url(cls, value: str) -> str:
-        return GitHubDeployments._api_url(value)
 
 
 class Deployments(Section):
