@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING, Any
 from cli.parser import build_parser
 
 if TYPE_CHECKING:
-    from cli.settings import OperatorSettings, Settings
+    from cli.bot_settings import Settings
+    from cli.settings import OperatorSettings
     from demo.launch import DemoWiring
 
 EXIT_USAGE = 2
@@ -42,7 +43,7 @@ EXIT_USAGE = 2
 # the SSH library, the Slack SDK or the engine (module, function, whether it is a coroutine function)
 COMMANDS: dict[str, tuple[str, str, bool]] = {
     "history": ("cli.reading", "history", False),
-    "check": ("cli.reading", "check", True),
+    "check": ("cli.reading", "check", False),
     "db": ("cli.operator_commands", "db", False),
     "parse": ("cli.operator_commands", "parse", False),
     "previews": ("cli.operator_commands", "previews", False),
@@ -72,8 +73,9 @@ def _run() -> int:
     from pydantic import ValidationError  # noqa: PLC0415
 
     from cli import logs  # noqa: PLC0415
+    from cli.bot_settings import Settings  # noqa: PLC0415
     from cli.root import serve  # noqa: PLC0415
-    from cli.settings import Settings, settings_problems  # noqa: PLC0415
+    from cli.settings import settings_problems  # noqa: PLC0415
     from deploy.errors import ConfigError  # noqa: PLC0415
 
     try:
@@ -91,7 +93,7 @@ def _run() -> int:
 
 def _demo_settings(wiring: DemoWiring) -> Settings:
     """The bot's settings inside the demo: the emulator's tokens, the demo config, any free ops port."""
-    from cli.settings import Settings  # noqa: PLC0415
+    from cli.bot_settings import Settings  # noqa: PLC0415
 
     return Settings(
         SLACK_BOT_TOKEN=wiring.bot_token,

@@ -20,6 +20,7 @@ from deploy.store.statements import SQLITE_FILE
 from deploy.summary import count
 
 if TYPE_CHECKING:
+    from deploy.config.models import Config
     from deploy.fleet.fleet_log import FleetLog
     from deploy.records import RunRecord
     from deploy.store.ports import Store
@@ -146,13 +147,14 @@ def _run_json(fleets: FleetLog, r: RunRecord) -> dict[str, object]:
     return {**r.__dict__, "duration": r.duration, "covered": covered, "source": "shipbot"}
 
 
-async def check(args: argparse.Namespace, settings: OperatorSettings) -> int:
+def check(args: argparse.Namespace, settings: OperatorSettings) -> int:
     """The config is valid, every environment can run its migration, the SSH key named exists (exit 2 naming
-    each problem otherwise); with ``--connect`` every host is reached."""
+    each problem otherwise); with ``--connect`` every host is reached. An event loop is started only for what
+    needs one (discovery, ``--connect``): a plain check answers without loading asyncio."""
     from deploy.config.models import load_config, secret_problems  # noqa: PLC0415
     from deploy.errors import ConfigError  # noqa: PLC0415
     from deploy.hosts.ssh_identity import identity_problems  # noqa: PLC0415
-    from deploy.run.plan import environment_hosts, migrate_problems  # noqa: PLC0415
+    from deploy.run.plan import migrate_problems  # noqa: PLC0415
 
     path = config_path(args, settings)
     config = load_config(path)
@@ -163,6 +165,17 @@ async def check(args: argparse.Namespace, settings: OperatorSettings) -> int:
     hosts = sum(len(e.hosts) for e in config.environments.values())
     envs = len(config.environments)
     print(f"{path}: ok ({config.app}, {count(envs, 'environment')}, {count(hosts, 'host')})")
+    if not args.connect and not any(e.discover for e in config.environments.values()):
+        return EXIT_OK
+    import asyncio  # noqa: PLC0415
+
+    return asyncio.run(_check_hosts(args, settings, config, path))
+
+
+async def _check_hosts(args: argparse.Namespace, settings: OperatorSettings, config: Config, path: str) -> int:
+    """``check``'s part on the network: the hosts discovery finds, and with ``--connect`` every host reached."""
+    from deploy.run.plan import environment_hosts  # noqa: PLC0415
+
     for name, environment in config.environments.items():
         if environment.discover:
             from deploy.fleet.discovery import discover  # noqa: PLC0415

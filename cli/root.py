@@ -55,6 +55,7 @@ from bot.preview_blocks import PreviewPoster
 from bot.run_reports import SlackRunReporter
 from bot.slack_calls import safe
 from cli import logs, loops
+from cli.bot_settings import Settings
 from cli.deployment_wiring import deployment_starts, status_reporter
 from cli.engines import app_flags, build_engine, build_previews
 from cli.health import SlackHealth
@@ -62,7 +63,6 @@ from cli.loops import POLL_EVERY
 from cli.metrics import Metrics
 from cli.ops_server import start_ops_server
 from cli.reading import open_store
-from cli.settings import Settings
 from commands.usecases import ChatService
 from commands.usecases.freezes import FreezeWatch
 from commands.usecases.polling import BranchPoller

@@ -1,5 +1,5 @@
-"""Settings from the environment (twelve-factor), validated with pydantic-settings: the one place ``SHIPBOT_*``
-variables are read.
+"""Settings from the environment (twelve-factor), validated with pydantic: the one place ``SHIPBOT_*`` variables are
+read (:class:`Settings` in :mod:`cli.bot_settings`, with pydantic-settings).
 
 - :class:`OperatorSettings` is what every ``shipbot`` command reads: the config file(s), the state folder, the log
   format and level (each command picks its own default when unset), where ``shipbot demo`` keeps its data and
@@ -21,11 +21,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar
 
-from pydantic import Field, SecretStr, ValidationError, ValidatorFunctionWrapHandler, field_validator, model_validator
-from pydantic_core import InitErrorDetails, PydanticCustomError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 STATEMENT_TIMEOUT = (
     5.0  # deploy.store.database.STATEMENT_TIMEOUT (its module loads SQLAlchemy: read settings without it)
@@ -47,16 +53,6 @@ FORGE_SECRETS = {
     "gitea": "SHIPBOT_WEBHOOK_SECRET_GITEA",
 }
 SHARED_SECRET = "SHIPBOT_WEBHOOK_SECRET"  # noqa: S105 (the variable's name, not a secret)
-_SECRET_FIELDS = {
-    "SHIPBOT_WEBHOOK_SECRET_GITHUB": "webhook_secret_github",
-    "SHIPBOT_WEBHOOK_SECRET_GITLAB": "webhook_secret_gitlab",
-    "SHIPBOT_WEBHOOK_SECRET_GITEA": "webhook_secret_gitea",
-    "SHIPBOT_WEBHOOK_SECRET": "webhook_secret",
-}
-_MODE_NEEDS = {
-    "socket": ("SLACK_APP_TOKEN", "slack_app_token"),
-    "http": ("SLACK_SIGNING_SECRET", "slack_signing_secret"),
-}
 
 
 def _blank(value: object) -> bool:
@@ -65,7 +61,7 @@ def _blank(value: object) -> bool:
     return isinstance(value, str) and not value.strip()
 
 
-def _without_blanks(data: Any) -> Any:
+def without_blanks(data: Any) -> Any:
     """Empty is missing: ``SLACK_SIGNING_SECRET=`` is as unset as no line at all, so defaults and checks apply."""
     return {k: v for k, v in data.items() if not _blank(v)} if isinstance(data, dict) else data
 
@@ -76,8 +72,25 @@ def default_data_dir() -> Path:
     return Path(base) / "shipbot"
 
 
-class OperatorSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True, env_ignore_empty=True)
+def environment(fields: dict[str, Any]) -> dict[str, str]:
+    """The variables of the environment named by ``fields``' aliases (case-insensitively, as pydantic-settings
+    reads them), empty ones left out."""
+    wanted = {str(f.alias).upper(): str(f.alias) for f in fields.values() if f.alias}
+    return {wanted[k.upper()]: v for k, v in os.environ.items() if k.upper() in wanted and not _blank(v)}
+
+
+class OperatorSettings(BaseModel):
+    """Read from the environment when made (``OperatorSettings()``; keywords win over the environment). A plain
+    model, not pydantic-settings': every ``shipbot`` command starts by reading it, and pydantic-settings (with
+    what it imports: asyncio among them) costs a command more than a tenth of its start. :class:`Settings` is
+    read by pydantic-settings, with the same result for these fields."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    reads_environment: ClassVar[bool] = True  # False where pydantic-settings has read it (Settings)
+
+    def __init__(self, **values: Any) -> None:
+        read = environment(type(self).model_fields) if self.reads_environment else {}
+        super().__init__(**{**read, **values})
 
     config: str = Field("shipbot.yml", alias="SHIPBOT_CONFIG")
     data_dir: Path = Field(default_factory=default_data_dir, alias="SHIPBOT_DATA_DIR")
@@ -92,7 +105,7 @@ class OperatorSettings(BaseSettings):
     @model_validator(mode="before")
     @classmethod
     def _blank_is_missing(cls, data: Any) -> Any:
-        return _without_blanks(data)
+        return without_blanks(data)
 
     @field_validator("database_url")
     @classmethod
@@ -135,84 +148,6 @@ class OperatorSettings(BaseSettings):
     def first_config(self) -> str:
         """The config file a command for one app reads: the first of SHIPBOT_CONFIG."""
         return self.config.split(",")[0]
-
-
-class Settings(OperatorSettings):
-    """What ``shipbot run`` (and the demo's bot) needs beyond :class:`OperatorSettings`."""
-
-    slack_bot_token: SecretStr = Field(alias="SLACK_BOT_TOKEN")
-    slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
-    slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
-    slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
-    mode: Literal["socket", "http"] = Field("socket", alias="SHIPBOT_MODE")
-    http_port: int = Field(3000, alias="SHIPBOT_HTTP_PORT", ge=1, le=65535)
-    http_host: str = Field("0.0.0.0", alias="SHIPBOT_HTTP_HOST")  # noqa: S104 (the Events API must reach it)
-    log_format: Literal["auto", "json", "console"] = Field("auto", alias="SHIPBOT_LOG_FORMAT")
-    log_level: str = Field("INFO", alias="SHIPBOT_LOG_LEVEL")
-    ops_port: int = Field(9102, alias="SHIPBOT_OPS_PORT", ge=0, le=65535)
-    ops_host: str = Field("127.0.0.1", alias="SHIPBOT_OPS_HOST")
-    on_shutdown: Literal["finish", "cancel"] = Field("finish", alias="SHIPBOT_ON_SHUTDOWN")
-    shutdown_grace: float = Field(600.0, alias="SHIPBOT_SHUTDOWN_GRACE", ge=0)
-    dedupe_ttl: float = Field(3600.0, alias="SHIPBOT_DEDUPE_TTL", ge=600)
-    update_interval: float = Field(1.0, alias="SHIPBOT_UPDATE_INTERVAL", ge=0.1)
-    socket_grace: float = Field(60.0, alias="SHIPBOT_SOCKET_GRACE", ge=0)
-    sentry_dsn: SecretStr | None = Field(None, alias="SENTRY_DSN")
-    webhook_port: int | None = Field(None, alias="SHIPBOT_WEBHOOK_PORT", ge=0, le=65535)
-    webhook_host: str = Field("127.0.0.1", alias="SHIPBOT_WEBHOOK_HOST")
-    webhook_secret: SecretStr | None = Field(None, alias="SHIPBOT_WEBHOOK_SECRET")  # GitHub and Gitea only
-    webhook_secret_github: SecretStr | None = Field(None, alias="SHIPBOT_WEBHOOK_SECRET_GITHUB")
-    webhook_secret_gitlab: SecretStr | None = Field(None, alias="SHIPBOT_WEBHOOK_SECRET_GITLAB")
-    webhook_secret_gitea: SecretStr | None = Field(None, alias="SHIPBOT_WEBHOOK_SECRET_GITEA")
-
-    @property
-    def webhook_secrets(self) -> dict[str, str]:
-        """Each forge's secret (forges without one are absent): its own variable, else for GitHub and Gitea (HMAC
-        keys) the shared ``SHIPBOT_WEBHOOK_SECRET``; GitLab's plaintext token is only ever its own."""
-        shared = self.webhook_secret.get_secret_value() if self.webhook_secret else None
-        own = {"github": self.webhook_secret_github, "gitlab": self.webhook_secret_gitlab,
-               "gitea": self.webhook_secret_gitea}  # fmt: skip
-        out = {forge: secret.get_secret_value() for forge, secret in own.items() if secret is not None}
-        if shared:
-            out.setdefault("github", shared)
-            out.setdefault("gitea", shared)
-        return out
-
-    @property
-    def webhook_warning(self) -> str | None:
-        """The start-up warning of a configuration still on the shared ``SHIPBOT_WEBHOOK_SECRET``."""
-        if self.webhook_secret is None:
-            return None
-        return (
-            f"{SHARED_SECRET} is used for GitHub and Gitea only (never as GitLab's token): give each forge its own, "
-            f"{', '.join(FORGE_SECRETS.values())}, and unset {SHARED_SECRET}"
-        )
-
-    @model_validator(mode="wrap")
-    @classmethod
-    def _mode_needs(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Settings:
-        """The token the chosen mode needs, reported beside every other problem (one line each)."""
-        data = _without_blanks(data)
-        needed: list[InitErrorDetails] = []
-        if isinstance(data, dict):
-            mode = data.get("SHIPBOT_MODE", data.get("mode", "socket"))
-            alias, name = _MODE_NEEDS.get(str(mode), ("", ""))
-            if alias and alias not in data and name not in data:
-                error = PydanticCustomError("needed_by_mode", "{name} is needed in this mode", {"name": alias})
-                needed.append(InitErrorDetails(type=error, loc=(alias,), input=None))
-            webhooks = "SHIPBOT_WEBHOOK_PORT" in data or "webhook_port" in data
-            if webhooks and not any(a in data or f in data for a, f in _SECRET_FIELDS.items()):
-                name = FORGE_SECRETS["github"]
-                error = PydanticCustomError("needed_by_mode", "{name} is needed", {"name": name})
-                needed.append(InitErrorDetails(type=error, loc=(name,), input=None))
-        try:
-            settings: Settings = handler(data)
-        except ValidationError as exc:
-            errors = [InitErrorDetails(type=e["type"], loc=e["loc"], input=e["input"], ctx=e.get("ctx", {}))
-                      for e in exc.errors()]  # fmt: skip
-            raise ValidationError.from_exception_data(cls.__name__, [*errors, *needed]) from None
-        if needed:
-            raise ValidationError.from_exception_data(cls.__name__, needed)
-        return settings
 
 
 def settings_problems(exc: ValidationError) -> list[str]:

@@ -8,8 +8,10 @@ sentence shipbot says.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from deploy.run.hostrun import HostRun
+if TYPE_CHECKING:
+    from deploy.run.hostrun import HostRun
 
 
 def count(n: int, noun: str, plural: str | None = None) -> str:

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
+from cli.bot_settings import Settings
 from cli.root import Running, serve
-from cli.settings import Settings
 from deploy.store.database import Database
 from deploy.store.tables import Store
 from slack_emulator.server import SlackEmulator

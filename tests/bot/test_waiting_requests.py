@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
+from cli.bot_settings import Settings
 from cli.root import Running, serve
-from cli.settings import Settings
 from deploy.store.tables import Store
 from tests.bot.conftest import ACCESS, Stack, StackFactory, dump
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from cli.bot_settings import Settings
 from cli.main import main
-from cli.settings import OperatorSettings, Settings, settings_problems
+from cli.settings import OperatorSettings, settings_problems
 
 VARIABLES = [
     "SHIPBOT_CONFIG", "SHIPBOT_DATA_DIR", "SHIPBOT_LOG_FORMAT", "SHIPBOT_LOG_LEVEL", "SHIPBOT_DEMO_DIR",
