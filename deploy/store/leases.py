@@ -412,6 +412,8 @@ class LeaseGuard:
             except DatabaseError:  # the store is unreachable: the local deadline decides, as for any renewal
                 continue
             except Exception:  # the store closed under it, a bug: the loop's own renewals (``valid``) remain
+                if stop.is_set():  # the run ended and its store closed meanwhile: nothing to say
+                    return
                 log.exception("lease_keeper_failed", run_id=self.lease.run_id if self.lease else None)
                 continue
             if stop.is_set():

@@ -57,7 +57,9 @@ async def test_a_slowly_turning_loop_keeps_its_lease(owner_and_other: tuple[Stor
     assert (lost, taken, valid) == ([], False, True)
 
 
-async def test_a_loop_turning_every_half_lease_loses_a_lease_renewed_from_the_loop(owner_and_other: tuple[Store, Store]) -> None:
+async def test_a_loop_turning_every_half_lease_loses_a_lease_renewed_from_the_loop(
+    owner_and_other: tuple[Store, Store],
+) -> None:
     """What the keeper thread is for: renewed from the loop (three or four turns a renewal), a lease runs out
     under its live owner once the loop turns every half lease."""
     owner, other = owner_and_other
