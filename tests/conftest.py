@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,13 @@ from tests.support.dnsmasq import DNSMASQ, Dnsmasq
 from tests.support.gitrepo import GitRepo, make_app_repo
 from tests.support.pg_cluster import Cluster, own_cluster
 from tests.support.sshd_fleet import FleetFactory, SshdFleet, sshd_unavailable_reason
+
+# A shell starts a background job (``make test &``, a CI runner's step) with SIGINT ignored, and every process it
+# starts inherits that: a ``shipbot deploy`` the tests start would then ignore the Ctrl-C they send it, as a
+# person's own background job would, and the cancel tests would wait for nothing. The suite's processes get the
+# default, which a child turns back into "interrupt me".
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
