@@ -12,6 +12,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import structlog
@@ -48,7 +49,7 @@ from deploy.run.runner import Runner
 from deploy.run.sharing import SharedRuns
 from deploy.run.steps import RunSteps, Timeouts
 from deploy.store.fencing import RunWrites
-from deploy.store.leases import Lease
+from deploy.store.leases import Lease, LeaseGuard
 from deploy.store.tables import Store
 
 log = structlog.get_logger("shipbot.engine")
@@ -132,7 +133,9 @@ class Engine(SharedRuns, Foresight, CapistranoRecords):
         for r in reports:
             sink(RunRepaired(r.run.run_id, r.run.environment, r.ok, r.message))
             if r.waiting and r.lease is not None:  # this process now holds the run's lease while it waits
-                guard = self.store.lease_guard(r.lease)
+                guard = LeaseGuard(
+                    partial(self.store.door.urgent, self.store.renew_lease, r.lease), self.store.lease_ttl, r.lease
+                )
                 self._held[r.run.run_id] = asyncio.create_task(guard.heartbeat())
                 self._leases[r.run.run_id] = r.lease
         return reports
@@ -379,7 +382,9 @@ class Engine(SharedRuns, Foresight, CapistranoRecords):
                 task.cancel()
 
         door = self.store.door
-        guard = self.store.lease_guard(lease, stop_acting)
+        guard = LeaseGuard(
+            partial(door.urgent, self.store.renew_lease, lease), self.store.lease_ttl, lease, stop_acting
+        )
         writes = self.store.writes(lease, guard)
         control = self._controls[record.run_id] = RunControl(
             self.store.controls, record.run_id, guard, task, writes, writes.door

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 
 from deploy.config.models import Config
 from deploy.errors import LeaseLost, ShipbotError
@@ -40,7 +41,7 @@ from deploy.run.fanout import every
 from deploy.run.plan import DeployPlan, Host, HostPlan, select_hosts
 from deploy.store.fencing import RunWrites
 from deploy.store.intents import RESTORED, SWITCHED, HostIntent
-from deploy.store.leases import Lease
+from deploy.store.leases import Lease, LeaseGuard
 from deploy.store.tables import Store
 
 
@@ -129,7 +130,9 @@ class Repairer:
             if task is not None and asyncio.current_task() is not task:
                 task.cancel()
 
-        guard = self.store.lease_guard(lease, stop)
+        guard = LeaseGuard(
+            partial(self.store.door.urgent, self.store.renew_lease, lease), self.store.lease_ttl, lease, stop
+        )
         heartbeat = asyncio.create_task(guard.heartbeat())
         try:
             return await self._one(run, self.store.writes(lease, guard))

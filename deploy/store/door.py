@@ -22,9 +22,8 @@ A cancelled await does not cancel the statement: it finishes (or fails) on its t
 time, and its result is dropped. Every write a run makes is fenced (:mod:`deploy.store.fencing`), so a write that lands
 after its run was taken over is refused by the database, not trusted to timing.
 
-Lease renewals take their own lane (:meth:`StoreDoor.urgent`, one thread of its own; :meth:`StoreDoor.urgent_blocking`
-from a lease's keeper thread, :class:`deploy.store.leases.LeaseGuard`): a run's heartbeat never queues behind the
-run's own writes or anyone's slow statement. Without it, a 500-host deploy on a busy machine
+Lease renewals take their own lane (:meth:`StoreDoor.urgent`, one thread of its own): a run's heartbeat never
+queues behind the run's own writes or anyone's slow statement. Without it, a 500-host deploy on a busy machine
 queued thousands of step records ahead of its renewals until the lease ran out under a live controller, which
 then stopped as if another had taken the run over.
 
@@ -86,10 +85,6 @@ class StoreDoor:
     async def urgent(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """As a call, on the lease lane: what keeps a run's lease (its renewals) waits for no other call."""
         return await self._on(self._urgent, fn, *args, **kwargs)
-
-    def urgent_blocking(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
-        """As :meth:`urgent`, waited for by a thread that is not the loop's (a lease's keeper thread)."""
-        return self._urgent.submit(fn, *args, **kwargs).result()
 
     @staticmethod
     async def _on(pool: ThreadPoolExecutor, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:

@@ -30,7 +30,6 @@ therefore wakes with its deadline gone, fails to renew, and does nothing more: t
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
 import threading
@@ -40,19 +39,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import structlog
-
 from deploy.errors import LeaseLost
 from deploy.store.statements import DatabaseError, Executor
 
 __all__ = ["Holding", "Lease", "LeaseGuard", "LeaseLost"]
 
-log = structlog.get_logger("shipbot.store")
-
 # Table ``leases`` (deploy/store/migrations): run_id TEXT PRIMARY KEY, owner TEXT, heartbeat_at and expires_at (seconds
 # since the epoch by the database's clock: ``db.now``), generation INTEGER (0001, 0004), process TEXT (0004).
 
-STAMP = 1.0  # seconds between the loop's signs of life to a lease's keeper thread
 _MARGIN = 0.8  # the owner stops trusting its lease locally after this fraction of the TTL since its last renewal
 
 
@@ -297,18 +291,7 @@ class LeaseGuard:
     """The owner's view of one run's lease: ``renew`` asks the store (awaited: through the store's door, never on
     the event loop); :meth:`valid` is asked before each action.
     ``lease``: the holding it guards (what fenced writes carry); ``on_lost``: called once when the lease is lost
-    (by a failed renewal or a refused write), to stop acting for the run.
-
-    ``keep``: the same renewal, blocking (called on a thread of its own): with it, :meth:`heartbeat` renews from
-    that thread instead of from the event loop. A loop driving a thousand SSH sessions on two CPUs can take
-    seconds per turn (every session that became ready runs before the next timer), and a renewal needs three
-    turns (the timer, the hop to the store, the answer): measured, a 1,000-host deploy's renewals came 30 s
-    apart and its live controller lost its lease. The thread renews on time however busy the loop is, but only
-    while the loop shows life: :meth:`heartbeat` stamps ``_alive`` from the loop every :data:`STAMP` seconds
-    (a timer: on a loop turning every T seconds, a stamp can be 2T old), and the thread renews only while that
-    stamp is younger than the TTL. A loop wedged for
-    good (a blocking call that never returns) therefore stops renewing, and its lease runs out as a dead
-    process's does; a stopped process (SIGSTOP) stops its thread as well."""
+    (by a failed renewal or a refused write), to stop acting for the run."""
 
     def __init__(
         self,
@@ -316,10 +299,8 @@ class LeaseGuard:
         ttl: float,
         lease: Lease | None = None,
         on_lost: Callable[[], None] | None = None,
-        keep: Callable[[], bool] | None = None,
     ) -> None:
         self._renew = renew
-        self._keep = keep
         self.ttl = ttl
         self.lease = lease
         self.lost = False
@@ -327,8 +308,6 @@ class LeaseGuard:
         self._told = False
         self._thread = threading.get_ident()  # the event loop's: ``on_lost`` acts on the run's task there
         self._valid_until = time.monotonic() + ttl * _MARGIN  # the lease was taken just now
-        self._alive = time.monotonic()  # the loop's last sign of life (stamped by ``heartbeat``)
-        self._asking: asyncio.Future[bool] | None = None  # the renewal in flight, shared by everyone who asks
 
     def lose(self) -> None:
         """The lease is gone (a write was refused): act no more for the run. On a store thread (a write awaited
@@ -341,31 +320,16 @@ class LeaseGuard:
         if self._on_lost is not None:
             self._on_lost()
 
-    def _renewed(self, asked: float) -> None:
-        self._valid_until = max(self._valid_until, asked + self.ttl * _MARGIN)
-
     async def renew_now(self) -> bool:
-        """Renew now; callers that ask while a renewal is in flight share its answer (a thousand hosts whose
-        steps all ask :meth:`valid` at once send one statement, not a thousand)."""
         if self.lost:
             return False
-        if self._asking is None:
-            self._asking = asyncio.ensure_future(self._ask())
-            self._asking.add_done_callback(self._asked)
-        return await asyncio.shield(self._asking)
-
-    def _asked(self, done: asyncio.Future[bool]) -> None:
-        if self._asking is done:
-            self._asking = None
-
-    async def _ask(self) -> bool:
         asked = time.monotonic()
         try:
             ok = await self._renew()
         except DatabaseError:  # the store is unreachable: trust the lease only until its local deadline
             return time.monotonic() < self._valid_until
         if ok:
-            self._renewed(asked)
+            self._valid_until = asked + self.ttl * _MARGIN
         else:
             self.lose()
         return ok
@@ -379,49 +343,10 @@ class LeaseGuard:
         return await self.renew_now()
 
     async def heartbeat(self, on_lost: Callable[[], None] | None = None) -> None:
-        """Renew every third of the TTL until cancelled or lost (from a thread of its own when the guard has
-        ``keep``); ``on_lost`` (or the guard's own) is called once when the lease is gone."""
+        """Renew every third of the TTL until cancelled or lost; ``on_lost`` (or the guard's own) is called once
+        when the lease is gone."""
         if on_lost is not None:
             self._on_lost = on_lost
-        if self._keep is None:
-            while not self.lost:
-                await asyncio.sleep(self.ttl / 3)
-                await self.renew_now()
-            return
-        stop = threading.Event()
-        keeper = threading.Thread(
-            target=self._keeping, args=(asyncio.get_running_loop(), stop), name="shipbot-lease", daemon=True
-        )
-        keeper.start()
-        try:
-            while not self.lost:
-                self._alive = time.monotonic()
-                await asyncio.sleep(min(STAMP, self.ttl / 6))
-        finally:
-            stop.set()
-
-    def _keeping(self, loop: asyncio.AbstractEventLoop, stop: threading.Event) -> None:
-        """The keeper thread: renew every third of the TTL while the loop shows life; tell the loop once lost."""
-        assert self._keep is not None
-        while not stop.wait(self.ttl / 3) and not self.lost:
-            if time.monotonic() - self._alive > self.ttl:
-                continue  # the loop has not turned for a whole lease: a wedged process keeps no lease
-            asked = time.monotonic()
-            try:
-                ok = self._keep()
-            except DatabaseError:  # the store is unreachable: the local deadline decides, as for any renewal
-                continue
-            except Exception:  # the store closed under it, a bug: the loop's own renewals (``valid``) remain
-                if stop.is_set():  # the run ended and its store closed meanwhile: nothing to say
-                    return
-                log.exception("lease_keeper_failed", run_id=self.lease.run_id if self.lease else None)
-                continue
-            if stop.is_set():
-                return
-            if ok:
-                self._renewed(asked)
-                continue
-            self.lost = True
-            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody is left to tell
-                loop.call_soon_threadsafe(self.lose)  # ``on_lost`` is told there, once
-            return
+        while not self.lost:
+            await asyncio.sleep(self.ttl / 3)
+            await self.renew_now()

@@ -28,9 +28,7 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Callable
 from dataclasses import replace
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -241,13 +239,6 @@ class Store:
         if isinstance(run, Lease):
             return leases.renew(self._db, run.run_id, run.owner, self.lease_ttl, run.generation)
         return leases.renew(self._db, run, self.owner, self.lease_ttl)
-
-    def lease_guard(self, lease: Lease, on_lost: Callable[[], None] | None = None) -> LeaseGuard:
-        """The guard of this process's ``lease``: renewed on the lease lane, by a keeper thread while it beats."""
-        return LeaseGuard(
-            partial(self.door.urgent, self.renew_lease, lease), self.lease_ttl, lease, on_lost,
-            keep=partial(self.door.urgent_blocking, self.renew_lease, lease),
-        )  # fmt: skip
 
     def lease_holder(self, run_id: str) -> str | None:
         return leases.holder(self._db, run_id)
