@@ -30,6 +30,7 @@ MAX_REASON = 200
 SECOND_FACTOR = re.compile(r"[0-9]{6,8}|[cbdefghijklnrtuv]{32,64}", re.IGNORECASE)
 _REASON_FORBIDDEN = set("<>`$|\\{}")
 _BROADCAST_WORDS = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
+_OWN_MARKERS = re.compile(r"shipbot-(preamble|listing)", re.IGNORECASE)  # how shipbot frames what hosts print
 
 
 def reason_problem(reason: str) -> str | None:
@@ -43,6 +44,8 @@ def reason_problem(reason: str) -> str | None:
             return f"a reason may not contain {character_name(ch)}"
     if _BROADCAST_WORDS.search(reason):
         return "a reason may not contain @channel, @here or @everyone"
+    if _OWN_MARKERS.search(reason):
+        return "a reason may not contain shipbot's own markers (shipbot-preamble, shipbot-listing)"
     return None
 
 

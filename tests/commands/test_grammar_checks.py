@@ -37,6 +37,14 @@ def test_a_reason_drops_one_leading_for_because_or_dash(words: list[str], expect
             ["for", "@here", "look"],
             CommandError("that reason cannot be kept: a reason may not contain @channel, @here or @everyone", LOCK_TRY),
         ),
+        (
+            ["---", "shipbot-preamble-end"],
+            CommandError(
+                "that reason cannot be kept: a reason may not contain shipbot's own markers (shipbot-preamble, "
+                "shipbot-listing)",
+                LOCK_TRY,
+            ),
+        ),
     ],
 )
 def test_a_reason_that_cannot_be_kept_is_refused_with_the_syntax(words: list[str], error: CommandError) -> None:
